@@ -1,0 +1,63 @@
+# Portail Partenaires. `make run` : le portail en local ; `make test` : toute la suite.
+# Le premier Python >= 3.12 qui fonctionne vraiment (un shim pyenv peut exister sans marcher).
+PYTHON_SYSTEME ?= $(shell for p in python3.12 python3.13 python3.14 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+DEPS := $(VENV)/.deps-installees
+
+.PHONY: install run demo test test-e2e lint format check lock bench-hash clean
+
+$(PY):
+	$(PYTHON_SYSTEME) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(DEPS): requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(DEPS)
+
+## install : environnement virtuel et dépendances épinglées
+install: $(DEPS)
+
+## run : migre, charge les données de démonstration, sert http://127.0.0.1:8000 (SQLite, tâches immédiates)
+run: install
+	DJANGO_SETTINGS_MODULE=portail.settings.dev $(PY) manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=portail.settings.dev $(PY) manage.py demo
+	DJANGO_SETTINGS_MODULE=portail.settings.dev $(PY) manage.py runserver 127.0.0.1:8000
+
+demo: install
+	DJANGO_SETTINGS_MODULE=portail.settings.dev $(PY) manage.py demo
+
+## test : contrôles Django, migrations, puis toute la suite pytest (navigateur compris si chromium est là)
+test: install
+	DJANGO_SETTINGS_MODULE=portail.settings.test $(PY) manage.py check
+	DJANGO_SETTINGS_MODULE=portail.settings.test $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest
+
+test-e2e: install
+	$(PY) -m pytest tests/e2e
+
+## lint : ruff (règles et format)
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## check : contrôle de déploiement avec les réglages de production
+check: install
+	DJANGO_SETTINGS_MODULE=portail.settings.prod DJANGO_SECRET_KEY=$$(openssl rand -hex 40) DJANGO_ALLOWED_HOSTS=portail.example $(PY) manage.py check --deploy --fail-level WARNING
+
+lock:
+	$(PYTHON_SYSTEME) -m venv /tmp/portail-lock && /tmp/portail-lock/bin/pip install -q -r requirements.in
+	( echo "# Generated from requirements.in by 'make lock'. Every runtime dependency, pinned."; /tmp/portail-lock/bin/pip freeze ) > requirements.txt
+	rm -rf /tmp/portail-lock
+
+bench-hash: install
+	DJANGO_SETTINGS_MODULE=portail.settings.dev $(PY) manage.py mesurer_hachage
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AfasConfig(AppConfig):
+    name = "afas"
+    verbose_name = "Aides financières d'action sociale"

@@ -1,0 +1,1 @@
+"""Activités, habilitations AFAS et déclarations : viennent avec les issues AFAS."""

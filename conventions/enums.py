@@ -1,0 +1,6 @@
+from django.db import models
+
+
+class EtatConvention(models.TextChoices):
+    EN_COURS = "en_cours", "En cours"
+    VALIDEE = "validee", "Validée"

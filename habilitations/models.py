@@ -1,0 +1,254 @@
+"""Identités (Utilisateur), groupes, appartenances et habilitations de groupe.
+
+Les groupes, appartenances et profils de groupe sont ici en premier jet : ils suffisent à
+calculer les profils effectifs (accueil, menus). Leurs écrans viennent avec l'issue
+« gestion des habilitations ».
+"""
+
+import hashlib
+import hmac
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django_otp.models import Device, ThrottlingMixin
+
+from habilitations.enums import Poste
+from portail.dates import Datee, DateeQuerySet, aujourdhui, q_ouvert
+
+
+class UtilisateurQuerySet(DateeQuerySet):
+    def agents_caf(self):
+        return self.filter(caf__isnull=False)
+
+
+class UtilisateurManager(BaseUserManager.from_queryset(UtilisateurQuerySet)):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, identifiant: str):
+        # Identifiants saisis en minuscules ou avec des espaces : même compte.
+        return self.get(identifiant=identifiant.strip().upper())
+
+    def create_superuser(self, identifiant: str, password: str | None = None, **extra):
+        """Compte technique d'exploitation (Django admin), hors des parcours métier."""
+        extra.setdefault("nom", "Exploitation")
+        extra.setdefault("prenom", "Compte")
+        extra.setdefault("email", "exploitation@portail-partenaires.example")
+        extra.setdefault("date_ouverture", aujourdhui())
+        user = self.model(identifiant=identifiant.strip().upper(), is_staff=True, is_superuser=True, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+
+class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
+    """Une personne qui se connecte : agent d'une Caf ou collaborateur d'un organisme partenaire.
+
+    Le statut Ouvert/Clôturé découle des dates (``portail.dates``) : un compte pas encore ouvert
+    ou passé sa date de clôture ne peut pas se connecter, et ses sessions sont refusées.
+    """
+
+    identifiant = models.CharField("identifiant", max_length=20, unique=True, editable=False)
+    nom = models.CharField("nom", max_length=100)
+    prenom = models.CharField("prénom", max_length=100)
+    email = models.EmailField("adresse mail")
+    telephone = models.CharField("téléphone", max_length=20, blank=True)
+    poste = models.CharField("poste", max_length=20, choices=Poste, default=Poste.SEDENTAIRE)
+    caf = models.ForeignKey(
+        "conventions.Caf",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="agents",
+        verbose_name="caf (agent Caf)",
+    )
+    organisme = models.ForeignKey(
+        "conventions.Organisme",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="utilisateurs",
+        verbose_name="organisme partenaire",
+    )
+    is_staff = models.BooleanField("accès à l'administration technique", default=False)
+    is_active = models.BooleanField("actif", default=True)
+
+    # Mot de passe provisoire : haché, valable 24 heures, à usage unique. Il reste enregistré
+    # après usage pour refuser qu'il devienne le mot de passe personnel.
+    mot_de_passe_provisoire = models.CharField(max_length=256, blank=True, editable=False)
+    mot_de_passe_provisoire_expire_le = models.DateTimeField(null=True, blank=True, editable=False)
+    mot_de_passe_provisoire_utilise_le = models.DateTimeField(null=True, blank=True, editable=False)
+
+    connexion_precedente = models.DateTimeField("connexion précédente", null=True, blank=True, editable=False)
+    cree_le = models.DateTimeField("créé le", default=timezone.now, editable=False)
+
+    objects = UtilisateurManager()
+
+    USERNAME_FIELD = "identifiant"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["nom", "prenom", "email"]
+
+    class Meta:
+        verbose_name = "utilisateur"
+        verbose_name_plural = "utilisateurs"
+        ordering = ["nom", "prenom"]
+
+    def __str__(self) -> str:
+        return f"{self.nom.upper()} {self.prenom} ({self.identifiant})"
+
+    def get_full_name(self) -> str:
+        return f"{self.prenom} {self.nom.upper()}"
+
+    def get_short_name(self) -> str:
+        return self.prenom
+
+    @property
+    def est_agent_caf(self) -> bool:
+        return self.caf_id is not None
+
+
+class CompteurIdentifiant(models.Model):
+    """Dernier numéro attribué par code Caf ; verrouillé ligne à ligne à chaque attribution."""
+
+    code_caf = models.CharField(max_length=3, unique=True)
+    dernier = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "compteur d'identifiants"
+        verbose_name_plural = "compteurs d'identifiants"
+
+    def __str__(self) -> str:
+        return f"{self.code_caf} : {self.dernier}"
+
+
+class SessionUtilisateur(models.Model):
+    """Les sessions ouvertes d'un compte, pour les fermer toutes quand il est clôturé."""
+
+    utilisateur = models.ForeignKey(Utilisateur, on_delete=models.CASCADE, related_name="sessions_ouvertes")
+    session_key = models.CharField(max_length=40, unique=True)
+    cree_le = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "session ouverte"
+        verbose_name_plural = "sessions ouvertes"
+
+    def __str__(self) -> str:
+        return f"session de l'utilisateur {self.utilisateur_id}"
+
+
+class GroupeQuerySet(DateeQuerySet):
+    def effectifs(self, jour=None):
+        """Groupes ouverts d'une convention validée et ouverte ce jour."""
+        from conventions.enums import EtatConvention
+
+        jour = jour or aujourdhui()
+        return self.filter(q_ouvert(jour), q_ouvert(jour, "convention__"), convention__etat=EtatConvention.VALIDEE)
+
+
+class Groupe(Datee):
+    convention = models.ForeignKey(
+        "conventions.Convention", on_delete=models.PROTECT, related_name="groupes", verbose_name="convention"
+    )
+    code = models.CharField("code", max_length=40)
+    libelle = models.CharField("libellé", max_length=200)
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sous_groupes",
+        verbose_name="sous-groupe de",
+    )
+    niveau = models.PositiveSmallIntegerField("niveau", default=1)
+    responsable = models.ForeignKey(
+        Utilisateur,
+        on_delete=models.PROTECT,
+        related_name="groupes_responsable",
+        verbose_name="responsable habilitations",
+    )
+    profils = models.ManyToManyField(
+        "conventions.Profil", through="GroupeProfil", related_name="groupes", verbose_name="habilitations du groupe"
+    )
+
+    objects = GroupeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "groupe d'utilisateurs"
+        verbose_name_plural = "groupes d'utilisateurs"
+        ordering = ["convention", "niveau", "code"]
+        constraints = [models.UniqueConstraint(fields=["convention", "code"], name="groupe_code_unique_par_convention")]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.libelle}"
+
+
+class GroupeProfil(models.Model):
+    groupe = models.ForeignKey(Groupe, on_delete=models.CASCADE, related_name="groupe_profils")
+    profil = models.ForeignKey("conventions.Profil", on_delete=models.PROTECT, related_name="groupe_profils")
+
+    class Meta:
+        verbose_name = "habilitation du groupe"
+        verbose_name_plural = "habilitations du groupe"
+        constraints = [models.UniqueConstraint(fields=["groupe", "profil"], name="groupe_profil_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.groupe_id} → {self.profil_id}"
+
+
+class Appartenance(Datee):
+    utilisateur = models.ForeignKey(Utilisateur, on_delete=models.PROTECT, related_name="appartenances")
+    groupe = models.ForeignKey(Groupe, on_delete=models.PROTECT, related_name="appartenances")
+
+    objects = DateeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "appartenance"
+        verbose_name_plural = "appartenances"
+        ordering = ["-date_ouverture"]
+
+
+def empreinte_code_secours(code: str) -> str:
+    """HMAC-SHA256 du code normalisé : les codes de secours ne sont jamais stockés en clair.
+
+    Un code de secours a 50 bits d'entropie ou plus ; un hachage lent n'ajouterait rien.
+    """
+    normalise = code.replace(" ", "").replace("-", "").strip().lower()
+    return hmac.new(settings.SECRET_KEY.encode(), normalise.encode(), hashlib.sha256).hexdigest()
+
+
+class CodeSecoursDevice(ThrottlingMixin, Device):
+    """Dispositif django-otp : une liste de codes de secours à usage unique, hachés."""
+
+    class Meta(Device.Meta):
+        verbose_name = "codes de secours"
+        verbose_name_plural = "codes de secours"
+
+    def verify_token(self, token) -> bool:
+        verify_allowed, _ = self.verify_is_allowed()
+        if not verify_allowed:
+            return False
+        code = self.codes.filter(empreinte=empreinte_code_secours(str(token)), utilise_le__isnull=True).first()
+        if code is None:
+            self.throttle_increment()
+            return False
+        code.utilise_le = timezone.now()
+        code.save(update_fields=["utilise_le"])
+        self.throttle_reset()
+        return True
+
+    def get_throttle_factor(self) -> int:
+        return 1
+
+
+class CodeSecours(models.Model):
+    device = models.ForeignKey(CodeSecoursDevice, on_delete=models.CASCADE, related_name="codes")
+    empreinte = models.CharField(max_length=64)
+    utilise_le = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "code de secours"
+        verbose_name_plural = "codes de secours"
+
+    def __str__(self) -> str:
+        return "code de secours utilisé" if self.utilise_le else "code de secours disponible"

@@ -1,0 +1,56 @@
+"""La règle « Ouvert entre la date d'ouverture et la date de clôture », écrite une seule fois.
+
+Une chose est **ouverte** le jour ``d`` si ``date_ouverture <= d`` et si elle n'a pas de date de
+clôture ou si ``d < date_cloture`` : la date de clôture est le premier jour où elle est close.
+Clôturer « aujourd'hui » ferme donc aujourd'hui même. Avant sa date d'ouverture, elle n'est pas
+encore ouverte (statut « Clôturé » à l'affichage, comme dans les guides : seul « Ouvert » donne accès).
+"""
+
+import datetime
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def aujourdhui() -> datetime.date:
+    """La date du jour à Paris (et non en UTC : à 0h30 à Paris, c'est déjà demain)."""
+    return timezone.localdate()
+
+
+def q_ouvert(jour: datetime.date, prefixe: str = "") -> Q:
+    """Filtre « ouvert le jour donné », éventuellement au travers d'une relation (``prefixe``)."""
+    return Q(**{f"{prefixe}date_ouverture__lte": jour}) & (
+        Q(**{f"{prefixe}date_cloture__isnull": True}) | Q(**{f"{prefixe}date_cloture__gt": jour})
+    )
+
+
+class Statut(models.TextChoices):
+    OUVERT = "ouvert", "Ouvert"
+    CLOTURE = "cloture", "Clôturé"
+
+
+class DateeQuerySet(models.QuerySet):
+    def ouverts(self, jour: datetime.date | None = None):
+        return self.filter(q_ouvert(jour or aujourdhui()))
+
+
+class Datee(models.Model):
+    """Modèle abstrait : une date d'ouverture et une date de clôture facultative."""
+
+    date_ouverture = models.DateField("date d'ouverture")
+    date_cloture = models.DateField("date de clôture", null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def est_ouvert(self, jour: datetime.date | None = None) -> bool:
+        jour = jour or aujourdhui()
+        return self.date_ouverture <= jour and (self.date_cloture is None or jour < self.date_cloture)
+
+    @property
+    def statut(self) -> str:
+        return Statut.OUVERT if self.est_ouvert() else Statut.CLOTURE
+
+    def get_statut_display(self) -> str:
+        return Statut(self.statut).label

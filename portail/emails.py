@@ -1,0 +1,37 @@
+"""Un seul chemin pour les courriels : rendre le modèle, écrire la ligne de la boîte d'envoi,
+programmer l'envoi après la validation de la transaction.
+
+Chaque courriel a deux gabarits : ``emails/<nom>_subject.txt`` et ``emails/<nom>_body.txt``.
+"""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from portail.models import Courriel
+
+logger = logging.getLogger(__name__)
+
+
+def courriel_preparer(*, modele: str, destinataire: str, contexte: dict[str, Any]) -> Courriel:
+    """Écrit le courriel dans la boîte d'envoi ; il part quand la transaction est validée."""
+    contexte = {"portail_url": settings.PORTAIL_URL, **contexte}
+    sujet = render_to_string(f"emails/{modele}_subject.txt", contexte).strip()
+    corps = render_to_string(f"emails/{modele}_body.txt", contexte)
+    courriel = Courriel.objects.create(modele=modele, destinataire=destinataire, sujet=sujet, corps=corps)
+    transaction.on_commit(lambda: programmer_envoi(courriel.pk))
+    return courriel
+
+
+def programmer_envoi(courriel_id: int) -> None:
+    """Confie l'envoi à Celery. Si le courtier est absent, le balayage périodique rattrapera."""
+    from portail.tasks import envoyer_courriel
+
+    try:
+        envoyer_courriel.delay(courriel_id)
+    except Exception:
+        # Le courriel reste dans la boîte d'envoi : relancer_courriels le reprendra.
+        logger.warning("courriel %s : courtier indisponible, envoi différé au balayage", courriel_id, exc_info=True)

@@ -1,0 +1,58 @@
+"""Envoi effectif des courriels de la boîte d'envoi."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone
+
+from portail.models import Courriel
+
+logger = logging.getLogger(__name__)
+
+DELAI_INITIAL = timedelta(minutes=1)
+DELAI_MAX = timedelta(hours=6)
+
+
+def delai_avant_nouvel_essai(tentatives: int) -> timedelta:
+    """1, 2, 4, 8… minutes après chaque échec, plafonné à 6 heures."""
+    return min(DELAI_INITIAL * (2 ** max(tentatives - 1, 0)), DELAI_MAX)
+
+
+def courriel_envoyer(*, courriel_id: int) -> bool:
+    """Envoie un courriel s'il ne l'est pas déjà. Renvoie True s'il est parti.
+
+    La ligne est verrouillée le temps de l'envoi : deux workers (tâche et balayage) ne
+    l'enverront jamais deux fois.
+    """
+    with transaction.atomic():
+        courriel = Courriel.objects.select_for_update(skip_locked=True).filter(pk=courriel_id).first()
+        if courriel is None or courriel.envoye_le is not None:
+            return False
+        courriel.tentatives += 1
+        try:
+            EmailMessage(
+                subject=courriel.sujet,
+                body=courriel.corps,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[courriel.destinataire],
+            ).send(fail_silently=False)
+        except Exception as exc:
+            courriel.derniere_erreur = f"{type(exc).__name__}: {exc}"[:2000]
+            courriel.prochaine_tentative_le = timezone.now() + delai_avant_nouvel_essai(courriel.tentatives)
+            courriel.save(update_fields=["tentatives", "derniere_erreur", "prochaine_tentative_le"])
+            logger.warning("courriel %s : échec de l'envoi (tentative %s)", courriel.pk, courriel.tentatives)
+            return False
+        courriel.envoye_le = timezone.now()
+        courriel.derniere_erreur = ""
+        courriel.save(update_fields=["tentatives", "envoye_le", "derniere_erreur"])
+        logger.info("courriel %s envoyé (%s)", courriel.pk, courriel.modele)
+        return True
+
+
+def courriels_relancer(*, limite: int = 200) -> int:
+    """Envoie les courriels en attente dont l'heure est venue ; renvoie le nombre partis."""
+    ids = list(Courriel.objects.a_envoyer().order_by("prochaine_tentative_le").values_list("pk", flat=True)[:limite])
+    return sum(courriel_envoyer(courriel_id=pk) for pk in ids)

@@ -1,0 +1,250 @@
+"""Réglages communs. Les fichiers dev, test et prod les complètent.
+
+Mode embarqué par défaut : sans DATABASE_URL, SQLite ; sans CELERY_BROKER_URL, les tâches
+Celery s'exécutent dans le processus. Avec ces variables, PostgreSQL et Redis.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.utils.csp import CSP
+
+from portail.settings.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-uniquement-cle-non-secrete-a-remplacer-en-production")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# Derrière un proxy inverse (production), l'adresse du client est lue dans X-Forwarded-For.
+PROXY_INVERSE_DE_CONFIANCE = env_bool("PROXY_INVERSE_DE_CONFIANCE", False)
+
+# Adresse publique du portail, citée dans les courriels.
+PORTAIL_URL = env_str("PORTAIL_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.forms",
+    "dsfr",
+    "django_htmx",
+    "django_filters",
+    "guardian",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "portail",
+    "conventions",
+    "habilitations",
+    "afas",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "portail.middleware.AdresseIPMiddleware",
+    "habilitations.middleware.SessionSecuriseeMiddleware",
+    "habilitations.middleware.ParcoursObligatoireMiddleware",
+    # Axes en dernier, comme le demande sa documentation.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "portail.urls"
+WSGI_APPLICATION = "portail.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portail.context_processors.portail",
+            ],
+        },
+    },
+]
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "habilitations.Utilisateur"
+AUTHENTICATION_BACKENDS = [
+    # Axes d'abord : une tentative sur un identifiant verrouillé n'atteint jamais le hacheur.
+    "axes.backends.AxesStandaloneBackend",
+    "habilitations.backends.IdentifiantBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+LOGIN_URL = "habilitations:connexion"
+LOGIN_REDIRECT_URL = "portail:accueil"
+LOGOUT_REDIRECT_URL = "habilitations:connexion"
+
+# Argon2id. Paramètres choisis et mesurés dans habilitations/hashers.py (README, « Mots de passe »).
+PASSWORD_HASHERS = [
+    "habilitations.hashers.Argon2idPortailHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "habilitations.validators.LongueurMaximaleValidator", "OPTIONS": {"max_length": 128}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "habilitations.validators.SansIdentifiantNiNomValidator"},
+]
+
+# Mot de passe provisoire : valable 24 heures, à usage unique.
+MOT_DE_PASSE_PROVISOIRE_DUREE = timedelta(hours=env_int("MOT_DE_PASSE_PROVISOIRE_HEURES", 24))
+
+# Sessions : 30 minutes d'inactivité, 12 heures au plus (ASVS 7.3), côté serveur.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_INACTIVITE_MAX = timedelta(minutes=env_int("SESSION_INACTIVITE_MINUTES", 30))
+SESSION_DUREE_MAX = timedelta(hours=env_int("SESSION_DUREE_MAX_HEURES", 12))
+SESSION_COOKIE_AGE = int(SESSION_DUREE_MAX.total_seconds())
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Verrouillage : 5 échecs verrouillent l'identifiant 15 minutes (et non l'adresse IP, pour
+# qu'un proxy partagé ne verrouille pas tout le monde).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "habilitations.backends.identifiant_axes"
+AXES_RESET_ON_SUCCESS = True
+# Choix assumé (voir ci-dessus) : verrouiller par adresse bloquerait tout un proxy partagé.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_LOCKOUT_CALLABLE = "habilitations.views.verrouillage"
+AXES_VERBOSE = False
+
+# Double authentification : obligatoire pour les agents Caf, administrateurs et responsables
+# d'habilitations ; ce réglage la rend obligatoire pour tous.
+DOUBLE_AUTHENTIFICATION_POUR_TOUS = env_bool("DOUBLE_AUTHENTIFICATION_POUR_TOUS", False)
+OTP_TOTP_ISSUER = "Portail Partenaires"
+
+# « Mot de passe oublié ? » : limites par identifiant et par adresse, par heure.
+MOT_DE_PASSE_OUBLIE_LIMITE_IDENTIFIANT = env_int("MOT_DE_PASSE_OUBLIE_LIMITE_IDENTIFIANT", 3)
+MOT_DE_PASSE_OUBLIE_LIMITE_ADRESSE = env_int("MOT_DE_PASSE_OUBLIE_LIMITE_ADRESSE", 20)
+
+GUARDIAN_RAISE_403 = False
+ANONYMOUS_USER_NAME = None
+
+LANGUAGE_CODE = "fr-fr"
+LANGUAGES = [("fr", "Français")]
+TIME_ZONE = "Europe/Paris"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Politique de sécurité du contenu : aucun script ni style en ligne.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+
+# Courriels : ils passent par la boîte d'envoi transactionnelle (portail.Courriel), puis par
+# le « mailer » par défaut (réglage MAILERS de Django 6.1).
+def mailers(backend: str) -> dict:
+    options: dict = {}
+    if backend.endswith("smtp.EmailBackend"):
+        options = {
+            "host": env_str("EMAIL_HOST", "localhost"),
+            "port": env_int("EMAIL_PORT", 25),
+            "username": env_str("EMAIL_HOST_USER", ""),
+            "password": env_str("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("EMAIL_USE_TLS", False),
+            "timeout": env_int("EMAIL_TIMEOUT", 10),
+        }
+    elif backend.endswith("filebased.EmailBackend"):
+        options = {"file_path": env_str("EMAIL_FILE_PATH", str(BASE_DIR / "courriels"))}
+    return {"default": {"BACKEND": backend, "OPTIONS": options}}
+
+
+MAILERS = mailers(env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"))
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Portail Partenaires <ne-pas-repondre@portail-partenaires.example>")
+COURRIEL_TENTATIVES_MAX = env_int("COURRIEL_TENTATIVES_MAX", 8)
+
+# Celery : sans courtier, exécution immédiate dans le processus (mode embarqué).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publier ne doit jamais bloquer une requête : si le courtier est absent, le balayage
+# périodique de la boîte d'envoi rattrapera le courriel.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_BEAT_SCHEDULE = {
+    "relancer-courriels": {"task": "portail.tasks.relancer_courriels", "schedule": 60.0},
+}
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_CACHE_URL")}
+        if env_str("REDIS_CACHE_URL", "")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+MESSAGE_TAGS = {10: "info", 20: "info", 25: "success", 30: "warning", 40: "error"}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"simple": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "simple"}},
+    "loggers": {
+        "portail": {"handlers": ["console"], "level": "INFO"},
+        "habilitations": {"handlers": ["console"], "level": "INFO"},
+        "conventions": {"handlers": ["console"], "level": "INFO"},
+        "afas": {"handlers": ["console"], "level": "INFO"},
+    },
+}

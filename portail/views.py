@@ -1,0 +1,62 @@
+"""Accueil, pages de service, règles d'usage, boîte aux lettres de développement, santé."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from habilitations import perms
+from portail.models import Courriel
+
+
+@require_GET
+def accueil(request):
+    # Les tuiles et le menu lisent le même `services_menu` (context processor) : une requête.
+    return render(request, "portail/accueil.html")
+
+
+@require_GET
+def service(request, code: str):
+    """L'entrée d'un service en ligne : 404 pour qui n'y a pas de profil effectif (on ne dit pas
+    à un utilisateur non habilité ce qui existe)."""
+    service = get_object_or_404(perms.services_ouverts(request.user), code=code)
+    profils = perms.profils_effectifs(request.user).filter(service=service)
+    return render(request, "portail/service.html", {"service": service, "profils": profils})
+
+
+@login_not_required
+@require_GET
+def regles_usage(request):
+    return render(request, "portail/regles_usage.html")
+
+
+@login_not_required
+@require_GET
+def sante(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def _mode_developpement() -> None:
+    if not settings.DEBUG:
+        raise Http404
+
+
+@login_not_required
+@require_GET
+def courriels(request):
+    """Boîte aux lettres de développement (DEBUG uniquement) : les courriels de la boîte d'envoi."""
+    _mode_developpement()
+    page = Paginator(Courriel.objects.all(), 25).get_page(request.GET.get("page"))
+    return render(request, "portail/dev_courriels.html", {"page": page})
+
+
+@login_not_required
+@require_GET
+def courriel(request, pk: int):
+    _mode_developpement()
+    return render(request, "portail/dev_courriel.html", {"courriel": get_object_or_404(Courriel, pk=pk)})

@@ -1,0 +1,69 @@
+"""Personas permanentes : agent Caf, administrateur, responsable, déclarant, extérieur."""
+
+import pytest
+from django.core.cache import cache
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _cache_vide():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def caf(db):
+    return factories.CafFactory()
+
+
+@pytest.fixture
+def convention(db, caf):
+    return factories.ConventionFactory(organisme=factories.OrganismeFactory(caf=caf))
+
+
+@pytest.fixture
+def agent_caf(caf):
+    return factories.creer_utilisateur(nom="Verdier", prenom="Aline", caf=caf)
+
+
+@pytest.fixture
+def administrateur(convention):
+    user = factories.creer_utilisateur(nom="Castan", prenom="Hugo", organisme=convention.organisme)
+    convention.administrateur = user
+    convention.save(update_fields=["administrateur"])
+    return user
+
+
+@pytest.fixture
+def declarant(convention, administrateur):
+    user = factories.creer_utilisateur(nom="Ferrand", prenom="Paul", organisme=convention.organisme)
+    factories.habiliter(user, convention, "AFAS-DECLARER", responsable=administrateur)
+    return user
+
+
+@pytest.fixture
+def responsable(convention):
+    user = factories.creer_utilisateur(nom="Lacombe", prenom="Ines", organisme=convention.organisme)
+    factories.habiliter(user, convention, "CDAP-T1")
+    return user
+
+
+@pytest.fixture
+def exterieur(db):
+    """Utilisateur d'un autre organisme, sans aucun profil."""
+    return factories.creer_utilisateur(nom="Autre", prenom="Jules")
+
+
+def connecter_verifie(client, user):
+    """Session ouverte et double authentification vérifiée (pour les rôles qui l'exigent)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    client.force_login(user)
+    device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True, defaults={"name": "test"})
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
