@@ -65,9 +65,24 @@ def double_authentification_requise(user: Utilisateur) -> bool:
         return True
     cache = getattr(user, "_double_authentification_requise", None)
     if cache is None:
-        cache = user.est_agent_caf or est_administrateur(user) or est_responsable(user)
+        cache = user.est_agent_caf or _administrateur_ou_responsable(user)
         user._double_authentification_requise = cache
     return cache
+
+
+def _administrateur_ou_responsable(user: Utilisateur) -> bool:
+    """Les deux questions en une seule requête (le middleware la pose à chaque page)."""
+    from habilitations.models import Utilisateur
+
+    jour = aujourdhui()
+    return (
+        Utilisateur.objects.filter(pk=user.pk)
+        .filter(
+            Exists(Convention.objects.effectives(jour).filter(administrateur=OuterRef("pk")))
+            | Exists(Groupe.objects.effectifs(jour).filter(responsable=OuterRef("pk")))
+        )
+        .exists()
+    )
 
 
 def a_double_authentification(user: Utilisateur) -> bool:

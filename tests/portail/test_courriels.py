@@ -1,0 +1,124 @@
+"""Boîte d'envoi : le courriel naît dans la transaction du changement, part après elle, et un
+balayage relance ce qui n'est pas parti, avec un délai qui double."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import transaction
+from django.utils import timezone
+
+from portail import services
+from portail.emails import courriel_preparer
+from portail.models import Courriel
+from tests import factories
+
+
+@pytest.mark.django_db
+class TestBoiteDEnvoi:
+    def test_rien_ne_part_si_la_transaction_est_annulee(self, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+            factories.creer_utilisateur()
+            raise RuntimeError("échec après la création")
+        assert Courriel.objects.count() == 0
+        assert mail.outbox == []
+
+    def test_le_courriel_part_apres_la_validation(self, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=False) as rappels:
+            user = factories.creer_utilisateur()
+        assert Courriel.objects.filter(envoye_le__isnull=True).count() == 2
+        assert mail.outbox == []
+        for rappel in rappels:
+            rappel()
+        assert Courriel.objects.filter(envoye_le__isnull=True).count() == 0
+        assert {m.to[0] for m in mail.outbox} == {user.email}
+
+    def test_le_contenu_cite_l_adresse_du_portail(self, settings):
+        settings.PORTAIL_URL = "https://partenaires.example"
+        user = factories.creer_utilisateur()
+        corps = Courriel.objects.get(modele="identifiant", destinataire=user.email).corps
+        assert "https://partenaires.example/connexion/" in corps
+
+    def test_echec_d_envoi_puis_relance_avec_delai_croissant(self, settings):
+        courriel = courriel_preparer(
+            modele="identifiant",
+            destinataire="a@exemple.test",
+            contexte={"utilisateur": factories.creer_utilisateur(mot_de_passe=None)},
+        )
+        Courriel.objects.exclude(pk=courriel.pk).delete()  # seul ce courriel nous intéresse
+        # Un vrai backend SMTP vers un port fermé : l'envoi échoue.
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 2},
+            }
+        }
+        with time_machine.travel(timezone.now(), tick=False) as voyage:
+            assert services.courriel_envoyer(courriel_id=courriel.pk) is False
+            courriel.refresh_from_db()
+            assert courriel.tentatives == 1 and courriel.envoye_le is None
+            assert courriel.prochaine_tentative_le == timezone.now() + datetime.timedelta(minutes=1)
+            assert "ConnectionRefusedError" in courriel.derniere_erreur
+            # Le balayage ne le reprend pas avant l'heure…
+            assert services.courriels_relancer() == 0
+            voyage.shift(datetime.timedelta(minutes=1))
+            assert services.courriels_relancer() == 0  # nouvel échec : 2 tentatives
+            courriel.refresh_from_db()
+            assert courriel.prochaine_tentative_le == timezone.now() + datetime.timedelta(minutes=2)
+            # …puis le serveur revient.
+            settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend", "OPTIONS": {}}}
+            voyage.shift(datetime.timedelta(minutes=2))
+            assert services.courriels_relancer() == 1
+        courriel.refresh_from_db()
+        assert courriel.envoye_le is not None and courriel.tentatives == 3
+        assert len([m for m in mail.outbox if m.to == ["a@exemple.test"]]) == 1
+
+    def test_jamais_envoye_deux_fois(self):
+        user = factories.creer_utilisateur()
+        courriel = Courriel.objects.get(modele="identifiant", destinataire=user.email)
+        mail.outbox.clear()
+        services.courriel_envoyer(courriel_id=courriel.pk)
+        services.courriel_envoyer(courriel_id=courriel.pk)
+        assert len(mail.outbox) == 1
+
+    def test_courtier_absent_la_requete_aboutit_et_le_courriel_attend(
+        self, settings, django_capture_on_commit_callbacks
+    ):
+        """Le courtier est injoignable au moment du commit : rien ne casse, le courriel reste dans
+        la boîte d'envoi, et le balayage l'envoie ensuite."""
+        from portail.celery import app
+
+        ancien = (app.conf.task_always_eager, app.conf.broker_url)
+        app.conf.task_always_eager = False
+        app.conf.broker_url = "redis://127.0.0.1:1/0"
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                user = factories.creer_utilisateur()
+        finally:
+            app.conf.task_always_eager, app.conf.broker_url = ancien
+            app.pool.force_close_all()
+        en_attente = Courriel.objects.filter(destinataire=user.email, envoye_le__isnull=True)
+        assert en_attente.count() == 2
+        assert services.courriels_relancer() == 2
+        assert {m.subject for m in mail.outbox} >= {"Portail Partenaires : votre identifiant"}
+
+
+@pytest.mark.django_db
+class TestBoiteAuxLettresDeDeveloppement:
+    def test_visible_en_debug_seulement(self, client, settings):
+        factories.creer_utilisateur()
+        settings.DEBUG = False
+        assert client.get("/dev/courriels/").status_code == 404
+        settings.DEBUG = True
+        reponse = client.get("/dev/courriels/")
+        assert reponse.status_code == 200
+        assert "Portail Partenaires : votre identifiant" in reponse.content.decode()
+
+    def test_detail_du_courriel(self, client, settings):
+        settings.DEBUG = True
+        user = factories.creer_utilisateur()
+        courriel = Courriel.objects.get(modele="identifiant", destinataire=user.email)
+        assert user.identifiant in client.get(f"/dev/courriels/{courriel.pk}/").content.decode()
+        settings.DEBUG = False
+        assert client.get(f"/dev/courriels/{courriel.pk}/").status_code == 404
