@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from habilitations import perms
-from habilitations.receivers import CLE_CONNECTE_LE, CLE_DERNIERE_ACTIVITE
+from habilitations.receivers import CLE_A_DOUBLE_AUTHENTIFICATION, CLE_CONNECTE_LE, CLE_DERNIERE_ACTIVITE
 
 CLE_CHOIX_MOT_DE_PASSE = "choix_mot_de_passe_requis"
 
@@ -54,12 +54,16 @@ class ParcoursObligatoireMiddleware:
                 cible = reverse("habilitations:choisir_mot_de_passe")
                 if request.path != cible:
                     return redirect(cible)
-            elif perms.double_authentification_requise(user) and not user.is_verified():
-                if perms.a_double_authentification(user):
+            elif not user.is_verified():
+                # Qui a activé la double authentification la passe à chaque connexion, même si
+                # son rôle ne l'exige pas ; qui y est tenu et ne l'a pas encore doit l'activer.
+                if request.session.get(CLE_A_DOUBLE_AUTHENTIFICATION):
                     cible = reverse("habilitations:verifier_otp")
-                else:
+                elif perms.double_authentification_requise(user):
                     cible = reverse("habilitations:activer_otp")
-                if request.path != cible:
+                else:
+                    cible = None
+                if cible and request.path != cible:
                     return redirect(f"{cible}?next={request.get_full_path()}" if request.method == "GET" else cible)
         return self.get_response(request)
 

@@ -5,6 +5,7 @@ import logging
 from django.contrib.auth import signals
 from django.utils import timezone
 
+from habilitations import perms
 from habilitations.models import SessionUtilisateur
 from portail.audit import audit_enregistrer
 from portail.middleware import adresse_client
@@ -13,6 +14,8 @@ logger = logging.getLogger("habilitations.connexions")
 
 CLE_CONNECTE_LE = "connecte_le"
 CLE_DERNIERE_ACTIVITE = "derniere_activite"
+# Noté à la connexion : le compte a une application d'authentification confirmée.
+CLE_A_DOUBLE_AUTHENTIFICATION = "a_double_authentification"
 
 
 def connexion_reussie(sender, request, user, **kwargs) -> None:
@@ -23,6 +26,7 @@ def connexion_reussie(sender, request, user, **kwargs) -> None:
     if request is not None and hasattr(request, "session"):
         request.session[CLE_CONNECTE_LE] = maintenant.timestamp()
         request.session[CLE_DERNIERE_ACTIVITE] = maintenant.timestamp()
+        request.session[CLE_A_DOUBLE_AUTHENTIFICATION] = perms.a_double_authentification(user)
         if not request.session.session_key:
             request.session.save()
         SessionUtilisateur.objects.update_or_create(

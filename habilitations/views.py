@@ -24,6 +24,7 @@ from habilitations.forms import (
     MotDePasseOublieForm,
 )
 from habilitations.middleware import CLE_CHOIX_MOT_DE_PASSE
+from habilitations.receivers import CLE_A_DOUBLE_AUTHENTIFICATION
 from portail.middleware import adresse_client
 
 logger = logging.getLogger(__name__)
@@ -130,13 +131,17 @@ def changer_mot_de_passe(request):
 
 @require_http_methods(["GET", "POST"])
 def activer_otp(request):
-    """Enrôlement TOTP : QR code, saisie d'un premier code, puis codes de secours montrés une fois."""
+    """Enrôlement TOTP : QR code, saisie d'un premier code, puis codes de secours montrés une fois.
+    Changer d'application exige d'avoir d'abord passé la vérification avec l'actuelle."""
+    if perms.a_double_authentification(request.user) and not request.user.is_verified():
+        return redirect("habilitations:verifier_otp")
     device = otp.totp_en_attente(request.user)
     form = CodeOtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         codes = otp.totp_confirmer(utilisateur=request.user, device=device, code=form.cleaned_data["code"])
         if codes is not None:
             otp_login(request, device)
+            request.session[CLE_A_DOUBLE_AUTHENTIFICATION] = True
             messages.success(request, "La double authentification est activée.")
             return render(
                 request,
@@ -151,7 +156,7 @@ def activer_otp(request):
             "form": form,
             "qr_code": otp.qr_code_data_uri(device.config_url),
             "secret": otp.secret_base32(device),
-            "requise": perms.double_authentification_requise(request.user),
+            "requise": perms.double_authentification_requise(request.user) and not request.user.is_verified(),
             "suivant": request.GET.get("next", ""),
             "sans_menu": not request.user.is_verified(),
         },

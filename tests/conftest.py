@@ -61,8 +61,8 @@ def connecter_verifie(client, user):
     """Session ouverte et double authentification vérifiée (pour les rôles qui l'exigent)."""
     from django_otp import DEVICE_ID_SESSION_KEY
 
-    client.force_login(user)
     device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True, defaults={"name": "test"})
+    client.force_login(user)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()

@@ -44,6 +44,13 @@ class TestObligation:
         se_connecter(client, declarant)
         assert client.get(ACCUEIL).status_code == 200
 
+    def test_qui_l_a_activee_sans_y_etre_tenu_la_passe_aussi(self, client, declarant):
+        TOTPDevice.objects.create(user=declarant, name="app", confirmed=True)
+        se_connecter(client, declarant)
+        assert client.get(ACCUEIL).url.startswith(VERIFIER)
+        # Et ne peut pas contourner la vérification en enrôlant une nouvelle application.
+        assert client.get(ACTIVER).url.startswith(VERIFIER)
+
     def test_un_reglage_la_rend_obligatoire_pour_tous(self, client, declarant, settings):
         settings.DOUBLE_AUTHENTIFICATION_POUR_TOUS = True
         se_connecter(client, declarant)
