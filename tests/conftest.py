@@ -14,6 +14,21 @@ def _cache_vide():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _taches_dans_le_processus(request):
+    """Les tests exécutent les tâches Celery dans le processus, même quand CELERY_BROKER_URL est
+    défini (CI) ; seuls les tests marqués `worker` publient vers Redis pour un vrai worker."""
+    from portail.celery import app
+
+    if request.node.get_closest_marker("worker"):
+        yield
+        return
+    avant = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = avant
+
+
 @pytest.fixture
 def caf(db):
     return factories.CafFactory()

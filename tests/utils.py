@@ -1,6 +1,37 @@
+import contextlib
 import html
+import os
+
+import kombu.pools
 
 
 def texte(reponse) -> str:
     """Le HTML d'une réponse, entités décodées : ce que l'utilisateur lit."""
     return html.unescape(reponse.content.decode())
+
+
+@contextlib.contextmanager
+def courtier_injoignable():
+    """Les publications de ce processus visent un port fermé (le worker, lui, n'en sait rien).
+    L'URL d'écriture prime sur CELERY_BROKER_URL ; les pools de connexions sont oubliés avant et
+    après pour que l'URL du moment soit prise."""
+    from portail.celery import app
+
+    def connexions_neuves():
+        kombu.pools.reset()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    ancien = (app.conf.task_always_eager, os.environ.get("CELERY_BROKER_WRITE_URL"))
+    os.environ["CELERY_BROKER_WRITE_URL"] = "redis://127.0.0.1:1/0"
+    app.conf.task_always_eager = False
+    connexions_neuves()
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = ancien[0]
+        if ancien[1] is None:
+            os.environ.pop("CELERY_BROKER_WRITE_URL", None)
+        else:
+            os.environ["CELERY_BROKER_WRITE_URL"] = ancien[1]
+        connexions_neuves()

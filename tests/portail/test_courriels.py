@@ -13,6 +13,7 @@ from portail import services
 from portail.emails import courriel_preparer
 from portail.models import Courriel
 from tests import factories
+from tests.utils import courtier_injoignable
 
 
 @pytest.mark.django_db
@@ -87,17 +88,13 @@ class TestBoiteDEnvoi:
     ):
         """Le courtier est injoignable au moment du commit : rien ne casse, le courriel reste dans
         la boîte d'envoi, et le balayage l'envoie ensuite."""
-        from portail.celery import app
+        import time
 
-        ancien = (app.conf.task_always_eager, app.conf.broker_url)
-        app.conf.task_always_eager = False
-        app.conf.broker_url = "redis://127.0.0.1:1/0"
-        try:
-            with django_capture_on_commit_callbacks(execute=True):
-                user = factories.creer_utilisateur()
-        finally:
-            app.conf.task_always_eager, app.conf.broker_url = ancien
-            app.pool.force_close_all()
+        debut = time.monotonic()
+        with courtier_injoignable(), django_capture_on_commit_callbacks(execute=True):
+            user = factories.creer_utilisateur()
+        assert time.monotonic() - debut < 2, "la requête ne doit pas attendre le courtier"
+        assert sum("courtier indisponible" in r.getMessage() for r in caplog.records) == 2
         en_attente = Courriel.objects.filter(destinataire=user.email, envoye_le__isnull=True)
         assert en_attente.count() == 2
         assert services.courriels_relancer() == 2
