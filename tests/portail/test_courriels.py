@@ -83,9 +83,7 @@ class TestBoiteDEnvoi:
         services.courriel_envoyer(courriel_id=courriel.pk)
         assert len(mail.outbox) == 1
 
-    def test_courtier_absent_la_requete_aboutit_et_le_courriel_attend(
-        self, settings, django_capture_on_commit_callbacks
-    ):
+    def test_courtier_absent_la_requete_aboutit_et_le_courriel_attend(self, caplog, django_capture_on_commit_callbacks):
         """Le courtier est injoignable au moment du commit : rien ne casse, le courriel reste dans
         la boîte d'envoi, et le balayage l'envoie ensuite."""
         import time
