@@ -26,9 +26,8 @@ class ConnexionForm(PortailFormMixin, AuthenticationForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["username"].label = "Identifiant"
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "autocapitalize": "characters"})
-        self.fields["password"].label = "Mot de passe"
+        self.renommer(username="Identifiant", password="Mot de passe")  # noqa: S106 (un libellé)
 
     def clean(self):
         try:
@@ -58,27 +57,26 @@ class _InterditProvisoireMixin:
         return cleaned
 
 
+AIDE_MOT_DE_PASSE = "Au moins 12 caractères ; une phrase de passe est bienvenue. Ni votre identifiant, ni votre nom."
+
+
 class ChoisirMotDePasseForm(_InterditProvisoireMixin, PortailFormMixin, SetPasswordForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["new_password1"].label = "Nouveau mot de passe"
-        self.fields[
-            "new_password1"
-        ].help_text = "Au moins 12 caractères ; une phrase de passe est bienvenue. Ni votre identifiant, ni votre nom."
-        self.fields["new_password2"].label = "Confirmation du nouveau mot de passe"
-        self.fields["new_password2"].help_text = ""
+        self.renommer(
+            new_password1=("Nouveau mot de passe", AIDE_MOT_DE_PASSE),
+            new_password2=("Confirmation du nouveau mot de passe", ""),
+        )
 
 
 class ChangerMotDePasseForm(_InterditProvisoireMixin, PortailFormMixin, PasswordChangeForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["old_password"].label = "Mot de passe actuel"
-        self.fields["new_password1"].label = "Nouveau mot de passe"
-        self.fields[
-            "new_password1"
-        ].help_text = "Au moins 12 caractères ; une phrase de passe est bienvenue. Ni votre identifiant, ni votre nom."
-        self.fields["new_password2"].label = "Confirmation du nouveau mot de passe"
-        self.fields["new_password2"].help_text = ""
+        self.renommer(
+            old_password="Mot de passe actuel",  # noqa: S106 (un libellé)
+            new_password1=("Nouveau mot de passe", AIDE_MOT_DE_PASSE),
+            new_password2=("Confirmation du nouveau mot de passe", ""),
+        )
 
 
 class MotDePasseOublieForm(PortailForm):

@@ -24,10 +24,18 @@ from habilitations.forms import (
     MotDePasseOublieForm,
 )
 from habilitations.middleware import CLE_CHOIX_MOT_DE_PASSE
+from habilitations.models import SessionUtilisateur
 from habilitations.receivers import CLE_A_DOUBLE_AUTHENTIFICATION
 from portail.middleware import adresse_client
 
 logger = logging.getLogger(__name__)
+
+
+def _nouveau_hash_de_session(request) -> None:
+    """update_session_auth_hash change la clé de session : le suivi des sessions ouvertes suit."""
+    ancienne = request.session.session_key
+    update_session_auth_hash(request, request.user)
+    SessionUtilisateur.objects.filter(session_key=ancienne).update(session_key=request.session.session_key)
 
 
 def _suivant(request, defaut: str = settings.LOGIN_REDIRECT_URL) -> str:
@@ -110,7 +118,7 @@ def choisir_mot_de_passe(request):
     form = ChoisirMotDePasseForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.mot_de_passe_choisir(utilisateur=request.user, mot_de_passe=form.cleaned_data["new_password1"])
-        update_session_auth_hash(request, request.user)
+        _nouveau_hash_de_session(request)
         del request.session[CLE_CHOIX_MOT_DE_PASSE]
         messages.success(request, "Votre mot de passe personnel est enregistré.")
         return redirect("portail:accueil")
@@ -122,7 +130,7 @@ def changer_mot_de_passe(request):
     form = ChangerMotDePasseForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.mot_de_passe_choisir(utilisateur=request.user, mot_de_passe=form.cleaned_data["new_password1"])
-        update_session_auth_hash(request, request.user)
+        _nouveau_hash_de_session(request)
         services.sessions_fermer(utilisateur=request.user, sauf=request.session.session_key)
         messages.success(request, "Votre mot de passe a été modifié. Vos autres sessions ont été fermées.")
         return redirect("habilitations:profil")

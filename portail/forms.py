@@ -6,6 +6,16 @@ class PortailFormMixin(DsfrBaseForm):
     """Formulaires au gabarit DSFR ; champs obligatoires marqués d'un astérisque comme dans les
     guides. (Évite l'avertissement transitoire de django-dsfr sur DSFR_MARK_OPTIONAL_FIELDS.)"""
 
+    def renommer(self, **libelles: str | tuple[str, str]) -> None:
+        """Change libellés (et aides) après l'initialisation : django-dsfr a déjà construit les
+        champs liés, qu'on oublie pour qu'ils reprennent les nouveaux textes."""
+        for nom, valeur in libelles.items():
+            libelle, aide = valeur if isinstance(valeur, tuple) else (valeur, None)
+            self.fields[nom].label = libelle
+            if aide is not None:
+                self.fields[nom].help_text = aide
+        self._bound_fields_cache.clear()
+
     def get_context(self) -> dict:
         context = forms.Form.get_context(self)
         context.setdefault("DSFR_MARK_OPTIONAL_FIELDS", False)

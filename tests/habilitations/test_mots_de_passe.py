@@ -168,3 +168,27 @@ def test_identifiants_generes_uniques_et_au_bon_format(caf):
     assert b.identifiant == "ECO0120002"
     assert agent.identifiant == "CAF0120003"
     assert Utilisateur.objects.get_by_natural_key(" eco0120001 ") == a
+
+
+@pytest.mark.django_db
+def test_les_libelles_du_portail_sont_affiches(client):
+    user = factories.creer_utilisateur()
+    client.force_login(user)
+    page = texte(client.get(CHOISIR))
+    assert "Mot de passe actuel" in page and "Ancien mot de passe" not in page
+    assert "Au moins 12 caractères" in page
+
+
+@pytest.mark.django_db
+def test_la_session_reste_suivie_apres_un_changement_de_mot_de_passe(client, django_capture_on_commit_callbacks):
+    from django.contrib.sessions.models import Session
+
+    from habilitations import services
+    from portail.dates import aujourdhui
+
+    user = factories.creer_utilisateur()
+    client.post(reverse("habilitations:connexion"), {"username": user.identifiant, "password": factories.MOT_DE_PASSE})
+    changer(client, user, "une toute nouvelle phrase de passe")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.utilisateur_cloturer(par=None, utilisateur=user, date_cloture=aujourdhui())
+    assert Session.objects.count() == 0
