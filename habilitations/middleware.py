@@ -1,5 +1,7 @@
 """Sessions bornées dans le temps et parcours imposés après la connexion."""
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -64,7 +66,8 @@ class ParcoursObligatoireMiddleware:
                 else:
                     cible = None
                 if cible and request.path != cible:
-                    return redirect(f"{cible}?next={request.get_full_path()}" if request.method == "GET" else cible)
+                    suite = f"{cible}?{urlencode({'next': request.get_full_path()})}"
+                    return redirect(suite if request.method == "GET" else cible)
         return self.get_response(request)
 
     @staticmethod

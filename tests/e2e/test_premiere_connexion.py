@@ -110,7 +110,7 @@ def test_agent_caf_active_la_double_authentification(navigateur, live_server):
     agent = factories.creer_utilisateur(nom="Verdier", prenom="Aline", caf=factories.CafFactory())
 
     se_connecter(page, agent.identifiant, factories.MOT_DE_PASSE)
-    expect(page).to_have_url(f"{live_server.url}/profil/double-authentification/?next=/")
+    expect(page).to_have_url(f"{live_server.url}/profil/double-authentification/?next=%2F")
     expect(page.get_by_role("heading", level=1)).to_have_text("Activer la double authentification")
 
     # La clé affichée (groupes de 4 caractères base32) est celle que l'application enregistrerait.
