@@ -47,16 +47,6 @@ def peut_ouvrir_service(user: Utilisateur, service: Service, jour: datetime.date
     return profils_effectifs(user, jour).filter(service=service).exists()
 
 
-def est_administrateur(user: Utilisateur, jour: datetime.date | None = None) -> bool:
-    """Administrateur partenaire d'au moins une convention validée et ouverte ce jour."""
-    return Convention.objects.effectives(jour).filter(administrateur=user).exists()
-
-
-def est_responsable(user: Utilisateur, jour: datetime.date | None = None) -> bool:
-    """Responsable d'habilitations d'au moins un groupe effectif ce jour."""
-    return Groupe.objects.effectifs(jour).filter(responsable=user).exists()
-
-
 def double_authentification_requise(user: Utilisateur) -> bool:
     """Obligatoire pour les agents Caf, les administrateurs partenaires et les responsables
     d'habilitations ; pour tous si DOUBLE_AUTHENTIFICATION_POUR_TOUS est vrai. Le résultat est
@@ -71,7 +61,8 @@ def double_authentification_requise(user: Utilisateur) -> bool:
 
 
 def _administrateur_ou_responsable(user: Utilisateur) -> bool:
-    """Les deux questions en une seule requête (le middleware la pose à chaque page)."""
+    """Administrateur d'une convention effective ou responsable d'un groupe effectif ce jour ;
+    les deux questions en une seule requête (le middleware la pose à chaque page)."""
     from habilitations.models import Utilisateur
 
     jour = aujourdhui()

@@ -10,20 +10,27 @@ def texte(reponse) -> str:
     return html.unescape(reponse.content.decode())
 
 
-@contextlib.contextmanager
-def courtier_injoignable():
-    """Les publications de ce processus visent un port fermé (le worker, lui, n'en sait rien).
-    L'URL d'écriture prime sur CELERY_BROKER_URL ; les pools de connexions sont oubliés avant et
-    après pour que l'URL du moment soit prise."""
+COURTIER_INJOIGNABLE = "redis://127.0.0.1:1/0"
+
+
+def connexions_neuves() -> None:
+    """Oublie les connexions au courtier de ce processus : la prochaine publication en ouvre de
+    nouvelles, avec l'URL du moment (kombu et l'application gardent leurs pools en cache)."""
     from portail.celery import app
 
-    def connexions_neuves():
-        kombu.pools.reset()
-        app._pool = None
-        app.amqp._producer_pool = None
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@contextlib.contextmanager
+def courtier_injoignable():
+    """Les publications de ce processus visent un port fermé (un worker, lui, n'en sait rien).
+    L'URL d'écriture prime sur CELERY_BROKER_URL ; les tâches ne sont plus exécutées sur place."""
+    from portail.celery import app
 
     ancien = (app.conf.task_always_eager, os.environ.get("CELERY_BROKER_WRITE_URL"))
-    os.environ["CELERY_BROKER_WRITE_URL"] = "redis://127.0.0.1:1/0"
+    os.environ["CELERY_BROKER_WRITE_URL"] = COURTIER_INJOIGNABLE
     app.conf.task_always_eager = False
     connexions_neuves()
     try:

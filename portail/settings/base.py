@@ -211,10 +211,11 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Portail Partenaires <ne-pas-
 COURRIEL_TENTATIVES_MAX = env_int("COURRIEL_TENTATIVES_MAX", 8)
 
 # Celery : sans courtier, exécution immédiate dans le processus (mode embarqué).
-CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL", "")
+_COURTIER = env_str("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not _COURTIER
 # En mode embarqué, un courtier en mémoire : Celery n'en a pas besoin pour les tâches immédiates,
 # mais en ouvre un quand même (sans quoi kombu avertit « No hostname was supplied »).
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or "memory://"
+CELERY_BROKER_URL = _COURTIER or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

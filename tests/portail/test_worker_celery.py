@@ -16,7 +16,6 @@ from email.parser import BytesParser
 from pathlib import Path
 from urllib.parse import quote
 
-import kombu.pools
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -26,9 +25,9 @@ from portail.celery import app
 from portail.models import Courriel
 from portail.tasks import relancer_courriels
 from tests import factories
+from tests.utils import connexions_neuves, courtier_injoignable
 
 COURTIER = os.environ.get("CELERY_BROKER_URL", "")
-COURTIER_INJOIGNABLE = "redis://127.0.0.1:1/0"
 DELAI_WORKER = 30.0  # secondes accordées au worker (démarrage compris) pour envoyer les courriels
 # Un courtier injoignable ne doit pas bloquer la requête qui crée le compte (deux publications).
 DUREE_MAX_SANS_COURTIER = 4.0
@@ -134,15 +133,6 @@ class Worker:
             time.sleep(0.2)
 
 
-def connexions_neuves() -> None:
-    """Oublie les connexions au courtier de ce processus : la prochaine publication en ouvre de
-    nouvelles, avec l'URL du moment. (Un test précédent peut avoir fermé les pools partagés de
-    kombu ; l'application garde aussi les siens en cache.)"""
-    kombu.pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 @pytest.fixture
 def worker(tmp_path):
     """Vide la file par défaut, fournit un worker (démarré par le test), l'arrête toujours."""
@@ -188,16 +178,12 @@ def test_le_worker_envoie_les_courriels_de_creation_de_compte(worker):
     assert "Traceback" not in worker.journal()
 
 
-def test_courtier_injoignable_le_balayage_rattrape_les_courriels(worker, monkeypatch, caplog):
-    # Courtier injoignable pour les publications de ce processus. CELERY_BROKER_URL, variable
-    # d'environnement, prime sur app.conf.broker_url ; l'URL d'écriture prime sur les deux.
-    with monkeypatch.context() as injoignable:
-        injoignable.setenv("CELERY_BROKER_WRITE_URL", COURTIER_INJOIGNABLE)
-        connexions_neuves()
+def test_courtier_injoignable_le_balayage_rattrape_les_courriels(worker, caplog):
+    # Courtier injoignable pour les publications de ce processus (le worker n'est pas démarré).
+    with courtier_injoignable():
         debut = time.monotonic()
         user = creer_compte("Injoignable")  # ne lève rien : l'envoi est différé au balayage
         duree = time.monotonic() - debut
-    connexions_neuves()
 
     assert duree < DUREE_MAX_SANS_COURTIER, (
         f"utilisateur_creer a bloqué {duree:.1f} s avec un courtier injoignable "
