@@ -1,12 +1,15 @@
 """Les Caf, les organismes partenaires et les conventions qui leur ouvrent des services.
 
-Premier jet (issue fondation) : assez pour que l'accueil sache quels services un utilisateur
-peut ouvrir. Les écrans de gestion viennent avec l'issue « organismes et conventions ».
+Une convention lie une Caf (pivot) et un organisme ; elle accorde des profils de services et
+nomme un administrateur partenaire. L'administrateur est daté (``Mandat``) : un avenant en
+change à sa date d'effet, et l'historique reste lisible.
 """
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
-from conventions.enums import EtatConvention
+from conventions.enums import EtatConvention, TypeAvenant
 from portail.dates import Datee, DateeQuerySet, aujourdhui
 
 
@@ -51,6 +54,7 @@ class Organisme(models.Model):
         verbose_name = "organisme partenaire"
         verbose_name_plural = "organismes partenaires"
         ordering = ["raison_sociale"]
+        indexes = [models.Index(fields=["caf", "raison_sociale"])]
 
     def __str__(self) -> str:
         return self.raison_sociale
@@ -102,14 +106,6 @@ class Convention(Datee):
     )
     libelle = models.CharField("libellé", max_length=200)
     profils = models.ManyToManyField(Profil, related_name="conventions", verbose_name="profils accordés")
-    administrateur = models.ForeignKey(
-        "habilitations.Utilisateur",
-        on_delete=models.PROTECT,
-        related_name="conventions_administrees",
-        verbose_name="administrateur partenaire",
-        null=True,
-        blank=True,
-    )
     etat = models.CharField("état", max_length=20, choices=EtatConvention, default=EtatConvention.EN_COURS)
     validee_le = models.DateField("validée le", null=True, blank=True)
 
@@ -119,9 +115,75 @@ class Convention(Datee):
         verbose_name = "convention"
         verbose_name_plural = "conventions"
         ordering = ["-date_ouverture", "libelle"]
+        indexes = [models.Index(fields=["caf", "date_ouverture"])]
+        permissions = [
+            ("administrer_convention", "Administrer la convention (administrateur partenaire)"),
+            ("superviser_national", "Consulter toutes les conventions (supervision nationale)"),
+        ]
 
     def __str__(self) -> str:
         return self.libelle
 
+    def get_etat_complet(self) -> str:
+        """« Validée le 07/03/2019 » ou « En cours », comme dans la liste des guides."""
+        if self.etat == EtatConvention.VALIDEE and self.validee_le:
+            return f"Validée le {self.validee_le:%d/%m/%Y}"
+        return self.get_etat_display()
+
     def est_effective(self, jour=None) -> bool:
         return self.etat == EtatConvention.VALIDEE and self.est_ouvert(jour)
+
+
+class Avenant(models.Model):
+    """Modification datée d'une convention validée, numérotée dans la convention."""
+
+    convention = models.ForeignKey(Convention, on_delete=models.PROTECT, related_name="avenants")
+    numero = models.PositiveSmallIntegerField("numéro")
+    type_avenant = models.CharField("type d'avenant", max_length=20, choices=TypeAvenant)
+    objet = models.CharField("objet", max_length=500)
+    date_effet = models.DateField("date d'effet")
+    nouvel_administrateur = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name="nouvel administrateur",
+    )
+    cree_par = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    cree_le = models.DateTimeField("enregistré le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "avenant"
+        verbose_name_plural = "avenants"
+        ordering = ["convention", "numero"]
+        constraints = [models.UniqueConstraint(fields=["convention", "numero"], name="avenant_numero_unique")]
+
+    def __str__(self) -> str:
+        return f"Avenant n° {self.numero} — {self.convention}"
+
+
+class Mandat(Datee):
+    """L'administrateur partenaire d'une convention sur une période. À tout jour où la convention
+    est ouverte, exactement un mandat est ouvert : les services y veillent."""
+
+    convention = models.ForeignKey(Convention, on_delete=models.PROTECT, related_name="mandats")
+    administrateur = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mandats", verbose_name="administrateur"
+    )
+    avenant = models.ForeignKey(
+        Avenant, on_delete=models.PROTECT, related_name="mandats", null=True, blank=True, verbose_name="avenant"
+    )
+
+    objects = DateeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "mandat d'administrateur"
+        verbose_name_plural = "mandats d'administrateur"
+        ordering = ["convention", "date_ouverture"]
+        indexes = [models.Index(fields=["administrateur", "date_ouverture"])]
+
+    def __str__(self) -> str:
+        return f"{self.administrateur} — {self.convention}"

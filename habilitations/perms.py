@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
+from guardian.shortcuts import get_objects_for_user
 
-from conventions.models import Convention, Profil, Service
+from conventions.models import Convention, Mandat, Organisme, Profil, Service
 from habilitations.models import Appartenance, CodeSecoursDevice, Groupe, GroupeProfil
-from portail.dates import aujourdhui
+from portail.dates import aujourdhui, q_ouvert
 
 if TYPE_CHECKING:
     from habilitations.models import Utilisateur
@@ -69,7 +70,13 @@ def _administrateur_ou_responsable(user: Utilisateur) -> bool:
     return (
         Utilisateur.objects.filter(pk=user.pk)
         .filter(
-            Exists(Convention.objects.effectives(jour).filter(administrateur=OuterRef("pk")))
+            Exists(
+                Mandat.objects.filter(
+                    q_ouvert(jour),
+                    administrateur=OuterRef("pk"),
+                    convention__in=Convention.objects.effectives(jour),
+                )
+            )
             | Exists(Groupe.objects.effectifs(jour).filter(responsable=OuterRef("pk")))
         )
         .exists()
@@ -85,3 +92,82 @@ def a_double_authentification(user: Utilisateur) -> bool:
 
 def codes_secours(user: Utilisateur) -> CodeSecoursDevice | None:
     return CodeSecoursDevice.objects.filter(user=user, confirmed=True).first()
+
+
+# --- Organismes et conventions -------------------------------------------------------------
+#
+# Trois rôles lisent les conventions : l'agent Caf (celles de sa Caf, par le lien structurel de
+# son compte), la supervision nationale (permission globale « superviser_national », lecture
+# seule) et l'administrateur partenaire (droit objet django-guardian « administrer_convention »,
+# accordé et retiré par les services et la tâche quotidienne). Chaque lecture revérifie aussi les
+# dates : le droit objet ne suffit jamais seul.
+
+PERMISSION_ADMINISTRER = "conventions.administrer_convention"
+PERMISSION_SUPERVISION = "conventions.superviser_national"
+
+
+def est_agent_caf(user: Utilisateur) -> bool:
+    """Agent Caf au compte ouvert ce jour."""
+    return bool(user.is_authenticated and user.caf_id and user.est_ouvert())
+
+
+def est_superviseur_national(user: Utilisateur) -> bool:
+    """Supervision nationale (Cnaf) : permission globale, donnée par l'administration technique."""
+    return bool(user.is_authenticated and user.est_ouvert() and user.has_perm(PERMISSION_SUPERVISION))
+
+
+def conventions_administrees(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Convention]:
+    """Les conventions que l'utilisateur administre ce jour : droit objet guardian ET faits datés
+    (convention validée et ouverte, mandat ouvert, compte ouvert)."""
+    jour = jour or aujourdhui()
+    if not user.is_authenticated or not user.est_ouvert(jour) or user.caf_id:
+        return Convention.objects.none()
+    avec_droit = get_objects_for_user(
+        user, PERMISSION_ADMINISTRER, klass=Convention, accept_global_perms=False, with_superuser=False
+    )
+    mandats = Mandat.objects.filter(q_ouvert(jour), convention=OuterRef("pk"), administrateur=user)
+    return Convention.objects.effectives(jour).filter(Exists(mandats), pk__in=avec_droit.values("pk"))
+
+
+def est_administrateur_partenaire(user: Utilisateur) -> bool:
+    return conventions_administrees(user).exists()
+
+
+def conventions_visibles(user: Utilisateur) -> QuerySet[Convention]:
+    """Ce que « Consulter les conventions » montre : refus par défaut (queryset vide)."""
+    if est_agent_caf(user):
+        return Convention.objects.filter(caf_id=user.caf_id)
+    if est_superviseur_national(user):
+        return Convention.objects.all()
+    return conventions_administrees(user)
+
+
+def peut_gerer_convention(user: Utilisateur, convention: Convention) -> bool:
+    """Formaliser, valider, clôturer, enregistrer un avenant : un agent de la Caf pivot."""
+    return est_agent_caf(user) and convention.caf_id == user.caf_id
+
+
+def peut_gerer_organismes(user: Utilisateur) -> bool:
+    return est_agent_caf(user)
+
+
+def organismes_visibles(user: Utilisateur) -> QuerySet[Organisme]:
+    if est_agent_caf(user):
+        return Organisme.objects.filter(caf_id=user.caf_id)
+    if est_superviseur_national(user):
+        return Organisme.objects.all()
+    return Organisme.objects.none()
+
+
+def agents_visibles(user: Utilisateur) -> QuerySet[Utilisateur]:
+    """« Consulter les agents Caf » : les agents de sa propre Caf."""
+    from habilitations.models import Utilisateur as Modele
+
+    if est_agent_caf(user):
+        return Modele.objects.filter(caf_id=user.caf_id)
+    return Modele.objects.none()
+
+
+def peut_consulter_partenaires(user: Utilisateur) -> bool:
+    """Accès aux écrans « Organismes partenaires » (lecture)."""
+    return est_agent_caf(user) or est_superviseur_national(user)

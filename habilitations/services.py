@@ -185,6 +185,16 @@ def utilisateur_cloturer(*, par: Utilisateur | None, utilisateur: Utilisateur, d
     les dates du compte."""
     if date_cloture < aujourdhui():
         raise ErreurMetier("La date de clôture ne peut pas être passée.")
+    from conventions.services import mandats_bloquant_cloture
+
+    bloquants = mandats_bloquant_cloture(utilisateur, date_cloture)
+    if bloquants:
+        libelles = ", ".join(f"« {m.convention.libelle} »" for m in bloquants)
+        raise ErreurMetier(
+            f"{utilisateur.get_full_name()} est l'administrateur de la convention {libelles} : une "
+            "convention a toujours un administrateur. Demandez d'abord à la Caf un avenant qui nomme "
+            "son successeur ; le compte pourra être clôturé à partir de la date d'effet de l'avenant."
+        )
     avant = {"date_cloture": str(utilisateur.date_cloture) if utilisateur.date_cloture else None}
     utilisateur.date_cloture = date_cloture
     utilisateur.save(update_fields=["date_cloture"])

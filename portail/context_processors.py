@@ -4,13 +4,30 @@ from habilitations import perms
 
 
 def portail(request) -> dict:
-    """Le menu de gauche : les services que les profils effectifs ouvrent (une requête, faite
-    seulement si le gabarit affiche le menu)."""
+    """Le menu de gauche : les services que les profils effectifs ouvrent, et les rubriques des
+    rôles (agent Caf, supervision nationale, administrateur partenaire). Chaque élément n'est
+    calculé que si le gabarit l'affiche."""
     user = getattr(request, "user", None)
+    connecte = user is not None and user.is_authenticated
 
     def services_menu():
-        if user is None or not user.is_authenticated:
-            return []
-        return list(perms.services_ouverts(user))
+        return list(perms.services_ouverts(user)) if connecte else []
 
-    return {"services_menu": SimpleLazyObject(services_menu), "nom_portail": "Portail Partenaires"}
+    def roles_menu():
+        if not connecte:
+            return {}
+        # Un compte est d'une Caf, d'un organisme, ou national : chaque question ne se pose
+        # (et ne coûte une requête) que pour la sorte de compte qu'elle concerne.
+        agent = perms.est_agent_caf(user)
+        partenaire = user.organisme_id is not None
+        return {
+            "agent_caf": agent,
+            "superviseur": not agent and not partenaire and perms.est_superviseur_national(user),
+            "administrateur": partenaire and perms.est_administrateur_partenaire(user),
+        }
+
+    return {
+        "services_menu": SimpleLazyObject(services_menu),
+        "roles_menu": SimpleLazyObject(roles_menu),
+        "nom_portail": "Portail Partenaires",
+    }

@@ -21,5 +21,6 @@ urlpatterns = [
         ),
     ),
     path("", include("habilitations.urls")),
+    path("", include("conventions.urls")),
     path("administration/", admin.site.urls),
 ]

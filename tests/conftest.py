@@ -47,8 +47,7 @@ def agent_caf(caf):
 @pytest.fixture
 def administrateur(convention):
     user = factories.creer_utilisateur(nom="Castan", prenom="Hugo", organisme=convention.organisme)
-    convention.administrateur = user
-    convention.save(update_fields=["administrateur"])
+    factories.nommer_administrateur(convention, user)
     return user
 
 
@@ -64,6 +63,40 @@ def responsable(convention):
     user = factories.creer_utilisateur(nom="Lacombe", prenom="Ines", organisme=convention.organisme)
     factories.habiliter(user, convention, "CDAP-T1")
     return user
+
+
+@pytest.fixture
+def superviseur(db):
+    """Supervision nationale (Cnaf) : lit toutes les conventions, n'en gère aucune."""
+    from django.contrib.auth.models import Permission
+
+    user = factories.creer_utilisateur(nom="Delmas", prenom="Rose", organisme=None, caf=None, national=True)
+    user.user_permissions.add(Permission.objects.get(codename="superviser_national"))
+    return user
+
+
+@pytest.fixture
+def autre_caf(db):
+    return factories.CafFactory(code="006", nom="Caf des Alpes-Maritimes")
+
+
+@pytest.fixture
+def agent_autre_caf(autre_caf):
+    return factories.creer_utilisateur(nom="Giraud", prenom="Marc", caf=autre_caf)
+
+
+@pytest.fixture
+def convention_autre_partenaire(caf):
+    """Convention de la même Caf avec un autre organisme, et son propre administrateur."""
+    convention = factories.ConventionFactory(organisme=factories.OrganismeFactory(caf=caf))
+    user = factories.creer_utilisateur(nom="Roux", prenom="Lina", organisme=convention.organisme)
+    factories.nommer_administrateur(convention, user)
+    return convention
+
+
+@pytest.fixture
+def admin_autre_partenaire(convention_autre_partenaire):
+    return convention_autre_partenaire.mandats.get().administrateur
 
 
 @pytest.fixture

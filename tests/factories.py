@@ -5,8 +5,9 @@ import itertools
 
 import factory
 
+from conventions import services as conventions_services
 from conventions.enums import EtatConvention
-from conventions.models import Caf, Convention, Organisme, Profil, TypeOrganisme
+from conventions.models import Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
 from habilitations import services
 from habilitations.models import Utilisateur
 from portail.dates import aujourdhui
@@ -84,9 +85,11 @@ def creer_utilisateur(
     mot_de_passe: str | None = MOT_DE_PASSE,
     date_ouverture: datetime.date | None = None,
     date_cloture: datetime.date | None = None,
+    national: bool = False,
 ) -> Utilisateur:
-    """Un compte créé comme en vrai, puis doté d'un mot de passe personnel (sauf si None)."""
-    if caf is None and organisme is None:
+    """Un compte créé comme en vrai, puis doté d'un mot de passe personnel (sauf si None).
+    Sans Caf ni organisme, le compte est rattaché à un nouvel organisme, sauf ``national``."""
+    if caf is None and organisme is None and not national:
         organisme = OrganismeFactory()
     user = services.utilisateur_creer(
         par=None,
@@ -123,3 +126,15 @@ def habiliter(user: Utilisateur, convention: Convention, profil_code: str, *, re
     return services.appartenance_ouvrir(
         par=None, utilisateur=user, groupe=groupe, date_ouverture=aujourdhui() - datetime.timedelta(days=5)
     )
+
+
+def nommer_administrateur(convention: Convention, user: Utilisateur) -> Mandat:
+    """Mandat couvrant toute la convention, puis droits objets alignés (comme après validation)."""
+    mandat = Mandat.objects.create(
+        convention=convention,
+        administrateur=user,
+        date_ouverture=convention.date_ouverture,
+        date_cloture=convention.date_cloture,
+    )
+    conventions_services.droits_reconcilier(conventions=[convention.pk])
+    return mandat

@@ -118,10 +118,11 @@ class TestBudgetDeRequetes:
         client.force_login(declarant)
         client.get(ACCUEIL)
         # 1 session, 2 utilisateur, 3 double authentification requise ? (administrateur ou
-        # responsable, une requête), 4 services ouverts (menu et tuiles, une requête avec
-        # sous-requêtes), 5-7 enregistrement de la session (dernière activité) : savepoint,
-        # update, release. Le nombre de groupes ne change rien.
-        with django_assert_max_num_queries(7):
+        # responsable, une requête), 4 administrateur d'une convention ? (rubrique « Gestion des
+        # habilitations »), 5 services ouverts (menu et tuiles, une requête avec sous-requêtes),
+        # 6-8 enregistrement de la session (dernière activité) : savepoint, update, release.
+        # Le nombre de groupes ne change rien.
+        with django_assert_max_num_queries(8):
             reponse = client.get(ACCUEIL)
         assert reponse.status_code == 200
 

@@ -6,11 +6,12 @@ Noms, adresses et numéros sont inventés.
 import base64
 
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from conventions.enums import EtatConvention
+from conventions import services as conventions_services
 from conventions.models import Caf, Convention, Organisme, Profil, TypeOrganisme
 from habilitations import services
 from habilitations.models import Utilisateur
@@ -46,6 +47,15 @@ COMPTES = [
         "Déclarant AFAS (groupe AFAS-DECLARER)",
         False,
     ),
+    ("superviseur", "Delmas", "Rose", "rose.delmas@cnaf.example", "Supervision nationale (lecture seule)", True),
+]
+
+# Autres organismes de la Caf de l'Aveyron, pour que les listes aient de quoi filtrer et trier.
+AUTRES_ORGANISMES = [
+    ("Centre social du Lévézou", "centre-social", "Pont-de-Salars", "12290"),
+    ("Association Familles rurales du Ségala", "association", "Baraqueville", "12160"),
+    ("Office public de l'habitat du Rouergue", "bailleur", "Rodez", "12000"),
+    ("Commune de Villefranche-de-Panat", "commune", "Villefranche-de-Panat", "12430"),
 ]
 
 
@@ -64,44 +74,50 @@ class Command(BaseCommand):
         Caf.objects.get_or_create(code="006", defaults={"nom": "Caf des Alpes-Maritimes"})
         for code, libelle in TYPES:
             TypeOrganisme.objects.get_or_create(code=code, defaults={"libelle": libelle})
-        organisme, _ = Organisme.objects.get_or_create(
-            siret="21120199900018",
-            defaults={
-                "raison_sociale": "Commune de Roquebrune-sur-Aveyron",
-                "type_organisme": TypeOrganisme.objects.get(code="commune"),
-                "caf": caf,
-                "adresse": "1 place de la Mairie",
-                "code_postal": "12000",
-                "commune": "Roquebrune-sur-Aveyron",
-            },
+        agent = Utilisateur.objects.filter(email=COMPTES[0][3]).first()
+        if agent is None:
+            agent = services.utilisateur_creer(
+                par=None, nom=COMPTES[0][1], prenom=COMPTES[0][2], email=COMPTES[0][3], caf=caf
+            )
+            services.mot_de_passe_choisir(utilisateur=agent, mot_de_passe=MOT_DE_PASSE_DEMO)
+        organisme = Organisme.objects.filter(siret="21120199900018").first() or (
+            conventions_services.organisme_enregistrer(
+                par=agent,
+                caf=caf,
+                raison_sociale="Commune de Roquebrune-sur-Aveyron",
+                siret="21120199900018",
+                type_organisme=TypeOrganisme.objects.get(code="commune"),
+                adresse="1 place de la Mairie",
+                code_postal="12000",
+                commune="Roquebrune-sur-Aveyron",
+            )
         )
-        comptes: dict[str, Utilisateur] = {}
-        for cle, nom, prenom, email, _role, _otp in COMPTES:
+        comptes: dict[str, Utilisateur] = {"agent": agent}
+        for cle, nom, prenom, email, _role, _otp in COMPTES[1:]:
             user = Utilisateur.objects.filter(email=email).first()
             if user is None:
                 user = services.utilisateur_creer(
-                    par=None,
+                    par=agent,
                     nom=nom,
                     prenom=prenom,
                     email=email,
-                    caf=caf if cle == "agent" else None,
-                    organisme=None if cle == "agent" else organisme,
+                    organisme=None if cle == "superviseur" else organisme,
                 )
                 services.mot_de_passe_choisir(utilisateur=user, mot_de_passe=MOT_DE_PASSE_DEMO)
             comptes[cle] = user
+        comptes["superviseur"].user_permissions.add(Permission.objects.get(codename="superviser_national"))
 
         convention = Convention.objects.filter(organisme=organisme).first()
         if convention is None:
-            convention = Convention.objects.create(
-                caf=caf,
+            convention = conventions_services.convention_formaliser(
+                par=agent,
                 organisme=organisme,
                 libelle="Convention Mon Compte Partenaire — Commune de Roquebrune-sur-Aveyron",
                 date_ouverture=aujourdhui().replace(month=1, day=1),
+                profils=Profil.objects.filter(code__in=["CDAP-T1", "AFAS-HABILITER", "AFAS-DECLARER"]),
                 administrateur=comptes["administrateur"],
-                etat=EtatConvention.VALIDEE,
-                validee_le=aujourdhui().replace(month=1, day=1),
             )
-            convention.profils.set(Profil.objects.filter(code__in=["CDAP-T1", "AFAS-HABILITER", "AFAS-DECLARER"]))
+            conventions_services.convention_valider(par=agent, convention=convention)
             t1 = services.groupe_creer(
                 par=None, convention=convention, code="T1", libelle="CDAP T1", responsable=comptes["responsable"]
             )
@@ -117,11 +133,41 @@ class Command(BaseCommand):
             services.appartenance_ouvrir(par=None, utilisateur=comptes["responsable"], groupe=t1)
             services.appartenance_ouvrir(par=None, utilisateur=comptes["administrateur"], groupe=t1)
             services.appartenance_ouvrir(par=None, utilisateur=comptes["declarant"], groupe=afas)
+        self._autres_partenaires(agent, caf)
 
         for cle, *_reste, otp in COMPTES:
             if otp and not TOTPDevice.objects.filter(user=comptes[cle], confirmed=True).exists():
                 TOTPDevice.objects.create(user=comptes[cle], name="Démonstration", confirmed=True)
         return comptes
+
+    def _autres_partenaires(self, agent: Utilisateur, caf: Caf) -> None:
+        """Quelques organismes de plus, l'un avec une convention en cours (à valider)."""
+        for numero, (raison_sociale, type_code, commune, code_postal) in enumerate(AUTRES_ORGANISMES):
+            siret = siret_de_demo(numero)
+            if Organisme.objects.filter(siret=siret).exists():
+                continue
+            organisme = conventions_services.organisme_enregistrer(
+                par=agent,
+                caf=caf,
+                raison_sociale=raison_sociale,
+                siret=siret,
+                type_organisme=TypeOrganisme.objects.get(code=type_code),
+                commune=commune,
+                code_postal=code_postal,
+            )
+            if numero == 0:
+                conventions_services.convention_formaliser(
+                    par=agent,
+                    organisme=organisme,
+                    libelle=f"Convention AFAS — {raison_sociale}",
+                    date_ouverture=aujourdhui(),
+                    profils=Profil.objects.filter(code__in=["AFAS-HABILITER", "AFAS-DECLARER"]),
+                    nouvel_administrateur={
+                        "nom": "Bessière",
+                        "prenom": "Louise",
+                        "email": "louise.bessiere@cs-levezou.example",
+                    },
+                )
 
     def _afficher(self, comptes: dict[str, Utilisateur]) -> None:
         self.stdout.write("")
@@ -138,3 +184,11 @@ class Command(BaseCommand):
         self.stdout.write("Code de double authentification courant : python manage.py code_otp <IDENTIFIANT>")
         self.stdout.write("Courriels (identifiants, mots de passe provisoires) : http://127.0.0.1:8000/dev/courriels/")
         self.stdout.write("")
+
+
+def siret_de_demo(numero: int) -> str:
+    """SIRET inventé (préfixe 999) à clé de Luhn valide."""
+    from conventions.validators import cle_luhn_valide
+
+    base = f"9991200{numero:06d}"
+    return next(base + str(cle) for cle in range(10) if cle_luhn_valide(base + str(cle)))
