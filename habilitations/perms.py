@@ -49,14 +49,16 @@ def peut_ouvrir_service(user: Utilisateur, service: Service, jour: datetime.date
 
 
 def double_authentification_requise(user: Utilisateur) -> bool:
-    """Obligatoire pour les agents Caf, les administrateurs partenaires et les responsables
-    d'habilitations ; pour tous si DOUBLE_AUTHENTIFICATION_POUR_TOUS est vrai. Le résultat est
+    """Obligatoire pour les agents Caf, les comptes nationaux, les administrateurs partenaires et
+    les responsables d'habilitations ; pour tous si DOUBLE_AUTHENTIFICATION_POUR_TOUS est vrai. Le résultat est
     mémorisé sur l'objet le temps d'une requête."""
     if settings.DOUBLE_AUTHENTIFICATION_POUR_TOUS:
         return True
     cache = getattr(user, "_double_authentification_requise", None)
     if cache is None:
-        cache = user.est_agent_caf or _administrateur_ou_responsable(user)
+        # Comptes nationaux (ni Caf ni organisme : supervision, administration technique)
+        # compris : ils lisent toutes les conventions.
+        cache = user.est_agent_caf or user.organisme_id is None or _administrateur_ou_responsable(user)
         user._double_authentification_requise = cache
     return cache
 
