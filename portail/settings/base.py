@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.csp import CSP
 
 from portail.settings.env import env_bool, env_int, env_list, env_str
@@ -237,6 +238,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BEAT_SCHEDULE = {
     "relancer-courriels": {"task": "portail.tasks.relancer_courriels", "schedule": 60.0},
+    # Juste après minuit à Paris : les faits datés du jour prennent effet dans les droits objets.
+    "reconcilier-droits": {
+        "task": "conventions.tasks.reconcilier_droits",
+        "schedule": crontab(hour=0, minute=5),
+    },
 }
 
 CACHES = {
