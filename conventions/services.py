@@ -186,8 +186,8 @@ def convention_valider(*, par: Utilisateur, convention: Convention) -> Conventio
     """« En cours » → « Validée le … ». Les accès s'ouvrent à la date d'ouverture."""
     convention = _verrouiller(convention)
     if convention.etat == EtatConvention.VALIDEE:
-        raise ErreurMetier(f"Cette convention est déjà validée (le {convention.validee_le:%d/%m/%Y}).")
-    if convention.date_cloture is not None and convention.date_cloture <= aujourdhui():
+        raise ErreurMetier(f"Cette convention est déjà validée ({convention.get_etat_complet().lower()}).")
+    if convention.est_cloture():
         raise ErreurMetier("Cette convention est clôturée : elle ne peut plus être validée.")
     convention.etat = EtatConvention.VALIDEE
     convention.validee_le = aujourdhui()
@@ -214,22 +214,26 @@ def convention_cloturer(*, par: Utilisateur, convention: Convention, date_clotur
         raise ErreurMetier("La date de clôture ne peut pas être passée.")
     if date_cloture <= convention.date_ouverture:
         raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture de la convention.")
-    if convention.date_cloture is not None and convention.date_cloture <= jour:
+    if convention.est_cloture(jour):
         raise ErreurMetier(f"Cette convention est déjà clôturée depuis le {convention.date_cloture:%d/%m/%Y}.")
-    avant = _date(convention.date_cloture)
+    ancienne = convention.date_cloture
     convention.date_cloture = date_cloture
     convention.save(update_fields=["date_cloture"])
-    # Mandats : arrêtés à la date de clôture ; un changement d'administrateur prévu après cette
-    # date n'aura jamais lieu (l'avenant reste dans l'historique).
-    convention.mandats.filter(date_ouverture__gte=date_cloture).delete()
-    convention.mandats.filter(Q(date_cloture__isnull=True) | Q(date_cloture__gt=date_cloture)).update(
-        date_cloture=date_cloture
-    )
+    if ancienne is not None and date_cloture > ancienne:
+        # Clôture repoussée : le dernier administrateur reste en fonction jusqu'à la nouvelle date.
+        convention.mandats.filter(date_cloture=ancienne).update(date_cloture=date_cloture)
+    else:
+        # Mandats arrêtés à la date de clôture ; un changement d'administrateur prévu après cette
+        # date n'aura jamais lieu (l'avenant reste dans l'historique).
+        convention.mandats.filter(date_ouverture__gte=date_cloture).delete()
+        convention.mandats.filter(Q(date_cloture__isnull=True) | Q(date_cloture__gt=date_cloture)).update(
+            date_cloture=date_cloture
+        )
     audit_enregistrer(
         par=par,
         action="convention_cloturer",
         cible=convention,
-        avant={"date_cloture": avant},
+        avant={"date_cloture": _date(ancienne)},
         apres={"date_cloture": _date(date_cloture)},
     )
     droits_reconcilier(conventions=[convention.pk])
@@ -262,6 +266,8 @@ def avenant_enregistrer(
     jour = aujourdhui()
     if convention.etat != EtatConvention.VALIDEE:
         raise ErreurMetier("Une convention en cours se corrige avant validation ; l'avenant suit la validation.")
+    if convention.est_cloture(jour):
+        raise ErreurMetier(f"Cette convention est clôturée depuis le {convention.date_cloture:%d/%m/%Y}.")
     if convention.date_cloture is not None and date_effet >= convention.date_cloture:
         raise ErreurMetier(
             f"La date d'effet doit précéder la clôture de la convention ({convention.date_cloture:%d/%m/%Y})."

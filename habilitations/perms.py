@@ -114,8 +114,16 @@ def est_agent_caf(user: Utilisateur) -> bool:
 
 
 def est_superviseur_national(user: Utilisateur) -> bool:
-    """Supervision nationale (Cnaf) : permission globale, donnée par l'administration technique."""
-    return bool(user.is_authenticated and user.est_ouvert() and user.has_perm(PERMISSION_SUPERVISION))
+    """Supervision nationale (Cnaf) : permission globale, donnée par l'administration technique à
+    un compte national (ni agent d'une Caf, ni partenaire : la question ne coûte alors aucune
+    requête aux autres)."""
+    return bool(
+        user.is_authenticated
+        and user.caf_id is None
+        and user.organisme_id is None
+        and user.est_ouvert()
+        and user.has_perm(PERMISSION_SUPERVISION)
+    )
 
 
 def conventions_administrees(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Convention]:

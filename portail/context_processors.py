@@ -16,14 +16,12 @@ def portail(request) -> dict:
     def roles_menu():
         if not connecte:
             return {}
-        # Un compte est d'une Caf, d'un organisme, ou national : chaque question ne se pose
-        # (et ne coûte une requête) que pour la sorte de compte qu'elle concerne.
-        agent = perms.est_agent_caf(user)
-        partenaire = user.organisme_id is not None
+        # Un compte est d'une Caf, d'un organisme, ou national : chaque question ne coûte une
+        # requête que pour la sorte de compte qu'elle concerne.
         return {
-            "agent_caf": agent,
-            "superviseur": not agent and not partenaire and perms.est_superviseur_national(user),
-            "administrateur": partenaire and perms.est_administrateur_partenaire(user),
+            "agent_caf": perms.est_agent_caf(user),
+            "superviseur": perms.est_superviseur_national(user),
+            "administrateur": user.organisme_id is not None and perms.est_administrateur_partenaire(user),
         }
 
     return {

@@ -25,6 +25,12 @@ def q_ouvert(jour: datetime.date, prefixe: str = "") -> Q:
     )
 
 
+def q_cloture(jour: datetime.date, prefixe: str = "") -> Q:
+    """Filtre « clôturé ce jour » : la date de clôture est atteinte (c'est le premier jour fermé).
+    Ce n'est pas le contraire d'« ouvert » : une chose pas encore ouverte n'est pas clôturée."""
+    return Q(**{f"{prefixe}date_cloture__isnull": False, f"{prefixe}date_cloture__lte": jour})
+
+
 class Statut(models.TextChoices):
     OUVERT = "ouvert", "Ouvert"
     CLOTURE = "cloture", "Clôturé"
@@ -47,6 +53,10 @@ class Datee(models.Model):
     def est_ouvert(self, jour: datetime.date | None = None) -> bool:
         jour = jour or aujourdhui()
         return self.date_ouverture <= jour and (self.date_cloture is None or jour < self.date_cloture)
+
+    def est_cloture(self, jour: datetime.date | None = None) -> bool:
+        """La date de clôture est atteinte (voir ``q_cloture``)."""
+        return self.date_cloture is not None and self.date_cloture <= (jour or aujourdhui())
 
     @property
     def statut(self) -> str:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+
+from portail.templatetags.portail_listes import PARAMETRE_TRI
 
 PAR_PAGE = 25
 
@@ -14,3 +18,22 @@ def paginer(request, queryset: QuerySet, par_page: int = PAR_PAGE) -> Page:
     page = Paginator(queryset, par_page).get_page(request.GET.get("page"))
     page.pages_list = list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
     return page
+
+
+def trier(
+    request, queryset: QuerySet, champs: Mapping[str, Sequence[str]] | Sequence[str], defaut: Sequence[str]
+) -> QuerySet:
+    """L'ordre demandé par l'en-tête cliqué (``?tri=cle`` ou ``?tri=-cle``) si la clé est dans la
+    liste blanche ``champs`` (une clé peut trier sur plusieurs colonnes), sinon ``defaut``. L'ordre
+    par défaut puis la clé primaire départagent les égalités : la pagination reste stable. Une
+    valeur absente (date de clôture vide : jamais close) vient après les autres en ordre croissant."""
+    tri = request.GET.get(PARAMETRE_TRI, "")
+    cle = tri.removeprefix("-")
+    if cle not in champs:
+        return queryset.order_by(*defaut, "pk")
+    colonnes = champs[cle] if isinstance(champs, Mapping) else (cle,)
+    if tri.startswith("-"):
+        ordre = [F(c).desc(nulls_first=True) for c in colonnes]
+    else:
+        ordre = [F(c).asc(nulls_last=True) for c in colonnes]
+    return queryset.order_by(*ordre, *defaut, "pk")

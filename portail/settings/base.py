@@ -33,8 +33,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.forms",
+    # django-dsfr avant django.forms : ses gabarits de champs (erreurs « fr-error-text » sous
+    # le champ) l'emportent ; widget_tweaks sert à ses gabarits de cases et de boutons radio.
     "dsfr",
+    "django.forms",
+    "widget_tweaks",
     "django_htmx",
     "django_filters",
     "guardian",
