@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from guardian.models import UserObjectPermission
 
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
-from conventions.validators import siret_normaliser
+from conventions.validators import siret_normaliser, valider_siret
 from habilitations.services import ErreurMetier, utilisateur_creer
 from portail.audit import audit_enregistrer
 from portail.dates import aujourdhui, q_ouvert
@@ -59,6 +60,10 @@ def organisme_enregistrer(
 ) -> Organisme:
     """Enregistre un organisme partenaire rattaché à la Caf de l'agent. Le SIRET est unique :
     un doublon, même simultané, est refusé avec un message."""
+    try:
+        valider_siret(siret)
+    except ValidationError as exc:
+        raise ErreurMetier(exc.messages[0]) from exc
     siret = siret_normaliser(siret)
     existant = Organisme.objects.filter(siret=siret).select_related("caf").first()
     if existant is not None:

@@ -29,6 +29,11 @@ def _referentiel(transactional_db):
     vide toute la base en fin de test : on les recrée (de façon idempotente) avant chaque parcours.
     (serialized_rollback ne convient pas : après le vidage d'un test transactionnel ordinaire,
     post_migrate recrée les types de contenu sous d'autres clés et la restauration échoue.)"""
+    from django.contrib.contenttypes.models import ContentType
+
+    # Les types de contenu et permissions recréés après un vidage ont d'autres clés : le cache
+    # des types de contenu (lu par les droits objets) ne doit pas garder les anciennes.
+    ContentType.objects.clear_cache()
     importlib.import_module("conventions.migrations.0003_services_et_profils").creer(apps, None)
 
 

@@ -80,12 +80,12 @@ class Command(BaseCommand):
                 par=None, nom=COMPTES[0][1], prenom=COMPTES[0][2], email=COMPTES[0][3], caf=caf
             )
             services.mot_de_passe_choisir(utilisateur=agent, mot_de_passe=MOT_DE_PASSE_DEMO)
-        organisme = Organisme.objects.filter(siret="21120199900018").first() or (
+        organisme = Organisme.objects.filter(siret="21120199900011").first() or (
             conventions_services.organisme_enregistrer(
                 par=agent,
                 caf=caf,
                 raison_sociale="Commune de Roquebrune-sur-Aveyron",
-                siret="21120199900018",
+                siret="21120199900011",
                 type_organisme=TypeOrganisme.objects.get(code="commune"),
                 adresse="1 place de la Mairie",
                 code_postal="12000",
