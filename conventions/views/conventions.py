@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from conventions import pdf
@@ -17,6 +18,7 @@ from conventions.filtres_conventions import TRI_PAR_DEFAUT, TRIS, ConventionFilt
 from conventions.models import Caf, Convention
 from habilitations import perms
 from portail.listes import paginer, trier
+from portail.navigation import fil_ariane
 
 
 def _perimetre(user) -> tuple[QuerySet[Convention], list[Caf]]:
@@ -55,6 +57,7 @@ def conventions(request):
             "page": page,
             "tri": tri,
             "peut_formaliser": perms.est_agent_caf(request.user),
+            "fil": fil_ariane(("Conventions", reverse("conventions:conventions"))),
         },
     )
 
@@ -76,6 +79,10 @@ def convention(request, pk: int):
             "peut_valider": peut_gerer and en_cours and not contenu.cloturee,
             "peut_enregistrer_avenant": peut_gerer and not en_cours and not contenu.cloturee,
             "peut_cloturer": peut_gerer and not contenu.cloturee,
+            "fil": fil_ariane(
+                ("Conventions", reverse("conventions:conventions")),
+                ("Consulter les conventions", reverse("conventions:conventions")),
+            ),
         },
     )
 

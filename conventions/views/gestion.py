@@ -27,6 +27,7 @@ from habilitations import perms
 from habilitations.services import ErreurMetier
 from portail.dates import aujourdhui
 from portail.listes import paginer, trier
+from portail.navigation import fil_ariane
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
@@ -66,6 +67,31 @@ def _profils_par_service(convention: Convention) -> list[tuple[str, list[str]]]:
     for profil in convention.profils.select_related("service").order_by("service__ordre", "pk"):
         groupes.setdefault(profil.service.libelle, []).append(profil.libelle)
     return list(groupes.items())
+
+
+def _rendre_gestion(
+    request: HttpRequest, gabarit: str, convention: Convention, mandat: Mandat | None, **contexte: object
+) -> HttpResponse:
+    """Valider, clôturer et enregistrer un avenant montrent la convention de la même façon : son
+    récapitulatif (``_gestion_convention_resume.html`` : administrateur ``mandat``, profils par
+    service) sous le fil « … > Consulter les conventions > libellé de la convention »."""
+    liste = reverse("conventions:conventions")
+    fil = fil_ariane(
+        ("Conventions", liste),
+        ("Consulter les conventions", liste),
+        (convention.libelle, reverse("conventions:convention", args=[convention.pk])),
+    )
+    return render(
+        request,
+        gabarit,
+        {
+            "convention": convention,
+            "mandat": mandat,
+            "profils_par_service": _profils_par_service(convention),
+            "fil": fil,
+            **contexte,
+        },
+    )
 
 
 # --- Formaliser ---------------------------------------------------------------------------
@@ -167,10 +193,14 @@ def convention_formaliser(request: HttpRequest) -> HttpResponse:
 
 
 def _rendre_formaliser(request: HttpRequest, form: FormaliserForm, organisme: Organisme, jeton: str) -> HttpResponse:
+    fil = fil_ariane(
+        ("Conventions", reverse("conventions:conventions")),
+        ("Formaliser une convention", reverse("conventions:convention_formaliser")),
+    )
     return render(
         request,
         "conventions/formaliser.html",
-        {"form": form, "organisme": organisme, "caf": request.user.caf, "jeton": jeton},
+        {"form": form, "organisme": organisme, "caf": request.user.caf, "jeton": jeton, "fil": fil},
     )
 
 
@@ -199,6 +229,7 @@ def _choisir_organisme(request: HttpRequest) -> HttpResponse:
             "page": paginer(request, organismes),
             "tri": tri if tri.removeprefix("-") in TRIS_ORGANISMES else "",
             "recherche": request.GET.get("recherche", "").strip(),
+            "fil": fil_ariane(("Conventions", reverse("conventions:conventions"))),
         },
     )
 
@@ -221,16 +252,13 @@ def convention_valider(request: HttpRequest, pk: int) -> HttpResponse:
             mandat = _administrateur_en_fonction(convention)
             messages.success(request, _message_validee(convention, mandat))
             return redirect("conventions:convention", pk=convention.pk)
-    return render(
+    return _rendre_gestion(
         request,
         "conventions/valider.html",
-        {
-            "form": form,
-            "convention": convention,
-            "mandat": _administrateur_en_fonction(convention),
-            "profils_par_service": _profils_par_service(convention),
-            "deja_validee": convention.etat == EtatConvention.VALIDEE,
-        },
+        convention,
+        _administrateur_en_fonction(convention),
+        form=form,
+        deja_validee=convention.etat == EtatConvention.VALIDEE,
     )
 
 
@@ -278,16 +306,13 @@ def convention_cloturer(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("conventions:convention", pk=convention.pk)
     elif request.method == "POST" and deja_cloturee:
         form.add_error(None, f"Cette convention est déjà clôturée depuis le {convention.date_cloture:%d/%m/%Y}.")
-    return render(
+    return _rendre_gestion(
         request,
         "conventions/cloturer.html",
-        {
-            "form": form,
-            "convention": convention,
-            "deja_cloturee": deja_cloturee,
-            "mandat": _administrateur_en_fonction(convention),
-            "profils_par_service": _profils_par_service(convention),
-        },
+        convention,
+        _administrateur_en_fonction(convention),
+        form=form,
+        deja_cloturee=deja_cloturee,
     )
 
 
@@ -326,20 +351,17 @@ def avenant_enregistrer(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _message_avenant(avenant))
             return redirect("conventions:convention", pk=convention.pk)
-    return render(
+    return _rendre_gestion(
         request,
         "conventions/avenant.html",
-        {
-            "form": form,
-            "convention": convention,
-            "mandat": mandat,
-            "profils_par_service": _profils_par_service(convention),
-            "changements_programmes": convention.mandats.filter(avenant__isnull=False, date_ouverture__gt=jour)
-            .select_related("administrateur")
-            .order_by("date_ouverture"),
-            "possible": possible,
-            "raison_impossible": "" if possible else _raison_impossible(convention),
-        },
+        convention,
+        mandat,
+        form=form,
+        changements_programmes=convention.mandats.filter(avenant__isnull=False, date_ouverture__gt=jour)
+        .select_related("administrateur")
+        .order_by("date_ouverture"),
+        possible=possible,
+        raison_impossible="" if possible else _raison_impossible(convention),
     )
 
 

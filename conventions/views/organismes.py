@@ -21,17 +21,11 @@ from conventions.models import TypeOrganisme
 from habilitations import perms
 from habilitations.services import ErreurMetier
 from portail.listes import paginer, trier
+from portail.navigation import fil_ariane
 
 TRI_TYPES = ("code", "libelle", "nombre_organismes")
 TRI_ORGANISMES = ("raison_sociale", "siret", "type_organisme__libelle", "commune")
 TRI_AGENTS = ("identifiant", "nom", "prenom", "date_ouverture", "date_cloture")
-
-
-def _fil(*liens: tuple[str, str]) -> list[dict[str, str]]:
-    """Fil d'Ariane « Accueil > Partenaires > … » comme dans les guides ; le dernier est la page."""
-    return [{"titre": "Partenaires", "url": reverse("portail:accueil")}] + [
-        {"titre": titre, "url": url} for titre, url in liens
-    ]
 
 
 def _exiger_lecture(request) -> None:
@@ -53,7 +47,7 @@ def types_organismes(request):
         {
             "page": page,
             "superviseur": not perms.est_agent_caf(request.user),
-            "fil": _fil(("Organismes partenaires", reverse("conventions:organismes"))),
+            "fil": fil_ariane(("Organismes partenaires", reverse("conventions:organismes"))),
         },
     )
 
@@ -78,7 +72,7 @@ def organismes(request):
             "filtre_actif": any(request.GET.get(nom) for nom in filtre.filters),
             "peut_gerer": perms.peut_gerer_organismes(request.user),
             "avec_caf": not agent,
-            "fil": _fil(("Organismes partenaires", reverse("conventions:organismes"))),
+            "fil": fil_ariane(("Organismes partenaires", reverse("conventions:organismes"))),
         },
     )
 
@@ -104,7 +98,7 @@ def organisme_enregistrer(request):
         "conventions/organisme_enregistrer.html",
         {
             "form": form,
-            "fil": _fil(("Organismes partenaires", reverse("conventions:organismes"))),
+            "fil": fil_ariane(("Organismes partenaires", reverse("conventions:organismes"))),
         },
     )
 
@@ -123,7 +117,7 @@ def organisme(request, pk: int):
             "organisme": organisme,
             "conventions": conventions,
             "peut_gerer": perms.peut_gerer_organismes(request.user) and organisme.caf_id == request.user.caf_id,
-            "fil": _fil(
+            "fil": fil_ariane(
                 ("Organismes partenaires", reverse("conventions:organismes")),
                 ("Consulter les organismes partenaires", reverse("conventions:organismes")),
             ),
@@ -145,6 +139,6 @@ def agents(request):
             "filtre": filtre,
             "page": page,
             "filtre_actif": any(request.GET.get(nom) for nom in filtre.filters),
-            "fil": _fil(("Agents Caf", reverse("conventions:agents"))),
+            "fil": fil_ariane(("Agents Caf", reverse("conventions:agents"))),
         },
     )
