@@ -14,12 +14,9 @@ import datetime
 import logging
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from guardian.models import UserObjectPermission
 
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
@@ -27,6 +24,7 @@ from conventions.validators import siret_normaliser, valider_siret
 from habilitations.services import ErreurMetier, utilisateur_creer
 from portail.audit import audit_enregistrer
 from portail.dates import aujourdhui, q_ouvert
+from portail.droits import aligner
 from portail.emails import courriel_preparer
 
 if TYPE_CHECKING:
@@ -162,6 +160,7 @@ def convention_formaliser(
         date_ouverture=date_ouverture,
         date_cloture=date_cloture,
     )
+    _rattacher(administrateur, convention)
     audit_enregistrer(
         par=par,
         action="convention_formaliser",
@@ -178,6 +177,14 @@ def convention_formaliser(
         },
     )
     return convention
+
+
+def _rattacher(administrateur: Utilisateur, convention: Convention) -> None:
+    """Un administrateur créé pour la convention (ou encore sans convention) lui appartient : il
+    figure dans la liste de ses utilisateurs."""
+    if administrateur.convention_id is None:
+        administrateur.convention = convention
+        administrateur.save(update_fields=["convention"])
 
 
 def _verrouiller(convention: Convention) -> Convention:
@@ -300,7 +307,7 @@ def avenant_enregistrer(
         if (administrateur is None) == (nouvel_administrateur is None):
             raise ErreurMetier("Choisissez le nouvel administrateur parmi les comptes existants ou créez-en un.")
         if administrateur is None:
-            administrateur = utilisateur_creer(par=par, organisme=convention.organisme, **nouvel_administrateur)
+            administrateur = utilisateur_creer(par=par, convention=convention, **nouvel_administrateur)
         if administrateur.pk == actuel.administrateur_id:
             raise ErreurMetier(f"{administrateur.get_full_name()} est déjà l'administrateur de cette convention.")
         _verifier_administrateur_possible(administrateur, convention.organisme, date_effet)
@@ -327,6 +334,7 @@ def avenant_enregistrer(
         else:
             actuel.date_cloture = date_effet
             actuel.save(update_fields=["date_cloture"])
+        _rattacher(administrateur, convention)
         Mandat.objects.create(
             convention=convention,
             administrateur=administrateur,
@@ -354,12 +362,6 @@ def avenant_enregistrer(
 # --- Droits objets (django-guardian) ------------------------------------------------------
 
 
-def _permission_administrer() -> Permission:
-    return Permission.objects.get(
-        codename=PERMISSION_ADMINISTRER, content_type=ContentType.objects.get_for_model(Convention)
-    )
-
-
 def droits_attendus(jour: datetime.date, conventions: Iterable[int] | None = None) -> set[tuple[int, str]]:
     """(utilisateur, convention) qui doivent détenir « administrer » ce jour : le mandat est
     ouvert, la convention validée et ouverte, le compte ouvert."""
@@ -374,7 +376,6 @@ def droits_attendus(jour: datetime.date, conventions: Iterable[int] | None = Non
     return {(u, str(c)) for u, c in mandats.values_list("administrateur_id", "convention_id")}
 
 
-@transaction.atomic
 def droits_reconcilier(
     *, jour: datetime.date | None = None, conventions: Iterable[int] | None = None
 ) -> tuple[int, int]:
@@ -383,32 +384,13 @@ def droits_reconcilier(
     services (sur les conventions touchées) et chaque nuit par la tâche beat (sur toutes)."""
     jour = jour or aujourdhui()
     conventions = list(conventions) if conventions is not None else None
-    permission = _permission_administrer()
-    existants_qs = UserObjectPermission.objects.filter(permission=permission)
-    if conventions is not None:
-        existants_qs = existants_qs.filter(object_pk__in=[str(c) for c in conventions])
-    existants = {(u, o): pk for pk, u, o in existants_qs.values_list("pk", "user_id", "object_pk")}
-    attendus = droits_attendus(jour, conventions)
-    a_accorder = attendus - existants.keys()
-    a_retirer = existants.keys() - attendus
-    if a_retirer:
-        UserObjectPermission.objects.filter(pk__in=[existants[cle] for cle in a_retirer]).delete()
-    UserObjectPermission.objects.bulk_create(
-        UserObjectPermission(user_id=u, permission=permission, content_type_id=permission.content_type_id, object_pk=o)
-        for u, o in a_accorder
+    return aligner(
+        modele=Convention,
+        codename=PERMISSION_ADMINISTRER,
+        attendus=droits_attendus(jour, conventions),
+        objets=conventions,
+        jour_iso=_date(jour),
     )
-    cibles = Convention.objects.in_bulk([int(o) for _u, o in a_accorder | a_retirer])
-    for action, lignes in (("droit_accorder", a_accorder), ("droit_retirer", a_retirer)):
-        for u, o in sorted(lignes):
-            audit_enregistrer(
-                par=None,
-                action=action,
-                cible=cibles.get(int(o)),
-                apres={"permission": PERMISSION_ADMINISTRER, "utilisateur": u, "jour": _date(jour)},
-            )
-    if a_accorder or a_retirer:
-        logger.info("droits objets : %d accordés, %d retirés", len(a_accorder), len(a_retirer))
-    return len(a_accorder), len(a_retirer)
 
 
 # --- La règle « exactement un administrateur ouvert » --------------------------------------

@@ -2,6 +2,8 @@
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from habilitations import services
 from habilitations.models import Appartenance, Groupe, GroupeProfil, Utilisateur
@@ -61,19 +63,93 @@ class UtilisateurAdmin(admin.ModelAdmin):
         obj.identifiant = cree.identifiant
 
 
-class GroupeProfilInline(admin.TabularInline):
+class LectureSeuleMixin:
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class GroupeProfilInline(LectureSeuleMixin, admin.TabularInline):
     model = GroupeProfil
     extra = 0
 
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class _Essai(Exception):
+    """Annule l'essai à blanc d'un service (voir ``essai_a_blanc``)."""
+
+
+def essai_a_blanc(service, **arguments) -> None:
+    """Exécute le service dans un point de sauvegarde annulé : ses refus (ErreurMetier)
+    deviennent des erreurs du formulaire d'administration au lieu d'une erreur serveur."""
+    try:
+        with transaction.atomic():
+            service(par=None, **arguments)
+            raise _Essai
+    except _Essai:
+        pass
+    except services.ErreurMetier as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+class GroupeCreationForm(forms.ModelForm):
+    class Meta:
+        model = Groupe
+        fields = ["convention", "code", "libelle", "responsable", "parent", "date_ouverture", "date_cloture"]
+
+    def clean(self):
+        donnees = super().clean()
+        if not self.errors:
+            essai_a_blanc(services.groupe_creer, **donnees)
+        return donnees
+
 
 @admin.register(Groupe)
-class GroupeAdmin(admin.ModelAdmin):
-    list_display = ["code", "libelle", "convention", "niveau", "date_ouverture", "date_cloture"]
-    list_select_related = ["convention"]
+class GroupeAdmin(LectureSeuleMixin, admin.ModelAdmin):
+    """Un groupe créé ici passe par le service (code unique, responsable de la convention,
+    niveau et chemin, droit objet du responsable, audit) ; ensuite, consultation seulement."""
+
+    form = GroupeCreationForm
+    list_display = ["code", "libelle", "convention", "niveau", "responsable", "date_ouverture", "date_cloture"]
+    list_select_related = ["convention", "responsable"]
+    search_fields = ["code", "libelle"]
     inlines = [GroupeProfilInline]
+    raw_id_fields = ["convention", "responsable", "parent"]
+
+    def save_model(self, request, obj, form, change):
+        cree = services.groupe_creer(par=request.user, **form.cleaned_data)
+        obj.pk = cree.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+
+class AppartenanceCreationForm(forms.ModelForm):
+    class Meta:
+        model = Appartenance
+        fields = ["utilisateur", "groupe", "date_ouverture", "date_cloture"]
+
+    def clean(self):
+        donnees = super().clean()
+        if not self.errors:
+            essai_a_blanc(services.appartenance_ouvrir, **donnees)
+        return donnees
 
 
 @admin.register(Appartenance)
-class AppartenanceAdmin(admin.ModelAdmin):
+class AppartenanceAdmin(LectureSeuleMixin, admin.ModelAdmin):
+    """Une appartenance ajoutée ici passe par ``appartenance_ouvrir`` (mêmes règles que les
+    écrans) ; ses dates se changent ensuite depuis les écrans du portail."""
+
+    form = AppartenanceCreationForm
     list_display = ["utilisateur", "groupe", "date_ouverture", "date_cloture"]
     list_select_related = ["utilisateur", "groupe"]
+    raw_id_fields = ["utilisateur", "groupe"]
+
+    def save_model(self, request, obj, form, change):
+        cree = services.appartenance_ouvrir(par=request.user, **form.cleaned_data)
+        obj.pk = cree.pk

@@ -16,6 +16,7 @@ from habilitations.models import Utilisateur
 REFUS_COMPTE_CLOTURE = "compte_cloture"
 REFUS_PROVISOIRE_EXPIRE = "provisoire_expire"
 REFUS_PROVISOIRE_UTILISE = "provisoire_utilise"
+REFUS_COMPTE_SUSPENDU = "compte_suspendu"
 
 
 class IdentifiantBackend(ModelBackend):
@@ -42,6 +43,9 @@ class IdentifiantBackend(ModelBackend):
         if not self.user_can_authenticate(user) or not user.est_ouvert():
             self._refus(request, REFUS_COMPTE_CLOTURE)
             return None
+        if user.est_suspendu:
+            self._refus(request, REFUS_COMPTE_SUSPENDU)
+            return None
         if provisoire:
             if user.mot_de_passe_provisoire_utilise_le is not None:
                 self._refus(request, REFUS_PROVISOIRE_UTILISE)
@@ -64,8 +68,8 @@ class IdentifiantBackend(ModelBackend):
 
     def get_user(self, user_id):
         user = super().get_user(user_id)
-        # Un compte clôturé depuis l'ouverture de la session n'est plus reconnu.
-        if user is not None and not user.est_ouvert():
+        # Un compte clôturé (ou suspendu) depuis l'ouverture de la session n'est plus reconnu.
+        if user is not None and (not user.est_ouvert() or user.est_suspendu):
             return None
         return user
 

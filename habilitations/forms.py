@@ -3,11 +3,20 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, Se
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 
-from habilitations.backends import REFUS_COMPTE_CLOTURE, REFUS_PROVISOIRE_EXPIRE, REFUS_PROVISOIRE_UTILISE
+from habilitations.backends import (
+    REFUS_COMPTE_CLOTURE,
+    REFUS_COMPTE_SUSPENDU,
+    REFUS_PROVISOIRE_EXPIRE,
+    REFUS_PROVISOIRE_UTILISE,
+)
 from portail.forms import PortailForm, PortailFormMixin
 
 MESSAGES_REFUS = {
     REFUS_COMPTE_CLOTURE: "Votre compte n'est pas ouvert (clôturé ou pas encore ouvert). Adressez-vous à votre administrateur.",
+    REFUS_COMPTE_SUSPENDU: (
+        "Votre compte est suspendu : il n'a servi à aucune connexion depuis un an. Demandez à votre "
+        "administrateur partenaire de le rouvrir."
+    ),
     REFUS_PROVISOIRE_EXPIRE: (
         "Votre mot de passe provisoire a expiré (il est valable 24 heures). Cliquez sur « Mot de passe oublié ? » "
         "pour en recevoir un nouveau."

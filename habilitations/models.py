@@ -1,8 +1,9 @@
-"""Identités (Utilisateur), groupes, appartenances et habilitations de groupe.
+"""Identités (Utilisateur), groupes, appartenances et habilitations de groupe, imports CSV.
 
-Les groupes, appartenances et profils de groupe sont ici en premier jet : ils suffisent à
-calculer les profils effectifs (accueil, menus). Leurs écrans viennent avec l'issue
-« gestion des habilitations ».
+Un utilisateur partenaire appartient à une convention (celle sous laquelle son compte a été
+créé) ; ses profils effectifs viennent des groupes de cette convention où son appartenance est
+ouverte. Les groupes forment un arbre (``chemin`` matérialisé) : un responsable d'habilitations
+gère son groupe et tout ce qui est dessous.
 """
 
 import hashlib
@@ -71,8 +72,22 @@ class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
         related_name="utilisateurs",
         verbose_name="organisme partenaire",
     )
+    convention = models.ForeignKey(
+        "conventions.Convention",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="utilisateurs",
+        verbose_name="convention",
+        help_text="Convention sous laquelle le compte partenaire a été créé.",
+    )
     is_staff = models.BooleanField("accès à l'administration technique", default=False)
     is_active = models.BooleanField("actif", default=True)
+    # Un an sans connexion : compte suspendu (pas supprimé) jusqu'à ce que l'administrateur le
+    # rouvre ; un avertissement part un mois avant (réglages INACTIVITE_*).
+    suspendu_le = models.DateTimeField("suspendu pour inactivité le", null=True, blank=True, editable=False)
+    inactivite_avertie_le = models.DateTimeField(null=True, blank=True, editable=False)
+    reouvert_le = models.DateTimeField("rouvert le", null=True, blank=True, editable=False)
 
     # Mot de passe provisoire : haché, valable 24 heures, à usage unique. Il reste enregistré
     # après usage pour refuser qu'il devienne le mot de passe personnel.
@@ -93,6 +108,7 @@ class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
         verbose_name = "utilisateur"
         verbose_name_plural = "utilisateurs"
         ordering = ["nom", "prenom"]
+        indexes = [models.Index(fields=["convention", "nom", "prenom"])]
 
     def __str__(self) -> str:
         return f"{self.nom.upper()} {self.prenom} ({self.identifiant})"
@@ -106,6 +122,10 @@ class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
     @property
     def est_agent_caf(self) -> bool:
         return self.caf_id is not None
+
+    @property
+    def est_suspendu(self) -> bool:
+        return self.suspendu_le is not None
 
 
 class CompteurIdentifiant(models.Model):
@@ -161,6 +181,9 @@ class Groupe(Datee):
         verbose_name="sous-groupe de",
     )
     niveau = models.PositiveSmallIntegerField("niveau", default=1)
+    # « /12/45/ » : les identifiants des ancêtres puis le sien. Le sous-arbre d'un groupe est
+    # ``chemin__startswith`` ; un groupe ne change jamais de parent.
+    chemin = models.CharField("chemin", max_length=255, default="", editable=False, db_index=True)
     responsable = models.ForeignKey(
         Utilisateur,
         on_delete=models.PROTECT,
@@ -177,6 +200,7 @@ class Groupe(Datee):
         verbose_name = "groupe d'utilisateurs"
         verbose_name_plural = "groupes d'utilisateurs"
         ordering = ["convention", "niveau", "code"]
+        permissions = [("gerer_groupe", "Gérer les habilitations du groupe et de ses sous-groupes (responsable)")]
         constraints = [models.UniqueConstraint(fields=["convention", "code"], name="groupe_code_unique_par_convention")]
 
     def __str__(self) -> str:
@@ -199,6 +223,8 @@ class GroupeProfil(models.Model):
 class Appartenance(Datee):
     utilisateur = models.ForeignKey(Utilisateur, on_delete=models.PROTECT, related_name="appartenances")
     groupe = models.ForeignKey(Groupe, on_delete=models.PROTECT, related_name="appartenances")
+    # Avis « votre appartenance se termine dans 7 jours » envoyé (une seule fois par date de fin).
+    fin_notifiee_pour = models.DateField(null=True, blank=True, editable=False)
 
     objects = DateeQuerySet.as_manager()
 
@@ -252,3 +278,63 @@ class CodeSecours(models.Model):
 
     def __str__(self) -> str:
         return "code de secours utilisé" if self.utilise_le else "code de secours disponible"
+
+
+class EtatImport(models.TextChoices):
+    PREVISUALISE = "previsualise", "À confirmer"
+    EN_COURS = "en_cours", "En cours"
+    TERMINE = "termine", "Terminé"
+    ABANDONNE = "abandonne", "Abandonné"
+
+
+class ImportUtilisateurs(models.Model):
+    """Un fichier CSV d'utilisateurs : lu et vérifié ligne à ligne (aperçu), puis, une fois
+    confirmé, traité par une tâche Celery qui crée les lignes valides et tient la progression."""
+
+    convention = models.ForeignKey(
+        "conventions.Convention", on_delete=models.PROTECT, related_name="imports", verbose_name="convention"
+    )
+    groupe = models.ForeignKey(
+        Groupe, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="groupe"
+    )
+    par = models.ForeignKey(Utilisateur, on_delete=models.PROTECT, related_name="+", verbose_name="importé par")
+    nom_fichier = models.CharField("fichier", max_length=255)
+    etat = models.CharField("état", max_length=20, choices=EtatImport, default=EtatImport.PREVISUALISE)
+    total = models.PositiveIntegerField("lignes valides", default=0)
+    traites = models.PositiveIntegerField("lignes traitées", default=0)
+    crees = models.PositiveIntegerField("comptes créés", default=0)
+    cree_le = models.DateTimeField("déposé le", default=timezone.now)
+    confirme_le = models.DateTimeField("confirmé le", null=True, blank=True)
+    termine_le = models.DateTimeField("terminé le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "import d'utilisateurs"
+        verbose_name_plural = "imports d'utilisateurs"
+        ordering = ["-cree_le"]
+
+    def __str__(self) -> str:
+        return f"{self.nom_fichier} ({self.get_etat_display()})"
+
+    @property
+    def pourcentage(self) -> int:
+        return 100 if not self.total else round(100 * self.traites / self.total)
+
+
+class LigneImport(models.Model):
+    """Une ligne du fichier : ses valeurs lues, ses erreurs, puis le compte créé (ou l'échec)."""
+
+    import_utilisateurs = models.ForeignKey(ImportUtilisateurs, on_delete=models.CASCADE, related_name="lignes")
+    numero = models.PositiveIntegerField("ligne")
+    valeurs = models.JSONField("valeurs", default=dict)
+    erreurs = models.JSONField("erreurs", default=list)
+    utilisateur = models.ForeignKey(Utilisateur, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    traitee = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "ligne d'import"
+        verbose_name_plural = "lignes d'import"
+        ordering = ["import_utilisateurs", "numero"]
+        constraints = [models.UniqueConstraint(fields=["import_utilisateurs", "numero"], name="ligne_import_unique")]
+
+    def __str__(self) -> str:
+        return f"ligne {self.numero}"

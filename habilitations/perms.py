@@ -8,10 +8,11 @@ jamais prolonger un accès.
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
 from conventions.models import Convention, Mandat, Organisme, Profil, Service
@@ -143,13 +144,23 @@ def est_administrateur_partenaire(user: Utilisateur) -> bool:
     return conventions_administrees(user).exists()
 
 
+def est_gestionnaire_habilitations(user: Utilisateur) -> bool:
+    """Administrateur d'une convention ou responsable d'un groupe, ce jour : la rubrique
+    « Gestion des habilitations » du menu."""
+    return user.organisme_id is not None and conventions_visibles(user).exists()
+
+
 def conventions_visibles(user: Utilisateur) -> QuerySet[Convention]:
-    """Ce que « Consulter les conventions » montre : refus par défaut (queryset vide)."""
+    """Ce que « Consulter les conventions » montre : refus par défaut (queryset vide). Un
+    partenaire y voit les conventions qu'il administre et celles où il est responsable d'un
+    groupe effectif."""
     if est_agent_caf(user):
         return Convention.objects.filter(caf_id=user.caf_id)
     if est_superviseur_national(user):
         return Convention.objects.all()
-    return conventions_administrees(user)
+    return conventions_administrees(user) | Convention.objects.filter(
+        pk__in=groupes_responsable(user).values("convention_id")
+    )
 
 
 def peut_gerer_convention(user: Utilisateur, convention: Convention) -> bool:
@@ -181,3 +192,93 @@ def agents_visibles(user: Utilisateur) -> QuerySet[Utilisateur]:
 def peut_consulter_partenaires(user: Utilisateur) -> bool:
     """Accès aux écrans « Organismes partenaires » (lecture)."""
     return est_agent_caf(user) or est_superviseur_national(user)
+
+
+# --- Gestion des habilitations : le périmètre d'un utilisateur dans une convention --------------
+#
+# L'administrateur gère toute sa convention ; le responsable d'habilitations gère les groupes
+# dont il est responsable (droit objet « gerer_groupe » ET groupe effectif ce jour) et tous
+# leurs sous-groupes, et les seuls utilisateurs qui y appartiennent, hors administrateurs ;
+# l'agent de la Caf pivot et la supervision nationale lisent sans rien modifier.
+
+PERMISSION_GERER_GROUPE = "habilitations.gerer_groupe"
+
+
+def groupes_responsable(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Groupe]:
+    """Les groupes dont l'utilisateur est responsable ce jour : droit objet guardian ET faits
+    datés (groupe effectif, compte ouvert)."""
+    jour = jour or aujourdhui()
+    if not user.is_authenticated or not user.est_ouvert(jour) or user.organisme_id is None:
+        return Groupe.objects.none()
+    avec_droit = get_objects_for_user(
+        user, PERMISSION_GERER_GROUPE, klass=Groupe, accept_global_perms=False, with_superuser=False
+    )
+    return Groupe.objects.effectifs(jour).filter(responsable=user, pk__in=avec_droit.values("pk"))
+
+
+@dataclass(frozen=True)
+class Perimetre:
+    """Ce qu'un utilisateur peut faire dans une convention (voir ``perimetre``)."""
+
+    convention: Convention
+    administrateur: bool = False
+    lecture_seule: bool = False
+    racines: tuple[str, ...] = ()
+
+    @property
+    def responsable(self) -> bool:
+        return not self.administrateur and bool(self.racines)
+
+    @property
+    def peut_ecrire(self) -> bool:
+        return self.administrateur or self.responsable
+
+
+def perimetre(user: Utilisateur, convention: Convention, jour: datetime.date | None = None) -> Perimetre | None:
+    """Le périmètre de l'utilisateur dans la convention, ou None (refus : la vue répond 404)."""
+    if est_agent_caf(user):
+        return Perimetre(convention, lecture_seule=True) if convention.caf_id == user.caf_id else None
+    if est_superviseur_national(user):
+        return Perimetre(convention, lecture_seule=True)
+    if conventions_administrees(user, jour).filter(pk=convention.pk).exists():
+        return Perimetre(convention, administrateur=True)
+    racines = tuple(groupes_responsable(user, jour).filter(convention=convention).values_list("chemin", flat=True))
+    return Perimetre(convention, racines=racines) if racines else None
+
+
+def groupes_du_perimetre(p: Perimetre) -> QuerySet[Groupe]:
+    """Tous les groupes de la convention, ou, pour un responsable, ses groupes et leurs
+    sous-groupes (à toute profondeur)."""
+    groupes = Groupe.objects.filter(convention=p.convention)
+    if not p.responsable:
+        return groupes
+    condition = Q()
+    for chemin in p.racines:
+        condition |= Q(chemin__startswith=chemin)
+    return groupes.filter(condition)
+
+
+def _administrateurs(convention: Convention) -> QuerySet[Mandat]:
+    return Mandat.objects.filter(convention=convention, administrateur=OuterRef("pk"))
+
+
+def utilisateurs_du_perimetre(p: Perimetre) -> QuerySet[Utilisateur]:
+    """Les comptes de la convention (créés sous elle, ou ses administrateurs) ; pour un
+    responsable, ceux qui appartiennent (ou ont appartenu) à un groupe de son sous-arbre, sans
+    les administrateurs."""
+    from habilitations.models import Utilisateur as Modele
+
+    comptes = Modele.objects.filter(Q(convention=p.convention) | Exists(_administrateurs(p.convention)))
+    if not p.responsable:
+        return comptes
+    membres = Appartenance.objects.filter(utilisateur=OuterRef("pk"), groupe__in=groupes_du_perimetre(p))
+    return comptes.filter(Exists(membres)).exclude(Exists(_administrateurs(p.convention)))
+
+
+def profils_du_perimetre(p: Perimetre, parent: Groupe | None = None) -> QuerySet[Profil]:
+    """Les profils qu'on peut donner à un groupe : ceux que la convention accorde, et, sous un
+    parent, seulement ceux que le parent détient (la délégation n'accorde jamais plus)."""
+    profils = p.convention.profils.all()
+    if parent is not None:
+        profils = profils.filter(pk__in=parent.profils.values("pk"))
+    return profils.select_related("service")

@@ -11,19 +11,28 @@ import datetime
 import logging
 import secrets
 import unicodedata
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from conventions.models import Caf, Organisme
+from conventions.models import Caf, Convention, Mandat, Organisme, Profil
 from habilitations.enums import Poste
-from habilitations.models import CompteurIdentifiant, SessionUtilisateur, Utilisateur
+from habilitations.models import (
+    Appartenance,
+    CompteurIdentifiant,
+    Groupe,
+    GroupeProfil,
+    SessionUtilisateur,
+    Utilisateur,
+)
 from portail.audit import audit_enregistrer
-from portail.dates import aujourdhui
+from portail.dates import aujourdhui, q_ouvert
 from portail.emails import courriel_preparer
 
 logger = logging.getLogger(__name__)
@@ -79,11 +88,18 @@ def utilisateur_creer(
     date_cloture: datetime.date | None = None,
     caf: Caf | None = None,
     organisme: Organisme | None = None,
+    convention: Convention | None = None,
 ) -> Utilisateur:
     """Crée un compte sans mot de passe utilisable et envoie deux courriels : l'identifiant,
-    puis le mot de passe provisoire (valable 24 heures)."""
-    if caf is not None and organisme is not None:
+    puis le mot de passe provisoire (valable 24 heures). Un compte partenaire créé sous une
+    convention lui appartient ; son adresse mail n'y est celle d'aucun autre compte ouvert."""
+    if caf is not None and (organisme is not None or convention is not None):
         raise ErreurMetier("Un compte est soit celui d'un agent Caf, soit celui d'un partenaire, pas les deux.")
+    if convention is not None:
+        if organisme is not None and organisme.pk != convention.organisme_id:
+            raise ErreurMetier("Le compte doit être de l'organisme partenaire de la convention.")
+        organisme = convention.organisme
+        email_verifier_disponible(convention=convention, email=email)
     date_ouverture = date_ouverture or aujourdhui()
     if date_cloture is not None and date_cloture <= date_ouverture:
         raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
@@ -98,6 +114,7 @@ def utilisateur_creer(
         date_cloture=date_cloture,
         caf=caf,
         organisme=organisme,
+        convention=convention,
     )
     user.set_unusable_password()
     user.save()
@@ -110,6 +127,7 @@ def utilisateur_creer(
             "date_ouverture": str(date_ouverture),
             "caf": caf and caf.code,
             "organisme": organisme and organisme.pk,
+            "convention": convention and convention.pk,
         },
     )
     courriel_preparer(modele="identifiant", destinataire=user.email, contexte={"utilisateur": user})
@@ -255,52 +273,276 @@ def email_changement_confirmer(*, utilisateur: Utilisateur, jeton: str) -> str:
     return utilisateur.email
 
 
+def email_verifier_disponible(*, convention: Convention, email: str, sauf: Utilisateur | None = None) -> None:
+    """Une adresse mail n'est celle que d'un seul compte ouvert (ou à venir) d'une convention."""
+    email = email.strip().lower()
+    autres = Utilisateur.objects.filter(convention=convention, email__iexact=email).filter(
+        Q(date_cloture__isnull=True) | Q(date_cloture__gt=aujourdhui())
+    )
+    if sauf is not None:
+        autres = autres.exclude(pk=sauf.pk)
+    autre = autres.first()
+    if autre is not None:
+        raise ErreurMetier(
+            f"Cette adresse mail est déjà celle d'un utilisateur ouvert de la convention ({autre.identifiant})."
+        )
+
+
+def _donnees_utilisateur(user: Utilisateur) -> dict[str, Any]:
+    return {
+        "nom": user.nom,
+        "prenom": user.prenom,
+        "email": user.email,
+        "telephone": user.telephone,
+        "poste": user.poste,
+        "date_ouverture": _iso(user.date_ouverture),
+        "date_cloture": _iso(user.date_cloture),
+    }
+
+
+def _iso(jour: datetime.date | None) -> str | None:
+    return jour.isoformat() if jour else None
+
+
+@transaction.atomic
+def utilisateur_creer_dans_convention(
+    *,
+    par: Utilisateur | None,
+    convention: Convention,
+    nom: str,
+    prenom: str,
+    email: str,
+    telephone: str = "",
+    poste: str = Poste.SEDENTAIRE,
+    date_ouverture: datetime.date | None = None,
+    date_cloture: datetime.date | None = None,
+    groupe: Groupe | None = None,
+) -> Utilisateur:
+    """« Créer un utilisateur » : le compte (deux courriels) et, si un groupe d'habilitation est
+    choisi, son appartenance dès l'ouverture du compte, par la porte unique des appartenances."""
+    if groupe is not None and groupe.convention_id != convention.pk:
+        raise ErreurMetier("Le groupe choisi n'est pas un groupe de cette convention.")
+    user = utilisateur_creer(
+        par=par,
+        nom=nom,
+        prenom=prenom,
+        email=email,
+        telephone=telephone,
+        poste=poste,
+        date_ouverture=date_ouverture,
+        date_cloture=date_cloture,
+        convention=convention,
+    )
+    if groupe is not None:
+        appartenance_ouvrir(
+            par=par,
+            utilisateur=user,
+            groupe=groupe,
+            date_ouverture=max(user.date_ouverture, aujourdhui()),
+            date_cloture=date_cloture,
+        )
+    return user
+
+
+@transaction.atomic
+def utilisateur_modifier(
+    *,
+    par: Utilisateur | None,
+    utilisateur: Utilisateur,
+    nom: str,
+    prenom: str,
+    email: str,
+    telephone: str = "",
+    poste: str = Poste.SEDENTAIRE,
+) -> Utilisateur:
+    """Modifier l'identité et les coordonnées d'un compte (les dates ont leurs propres actes)."""
+    if utilisateur.convention_id:
+        email_verifier_disponible(convention=utilisateur.convention, email=email, sauf=utilisateur)
+    avant = _donnees_utilisateur(utilisateur)
+    utilisateur.nom, utilisateur.prenom = nom.strip(), prenom.strip()
+    utilisateur.email, utilisateur.telephone = email.strip().lower(), telephone.strip()
+    utilisateur.poste = poste
+    utilisateur.save(update_fields=["nom", "prenom", "email", "telephone", "poste"])
+    apres = _donnees_utilisateur(utilisateur)
+    changes = {k for k in apres if apres[k] != avant[k]}
+    if changes:
+        audit_enregistrer(
+            par=par,
+            action="utilisateur_modifier",
+            cible=utilisateur,
+            avant={k: avant[k] for k in sorted(changes)},
+            apres={k: apres[k] for k in sorted(changes)},
+        )
+    return utilisateur
+
+
+@transaction.atomic
+def utilisateur_rouvrir(*, par: Utilisateur | None, utilisateur: Utilisateur) -> Utilisateur:
+    """Rouvre un compte clôturé (ou dont la clôture est programmée) ou suspendu pour
+    inactivité ; le délai d'inactivité repart de ce jour."""
+    if utilisateur.date_cloture is None and not utilisateur.est_suspendu:
+        raise ErreurMetier("Ce compte est déjà ouvert.")
+    if utilisateur.convention_id:
+        email_verifier_disponible(convention=utilisateur.convention, email=utilisateur.email, sauf=utilisateur)
+    avant = {"date_cloture": _iso(utilisateur.date_cloture), "suspendu": utilisateur.est_suspendu}
+    utilisateur.date_cloture = None
+    utilisateur.suspendu_le = None
+    utilisateur.inactivite_avertie_le = None
+    utilisateur.reouvert_le = timezone.now()
+    utilisateur.save(update_fields=["date_cloture", "suspendu_le", "inactivite_avertie_le", "reouvert_le"])
+    audit_enregistrer(
+        par=par,
+        action="utilisateur_rouvrir",
+        cible=utilisateur,
+        avant=avant,
+        apres={"date_cloture": None, "suspendu": False},
+    )
+    return utilisateur
+
+
+@transaction.atomic
+def identifiant_renvoyer(*, par: Utilisateur | None, utilisateur: Utilisateur) -> None:
+    """« Renvoi de l'identifiant par mail » ; à un compte jamais activé, un nouveau mot de passe
+    provisoire aussi (le premier a sans doute expiré)."""
+    if not utilisateur.est_ouvert() or utilisateur.est_suspendu:
+        raise ErreurMetier("Ce compte n'est pas ouvert : rouvrez-le d'abord.")
+    audit_enregistrer(par=par, action="identifiant_renvoyer", cible=utilisateur)
+    courriel_preparer(modele="identifiant", destinataire=utilisateur.email, contexte={"utilisateur": utilisateur})
+    if utilisateur.last_login is None:
+        mot_de_passe_provisoire_emettre(utilisateur=utilisateur, par=par)
+
+
+# --- Groupes ---------------------------------------------------------------------------------
+
+
+def _est_de_la_convention(utilisateur: Utilisateur, convention: Convention) -> bool:
+    return (
+        utilisateur.convention_id == convention.pk
+        or Mandat.objects.filter(convention=convention, administrateur=utilisateur).exists()
+    )
+
+
 @transaction.atomic
 def groupe_creer(
     *,
     par: Utilisateur | None,
-    convention,
+    convention: Convention,
     code: str,
     libelle: str,
     responsable: Utilisateur,
     date_ouverture: datetime.date | None = None,
     date_cloture: datetime.date | None = None,
-    parent=None,
-):
-    """Crée un groupe d'une convention ; niveau = celui du parent + 1 (premier jet : les écrans et
-    les règles de délégation viennent avec l'issue « gestion des habilitations »)."""
-    from habilitations.models import Groupe
-
+    parent: Groupe | None = None,
+) -> Groupe:
+    """Crée un groupe d'une convention ; niveau = celui du parent + 1 ; le responsable
+    d'habilitations est un compte ouvert de la convention et reçoit le droit de gérer le groupe."""
+    code = code.strip().upper()
     if parent is not None and parent.convention_id != convention.pk:
         raise ErreurMetier("Le groupe parent doit appartenir à la même convention.")
+    if responsable.est_agent_caf or not _est_de_la_convention(responsable, convention):
+        raise ErreurMetier("Le responsable d'habilitations doit être un utilisateur de la convention.")
+    date_ouverture = date_ouverture or aujourdhui()
+    if not responsable.est_ouvert(max(date_ouverture, aujourdhui())):
+        raise ErreurMetier(f"Le compte de {responsable.get_full_name()} n'est pas ouvert.")
+    if date_cloture is not None and date_cloture <= date_ouverture:
+        raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
+    if Groupe.objects.filter(convention=convention, code__iexact=code).exists():
+        raise ErreurMetier(f"Le code « {code} » est déjà celui d'un groupe de cette convention.")
     groupe = Groupe.objects.create(
         convention=convention,
-        code=code.strip(),
+        code=code,
         libelle=libelle.strip(),
         responsable=responsable,
         parent=parent,
         niveau=(parent.niveau + 1) if parent else 1,
-        date_ouverture=date_ouverture or aujourdhui(),
+        date_ouverture=date_ouverture,
         date_cloture=date_cloture,
     )
+    groupe.chemin = f"{parent.chemin if parent else '/'}{groupe.pk}/"
+    groupe.save(update_fields=["chemin"])
     audit_enregistrer(
-        par=par, action="groupe_creer", cible=groupe, apres={"code": groupe.code, "convention": convention.pk}
+        par=par,
+        action="groupe_creer",
+        cible=groupe,
+        apres={
+            "code": groupe.code,
+            "libelle": groupe.libelle,
+            "responsable": responsable.identifiant,
+            "parent": parent.code if parent else None,
+            "niveau": groupe.niveau,
+            "date_ouverture": _iso(date_ouverture),
+            "date_cloture": _iso(date_cloture),
+        },
     )
+    droits_groupes_reconcilier(groupes=[groupe.pk])
     return groupe
 
 
 @transaction.atomic
-def groupe_profil_ajouter(*, par: Utilisateur | None, groupe, profil) -> None:
+def groupe_profil_ajouter(*, par: Utilisateur | None, groupe: Groupe, profil: Profil) -> None:
     """Donne un profil à un groupe : seulement un profil que la convention accorde, et, pour un
     sous-groupe, seulement un profil que son parent détient (la délégation n'accorde jamais plus)."""
-    from habilitations.models import GroupeProfil
-
     if not groupe.convention.profils.filter(pk=profil.pk).exists():
         raise ErreurMetier(f"La convention n'accorde pas le profil « {profil.libelle} ».")
     if groupe.parent_id and not groupe.parent.profils.filter(pk=profil.pk).exists():
         raise ErreurMetier(f"Le groupe parent ne détient pas le profil « {profil.libelle} ».")
-    GroupeProfil.objects.get_or_create(groupe=groupe, profil=profil)
+    _, cree = GroupeProfil.objects.get_or_create(groupe=groupe, profil=profil)
+    if not cree:
+        raise ErreurMetier(f"Le groupe a déjà le profil « {profil.libelle} ».")
     audit_enregistrer(par=par, action="groupe_profil_ajouter", cible=groupe, apres={"profil": profil.code})
+
+
+@transaction.atomic
+def groupe_profil_retirer(*, par: Utilisateur | None, groupe: Groupe, profil: Profil) -> int:
+    """Retire un profil au groupe et à tous ses sous-groupes (qui ne peuvent détenir plus que
+    lui). Renvoie le nombre de sous-groupes qui le perdent aussi."""
+    lignes = GroupeProfil.objects.filter(profil=profil, groupe__chemin__startswith=groupe.chemin)
+    if not lignes.filter(groupe=groupe).exists():
+        raise ErreurMetier(f"Le groupe n'a pas le profil « {profil.libelle} ».")
+    sous_groupes = list(lignes.exclude(groupe=groupe).values_list("groupe__code", flat=True))
+    lignes.delete()
+    audit_enregistrer(
+        par=par,
+        action="groupe_profil_retirer",
+        cible=groupe,
+        avant={"profil": profil.code, "sous_groupes": sorted(sous_groupes)},
+    )
+    return len(sous_groupes)
+
+
+def droits_groupes_reconcilier(
+    *, jour: datetime.date | None = None, groupes: list[int] | None = None
+) -> tuple[int, int]:
+    """Le droit objet « gerer_groupe » suit les faits du jour : le responsable d'un groupe
+    effectif, au compte ouvert, le détient ; personne d'autre."""
+    from portail.droits import aligner
+
+    jour = jour or aujourdhui()
+    effectifs = Groupe.objects.effectifs(jour).filter(
+        q_ouvert(jour, "responsable__"), responsable__suspendu_le__isnull=True
+    )
+    if groupes is not None:
+        effectifs = effectifs.filter(pk__in=groupes)
+    attendus = {(r, str(g)) for g, r in effectifs.values_list("pk", "responsable_id")}
+    return aligner(modele=Groupe, codename="gerer_groupe", attendus=attendus, objets=groupes, jour_iso=_iso(jour))
+
+
+# --- Appartenances : l'unique porte d'un utilisateur dans un groupe --------------------------
+
+
+def _verifier_periode(
+    *, utilisateur: Utilisateur, groupe: Groupe, date_ouverture: datetime.date, date_cloture: datetime.date | None
+) -> None:
+    if date_cloture is not None and date_cloture <= date_ouverture:
+        raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
+    if utilisateur.est_agent_caf:
+        raise ErreurMetier("Un agent Caf ne peut pas être membre d'un groupe d'un partenaire.")
+    if not _est_de_la_convention(utilisateur, groupe.convention):
+        raise ErreurMetier("Cet utilisateur n'est pas un utilisateur de la convention du groupe.")
+    if utilisateur.date_cloture is not None and date_ouverture >= utilisateur.date_cloture:
+        raise ErreurMetier(f"Le compte de {utilisateur.get_full_name()} est clôturé à cette date.")
+    if groupe.date_cloture is not None and date_ouverture >= groupe.date_cloture:
+        raise ErreurMetier(f"Le groupe {groupe.code} est clôturé à cette date.")
 
 
 @transaction.atomic
@@ -308,18 +550,16 @@ def appartenance_ouvrir(
     *,
     par: Utilisateur | None,
     utilisateur: Utilisateur,
-    groupe,
+    groupe: Groupe,
     date_ouverture: datetime.date | None = None,
     date_cloture: datetime.date | None = None,
-):
-    """L'unique porte d'entrée d'un utilisateur dans un groupe, à des dates données."""
-    from habilitations.models import Appartenance
-
+) -> Appartenance:
+    """L'unique porte d'entrée d'un utilisateur dans un groupe, à des dates données : écrans,
+    création avec groupe, import CSV, administration technique et démonstration passent ici."""
     date_ouverture = date_ouverture or aujourdhui()
-    if date_cloture is not None and date_cloture <= date_ouverture:
-        raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
-    if utilisateur.est_agent_caf:
-        raise ErreurMetier("Un agent Caf ne peut pas être membre d'un groupe d'un partenaire.")
+    _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
+    # Verrou du compte : deux ajouts simultanés au même groupe ne se chevauchent pas.
+    Utilisateur.objects.select_for_update().filter(pk=utilisateur.pk).first()
     deja = Appartenance.objects.filter(utilisateur=utilisateur, groupe=groupe).filter(
         models_q_chevauche(date_ouverture, date_cloture)
     )
@@ -331,21 +571,204 @@ def appartenance_ouvrir(
     audit_enregistrer(
         par=par,
         action="appartenance_ouvrir",
-        cible=appartenance.groupe,
+        cible=groupe,
         apres={
             "utilisateur": utilisateur.identifiant,
-            "date_ouverture": str(date_ouverture),
-            "date_cloture": str(date_cloture) if date_cloture else None,
+            "date_ouverture": _iso(date_ouverture),
+            "date_cloture": _iso(date_cloture),
         },
     )
     return appartenance
 
 
-def models_q_chevauche(debut: datetime.date, fin: datetime.date | None):
-    """Périodes [date_ouverture, date_cloture) qui chevauchent [debut, fin)."""
-    from django.db.models import Q
+@transaction.atomic
+def appartenance_modifier(
+    *,
+    par: Utilisateur | None,
+    appartenance: Appartenance,
+    date_ouverture: datetime.date,
+    date_cloture: datetime.date | None,
+) -> Appartenance:
+    """Change les dates d'une appartenance (mêmes règles qu'à l'ouverture, sans chevauchement)."""
+    utilisateur, groupe = appartenance.utilisateur, appartenance.groupe
+    _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
+    if date_cloture is not None and date_cloture < aujourdhui() and date_cloture != appartenance.date_cloture:
+        raise ErreurMetier("La date de clôture ne peut pas être passée.")
+    deja = (
+        Appartenance.objects.filter(utilisateur=utilisateur, groupe=groupe)
+        .exclude(pk=appartenance.pk)
+        .filter(models_q_chevauche(date_ouverture, date_cloture))
+    )
+    if deja.exists():
+        raise ErreurMetier("Cet utilisateur appartient déjà à ce groupe sur cette période.")
+    avant = {"date_ouverture": _iso(appartenance.date_ouverture), "date_cloture": _iso(appartenance.date_cloture)}
+    appartenance.date_ouverture, appartenance.date_cloture = date_ouverture, date_cloture
+    appartenance.save(update_fields=["date_ouverture", "date_cloture"])
+    audit_enregistrer(
+        par=par,
+        action="appartenance_modifier",
+        cible=groupe,
+        avant={"utilisateur": utilisateur.identifiant, **avant},
+        apres={
+            "utilisateur": utilisateur.identifiant,
+            "date_ouverture": _iso(date_ouverture),
+            "date_cloture": _iso(date_cloture),
+        },
+    )
+    return appartenance
 
+
+@transaction.atomic
+def appartenance_cloturer(
+    *, par: Utilisateur | None, appartenance: Appartenance, date_cloture: datetime.date
+) -> Appartenance:
+    """Clôture une appartenance aujourd'hui ou à une date future (le profil cesse ce jour-là)."""
+    if date_cloture < aujourdhui():
+        raise ErreurMetier("La date de clôture ne peut pas être passée.")
+    if appartenance.date_cloture is not None and appartenance.date_cloture <= aujourdhui():
+        raise ErreurMetier("Cette appartenance est déjà clôturée.")
+    if date_cloture < appartenance.date_ouverture:
+        # Pas encore commencée : la clore revient à l'annuler (période vide, l'historique reste).
+        date_cloture = appartenance.date_ouverture
+    avant = {"date_cloture": _iso(appartenance.date_cloture)}
+    appartenance.date_cloture = date_cloture
+    appartenance.save(update_fields=["date_cloture"])
+    audit_enregistrer(
+        par=par,
+        action="appartenance_cloturer",
+        cible=appartenance.groupe,
+        avant={"utilisateur": appartenance.utilisateur.identifiant, **avant},
+        apres={"utilisateur": appartenance.utilisateur.identifiant, "date_cloture": _iso(date_cloture)},
+    )
+    return appartenance
+
+
+def models_q_chevauche(debut: datetime.date, fin: datetime.date | None) -> Q:
+    """Périodes [date_ouverture, date_cloture) qui chevauchent [debut, fin)."""
     q = Q(date_cloture__isnull=True) | Q(date_cloture__gt=debut)
     if fin is not None:
         q &= Q(date_ouverture__lt=fin)
     return q
+
+
+# --- Ce que les dates déclenchent : avis d'échéance, comptes inactifs --------------------------
+
+
+def _administrateur_de(utilisateur: Utilisateur, jour: datetime.date) -> Utilisateur | None:
+    """L'administrateur en fonction de la convention du compte (s'il n'est pas lui-même)."""
+    if utilisateur.convention_id is None:
+        return None
+    mandat = (
+        Mandat.objects.filter(q_ouvert(jour), convention_id=utilisateur.convention_id)
+        .exclude(administrateur=utilisateur)
+        .select_related("administrateur")
+        .first()
+    )
+    return mandat.administrateur if mandat else None
+
+
+def echeances_notifier(*, jour: datetime.date | None = None) -> int:
+    """Prévient l'utilisateur et son responsable qu'une appartenance se termine dans
+    ECHEANCE_APPARTENANCE_JOURS jours. Une seule fois par date de fin (relancer la tâche le même
+    jour n'envoie rien de plus). Renvoie le nombre d'appartenances signalées."""
+    jour = jour or aujourdhui()
+    echeance = jour + datetime.timedelta(days=settings.ECHEANCE_APPARTENANCE_JOURS)
+    a_signaler = (
+        Appartenance.objects.filter(date_cloture=echeance, date_ouverture__lt=echeance)
+        .exclude(fin_notifiee_pour=echeance)
+        .filter(q_ouvert(jour, "utilisateur__"), utilisateur__suspendu_le__isnull=True)
+        .select_related("utilisateur", "groupe__responsable")
+    )
+    nombre = 0
+    for appartenance in a_signaler:
+        with transaction.atomic():
+            # Relu sous verrou : deux exécutions simultanées n'envoient pas deux fois.
+            verrouillee = Appartenance.objects.select_for_update(skip_locked=True).filter(pk=appartenance.pk).first()
+            if verrouillee is None or verrouillee.fin_notifiee_pour == echeance:
+                continue
+            destinataires = [(appartenance.utilisateur, False)]
+            responsable = appartenance.groupe.responsable
+            if responsable.pk != appartenance.utilisateur_id:
+                destinataires.append((responsable, True))
+            for destinataire, pour_responsable in destinataires:
+                courriel_preparer(
+                    modele="echeance_appartenance",
+                    destinataire=destinataire.email,
+                    contexte={
+                        "appartenance": appartenance,
+                        "destinataire": destinataire,
+                        "pour_responsable": pour_responsable,
+                    },
+                )
+            Appartenance.objects.filter(pk=appartenance.pk).update(fin_notifiee_pour=echeance)
+            nombre += 1
+    return nombre
+
+
+def inactivite_traiter(*, maintenant: datetime.datetime | None = None) -> tuple[int, int]:
+    """Comptes partenaires ouverts sans connexion depuis INACTIVITE_AVERTISSEMENT_JOURS :
+    avertis (eux et leur administrateur), une fois ; depuis INACTIVITE_SUSPENSION_JOURS :
+    suspendus (pas supprimés), sessions fermées, eux et leur administrateur prévenus. La
+    référence est la dernière connexion, ou la création, ou la dernière réouverture. Renvoie
+    (avertis, suspendus)."""
+    from django.db.models import F
+    from django.db.models.functions import Coalesce, Greatest
+
+    maintenant = maintenant or timezone.now()
+    jour = timezone.localdate(maintenant)
+    avertir_avant = maintenant - datetime.timedelta(days=settings.INACTIVITE_AVERTISSEMENT_JOURS)
+    suspendre_avant = maintenant - datetime.timedelta(days=settings.INACTIVITE_SUSPENSION_JOURS)
+    comptes = (
+        Utilisateur.objects.ouverts(jour)
+        .filter(organisme__isnull=False, suspendu_le__isnull=True, is_active=True)
+        .annotate(
+            reference=Greatest(Coalesce("last_login", "cree_le"), Coalesce("reouvert_le", "cree_le")),
+        )
+    )
+    suspendus = 0
+    for user in comptes.filter(reference__lte=suspendre_avant):
+        with transaction.atomic():
+            Utilisateur.objects.filter(pk=user.pk).update(suspendu_le=maintenant)
+            audit_enregistrer(
+                par=None,
+                action="utilisateur_suspendre",
+                cible=user,
+                apres={"derniere_activite": user.reference.isoformat()},
+            )
+            _prevenir_inactivite(user, jour=jour, suspension=True)
+            transaction.on_commit(lambda user=user: sessions_fermer(utilisateur=user))
+        suspendus += 1
+    avertis = 0
+    a_avertir = comptes.filter(reference__lte=avertir_avant, reference__gt=suspendre_avant).filter(
+        Q(inactivite_avertie_le__isnull=True) | Q(inactivite_avertie_le__lt=F("reference"))
+    )
+    for user in a_avertir:
+        with transaction.atomic():
+            Utilisateur.objects.filter(pk=user.pk).update(inactivite_avertie_le=maintenant)
+            audit_enregistrer(par=None, action="utilisateur_avertir_inactivite", cible=user)
+            _prevenir_inactivite(user, jour=jour, suspension=False)
+        avertis += 1
+    return avertis, suspendus
+
+
+def _prevenir_inactivite(user: Utilisateur, *, jour: datetime.date, suspension: bool) -> None:
+    contexte = {
+        "utilisateur": user,
+        "reference": timezone.localtime(user.reference),
+        "suspension": suspension,
+        "suspension_le": timezone.localtime(user.reference)
+        + datetime.timedelta(days=settings.INACTIVITE_SUSPENSION_JOURS),
+        "mois": settings.INACTIVITE_AVERTISSEMENT_JOURS * 12 // 365,
+    }
+    courriel_preparer(
+        modele="inactivite",
+        destinataire=user.email,
+        contexte={**contexte, "destinataire": user, "pour_administrateur": False},
+    )
+    administrateur = _administrateur_de(user, jour)
+    if administrateur is not None:
+        courriel_preparer(
+            modele="inactivite",
+            destinataire=administrateur.email,
+            contexte={**contexte, "destinataire": administrateur, "pour_administrateur": True},
+        )

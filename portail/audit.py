@@ -16,6 +16,15 @@ if TYPE_CHECKING:
 adresse_ip_courante: contextvars.ContextVar[str | None] = contextvars.ContextVar("adresse_ip_courante", default=None)
 
 
+def _convention_de(cible: models.Model | None) -> int | None:
+    """La convention d'une cible : elle-même, ou celle qu'elle porte (groupe, utilisateur…)."""
+    if cible is None:
+        return None
+    if cible._meta.label == "conventions.Convention":
+        return cible.pk
+    return getattr(cible, "convention_id", None)
+
+
 def audit_enregistrer(
     *,
     par: Utilisateur | None,
@@ -23,8 +32,11 @@ def audit_enregistrer(
     cible: models.Model | None = None,
     avant: dict[str, Any] | None = None,
     apres: dict[str, Any] | None = None,
+    convention_id: int | None = None,
 ) -> EvenementAudit:
+    """Une ligne de la piste d'audit, rattachée à la convention de la cible (ou à celle donnée)."""
     return EvenementAudit.objects.create(
+        convention_id=convention_id or _convention_de(cible),
         acteur=par if (par is not None and par.pk) else None,
         action=action,
         cible_type=cible._meta.label if cible is not None else "",

@@ -21,7 +21,7 @@ def portail(request) -> dict:
         return {
             "agent_caf": perms.est_agent_caf(user),
             "superviseur": perms.est_superviseur_national(user),
-            "administrateur": user.organisme_id is not None and perms.est_administrateur_partenaire(user),
+            "administrateur": perms.est_gestionnaire_habilitations(user),
         }
 
     return {

@@ -67,6 +67,16 @@ class EvenementAudit(models.Model):
     cible_type = models.CharField("type de cible", max_length=80, blank=True)
     cible_id = models.CharField("identifiant de la cible", max_length=40, blank=True)
     cible_libelle = models.CharField("cible", max_length=250, blank=True)
+    # Convention concernée : la piste d'audit se consulte par convention (administrateur, Caf).
+    convention = models.ForeignKey(
+        "conventions.Convention",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="convention",
+        db_index=True,
+    )
     adresse_ip = models.GenericIPAddressField("adresse IP", null=True, blank=True)
     avant = models.JSONField("avant", null=True, blank=True)
     apres = models.JSONField("après", null=True, blank=True)
@@ -76,7 +86,10 @@ class EvenementAudit(models.Model):
         verbose_name = "événement d'audit"
         verbose_name_plural = "piste d'audit"
         ordering = ["-cree_le", "-id"]
-        indexes = [models.Index(fields=["cible_type", "cible_id"], name="audit_cible")]
+        indexes = [
+            models.Index(fields=["cible_type", "cible_id"], name="audit_cible"),
+            models.Index(fields=["convention", "-cree_le"], name="audit_convention"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.cible_libelle}"

@@ -86,11 +86,19 @@ def creer_utilisateur(
     date_ouverture: datetime.date | None = None,
     date_cloture: datetime.date | None = None,
     national: bool = False,
+    convention: Convention | None = None,
 ) -> Utilisateur:
     """Un compte créé comme en vrai, puis doté d'un mot de passe personnel (sauf si None).
-    Sans Caf ni organisme, le compte est rattaché à un nouvel organisme, sauf ``national``."""
-    if caf is None and organisme is None and not national:
+    Sans Caf ni organisme, le compte est rattaché à un nouvel organisme, sauf ``national``.
+    Un compte d'un organisme qui n'a qu'une convention est créé sous elle, comme depuis son
+    écran « Créer un utilisateur »."""
+    if caf is None and organisme is None and convention is None and not national:
         organisme = OrganismeFactory()
+    if convention is None and organisme is not None:
+        conventions = list(organisme.conventions.all()[:2])
+        convention = conventions[0] if len(conventions) == 1 else None
+    if convention is not None:
+        organisme = None
     user = services.utilisateur_creer(
         par=None,
         nom=nom,
@@ -98,6 +106,7 @@ def creer_utilisateur(
         email=email or f"{prenom}.{nom}.{Utilisateur.objects.count()}@exemple.test".lower(),
         caf=caf,
         organisme=organisme,
+        convention=convention,
         date_ouverture=date_ouverture or aujourdhui() - datetime.timedelta(days=10),
     )
     if date_cloture is not None:

@@ -151,6 +151,15 @@ AXES_VERBOSE = False
 # Double authentification : obligatoire pour les agents Caf, administrateurs et responsables
 # d'habilitations ; ce réglage la rend obligatoire pour tous.
 DOUBLE_AUTHENTIFICATION_POUR_TOUS = env_bool("DOUBLE_AUTHENTIFICATION_POUR_TOUS", False)
+
+# Comptes inactifs : l'administrateur doit faire utiliser chaque compte au moins une fois par an.
+# Avertissement (au compte et à son administrateur) puis suspension, en jours sans connexion.
+INACTIVITE_AVERTISSEMENT_JOURS = env_int("INACTIVITE_AVERTISSEMENT_JOURS", 335)
+INACTIVITE_SUSPENSION_JOURS = env_int("INACTIVITE_SUSPENSION_JOURS", 365)
+# Avis de fin d'appartenance (à l'utilisateur et à son responsable), en jours avant la fin.
+ECHEANCE_APPARTENANCE_JOURS = env_int("ECHEANCE_APPARTENANCE_JOURS", 7)
+# Tableau de bord « appartenances qui se terminent bientôt », en jours.
+ECHEANCE_TABLEAU_DE_BORD_JOURS = env_int("ECHEANCE_TABLEAU_DE_BORD_JOURS", 30)
 OTP_TOTP_ISSUER = "Portail Partenaires"
 
 # « Mot de passe oublié ? » : limites par identifiant et par adresse, par heure.
@@ -245,6 +254,11 @@ CELERY_BEAT_SCHEDULE = {
     "reconcilier-droits": {
         "task": "conventions.tasks.reconcilier_droits",
         "schedule": crontab(hour=0, minute=5),
+    },
+    # Ensuite : droits des responsables, avis d'échéance, comptes inactifs (avertis, suspendus).
+    "taches-quotidiennes-habilitations": {
+        "task": "habilitations.tasks.taches_quotidiennes",
+        "schedule": crontab(hour=0, minute=15),
     },
 }
 

@@ -227,9 +227,7 @@ class TestAutorisation:
         assert reponse.url.startswith(reverse("habilitations:connexion"))
 
     @pytest.mark.parametrize("url", [detail, telecharger], ids=["detail", "pdf"])
-    @pytest.mark.parametrize(
-        "persona", ["agent_autre_caf", "admin_autre_partenaire", "declarant", "responsable", "exterieur"]
-    )
+    @pytest.mark.parametrize("persona", ["agent_autre_caf", "admin_autre_partenaire", "declarant", "exterieur"])
     def test_hors_perimetre_404_sans_rien_reveler(self, client, request, convention, organisme_complet, url, persona):
         connecter_verifie(client, request.getfixturevalue(persona))
         reponse = client.get(url(convention))

@@ -246,10 +246,24 @@ class TestAutorisation:
         connecter_verifie(client, admin_autre_partenaire)
         assert libelles(client.get(LISTE, {"statut": "tous"})) == [convention_autre_partenaire.libelle]
 
-    @pytest.mark.parametrize("persona", ["declarant", "responsable", "exterieur"])
+    @pytest.mark.parametrize("persona", ["declarant", "exterieur"])
     def test_sans_role_refuse(self, client, request, persona):
         user = request.getfixturevalue(persona)
         connecter_verifie(client, user)
+        assert client.get(LISTE).status_code == 403
+
+    def test_responsable_d_un_groupe_voit_sa_convention_sans_la_gerer(
+        self, client, responsable, convention, convention_autre_partenaire
+    ):
+        # Le responsable d'habilitations y entre par « Utilisateurs » et « Groupes ».
+        connecter_verifie(client, responsable)
+        reponse = client.get(LISTE)
+        assert libelles(reponse) == [convention.libelle]
+        assert "Formaliser une convention" not in texte(reponse)
+
+    def test_responsable_d_un_groupe_clos_refuse(self, client, responsable, convention):
+        responsable.groupes_responsable.update(date_cloture=aujourdhui())
+        connecter_verifie(client, responsable)
         assert client.get(LISTE).status_code == 403
 
     def test_administrateur_dont_la_convention_est_close_refuse(self, client, administrateur, convention):

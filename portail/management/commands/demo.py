@@ -93,31 +93,36 @@ class Command(BaseCommand):
             )
         )
         comptes: dict[str, Utilisateur] = {"agent": agent}
-        for cle, nom, prenom, email, _role, _otp in COMPTES[1:]:
-            user = Utilisateur.objects.filter(email=email).first()
-            if user is None:
-                user = services.utilisateur_creer(
-                    par=agent,
-                    nom=nom,
-                    prenom=prenom,
-                    email=email,
-                    organisme=None if cle == "superviseur" else organisme,
-                )
-                services.mot_de_passe_choisir(utilisateur=user, mot_de_passe=MOT_DE_PASSE_DEMO)
-            comptes[cle] = user
-        comptes["superviseur"].user_permissions.add(Permission.objects.get(codename="superviser_national"))
-
         convention = Convention.objects.filter(organisme=organisme).first()
-        if convention is None:
+        nouvelle = convention is None
+        if nouvelle:
+            # Formalisée comme par l'agent : l'administrateur est créé avec elle.
+            _cle, nom, prenom, email, _role, _otp = COMPTES[1]
             convention = conventions_services.convention_formaliser(
                 par=agent,
                 organisme=organisme,
                 libelle="Convention Mon Compte Partenaire — Commune de Roquebrune-sur-Aveyron",
                 date_ouverture=aujourdhui().replace(month=1, day=1),
                 profils=Profil.objects.filter(code__in=["CDAP-T1", "AFAS-HABILITER", "AFAS-DECLARER"]),
-                administrateur=comptes["administrateur"],
+                nouvel_administrateur={"nom": nom, "prenom": prenom, "email": email},
             )
             conventions_services.convention_valider(par=agent, convention=convention)
+        for cle, nom, prenom, email, _role, _otp in COMPTES[1:]:
+            user = Utilisateur.objects.filter(email=email).first()
+            if user is None:
+                user = services.utilisateur_creer(
+                    par=agent if cle == "superviseur" else None,
+                    nom=nom,
+                    prenom=prenom,
+                    email=email,
+                    convention=None if cle == "superviseur" else convention,
+                )
+            if not user.has_usable_password():
+                services.mot_de_passe_choisir(utilisateur=user, mot_de_passe=MOT_DE_PASSE_DEMO)
+            comptes[cle] = user
+        comptes["superviseur"].user_permissions.add(Permission.objects.get(codename="superviser_national"))
+
+        if nouvelle:
             t1 = services.groupe_creer(
                 par=None, convention=convention, code="T1", libelle="CDAP T1", responsable=comptes["responsable"]
             )

@@ -1,0 +1,20 @@
+from celery import shared_task
+
+from habilitations import services
+
+
+@shared_task(ignore_result=True)
+def taches_quotidiennes() -> dict[str, int]:
+    """Chaque nuit, après la réconciliation des conventions : droits objets des responsables,
+    avis d'échéance des appartenances, comptes inactifs avertis puis suspendus. Les
+    vérifications relisent déjà les dates : rien ici n'ouvre ni ne prolonge un accès."""
+    accordes, retires = services.droits_groupes_reconcilier()
+    avis = services.echeances_notifier()
+    avertis, suspendus = services.inactivite_traiter()
+    return {
+        "droits_accordes": accordes,
+        "droits_retires": retires,
+        "avis_echeance": avis,
+        "comptes_avertis": avertis,
+        "comptes_suspendus": suspendus,
+    }
