@@ -22,5 +22,6 @@ urlpatterns = [
     ),
     path("", include("habilitations.urls")),
     path("", include("conventions.urls")),
+    path("", include("habilitations.urls_gestion")),
     path("administration/", admin.site.urls),
 ]
