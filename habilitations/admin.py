@@ -120,6 +120,9 @@ class GroupeAdmin(LectureSeuleMixin, admin.ModelAdmin):
     inlines = [GroupeProfilInline]
     raw_id_fields = ["convention", "responsable", "parent"]
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
     def save_model(self, request, obj, form, change):
         cree = services.groupe_creer(par=request.user, **form.cleaned_data)
         obj.pk = cree.pk
