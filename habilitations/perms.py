@@ -30,8 +30,10 @@ def profils_effectifs(user: Utilisateur, jour: datetime.date | None = None) -> Q
     jour = jour or aujourdhui()
     if not user.is_authenticated or not user.est_ouvert(jour):
         return Profil.objects.none()
-    appartenances = Appartenance.objects.ouverts(jour).filter(utilisateur=user, groupe=OuterRef("pk"))
-    groupes = Groupe.objects.effectifs(jour).filter(Exists(appartenances))
+    # Partir des appartenances de l'utilisateur (index sur utilisateur) : quelques lignes, quel que
+    # soit le nombre de membres des groupes ou de groupes de la convention.
+    ses_groupes = Appartenance.objects.ouverts(jour).filter(utilisateur=user).values("groupe_id")
+    groupes = Groupe.objects.effectifs(jour).filter(pk__in=ses_groupes)
     accorde = Convention.profils.through.objects.filter(
         convention_id=OuterRef("groupe__convention_id"), profil_id=OuterRef("profil_id")
     )
@@ -232,6 +234,23 @@ class Perimetre:
     @property
     def peut_ecrire(self) -> bool:
         return self.administrateur or self.responsable
+
+    @property
+    def gere_les_comptes(self) -> bool:
+        """Clôturer ou rouvrir un compte (suspendu compris) : l'administrateur seul ; le
+        responsable ouvre et clôt des appartenances, pas des comptes."""
+        return self.administrateur
+
+    def peut_modifier_profils(self, groupe: Groupe) -> bool:
+        """Donner ou retirer des habilitations à ce groupe : l'administrateur, pour tout groupe de
+        sa convention ; le responsable, pour les seuls sous-groupes de ses groupes (les profils de
+        son propre groupe lui viennent de l'administrateur : sinon il pourrait s'accorder ce que
+        la convention n'a confié qu'à d'autres)."""
+        if self.administrateur:
+            return True
+        return self.responsable and any(
+            groupe.chemin.startswith(racine) and groupe.chemin != racine for racine in self.racines
+        )
 
 
 def perimetre(user: Utilisateur, convention: Convention, jour: datetime.date | None = None) -> Perimetre | None:

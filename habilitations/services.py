@@ -19,6 +19,7 @@ from django.contrib.sessions.models import Session
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from conventions.models import Caf, Convention, Mandat, Organisme, Profil
@@ -422,6 +423,28 @@ def _est_de_la_convention(utilisateur: Utilisateur, convention: Convention) -> b
     )
 
 
+def _groupe_inserer(
+    *,
+    convention: Convention,
+    code: str,
+    libelle: str,
+    responsable: Utilisateur,
+    parent: Groupe | None,
+    date_ouverture: datetime.date,
+    date_cloture: datetime.date | None,
+) -> Groupe:
+    return Groupe.objects.create(
+        convention=convention,
+        code=code,
+        libelle=libelle.strip(),
+        responsable=responsable,
+        parent=parent,
+        niveau=(parent.niveau + 1) if parent else 1,
+        date_ouverture=date_ouverture,
+        date_cloture=date_cloture,
+    )
+
+
 @transaction.atomic
 def groupe_creer(
     *,
@@ -448,16 +471,20 @@ def groupe_creer(
         raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
     if Groupe.objects.filter(convention=convention, code__iexact=code).exists():
         raise ErreurMetier(f"Le code « {code} » est déjà celui d'un groupe de cette convention.")
-    groupe = Groupe.objects.create(
-        convention=convention,
-        code=code,
-        libelle=libelle.strip(),
-        responsable=responsable,
-        parent=parent,
-        niveau=(parent.niveau + 1) if parent else 1,
-        date_ouverture=date_ouverture,
-        date_cloture=date_cloture,
-    )
+    try:
+        with transaction.atomic():
+            groupe = _groupe_inserer(
+                convention=convention,
+                code=code,
+                libelle=libelle,
+                responsable=responsable,
+                parent=parent,
+                date_ouverture=date_ouverture,
+                date_cloture=date_cloture,
+            )
+    except IntegrityError as exc:
+        # Le même code créé au même instant par quelqu'un d'autre : la contrainte d'unicité tranche.
+        raise ErreurMetier(f"Le code « {code} » est déjà celui d'un groupe de cette convention.") from exc
     groupe.chemin = f"{parent.chemin if parent else '/'}{groupe.pk}/"
     groupe.save(update_fields=["chemin"])
     audit_enregistrer(
@@ -705,6 +732,14 @@ def echeances_notifier(*, jour: datetime.date | None = None) -> int:
     return nombre
 
 
+def reference_activite() -> Greatest:
+    """Le point de départ du délai d'inactivité d'un compte : sa dernière connexion, ou sa
+    création s'il ne s'est jamais connecté, ou sa dernière réouverture si elle est plus récente
+    (rouvrir un compte suspendu relance le délai). Une seule écriture de la règle : la tâche
+    quotidienne et le tableau de bord « comptes sans connexion » l'annotent tous deux."""
+    return Greatest(Coalesce("last_login", "cree_le"), Coalesce("reouvert_le", "cree_le"))
+
+
 def inactivite_traiter(*, maintenant: datetime.datetime | None = None) -> tuple[int, int]:
     """Comptes partenaires ouverts sans connexion depuis INACTIVITE_AVERTISSEMENT_JOURS :
     avertis (eux et leur administrateur), une fois ; depuis INACTIVITE_SUSPENSION_JOURS :
@@ -712,7 +747,6 @@ def inactivite_traiter(*, maintenant: datetime.datetime | None = None) -> tuple[
     référence est la dernière connexion, ou la création, ou la dernière réouverture. Renvoie
     (avertis, suspendus)."""
     from django.db.models import F
-    from django.db.models.functions import Coalesce, Greatest
 
     maintenant = maintenant or timezone.now()
     jour = timezone.localdate(maintenant)
@@ -721,9 +755,7 @@ def inactivite_traiter(*, maintenant: datetime.datetime | None = None) -> tuple[
     comptes = (
         Utilisateur.objects.ouverts(jour)
         .filter(organisme__isnull=False, suspendu_le__isnull=True, is_active=True)
-        .annotate(
-            reference=Greatest(Coalesce("last_login", "cree_le"), Coalesce("reouvert_le", "cree_le")),
-        )
+        .annotate(reference=reference_activite())
     )
     suspendus = 0
     for user in comptes.filter(reference__lte=suspendre_avant):

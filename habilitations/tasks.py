@@ -1,6 +1,9 @@
 from celery import shared_task
 
-from habilitations import services
+from habilitations import (
+    services,
+    tasks_import,  # noqa: F401 (enregistre « habilitations.importer_utilisateurs » auprès du worker)
+)
 
 
 @shared_task(ignore_result=True)

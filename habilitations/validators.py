@@ -1,6 +1,7 @@
 """Règles de mot de passe (ASVS 5.0 §6.2, ANSSI PG-078) : longueur, pas de mot de passe courant,
 pas l'identifiant ni le nom. Aucune règle de composition."""
 
+import re
 import unicodedata
 
 from django.core.exceptions import ValidationError
@@ -56,3 +57,29 @@ class SansIdentifiantNiNomValidator:
 
     def get_help_text(self) -> str:
         return "Votre mot de passe ne doit contenir ni votre identifiant, ni votre nom, ni votre prénom."
+
+
+# --- Téléphone ----------------------------------------------------------------------------------
+
+# Après retrait des espaces et des points : 0 puis 9 chiffres, ou +33 puis 9 chiffres.
+TELEPHONE_FRANCAIS = re.compile(r"^(?:0|\+33)([1-9]\d{8})$")
+
+
+def telephone_normaliser(texte: str) -> str:
+    """La règle unique du téléphone (créer un utilisateur, responsable créé sur place, import
+    CSV) : un numéro français, 10 chiffres ou +33, espaces et points acceptés, rendu sous la
+    forme ``0565483356`` (les confirmations se comparent et la liste s'affiche sans dépendre des
+    séparateurs) ; vide s'il n'est pas donné ; ValidationError sinon."""
+    compact = re.sub(r"[\s.]", "", texte or "")
+    if not compact:
+        return ""
+    if trouve := TELEPHONE_FRANCAIS.fullmatch(compact):
+        return f"0{trouve.group(1)}"
+    if re.fullmatch(r"[1-9]\d{8}", compact):
+        # Un tableur qui prend le numéro pour un nombre efface le zéro initial.
+        raise ValidationError(
+            f"Le téléphone « {texte} » n'a que 9 chiffres : le 0 initial a-t-il été effacé par le tableur ?"
+        )
+    raise ValidationError(
+        f"Le téléphone « {texte} » n'est pas valide : 10 chiffres (par exemple 05 65 48 33 56) ou au format +33."
+    )

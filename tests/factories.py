@@ -2,6 +2,7 @@
 
 import datetime
 import itertools
+import unicodedata
 
 import factory
 
@@ -75,6 +76,13 @@ class ConventionFactory(factory.django.DjangoModelFactory):
         self.profils.set(Profil.objects.filter(code__in=codes))
 
 
+def adresse_de_test(prenom: str, nom: str) -> str:
+    """« chloé », « Cayrol » → « chloe.cayrol.7@exemple.test » : sans accents (Django refuse une
+    adresse accentuée à la saisie) et unique."""
+    local = unicodedata.normalize("NFKD", f"{prenom}.{nom}").encode("ascii", "ignore").decode().lower()
+    return f"{local}.{Utilisateur.objects.count()}@exemple.test"
+
+
 def creer_utilisateur(
     *,
     nom: str = "Durand",
@@ -103,7 +111,7 @@ def creer_utilisateur(
         par=None,
         nom=nom,
         prenom=prenom,
-        email=email or f"{prenom}.{nom}.{Utilisateur.objects.count()}@exemple.test".lower(),
+        email=email or adresse_de_test(prenom, nom),
         caf=caf,
         organisme=organisme,
         convention=convention,

@@ -9,11 +9,9 @@ un superviseur ou un administrateur la voit mais ne la gère pas, et la page ne 
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import TYPE_CHECKING
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,6 +24,7 @@ from conventions.forms import AvenantForm, CloturerForm, ConfirmationForm, Forma
 from habilitations import perms
 from habilitations.services import ErreurMetier
 from portail.dates import aujourdhui
+from portail.jetons import Jetons
 from portail.listes import paginer, trier
 from portail.navigation import fil_ariane
 
@@ -36,14 +35,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Jetons à usage unique de « Formaliser une convention » : émis dans la session à chaque
-# affichage du formulaire, réservés dans le cache partagé à l'envoi (réservation atomique, même
-# pour deux envois simultanés d'un double clic), puis consommés au succès.
-CLE_JETONS_EMIS = "conventions:formaliser:jetons"
-CLE_JETONS_UTILISES = "conventions:formaliser:utilises"
-CLE_RESERVATION = "conventions:formaliser:reserve:{}"
-JETONS_GARDES = 20
-DUREE_RESERVATION = 10 * 60
+# Jetons à usage unique de « Formaliser une convention » (voir portail/jetons.py).
+JETONS = Jetons("conventions:formaliser")
 MESSAGE_DEJA_ENVOYE = "Ce formulaire a déjà été envoyé : la convention n'a pas été formalisée une seconde fois."
 
 
@@ -97,33 +90,6 @@ def _rendre_gestion(
 # --- Formaliser ---------------------------------------------------------------------------
 
 
-def _jeton_emettre(request: HttpRequest) -> str:
-    jeton = secrets.token_urlsafe(24)
-    emis = request.session.get(CLE_JETONS_EMIS, [])
-    request.session[CLE_JETONS_EMIS] = [*emis, jeton][-JETONS_GARDES:]
-    return jeton
-
-
-def _jeton_reserver(request: HttpRequest, jeton: str) -> bool:
-    """Vrai si ce jeton a été émis pour cette session, pas encore consommé, et que personne
-    d'autre ne l'a réservé à l'instant (``cache.add`` est atomique)."""
-    if not jeton or jeton not in request.session.get(CLE_JETONS_EMIS, []):
-        return False
-    return cache.add(CLE_RESERVATION.format(jeton), True, timeout=DUREE_RESERVATION)
-
-
-def _jeton_liberer(jeton: str) -> None:
-    """Envoi refusé (saisie ou règle) : rien n'a été créé, le même formulaire peut être renvoyé."""
-    cache.delete(CLE_RESERVATION.format(jeton))
-
-
-def _jeton_consommer(request: HttpRequest, jeton: str, convention: Convention) -> None:
-    request.session[CLE_JETONS_EMIS] = [j for j in request.session.get(CLE_JETONS_EMIS, []) if j != jeton]
-    utilises = dict(request.session.get(CLE_JETONS_UTILISES, {}))
-    utilises[jeton] = convention.pk
-    request.session[CLE_JETONS_UTILISES] = dict(list(utilises.items())[-JETONS_GARDES:])
-
-
 @require_http_methods(["GET", "POST"])
 def convention_formaliser(request: HttpRequest) -> HttpResponse:
     """Sans ``?organisme=`` : choisir l'organisme parmi ceux de sa Caf ; avec : le formulaire."""
@@ -140,12 +106,12 @@ def convention_formaliser(request: HttpRequest) -> HttpResponse:
 
     if request.method == "GET":
         form = FormaliserForm(organisme=organisme)
-        return _rendre_formaliser(request, form, organisme, _jeton_emettre(request))
+        return _rendre_formaliser(request, form, organisme, JETONS.emettre(request))
 
     jeton = request.POST.get("jeton", "")
-    if not _jeton_reserver(request, jeton):
+    if not JETONS.reserver(request, jeton):
         messages.error(request, MESSAGE_DEJA_ENVOYE)
-        deja = request.session.get(CLE_JETONS_UTILISES, {}).get(jeton)
+        deja = JETONS.objet_cree(request, jeton)
         if deja is not None and perms.conventions_visibles(request.user).filter(pk=deja).exists():
             return redirect("conventions:convention", pk=deja)
         return redirect(f"{reverse('conventions:convention_formaliser')}?organisme={organisme.pk}")
@@ -169,11 +135,11 @@ def convention_formaliser(request: HttpRequest) -> HttpResponse:
         if convention is None:
             # Rien n'a été créé (saisie refusée, règle métier, ou erreur imprévue) : le même
             # formulaire, corrigé, peut être renvoyé.
-            _jeton_liberer(jeton)
+            JETONS.liberer(jeton)
     if convention is None:
         return _rendre_formaliser(request, form, organisme, jeton)
 
-    _jeton_consommer(request, jeton, convention)
+    JETONS.consommer(request, jeton, convention.pk)
     mandat = convention.mandats.select_related("administrateur").get()
     administrateur = mandat.administrateur
     if "nouvel_administrateur" in form.administrateur_arguments():

@@ -58,16 +58,23 @@ class TestAffichage:
         assert "Validée le 07/03/2019" in page
         assert re.search(r"<td[^>]*>Projet</td>.*?<td[^>]*>En cours</td>", page, re.S)
 
-    def test_menu_choisir_detail_et_pdf_sans_lien_mort(self, client, agent, convention):
+    def test_menu_choisir_comme_les_guides_sans_lien_mort(self, client, agent, convention):
         page = texte(client.get(LISTE))
         assert re.search(r'<details class="portail-choisir">\s*<summary[^>]*>Choisir…', page)
         assert reverse("conventions:convention", args=[convention.pk]) in page
         assert reverse("conventions:convention_pdf", args=[convention.pk]) in page
         assert "Détail de la convention" in page
         assert "Télécharger PDF" in page
-        # Utilisateurs et Groupes viendront avec leurs écrans (issue suivante).
-        assert ">Utilisateurs<" not in page
-        assert ">Groupes<" not in page
+        liens = re.findall(r'href="([^"]+)">(Utilisateurs|Groupes|Détail de la convention|Télécharger PDF)<', page)
+        assert [libelle for _url, libelle in liens] == [
+            "Utilisateurs",
+            "Groupes",
+            "Détail de la convention",
+            "Télécharger PDF",
+        ]
+        # Chaque lien mène à une page que l'agent peut ouvrir.
+        for adresse, _libelle in liens:
+            assert client.get(adresse).status_code == 200, adresse
 
     def test_agent_peut_formaliser(self, client, agent, convention):
         page = texte(client.get(LISTE))
