@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
+from conventions.enums import EtatConvention
 from conventions.models import Convention, Mandat, Organisme, Profil, Service
-from habilitations.models import Appartenance, CodeSecoursDevice, Groupe, GroupeProfil
+from habilitations.models import Appartenance, CodeSecoursDevice, Groupe
 from portail.dates import aujourdhui, q_ouvert
 
 if TYPE_CHECKING:
@@ -30,15 +31,22 @@ def profils_effectifs(user: Utilisateur, jour: datetime.date | None = None) -> Q
     jour = jour or aujourdhui()
     if not user.is_authenticated or not user.est_ouvert(jour):
         return Profil.objects.none()
-    # Partir des appartenances de l'utilisateur (index sur utilisateur) : quelques lignes, quel que
-    # soit le nombre de membres des groupes ou de groupes de la convention.
-    ses_groupes = Appartenance.objects.ouverts(jour).filter(utilisateur=user).values("groupe_id")
-    groupes = Groupe.objects.effectifs(jour).filter(pk__in=ses_groupes)
-    accorde = Convention.profils.through.objects.filter(
-        convention_id=OuterRef("groupe__convention_id"), profil_id=OuterRef("profil_id")
-    )
-    habilitations = GroupeProfil.objects.filter(Exists(accorde), groupe__in=groupes)
-    return Profil.objects.filter(pk__in=habilitations.values("profil_id"))
+    # Une seule chaîne de jointures, partant des appartenances de l'utilisateur (index sur
+    # utilisateur) : quelques lignes lues par clé, quel que soit le nombre de membres ou de
+    # groupes, et quelles que soient les statistiques du moment (des sous-requêtes imbriquées
+    # faisaient choisir à PostgreSQL des boucles sur toutes les appartenances de chaque groupe).
+    groupe = "groupe_profils__groupe__"
+    return Profil.objects.filter(
+        q_ouvert(jour, f"{groupe}appartenances__"),
+        q_ouvert(jour, groupe),
+        q_ouvert(jour, f"{groupe}convention__"),
+        **{
+            f"{groupe}appartenances__utilisateur": user,
+            f"{groupe}convention__etat": EtatConvention.VALIDEE,
+            # Le profil doit être accordé par la convention du groupe.
+            "conventions": F(f"{groupe}convention"),
+        },
+    ).distinct()
 
 
 def services_ouverts(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Service]:

@@ -115,3 +115,21 @@ def connecter_verifie(client, user):
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return device
+
+
+@pytest.fixture
+def django_assert_max_num_queries(django_assert_max_num_queries):
+    """Les budgets de requêtes mesurent des pages sur des tables de 5 000 ou 10 000 lignes créées
+    par le test : PostgreSQL doit connaître ces volumes (statistiques à jour, comme en production
+    où l'autovacuum les tient) pour choisir ses plans ; sans cela, des statistiques laissées par
+    les tests précédents (tables vides) lui font parcourir 10 000 lignes par groupe."""
+
+    def budget(nombre, *args, **kwargs):
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as curseur:
+                curseur.execute("ANALYZE")
+        return django_assert_max_num_queries(nombre, *args, **kwargs)
+
+    return budget
