@@ -572,6 +572,28 @@ def _verifier_periode(
         raise ErreurMetier(f"Le groupe {groupe.code} est clôturé à cette date.")
 
 
+def _verifier_sans_chevauchement(
+    *,
+    utilisateur: Utilisateur,
+    groupe: Groupe,
+    date_ouverture: datetime.date,
+    date_cloture: datetime.date | None,
+    sauf: Appartenance | None = None,
+) -> None:
+    deja = Appartenance.objects.filter(utilisateur=utilisateur, groupe=groupe).filter(
+        models_q_chevauche(date_ouverture, date_cloture)
+    )
+    if sauf is not None:
+        deja = deja.exclude(pk=sauf.pk)
+    if deja.exists():
+        raise ErreurMetier("Cet utilisateur appartient déjà à ce groupe sur cette période.")
+
+
+def _periode(utilisateur: Utilisateur, debut: datetime.date, fin: datetime.date | None) -> dict[str, Any]:
+    """Les valeurs d'audit d'une appartenance."""
+    return {"utilisateur": utilisateur.identifiant, "date_ouverture": _iso(debut), "date_cloture": _iso(fin)}
+
+
 @transaction.atomic
 def appartenance_ouvrir(
     *,
@@ -587,11 +609,9 @@ def appartenance_ouvrir(
     _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
     # Verrou du compte : deux ajouts simultanés au même groupe ne se chevauchent pas.
     Utilisateur.objects.select_for_update().filter(pk=utilisateur.pk).first()
-    deja = Appartenance.objects.filter(utilisateur=utilisateur, groupe=groupe).filter(
-        models_q_chevauche(date_ouverture, date_cloture)
+    _verifier_sans_chevauchement(
+        utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture
     )
-    if deja.exists():
-        raise ErreurMetier("Cet utilisateur appartient déjà à ce groupe sur cette période.")
     appartenance = Appartenance.objects.create(
         utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture
     )
@@ -599,11 +619,7 @@ def appartenance_ouvrir(
         par=par,
         action="appartenance_ouvrir",
         cible=groupe,
-        apres={
-            "utilisateur": utilisateur.identifiant,
-            "date_ouverture": _iso(date_ouverture),
-            "date_cloture": _iso(date_cloture),
-        },
+        apres=_periode(utilisateur, date_ouverture, date_cloture),
     )
     return appartenance
 
@@ -621,26 +637,22 @@ def appartenance_modifier(
     _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
     if date_cloture is not None and date_cloture < aujourdhui() and date_cloture != appartenance.date_cloture:
         raise ErreurMetier("La date de clôture ne peut pas être passée.")
-    deja = (
-        Appartenance.objects.filter(utilisateur=utilisateur, groupe=groupe)
-        .exclude(pk=appartenance.pk)
-        .filter(models_q_chevauche(date_ouverture, date_cloture))
+    _verifier_sans_chevauchement(
+        utilisateur=utilisateur,
+        groupe=groupe,
+        date_ouverture=date_ouverture,
+        date_cloture=date_cloture,
+        sauf=appartenance,
     )
-    if deja.exists():
-        raise ErreurMetier("Cet utilisateur appartient déjà à ce groupe sur cette période.")
-    avant = {"date_ouverture": _iso(appartenance.date_ouverture), "date_cloture": _iso(appartenance.date_cloture)}
+    avant = _periode(utilisateur, appartenance.date_ouverture, appartenance.date_cloture)
     appartenance.date_ouverture, appartenance.date_cloture = date_ouverture, date_cloture
     appartenance.save(update_fields=["date_ouverture", "date_cloture"])
     audit_enregistrer(
         par=par,
         action="appartenance_modifier",
         cible=groupe,
-        avant={"utilisateur": utilisateur.identifiant, **avant},
-        apres={
-            "utilisateur": utilisateur.identifiant,
-            "date_ouverture": _iso(date_ouverture),
-            "date_cloture": _iso(date_cloture),
-        },
+        avant=avant,
+        apres=_periode(utilisateur, date_ouverture, date_cloture),
     )
     return appartenance
 

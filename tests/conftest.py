@@ -117,19 +117,23 @@ def connecter_verifie(client, user):
     return device
 
 
-@pytest.fixture
-def django_assert_max_num_queries(django_assert_max_num_queries):
-    """Les budgets de requêtes mesurent des pages sur des tables de 5 000 ou 10 000 lignes créées
-    par le test : PostgreSQL doit connaître ces volumes (statistiques à jour, comme en production
-    où l'autovacuum les tient) pour choisir ses plans ; sans cela, des statistiques laissées par
-    les tests précédents (tables vides) lui font parcourir 10 000 lignes par groupe."""
+@pytest.fixture(autouse=True)
+def _statistiques_apres_chargement_en_masse(monkeypatch):
+    """Les budgets de requêtes mesurent des pages sur des tables de 5 000 ou 10 000 lignes
+    chargées par bulk_create. En production, l'autovacuum tient les statistiques de PostgreSQL à
+    jour après de tels chargements ; ici, on les calcule aussitôt (dans la transaction du test,
+    donc annulées avec elle), sinon le planificateur raisonne sur les tables vides des tests
+    précédents et choisit des boucles imbriquées sur 10 000 lignes."""
+    from django.db import connection
+    from django.db.models.query import QuerySet
 
-    def budget(nombre, *args, **kwargs):
-        from django.db import connection
+    origine = QuerySet.bulk_create
 
-        if connection.vendor == "postgresql":
+    def bulk_create(self, objs, *args, **kwargs):
+        crees = origine(self, objs, *args, **kwargs)
+        if connection.vendor == "postgresql" and len(crees) >= 1000:
             with connection.cursor() as curseur:
-                curseur.execute("ANALYZE")
-        return django_assert_max_num_queries(nombre, *args, **kwargs)
+                curseur.execute(f'ANALYZE "{self.model._meta.db_table}"')
+        return crees
 
-    return budget
+    monkeypatch.setattr(QuerySet, "bulk_create", bulk_create)
