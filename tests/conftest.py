@@ -29,6 +29,27 @@ def _taches_dans_le_processus(request):
     app.conf.task_always_eager = avant
 
 
+@pytest.fixture(autouse=True)
+def _referentiel_des_tests_transactionnels(request):
+    """Services et profils sont des données de référence créées par migration. Un test
+    transactionnel (navigateur, vrai worker) vide toute la base en fin de test : on les recrée,
+    de façon idempotente, avant chaque test de cette sorte, où qu'il soit dans la suite.
+    (serialized_rollback ne convient pas : après le vidage, post_migrate recrée les types de
+    contenu sous d'autres clés et la restauration échoue ; le cache des types de contenu, lu par
+    les droits objets, est donc vidé aussi.)"""
+    marqueur = request.node.get_closest_marker("django_db")
+    if not (marqueur and marqueur.kwargs.get("transaction")):
+        return
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    request.getfixturevalue("transactional_db")
+    ContentType.objects.clear_cache()
+    importlib.import_module("conventions.migrations.0003_services_et_profils").creer(apps, None)
+
+
 @pytest.fixture
 def caf(db):
     return factories.CafFactory()

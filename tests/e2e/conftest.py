@@ -4,11 +4,9 @@ Sans /usr/bin/chromium ou sans Playwright, les tests de ce dossier sont ignorés
 n'installe jamais de navigateur ici : on utilise le Chromium de la distribution.
 """
 
-import importlib
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 from django.db import connections
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -21,20 +19,6 @@ ARGUMENTS_CHROMIUM = [
 ]
 # Une attente qui échoue doit échouer vite : tout le parcours tient en une trentaine de secondes.
 DELAI_MS = 10_000
-
-
-@pytest.fixture(autouse=True)
-def _referentiel(transactional_db):
-    """Services et profils, données de référence créées par migration. Un test transactionnel
-    vide toute la base en fin de test : on les recrée (de façon idempotente) avant chaque parcours.
-    (serialized_rollback ne convient pas : après le vidage d'un test transactionnel ordinaire,
-    post_migrate recrée les types de contenu sous d'autres clés et la restauration échoue.)"""
-    from django.contrib.contenttypes.models import ContentType
-
-    # Les types de contenu et permissions recréés après un vidage ont d'autres clés : le cache
-    # des types de contenu (lu par les droits objets) ne doit pas garder les anciennes.
-    ContentType.objects.clear_cache()
-    importlib.import_module("conventions.migrations.0003_services_et_profils").creer(apps, None)
 
 
 @pytest.fixture(autouse=True)

@@ -75,7 +75,7 @@ def test_agent_formalise_une_convention_et_son_administrateur_la_voit(navigateur
     page.get_by_label(re.compile(r"^\s*Libellé")).fill("Convention Mon Compte Partenaire — Belcastel")
     page.get_by_label("CDAP T1", exact=True).check()
     page.get_by_label("AFAS-DECLARER", exact=True).check()
-    page.get_by_label("Un nouveau compte", exact=True).check()
+    page.get_by_text("Un nouveau compte", exact=True).click()  # le libellé DSFR couvre la case
     page.get_by_label(re.compile(r"^\s*Nom\b")).fill("Serres")
     page.get_by_label(re.compile(r"^\s*Prénom")).fill("Nadia")
     page.get_by_label(re.compile(r"^\s*Adresse mail")).fill(EMAIL_ADMINISTRATEUR)
