@@ -423,28 +423,6 @@ def _est_de_la_convention(utilisateur: Utilisateur, convention: Convention) -> b
     )
 
 
-def _groupe_inserer(
-    *,
-    convention: Convention,
-    code: str,
-    libelle: str,
-    responsable: Utilisateur,
-    parent: Groupe | None,
-    date_ouverture: datetime.date,
-    date_cloture: datetime.date | None,
-) -> Groupe:
-    return Groupe.objects.create(
-        convention=convention,
-        code=code,
-        libelle=libelle.strip(),
-        responsable=responsable,
-        parent=parent,
-        niveau=(parent.niveau + 1) if parent else 1,
-        date_ouverture=date_ouverture,
-        date_cloture=date_cloture,
-    )
-
-
 @transaction.atomic
 def groupe_creer(
     *,
@@ -473,12 +451,13 @@ def groupe_creer(
         raise ErreurMetier(f"Le code « {code} » est déjà celui d'un groupe de cette convention.")
     try:
         with transaction.atomic():
-            groupe = _groupe_inserer(
+            groupe = Groupe.objects.create(
                 convention=convention,
                 code=code,
-                libelle=libelle,
+                libelle=libelle.strip(),
                 responsable=responsable,
                 parent=parent,
+                niveau=(parent.niveau + 1) if parent else 1,
                 date_ouverture=date_ouverture,
                 date_cloture=date_cloture,
             )
