@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from conventions.enums import EtatConvention, TypeAvenant
-from portail.dates import Datee, DateeQuerySet, aujourdhui
+from portail.socle.dates import Datee, DateeQuerySet, aujourdhui
 
 
 class Caf(models.Model):

@@ -22,10 +22,10 @@ from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
 from conventions.validators import siret_normaliser, valider_siret
 from habilitations.services import ErreurMetier, utilisateur_creer
-from portail.audit import audit_enregistrer
-from portail.dates import aujourdhui, q_ouvert
-from portail.droits import aligner
-from portail.emails import courriel_preparer
+from portail.socle.audit import audit_enregistrer
+from portail.socle.dates import aujourdhui, q_ouvert
+from portail.socle.droits import aligner
+from portail.socle.emails import courriel_preparer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

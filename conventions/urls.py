@@ -1,6 +1,8 @@
 from django.urls import path
 
-from conventions.views import conventions, gestion, organismes
+from conventions.consultation import views as conventions
+from conventions.gestion import views as gestion
+from conventions.organismes import views as organismes
 
 app_name = "conventions"
 

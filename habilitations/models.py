@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin
 
 from habilitations.enums import Poste
-from portail.dates import Datee, DateeQuerySet, aujourdhui, q_ouvert
+from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, q_ouvert
 
 
 class UtilisateurQuerySet(DateeQuerySet):
@@ -46,7 +46,7 @@ class UtilisateurManager(BaseUserManager.from_queryset(UtilisateurQuerySet)):
 class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
     """Une personne qui se connecte : agent d'une Caf ou collaborateur d'un organisme partenaire.
 
-    Le statut Ouvert/Clôturé découle des dates (``portail.dates``) : un compte pas encore ouvert
+    Le statut Ouvert/Clôturé découle des dates (``portail.socle.dates``) : un compte pas encore ouvert
     ou passé sa date de clôture ne peut pas se connecter, et ses sessions sont refusées.
     """
 

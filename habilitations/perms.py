@@ -18,7 +18,7 @@ from guardian.shortcuts import get_objects_for_user
 from conventions.enums import EtatConvention
 from conventions.models import Convention, Mandat, Organisme, Profil, Service
 from habilitations.models import Appartenance, CodeSecoursDevice, Groupe
-from portail.dates import aujourdhui, q_ouvert
+from portail.socle.dates import aujourdhui, q_ouvert
 
 if TYPE_CHECKING:
     from habilitations.models import Utilisateur

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from habilitations import perms
 from habilitations.models import SessionUtilisateur
-from portail.audit import audit_enregistrer
-from portail.middleware import adresse_client
+from portail.socle.audit import audit_enregistrer
+from portail.socle.middleware import adresse_client
 
 logger = logging.getLogger("habilitations.connexions")
 

@@ -32,9 +32,9 @@ from habilitations.models import (
     SessionUtilisateur,
     Utilisateur,
 )
-from portail.audit import audit_enregistrer
-from portail.dates import aujourdhui, q_ouvert
-from portail.emails import courriel_preparer
+from portail.socle.audit import audit_enregistrer
+from portail.socle.dates import aujourdhui, q_ouvert
+from portail.socle.emails import courriel_preparer
 
 logger = logging.getLogger(__name__)
 
@@ -521,7 +521,7 @@ def droits_groupes_reconcilier(
 ) -> tuple[int, int]:
     """Le droit objet « gerer_groupe » suit les faits du jour : le responsable d'un groupe
     effectif, au compte ouvert, le détient ; personne d'autre."""
-    from portail.droits import aligner
+    from portail.socle.droits import aligner
 
     jour = jour or aujourdhui()
     effectifs = Groupe.objects.effectifs(jour).filter(

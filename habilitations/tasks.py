@@ -1,8 +1,8 @@
 from celery import shared_task
 
-from habilitations import (
-    services,
-    tasks_import,  # noqa: F401 (enregistre « habilitations.importer_utilisateurs » auprès du worker)
+from habilitations import services
+from habilitations.administration.import_csv import (
+    tasks as tasks_import,  # noqa: F401 (enregistre « habilitations.importer_utilisateurs » auprès du worker)
 )
 
 

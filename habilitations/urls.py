@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from habilitations import views
+from habilitations.compte import views
 
 app_name = "habilitations"
 

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from portail import services
+from portail.socle import courriels as services
 
 
 @shared_task(ignore_result=True)

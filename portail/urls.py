@@ -22,6 +22,6 @@ urlpatterns = [
     ),
     path("", include("habilitations.urls")),
     path("", include("conventions.urls")),
-    path("", include("habilitations.urls_gestion")),
+    path("", include("habilitations.administration.urls")),
     path("administration/", admin.site.urls),
 ]

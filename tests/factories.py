@@ -11,7 +11,7 @@ from conventions.enums import EtatConvention
 from conventions.models import Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
 from habilitations import services
 from habilitations.models import Utilisateur
-from portail.dates import aujourdhui
+from portail.socle.dates import aujourdhui
 
 MOT_DE_PASSE = "une phrase de passe solide"
 

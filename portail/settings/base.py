@@ -64,7 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "portail.middleware.AdresseIPMiddleware",
+    "portail.socle.middleware.AdresseIPMiddleware",
     "habilitations.middleware.SessionSecuriseeMiddleware",
     "habilitations.middleware.ParcoursObligatoireMiddleware",
     # Axes en dernier, comme le demande sa documentation.
@@ -145,7 +145,7 @@ AXES_USERNAME_CALLABLE = "habilitations.backends.identifiant_axes"
 AXES_RESET_ON_SUCCESS = True
 # Choix assumé (voir ci-dessus) : verrouiller par adresse bloquerait tout un proxy partagé.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
-AXES_LOCKOUT_CALLABLE = "habilitations.views.verrouillage"
+AXES_LOCKOUT_CALLABLE = "habilitations.compte.views.verrouillage"
 AXES_VERBOSE = False
 
 # Double authentification : obligatoire pour les agents Caf, administrateurs et responsables

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from habilitations.models import Utilisateur
-from portail.dates import aujourdhui
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
 from tests.utils import texte

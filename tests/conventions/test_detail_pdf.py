@@ -8,10 +8,11 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
-from conventions import pdf, services
+from conventions import services
+from conventions.consultation import pdf
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Convention
-from portail.dates import aujourdhui
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
 from tests.utils import texte

@@ -21,8 +21,8 @@ from habilitations import perms
 from habilitations import services as habilitations_services
 from habilitations.models import Utilisateur
 from habilitations.services import ErreurMetier
-from portail.dates import aujourdhui
 from portail.models import Courriel
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
 from tests.utils import texte

@@ -9,7 +9,7 @@ from django.urls import reverse
 from conventions import services
 from conventions.enums import EtatConvention
 from conventions.models import Convention, Mandat, Organisme, Profil
-from portail.dates import aujourdhui
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
 from tests.utils import texte

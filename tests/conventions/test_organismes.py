@@ -7,10 +7,10 @@ import pytest
 from django.urls import reverse
 
 from conventions.enums import EtatConvention
-from conventions.forms_organismes import OrganismeForm
 from conventions.models import Convention, Organisme, TypeOrganisme
-from portail.dates import aujourdhui
+from conventions.organismes.forms import OrganismeForm
 from portail.models import EvenementAudit
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
 from tests.utils import texte

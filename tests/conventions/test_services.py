@@ -14,8 +14,8 @@ from conventions.models import Avenant, Convention, Mandat, Profil
 from habilitations import perms
 from habilitations.models import Utilisateur
 from habilitations.services import ErreurMetier
-from portail.dates import aujourdhui
 from portail.models import Courriel, EvenementAudit
+from portail.socle.dates import aujourdhui
 from tests import factories
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")

@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from habilitations import services
 from habilitations.models import Groupe, Utilisateur
-from portail.dates import aujourdhui
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.e2e.test_premiere_connexion import (
     SUJET_IDENTIFIANT,

@@ -17,7 +17,7 @@ import pytest
 
 from conventions.models import Profil
 from habilitations import services
-from portail.dates import aujourdhui
+from portail.socle.dates import aujourdhui
 from tests import factories
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from habilitations import perms, services
 from habilitations.models import Appartenance, Groupe
-from portail.dates import aujourdhui
+from portail.socle.dates import aujourdhui
 from tests.conftest import connecter_verifie
 from tests.habilitations.test_utilisateurs import creer_en_masse, erreur_sous, etat_de_la_base
 from tests.utils import texte

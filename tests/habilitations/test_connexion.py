@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from habilitations.models import Utilisateur
-from portail.dates import aujourdhui
 from portail.models import EvenementAudit
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.utils import texte
 

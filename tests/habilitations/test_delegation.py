@@ -16,8 +16,8 @@ from guardian.shortcuts import get_perms
 from conventions.models import Profil
 from habilitations import perms
 from habilitations.models import Appartenance, Groupe, GroupeProfil, Utilisateur
-from portail.dates import aujourdhui
 from portail.models import Courriel
+from portail.socle.dates import aujourdhui
 from tests.conftest import connecter_verifie
 from tests.utils import texte
 

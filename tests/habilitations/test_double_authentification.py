@@ -112,7 +112,7 @@ class TestVerification:
         assert client.get(ACCUEIL).status_code == 302
 
     def test_code_de_secours_a_usage_unique(self, client, agent_caf, device):
-        from habilitations import otp
+        from habilitations.compte import otp
 
         codes = otp.codes_secours_generer(utilisateur=agent_caf)
         se_connecter(client, agent_caf)

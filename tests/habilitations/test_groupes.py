@@ -17,8 +17,8 @@ from django.urls import reverse
 from conventions.models import Profil
 from habilitations import services
 from habilitations.models import Appartenance, Groupe, GroupeProfil, Utilisateur
-from portail.dates import aujourdhui
 from portail.models import Courriel
+from portail.socle.dates import aujourdhui
 from tests.conftest import connecter_verifie
 from tests.utils import texte
 
@@ -427,7 +427,7 @@ class TestCreer:
         assert etat() == avant
 
     def test_au_dela_du_seuil_l_identifiant_se_saisit(self, client, admin, convention, arbre, membre_b, monkeypatch):
-        monkeypatch.setattr("habilitations.forms_gestion_groupes.SEUIL_LISTE_COMPTES", 2)
+        monkeypatch.setattr("habilitations.administration.groupes.forms.SEUIL_LISTE_COMPTES", 2)
         page = texte(client.get(adresse("groupe_creer", convention)))
         assert '<input type="text" name="responsable"' in page
         assert membre_b.identifiant not in page

@@ -16,11 +16,12 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from habilitations import imports, services
+from habilitations import services
+from habilitations.administration.import_csv import imports
+from habilitations.administration.import_csv.tasks import importer_utilisateurs
 from habilitations.models import Appartenance, EtatImport, ImportUtilisateurs, LigneImport, Utilisateur
-from habilitations.tasks_import import importer_utilisateurs
-from portail.dates import aujourdhui
 from portail.models import Courriel, EvenementAudit
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
 from tests.utils import texte

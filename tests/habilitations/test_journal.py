@@ -13,7 +13,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from habilitations import services, tableaux
+from habilitations import services
+from habilitations.administration.tableaux_de_bord import tableaux
 from habilitations.models import Utilisateur
 from portail.models import EvenementAudit
 from tests.conftest import connecter_verifie

@@ -130,7 +130,7 @@ class TestMotDePasseOublie:
         assert user.check_password(factories.MOT_DE_PASSE)
 
     def test_compte_cloture_ne_recoit_rien(self, client):
-        from portail.dates import aujourdhui
+        from portail.socle.dates import aujourdhui
 
         user = factories.creer_utilisateur(date_cloture=aujourdhui())
         avant = Courriel.objects.count()
@@ -184,7 +184,7 @@ def test_la_session_reste_suivie_apres_un_changement_de_mot_de_passe(client, dja
     from django.contrib.sessions.models import Session
 
     from habilitations import services
-    from portail.dates import aujourdhui
+    from portail.socle.dates import aujourdhui
 
     user = factories.creer_utilisateur()
     client.post(reverse("habilitations:connexion"), {"username": user.identifiant, "password": factories.MOT_DE_PASSE})

@@ -12,7 +12,7 @@ from conventions import services as conventions_services
 from conventions.models import Convention, Profil
 from habilitations import perms, services
 from habilitations.models import Appartenance, Groupe, Utilisateur
-from portail.dates import aujourdhui
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
 from tests.utils import texte

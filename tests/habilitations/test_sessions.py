@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from habilitations import services
-from portail.dates import aujourdhui
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.utils import texte
 

@@ -17,10 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conventions.models import Profil
-from habilitations import perms, services, tableaux
+from habilitations import perms, services
+from habilitations.administration.tableaux_de_bord import tableaux
 from habilitations.models import Appartenance, Groupe, Utilisateur
-from portail.dates import aujourdhui
 from portail.models import EvenementAudit
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
 from tests.utils import texte

@@ -11,8 +11,8 @@ from django.utils import timezone
 from habilitations import services
 from habilitations.models import Appartenance, Utilisateur
 from habilitations.tasks import taches_quotidiennes
-from portail.dates import aujourdhui
 from portail.models import Courriel, EvenementAudit
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.utils import texte
 

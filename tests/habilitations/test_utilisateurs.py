@@ -14,8 +14,8 @@ from django.utils import timezone
 from conventions.models import Profil
 from habilitations import services
 from habilitations.models import Appartenance, Utilisateur
-from portail.dates import aujourdhui
 from portail.models import Courriel, EvenementAudit
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
 from tests.utils import texte

@@ -10,7 +10,7 @@ from django.utils import timezone
 from conventions.enums import EtatConvention
 from habilitations import perms, services
 from habilitations.models import Appartenance
-from portail.dates import aujourdhui
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.utils import texte
 

@@ -9,9 +9,9 @@ from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 
-from portail import services
-from portail.emails import courriel_preparer
 from portail.models import Courriel
+from portail.socle import courriels as services
+from portail.socle.emails import courriel_preparer
 from tests import factories
 from tests.utils import courtier_injoignable
 

@@ -15,7 +15,7 @@ from conventions import services as conventions_services
 from conventions.models import Caf, Convention, Organisme, Profil, TypeOrganisme
 from habilitations import services
 from habilitations.models import Utilisateur
-from portail.dates import aujourdhui
+from portail.socle.dates import aujourdhui
 
 MOT_DE_PASSE_DEMO = "Bienvenue-sur-le-portail-2026"
 

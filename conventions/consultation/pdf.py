@@ -1,0 +1,78 @@
+"""La convention en PDF (« Télécharger PDF »), rendue par WeasyPrint.
+
+Le document ne charge aucune ressource : feuille de style dans le gabarit, police DejaVu Sans du
+système, et un récupérateur d'URL qui refuse tout protocole (ni réseau ni fichier), si bien
+qu'une image ou une feuille ajoutée par mégarde fait échouer le rendu au lieu d'appeler dehors.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.template.loader import render_to_string
+
+from conventions.services import mandat_ouvert
+from portail.socle.dates import aujourdhui
+
+if TYPE_CHECKING:
+    from conventions.models import Avenant, Convention, Mandat, Profil, Service
+
+
+@dataclass(frozen=True)
+class ServiceAccorde:
+    service: Service
+    profils: list[Profil]
+
+
+@dataclass(frozen=True)
+class ContenuConvention:
+    """Ce que le détail de la convention et son PDF montrent, lu en quelques requêtes."""
+
+    convention: Convention
+    services: list[ServiceAccorde]
+    administrateur: Mandat | None
+    administrateur_prevu: bool
+    mandats: list[Mandat]
+    avenants: list[Avenant]
+    cloturee: bool
+    jour: datetime.date
+
+
+def convention_contenu(convention: Convention, jour: datetime.date | None = None) -> ContenuConvention:
+    """Profils accordés groupés par service, administrateur en fonction ce jour (ou, avant
+    l'ouverture, celui que la convention nomme pour son premier jour), historique des mandats et
+    avenants. ``convention`` doit venir avec sa Caf et son organisme (select_related)."""
+    jour = jour or aujourdhui()
+    services: list[ServiceAccorde] = []
+    for profil in convention.profils.select_related("service").order_by("service__ordre", "service__code", "code"):
+        if not services or services[-1].service.pk != profil.service_id:
+            services.append(ServiceAccorde(service=profil.service, profils=[]))
+        services[-1].profils.append(profil)
+    administrateur = mandat_ouvert(convention, jour)
+    prevu = administrateur is None and convention.date_ouverture > jour
+    if prevu:
+        administrateur = mandat_ouvert(convention, convention.date_ouverture)
+    return ContenuConvention(
+        convention=convention,
+        services=services,
+        administrateur=administrateur,
+        administrateur_prevu=prevu,
+        mandats=list(convention.mandats.select_related("administrateur", "avenant").order_by("date_ouverture", "pk")),
+        avenants=list(convention.avenants.select_related("nouvel_administrateur").order_by("numero")),
+        cloturee=convention.est_cloture(jour),
+        jour=jour,
+    )
+
+
+def convention_pdf(convention: Convention) -> bytes:
+    """Le PDF de la convention : parties, services et profils, dates, état, administrateurs,
+    avenants, règles d'usage et bloc de signatures."""
+    # WeasyPrint (Pango, fontTools) coûte près d'une seconde à l'import : chargé au premier PDF.
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    html = render_to_string("conventions/convention_pdf.html", {"contenu": convention_contenu(convention)})
+    aucun_acces = URLFetcher(allowed_protocols=frozenset(), fail_on_errors=True)
+    return HTML(string=html, url_fetcher=aucun_acces).write_pdf()

@@ -1,0 +1,98 @@
+"""Consulter les conventions, le détail d'une convention et son PDF.
+
+Trois rôles lisent : l'agent Caf (sa Caf), la supervision nationale (toutes, en lecture seule) et
+l'administrateur partenaire (celles qu'il administre ce jour). Une convention hors de ce
+périmètre répond 404, comme si elle n'existait pas.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from conventions.consultation import pdf
+from conventions.consultation.filtres import TRI_PAR_DEFAUT, TRIS, ConventionFilterSet
+from conventions.enums import EtatConvention
+from conventions.models import Caf, Convention
+from habilitations import perms
+from portail.socle.listes import paginer, trier
+from portail.socle.navigation import fil_ariane
+
+
+def _perimetre(user) -> tuple[QuerySet[Convention], list[Caf]]:
+    """Les conventions que l'utilisateur lit et les Caf pivots que le filtre propose. Refus par
+    défaut (403) pour qui n'est ni agent Caf, ni supervision, ni administrateur ce jour : un
+    administrateur a au moins une Caf pivot, celle d'une convention qu'il administre."""
+    visibles = perms.conventions_visibles(user)
+    if perms.est_agent_caf(user):
+        return visibles, []  # sa seule Caf : pas de filtre à proposer
+    if perms.est_superviseur_national(user):
+        return visibles, list(Caf.objects.order_by("nom"))
+    cafs = list(Caf.objects.filter(pk__in=visibles.values("caf_id")).order_by("nom"))
+    if not cafs:
+        raise PermissionDenied
+    return visibles, cafs
+
+
+def _convention_visible(request, pk: int) -> Convention:
+    return get_object_or_404(
+        perms.conventions_visibles(request.user).select_related("caf", "organisme__type_organisme"), pk=pk
+    )
+
+
+@require_GET
+def conventions(request):
+    """« Consulter les conventions » : filtres en GET, tri par en-tête, 25 lignes par page."""
+    visibles, cafs = _perimetre(request.user)
+    filtre = ConventionFilterSet(request.GET, queryset=visibles, request=request, cafs=cafs)
+    tri = request.GET.get("tri", "")
+    page = paginer(request, trier(request, filtre.qs.select_related("caf", "organisme"), TRIS, TRI_PAR_DEFAUT))
+    return render(
+        request,
+        "conventions/conventions.html",
+        {
+            "filtre": filtre,
+            "page": page,
+            "tri": tri,
+            "peut_formaliser": perms.est_agent_caf(request.user),
+            "fil": fil_ariane(("Conventions", reverse("conventions:conventions"))),
+        },
+    )
+
+
+@require_GET
+def convention(request, pk: int):
+    """Détail d'une convention. Les boutons de gestion ne paraissent que pour un agent de la Caf
+    pivot, et seulement quand l'action est possible (ni validation ni avenant après clôture)."""
+    convention = _convention_visible(request, pk)
+    contenu = pdf.convention_contenu(convention)
+    peut_gerer = perms.peut_gerer_convention(request.user, convention)
+    en_cours = convention.etat == EtatConvention.EN_COURS
+    return render(
+        request,
+        "conventions/convention.html",
+        {
+            "contenu": contenu,
+            "convention": convention,
+            "peut_valider": peut_gerer and en_cours and not contenu.cloturee,
+            "peut_enregistrer_avenant": peut_gerer and not en_cours and not contenu.cloturee,
+            "peut_cloturer": peut_gerer and not contenu.cloturee,
+            "fil": fil_ariane(
+                ("Conventions", reverse("conventions:conventions")),
+                ("Consulter les conventions", reverse("conventions:conventions")),
+            ),
+        },
+    )
+
+
+@require_GET
+def convention_pdf(request, pk: int):
+    """Le PDF se télécharge dans le même périmètre que le détail (404 sinon)."""
+    convention = _convention_visible(request, pk)
+    return HttpResponse(
+        pdf.convention_pdf(convention),
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="convention-{convention.pk}.pdf"'},
+    )

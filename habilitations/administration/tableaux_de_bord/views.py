@@ -1,0 +1,99 @@
+"""« Mes tableaux de bord » et « Journal des actes » d'une convention, et leurs exports CSV.
+
+Tableaux de bord : l'administrateur (toute la convention), le responsable d'habilitations (ses
+groupes et leurs sous-groupes), l'agent de la Caf pivot et la supervision nationale (lecture).
+Journal : l'administrateur, l'agent de la Caf pivot et la supervision ; pas le responsable, qui
+n'y verrait que des actes hors de son périmètre (404 pour lui, comme pour tout autre). Hors
+périmètre : 404, sans dire si la convention existe.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from habilitations.administration.acces import perimetre_ou_404
+from habilitations.administration.journal.filtres import JournalFiltre
+from habilitations.administration.tableaux_de_bord import tableaux
+from habilitations.perms import Perimetre
+from portail.socle.csv import reponse_csv
+from portail.socle.listes import paginer
+from portail.socle.navigation import fil_ariane
+
+
+def _fil() -> list:
+    return fil_ariane(
+        ("Conventions", reverse("conventions:conventions")),
+        ("Consulter les conventions", reverse("conventions:conventions")),
+    )
+
+
+@require_GET
+def tableaux_de_bord(request, convention: int):
+    """Une section par tableau : son nombre, ses premières lignes, son export."""
+    perimetre = perimetre_ou_404(request, convention)
+    sections = [classe(perimetre).section() for classe in tableaux.TABLEAUX.values()]
+    return render(
+        request,
+        "habilitations/gestion/tableaux_de_bord.html",
+        {"perimetre": perimetre, "sections": sections, "apercu": tableaux.APERCU, "fil": _fil()},
+    )
+
+
+@require_GET
+def tableau_csv(request, convention: int, tableau: str):
+    """Toutes les lignes d'un tableau, écrites en flux. Le périmètre est vérifié avant le nom
+    du tableau : hors périmètre, même un nom inconnu répond 404 sans rien dire de plus."""
+    perimetre = perimetre_ou_404(request, convention)
+    classe = tableaux.TABLEAUX.get(tableau)
+    if classe is None:
+        raise Http404
+    instance = classe(perimetre)
+    return reponse_csv(f"{instance.slug}-convention-{perimetre.convention.pk}", instance.entetes, instance.toutes())
+
+
+def _perimetre_journal(request, convention: int) -> Perimetre:
+    """Refus par défaut : seuls l'administrateur et les lecteurs de la Caf (agent de la Caf
+    pivot, supervision) lisent le journal ; le responsable d'habilitations reçoit un 404."""
+    perimetre = perimetre_ou_404(request, convention)
+    if not (perimetre.administrateur or perimetre.lecture_seule):
+        raise Http404
+    return perimetre
+
+
+def _filtre_journal(request, perimetre: Perimetre) -> JournalFiltre:
+    return JournalFiltre(request.GET, queryset=tableaux.evenements(perimetre), actes=tableaux.actes_presents(perimetre))
+
+
+@require_GET
+def journal(request, convention: int):
+    """Les actes de la convention, du plus récent au plus ancien, 25 par page, filtrables."""
+    perimetre = _perimetre_journal(request, convention)
+    filtre = _filtre_journal(request, perimetre)
+    page = paginer(request, filtre.resultats())
+    export = request.GET.copy()
+    export.pop("page", None)
+    return render(
+        request,
+        "habilitations/gestion/journal.html",
+        {
+            "perimetre": perimetre,
+            "filtre": filtre,
+            "filtre_actif": filtre.actif,
+            "page": page,
+            "lignes": [tableaux.LigneJournal.de(evenement) for evenement in page],
+            "parametres_export": export.urlencode(),
+            "fil": _fil(),
+        },
+    )
+
+
+@require_GET
+def journal_csv(request, convention: int):
+    """Le journal filtré comme à l'écran, toutes pages confondues, écrit en flux."""
+    perimetre = _perimetre_journal(request, convention)
+    filtre = _filtre_journal(request, perimetre)
+    lignes = tableaux.journal_lignes(filtre.resultats().iterator(chunk_size=tableaux.TAILLE_LOT))
+    return reponse_csv(f"journal-convention-{perimetre.convention.pk}", tableaux.ENTETES_JOURNAL, lignes)

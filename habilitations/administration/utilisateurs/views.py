@@ -1,0 +1,517 @@
+"""« Gestion des habilitations » d'une convention : la liste des utilisateurs, leur création,
+modification, clôture et réouverture, le renvoi de l'identifiant, leurs appartenances aux groupes.
+
+Chaque vue commence par ``perimetre_ou_404`` : une convention hors du périmètre répond 404, une
+page d'écriture répond 403 à qui ne peut que lire (agent de la Caf pivot, supervision
+nationale). Les objets sont cherchés dans le périmètre (``utilisateur_ou_404``,
+``appartenance_ou_404``) : un responsable ne voit ni ne touche ce qui est hors de son sous-arbre,
+ni les administrateurs. Les vues lisent, autorisent, appellent le service, affichent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from habilitations import perms, services
+from habilitations.administration.acces import appartenance_ou_404, perimetre_ou_404, utilisateur_ou_404
+from habilitations.administration.utilisateurs.filtres import TRI_PAR_DEFAUT, TRIS, UtilisateurFiltre
+from habilitations.administration.utilisateurs.forms import (
+    AjouterGroupeForm,
+    AppartenanceCloturerForm,
+    AppartenanceModifierForm,
+    ConfirmationForm,
+    UtilisateurCloturerForm,
+    UtilisateurCreerForm,
+    UtilisateurModifierForm,
+)
+from habilitations.services import ErreurMetier
+from portail.socle.dates import aujourdhui
+from portail.socle.jetons import Jetons
+from portail.socle.listes import paginer, trier
+from portail.socle.navigation import fil_ariane
+
+if TYPE_CHECKING:
+    from django import forms
+    from django.db.models import QuerySet
+    from django.http import HttpRequest, HttpResponse
+
+    from habilitations.models import Appartenance, Utilisateur
+    from portail.socle.navigation import Lien
+
+logger = logging.getLogger(__name__)
+
+
+# --- Ce que toutes les pages partagent -------------------------------------------------------
+
+
+def _fil(perimetre: perms.Perimetre, *liens: tuple[str, str]) -> list[Lien]:
+    """« Accueil > Partenaires > Conventions > Consulter les conventions > la convention > … »."""
+    convention = perimetre.convention
+    liste = reverse("conventions:conventions")
+    return fil_ariane(
+        ("Conventions", liste),
+        ("Consulter les conventions", liste),
+        (convention.libelle, reverse("conventions:convention", args=[convention.pk])),
+        *liens,
+    )
+
+
+def _lien_liste(perimetre: perms.Perimetre) -> tuple[str, str]:
+    return ("Liste des utilisateurs", reverse("gestion:utilisateurs", args=[perimetre.convention.pk]))
+
+
+def _lien_utilisateur(perimetre: perms.Perimetre, utilisateur: Utilisateur) -> tuple[str, str]:
+    return (
+        utilisateur.get_full_name(),
+        reverse("gestion:utilisateur", args=[perimetre.convention.pk, utilisateur.pk]),
+    )
+
+
+def _champ_erreur(message: str, form: forms.Form, marques: tuple[tuple[str, str], ...]) -> str | None:
+    """Le champ sous lequel afficher un refus du service : le premier dont la marque figure
+    dans le message (et que le formulaire a) ; sinon en tête du formulaire."""
+    bas = message.lower()
+    for marque, champ in marques:
+        if marque in bas and champ in form.fields:
+            return champ
+    return None
+
+
+def _refus(form: forms.Form, exc: ErreurMetier, marques: tuple[tuple[str, str], ...]) -> None:
+    form.add_error(_champ_erreur(str(exc), form, marques), str(exc))
+
+
+# Refus des services d'identité et d'appartenance, par champ (la première marque trouvée gagne).
+MARQUES_CREATION = (
+    ("adresse mail", "email"),
+    ("groupe", "groupe"),
+    ("date de clôture", "date_cloture"),
+    ("clôturé à cette date", "date_ouverture"),
+)
+MARQUES_PERIODE = (
+    ("appartient déjà", "groupe"),
+    ("le groupe", "groupe"),
+    ("date de clôture", "date_cloture"),
+    ("clôturé à cette date", "date_ouverture"),
+)
+MARQUES_CLOTURE = (("date de clôture", "date_cloture"),)
+
+
+def _suivant(request: HttpRequest, defaut: str) -> str:
+    """Où revenir après un acte lancé depuis une liste (la même page, mêmes filtres) : une
+    adresse de ce site seulement."""
+    suivant = request.POST.get("suivant", "")
+    if suivant and url_has_allowed_host_and_scheme(
+        suivant, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return suivant
+    return defaut
+
+
+# --- Liste des utilisateurs --------------------------------------------------------------------
+
+
+@require_GET
+def utilisateurs(request: HttpRequest, convention: int) -> HttpResponse:
+    """« LISTE DES UTILISATEURS » : filtres en GET, tri par en-tête, 25 lignes par page. Le
+    nombre de requêtes ne dépend pas du nombre d'utilisateurs (tout se lit sur la ligne)."""
+    perimetre = perimetre_ou_404(request, convention)
+    filtre = UtilisateurFiltre(
+        request.GET or None, queryset=perms.utilisateurs_du_perimetre(perimetre), perimetre=perimetre
+    )
+    page = paginer(request, trier(request, filtre.qs, TRIS, TRI_PAR_DEFAUT))
+    return render(
+        request,
+        "habilitations/gestion/utilisateurs.html",
+        {
+            "perimetre": perimetre,
+            "filtre": filtre,
+            "page": page,
+            "filtre_actif": any(request.GET.get(nom) for nom in filtre.filters),
+            "fil": _fil(perimetre),
+        },
+    )
+
+
+# --- Créer un utilisateur ----------------------------------------------------------------------
+#
+# Jetons à usage unique contre le double envoi (voir portail/jetons.py).
+
+JETONS = Jetons("gestion:utilisateur_creer")
+MESSAGE_DEJA_ENVOYE = (
+    "Ce formulaire a déjà été envoyé : aucun compte n'a été créé une seconde fois. Vérifiez la liste des "
+    "utilisateurs avant de recommencer."
+)
+
+
+@require_http_methods(["GET", "POST"])
+def utilisateur_creer(request: HttpRequest, convention: int) -> HttpResponse:
+    """« Créer un utilisateur partenaire » : le compte, ses deux courriels (identifiant, mot de
+    passe provisoire) et, si un groupe est choisi, son appartenance, en une transaction."""
+    perimetre = perimetre_ou_404(request, convention, ecriture=True)
+    if request.method == "GET":
+        form = UtilisateurCreerForm(perimetre=perimetre)
+        return _rendre_creer(request, perimetre, form, JETONS.emettre(request))
+
+    jeton = request.POST.get("jeton", "")
+    if not JETONS.reserver(request, jeton):
+        messages.error(request, MESSAGE_DEJA_ENVOYE)
+        deja = JETONS.objet_cree(request, jeton)
+        if deja is not None and perms.utilisateurs_du_perimetre(perimetre).filter(pk=deja).exists():
+            return redirect("gestion:utilisateur", convention=perimetre.convention.pk, pk=deja)
+        return redirect("gestion:utilisateurs", convention=perimetre.convention.pk)
+
+    form = UtilisateurCreerForm(request.POST, perimetre=perimetre)
+    utilisateur = None
+    try:
+        if form.is_valid():
+            utilisateur = services.utilisateur_creer_dans_convention(
+                par=request.user, convention=perimetre.convention, **form.arguments_service()
+            )
+    except ErreurMetier as exc:
+        _refus(form, exc, MARQUES_CREATION)
+    finally:
+        if utilisateur is None:
+            JETONS.liberer(jeton)
+    if utilisateur is None:
+        return _rendre_creer(request, perimetre, form, jeton)
+
+    JETONS.consommer(request, jeton, utilisateur.pk)
+    message = (
+        f"Le compte {utilisateur.identifiant} est créé ; l'identifiant et le mot de passe provisoire partent par "
+        f"courriel à {utilisateur.email}."
+    )
+    groupe = form.cleaned_data["groupe"]
+    if groupe is not None:
+        message += f" {utilisateur.get_full_name()} est membre du groupe {groupe.code}."
+    messages.success(request, message)
+    logger.info("utilisateur %s créé dans la convention %s par %s", utilisateur.pk, convention, request.user.pk)
+    return redirect("gestion:utilisateur", convention=perimetre.convention.pk, pk=utilisateur.pk)
+
+
+def _rendre_creer(
+    request: HttpRequest, perimetre: perms.Perimetre, form: UtilisateurCreerForm, jeton: str
+) -> HttpResponse:
+    return render(
+        request,
+        "habilitations/gestion/utilisateur_creer.html",
+        {"perimetre": perimetre, "form": form, "jeton": jeton, "fil": _fil(perimetre, _lien_liste(perimetre))},
+    )
+
+
+# --- Un utilisateur : détail, modifier, clôturer, rouvrir, renvoyer l'identifiant ---------------
+
+
+def _appartenances_visibles(perimetre: perms.Perimetre, utilisateur: Utilisateur) -> QuerySet[Appartenance]:
+    """Ses appartenances aux groupes du périmètre (un responsable ne voit pas les autres)."""
+    return (
+        utilisateur.appartenances.filter(groupe__in=perms.groupes_du_perimetre(perimetre))
+        .select_related("groupe")
+        .order_by("-date_ouverture", "groupe__code", "pk")
+    )
+
+
+@require_GET
+def utilisateur(request: HttpRequest, convention: int, pk: int) -> HttpResponse:
+    """« Détail de l'utilisateur » : identité, statut, appartenances, profils effectifs du jour
+    (ce qu'il peut ouvrir aujourd'hui), dernière connexion."""
+    perimetre = perimetre_ou_404(request, convention)
+    cible = utilisateur_ou_404(perimetre, pk)
+    return render(
+        request,
+        "habilitations/gestion/utilisateur.html",
+        {
+            "perimetre": perimetre,
+            "cible": cible,
+            "appartenances": _appartenances_visibles(perimetre, cible),
+            "profils": perms.profils_effectifs(cible).select_related("service").order_by("service__ordre", "pk"),
+            "aujourdhui": aujourdhui(),
+            "fil": _fil(perimetre, _lien_liste(perimetre)),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def utilisateur_modifier(request: HttpRequest, convention: int, pk: int) -> HttpResponse:
+    perimetre = perimetre_ou_404(request, convention, ecriture=True)
+    cible = utilisateur_ou_404(perimetre, pk)
+    form = UtilisateurModifierForm(request.POST if request.method == "POST" else None, utilisateur=cible)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.utilisateur_modifier(par=request.user, utilisateur=cible, **form.arguments_coordonnees())
+        except ErreurMetier as exc:
+            _refus(form, exc, MARQUES_CREATION)
+        else:
+            messages.success(request, f"Le compte {cible.identifiant} ({cible.get_full_name()}) est modifié.")
+            return redirect("gestion:utilisateur", convention=perimetre.convention.pk, pk=cible.pk)
+    return render(
+        request,
+        "habilitations/gestion/utilisateur_modifier.html",
+        {
+            "perimetre": perimetre,
+            "cible": cible,
+            "form": form,
+            "fil": _fil(perimetre, _lien_liste(perimetre), _lien_utilisateur(perimetre, cible)),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def utilisateur_cloturer(request: HttpRequest, convention: int, pk: int) -> HttpResponse:
+    """Clôture aujourd'hui ou à une date future, après confirmation. Le refus du service (un
+    administrateur sans successeur) s'affiche en tête du formulaire."""
+    perimetre = perimetre_ou_404(request, convention, ecriture=True)
+    cible = utilisateur_ou_404(perimetre, pk)
+    if not perimetre.gere_les_comptes:
+        raise PermissionDenied
+    deja_cloture = cible.est_cloture()
+    form = UtilisateurCloturerForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and deja_cloture:
+        form.add_error(None, f"Ce compte est déjà clôturé depuis le {cible.date_cloture:%d/%m/%Y}.")
+    elif request.method == "POST" and form.is_valid():
+        date_cloture = form.cleaned_data["date_cloture"]
+        try:
+            services.utilisateur_cloturer(par=request.user, utilisateur=cible, date_cloture=date_cloture)
+        except ErreurMetier as exc:
+            _refus(form, exc, MARQUES_CLOTURE)
+        else:
+            if date_cloture == aujourdhui():
+                message = f"Le compte {cible.identifiant} ({cible.get_full_name()}) est clôturé ce jour."
+            else:
+                message = (
+                    f"Le compte {cible.identifiant} ({cible.get_full_name()}) sera clôturé le {date_cloture:%d/%m/%Y}."
+                )
+            messages.success(request, message)
+            return redirect("gestion:utilisateurs", convention=perimetre.convention.pk)
+    return render(
+        request,
+        "habilitations/gestion/utilisateur_cloturer.html",
+        {
+            "perimetre": perimetre,
+            "cible": cible,
+            "form": form,
+            "deja_cloture": deja_cloture,
+            "fil": _fil(perimetre, _lien_liste(perimetre), _lien_utilisateur(perimetre, cible)),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def utilisateur_rouvrir(request: HttpRequest, convention: int, pk: int) -> HttpResponse:
+    """GET : page de confirmation ; POST : rouvre un compte clôturé (ou dont la clôture est
+    programmée) ou suspendu pour inactivité."""
+    perimetre = perimetre_ou_404(request, convention, ecriture=True)
+    cible = utilisateur_ou_404(perimetre, pk)
+    if not perimetre.gere_les_comptes:
+        raise PermissionDenied
+    form = ConfirmationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.utilisateur_rouvrir(par=request.user, utilisateur=cible)
+        except ErreurMetier as exc:
+            form.add_error(None, str(exc))
+            cible.refresh_from_db()
+        else:
+            messages.success(
+                request,
+                f"Le compte {cible.identifiant} ({cible.get_full_name()}) est rouvert ; ses appartenances aux "
+                "groupes sont inchangées.",
+            )
+            return redirect("gestion:utilisateurs", convention=perimetre.convention.pk)
+    return render(
+        request,
+        "habilitations/gestion/utilisateur_rouvrir.html",
+        {
+            "perimetre": perimetre,
+            "cible": cible,
+            "form": form,
+            "deja_ouvert": cible.date_cloture is None and not cible.est_suspendu,
+            "fil": _fil(perimetre, _lien_liste(perimetre), _lien_utilisateur(perimetre, cible)),
+        },
+    )
+
+
+@require_POST
+def identifiant_renvoyer(request: HttpRequest, convention: int, pk: int) -> HttpResponse:
+    """« Renvoi de l'identifiant par mail » (et d'un mot de passe provisoire à qui ne s'est
+    jamais connecté), depuis le menu « Choisir… » de la liste ou le détail."""
+    perimetre = perimetre_ou_404(request, convention, ecriture=True)
+    cible = utilisateur_ou_404(perimetre, pk)
+    suivant = _suivant(request, reverse("gestion:utilisateurs", args=[perimetre.convention.pk]))
+    try:
+        services.identifiant_renvoyer(par=request.user, utilisateur=cible)
+    except ErreurMetier as exc:
+        messages.error(request, str(exc))
+        return redirect(suivant)
+    message = f"L'identifiant {cible.identifiant} est renvoyé par courriel à {cible.email}"
+    if cible.last_login is None:
+        message += ", avec un nouveau mot de passe provisoire (valable 24 heures) : le compte n'a jamais servi"
+    messages.success(request, f"{message}.")
+    return redirect(suivant)
+
+
+# --- Appartenances -------------------------------------------------------------------------------
+
+
+@require_GET
+def appartenances(request: HttpRequest, convention: int, pk: int) -> HttpResponse:
+    """« Gérer l'appartenance de l'utilisateur » : ses appartenances aux groupes du périmètre,
+    closes comprises (l'historique reste), avec leurs actes pour qui peut écrire."""
+    perimetre = perimetre_ou_404(request, convention)
+    cible = utilisateur_ou_404(perimetre, pk)
+    return render(
+        request,
+        "habilitations/gestion/appartenances.html",
+        {
+            "perimetre": perimetre,
+            "cible": cible,
+            "page": paginer(request, _appartenances_visibles(perimetre, cible)),
+            "fil": _fil(perimetre, _lien_liste(perimetre), _lien_utilisateur(perimetre, cible)),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def utilisateur_ajouter_groupe(request: HttpRequest, convention: int, pk: int) -> HttpResponse:
+    """« Ajouter à un groupe » : un groupe ouvert du périmètre, à des dates ; par la porte
+    unique des appartenances (``services.appartenance_ouvrir``)."""
+    perimetre = perimetre_ou_404(request, convention, ecriture=True)
+    cible = utilisateur_ou_404(perimetre, pk)
+    form = AjouterGroupeForm(request.POST if request.method == "POST" else None, perimetre=perimetre)
+    if request.method == "POST" and form.is_valid():
+        groupe = form.cleaned_data["groupe"]
+        try:
+            appartenance = services.appartenance_ouvrir(
+                par=request.user,
+                utilisateur=cible,
+                groupe=groupe,
+                date_ouverture=form.cleaned_data["date_ouverture"],
+                date_cloture=form.cleaned_data["date_cloture"],
+            )
+        except ErreurMetier as exc:
+            _refus(form, exc, MARQUES_PERIODE)
+        else:
+            messages.success(request, _message_ajout(cible, appartenance))
+            return redirect("gestion:appartenances", convention=perimetre.convention.pk, pk=cible.pk)
+    return render(
+        request,
+        "habilitations/gestion/utilisateur_ajouter_groupe.html",
+        {
+            "perimetre": perimetre,
+            "cible": cible,
+            "form": form,
+            "fil": _fil(perimetre, _lien_liste(perimetre), _lien_utilisateur(perimetre, cible)),
+        },
+    )
+
+
+def _message_ajout(cible: Utilisateur, appartenance: Appartenance) -> str:
+    groupe = appartenance.groupe
+    if appartenance.date_ouverture > aujourdhui():
+        quand = f"à partir du {appartenance.date_ouverture:%d/%m/%Y}"
+    else:
+        quand = "dès aujourd'hui"
+    message = f"{cible.get_full_name()} est membre du groupe {groupe.code} — {groupe.libelle} {quand}"
+    if appartenance.date_cloture:
+        message += f", jusqu'au {appartenance.date_cloture:%d/%m/%Y} exclu"
+    return f"{message}."
+
+
+def _page_appartenance(
+    request: HttpRequest, gabarit: str, perimetre: perms.Perimetre, appartenance: Appartenance, **contexte: Any
+) -> HttpResponse:
+    cible = appartenance.utilisateur
+    return render(
+        request,
+        gabarit,
+        {
+            "perimetre": perimetre,
+            "cible": cible,
+            "appartenance": appartenance,
+            "fil": _fil(
+                perimetre,
+                _lien_liste(perimetre),
+                _lien_utilisateur(perimetre, cible),
+                (
+                    "Appartenances",
+                    reverse("gestion:appartenances", args=[perimetre.convention.pk, cible.pk]),
+                ),
+            ),
+            **contexte,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def appartenance_modifier(request: HttpRequest, convention: int, pk: int) -> HttpResponse:
+    """Changer les dates d'une appartenance (mêmes règles qu'à l'ouverture, sans chevauchement)."""
+    perimetre = perimetre_ou_404(request, convention, ecriture=True)
+    appartenance = appartenance_ou_404(perimetre, pk)
+    form = AppartenanceModifierForm(request.POST if request.method == "POST" else None, appartenance=appartenance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.appartenance_modifier(
+                par=request.user,
+                appartenance=appartenance,
+                date_ouverture=form.cleaned_data["date_ouverture"],
+                date_cloture=form.cleaned_data["date_cloture"],
+            )
+        except ErreurMetier as exc:
+            appartenance.refresh_from_db()  # le service a pu changer l'objet avant de refuser
+            _refus(form, exc, MARQUES_PERIODE)
+        else:
+            messages.success(
+                request,
+                f"Les dates de l'appartenance de {appartenance.utilisateur.get_full_name()} au groupe "
+                f"{appartenance.groupe.code} sont modifiées.",
+            )
+            return redirect("gestion:appartenances", convention=perimetre.convention.pk, pk=appartenance.utilisateur_id)
+    return _page_appartenance(
+        request, "habilitations/gestion/appartenance_modifier.html", perimetre, appartenance, form=form
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def appartenance_cloturer(request: HttpRequest, convention: int, pk: int) -> HttpResponse:
+    """Clôturer une appartenance aujourd'hui ou à une date future, après confirmation : les
+    profils du groupe cessent ce jour-là."""
+    perimetre = perimetre_ou_404(request, convention, ecriture=True)
+    appartenance = appartenance_ou_404(perimetre, pk)
+    deja_cloturee = appartenance.est_cloture()
+    form = AppartenanceCloturerForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and deja_cloturee:
+        form.add_error(None, "Cette appartenance est déjà clôturée.")
+    elif request.method == "POST" and form.is_valid():
+        try:
+            services.appartenance_cloturer(
+                par=request.user, appartenance=appartenance, date_cloture=form.cleaned_data["date_cloture"]
+            )
+        except ErreurMetier as exc:
+            appartenance.refresh_from_db()
+            _refus(form, exc, MARQUES_CLOTURE)
+        else:
+            cible, groupe = appartenance.utilisateur, appartenance.groupe
+            if appartenance.date_cloture <= aujourdhui():
+                quand = "ce jour"
+            else:
+                quand = f"le {appartenance.date_cloture:%d/%m/%Y}"
+            messages.success(
+                request, f"L'appartenance de {cible.get_full_name()} au groupe {groupe.code} est clôturée {quand}."
+            )
+            return redirect("gestion:appartenances", convention=perimetre.convention.pk, pk=cible.pk)
+    return _page_appartenance(
+        request,
+        "habilitations/gestion/appartenance_cloturer.html",
+        perimetre,
+        appartenance,
+        form=form,
+        deja_cloturee=deja_cloturee,
+    )

@@ -1,0 +1,64 @@
+"""Aligner des droits objets django-guardian sur les faits datés du jour.
+
+Une seule mécanique pour tous les droits objets du portail (administrer une convention, gérer un
+groupe) : on calcule l'ensemble des paires (utilisateur, objet) qui doivent détenir le droit, on
+accorde ce qui manque, on retire ce qui n'est plus dû, et chaque mouvement laisse une trace
+d'audit. Les vérifications relisent toujours les dates : ces droits ne font que suivre.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from guardian.models import UserObjectPermission
+
+from portail.socle.audit import audit_enregistrer
+
+logger = logging.getLogger(__name__)
+
+
+def permission(modele: type[models.Model], codename: str) -> Permission:
+    return Permission.objects.get(codename=codename, content_type=ContentType.objects.get_for_model(modele))
+
+
+@transaction.atomic
+def aligner(
+    *,
+    modele: type[models.Model],
+    codename: str,
+    attendus: set[tuple[int, str]],
+    objets: Iterable[int] | None = None,
+    jour_iso: str = "",
+) -> tuple[int, int]:
+    """Accorde les paires ``attendus`` (utilisateur, clé d'objet en texte) absentes et retire les
+    présentes qui n'y sont pas, en se limitant à ``objets`` s'il est donné. Renvoie (accordés,
+    retirés)."""
+    perm = permission(modele, codename)
+    existants_qs = UserObjectPermission.objects.filter(permission=perm)
+    if objets is not None:
+        existants_qs = existants_qs.filter(object_pk__in=[str(o) for o in objets])
+    existants = {(u, o): pk for pk, u, o in existants_qs.values_list("pk", "user_id", "object_pk")}
+    a_accorder = attendus - existants.keys()
+    a_retirer = existants.keys() - attendus
+    if a_retirer:
+        UserObjectPermission.objects.filter(pk__in=[existants[cle] for cle in a_retirer]).delete()
+    UserObjectPermission.objects.bulk_create(
+        UserObjectPermission(user_id=u, permission=perm, content_type_id=perm.content_type_id, object_pk=o)
+        for u, o in a_accorder
+    )
+    cibles = modele._default_manager.in_bulk([int(o) for _u, o in a_accorder | a_retirer])
+    for action, lignes in (("droit_accorder", a_accorder), ("droit_retirer", a_retirer)):
+        for u, o in sorted(lignes):
+            audit_enregistrer(
+                par=None,
+                action=action,
+                cible=cibles.get(int(o)),
+                apres={"permission": codename, "utilisateur": u, "jour": jour_iso},
+            )
+    if a_accorder or a_retirer:
+        logger.info("droits %s : %d accordés, %d retirés", codename, len(a_accorder), len(a_retirer))
+    return len(a_accorder), len(a_retirer)

@@ -1,0 +1,30 @@
+from django.conf import settings
+
+from portail.socle.audit import adresse_ip_courante
+
+
+def adresse_client(request) -> str | None:
+    """Adresse du client. Derrière le proxy inverse de production (PROXY_INVERSE_DE_CONFIANCE),
+    c'est la dernière adresse de X-Forwarded-For, celle que notre proxy a ajoutée : les
+    précédentes viennent du client et peuvent être forgées. Sans proxy, REMOTE_ADDR."""
+    if request is None:
+        return None
+    if settings.PROXY_INVERSE_DE_CONFIANCE:
+        transmis = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if transmis:
+            return transmis.split(",")[-1].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class AdresseIPMiddleware:
+    """Rend l'adresse de la requête visible aux fonctions de service (piste d'audit)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        jeton = adresse_ip_courante.set(adresse_client(request))
+        try:
+            return self.get_response(request)
+        finally:
+            adresse_ip_courante.reset(jeton)
