@@ -38,10 +38,11 @@ test: install
 test-e2e: install
 	$(PY) -m pytest tests/e2e
 
-## lint : ruff (règles et format)
+## lint : ruff (règles et format), couches et cycles d'imports (import-linter, contrats dans pyproject.toml)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -18,19 +18,20 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from conventions import extensions
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
 from conventions.validators import siret_normaliser, valider_siret
-from habilitations.services import ErreurMetier, utilisateur_creer
 from portail.socle.audit import audit_enregistrer
 from portail.socle.dates import aujourdhui, q_ouvert
 from portail.socle.droits import aligner
 from portail.socle.emails import courriel_preparer
+from portail.socle.erreurs import ErreurMetier
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from habilitations.models import Utilisateur
+    from django.contrib.auth.models import AbstractBaseUser as Utilisateur  # AUTH_USER_MODEL, d'une couche au-dessus
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def convention_formaliser(
     if (administrateur is None) == (nouvel_administrateur is None):
         raise ErreurMetier("Choisissez un administrateur existant ou créez-en un, l'un des deux.")
     if administrateur is None:
-        administrateur = utilisateur_creer(par=par, organisme=organisme, **nouvel_administrateur)
+        administrateur = extensions.compte_creer(par=par, organisme=organisme, **nouvel_administrateur)
     _verifier_administrateur_possible(administrateur, organisme, date_ouverture)
 
     convention = Convention.objects.create(
@@ -307,7 +308,7 @@ def avenant_enregistrer(
         if (administrateur is None) == (nouvel_administrateur is None):
             raise ErreurMetier("Choisissez le nouvel administrateur parmi les comptes existants ou créez-en un.")
         if administrateur is None:
-            administrateur = utilisateur_creer(par=par, convention=convention, **nouvel_administrateur)
+            administrateur = extensions.compte_creer(par=par, convention=convention, **nouvel_administrateur)
         if administrateur.pk == actuel.administrateur_id:
             raise ErreurMetier(f"{administrateur.get_full_name()} est déjà l'administrateur de cette convention.")
         _verifier_administrateur_possible(administrateur, convention.organisme, date_effet)

@@ -15,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin
 
+from conventions.enums import EtatConvention
 from habilitations.enums import Poste
 from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, q_ouvert
 
@@ -160,8 +161,6 @@ class SessionUtilisateur(models.Model):
 class GroupeQuerySet(DateeQuerySet):
     def effectifs(self, jour=None):
         """Groupes ouverts d'une convention validée et ouverte ce jour."""
-        from conventions.enums import EtatConvention
-
         jour = jour or aujourdhui()
         return self.filter(q_ouvert(jour), q_ouvert(jour, "convention__"), convention__etat=EtatConvention.VALIDEE)
 

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.shortcuts import get_objects_for_user
 
 from conventions.enums import EtatConvention
-from conventions.models import Convention, Mandat, Organisme, Profil, Service
-from habilitations.models import Appartenance, CodeSecoursDevice, Groupe
+from conventions.models import Convention, Mandat, Profil, Service
+from conventions.perms import conventions_administrees, conventions_visibles, est_agent_caf, est_superviseur_national
+from habilitations.models import Appartenance, CodeSecoursDevice, Groupe, Utilisateur
 from portail.socle.dates import aujourdhui, q_ouvert
-
-if TYPE_CHECKING:
-    from habilitations.models import Utilisateur
 
 
 def profils_effectifs(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Profil]:
@@ -77,8 +75,6 @@ def double_authentification_requise(user: Utilisateur) -> bool:
 def _administrateur_ou_responsable(user: Utilisateur) -> bool:
     """Administrateur d'une convention effective ou responsable d'un groupe effectif ce jour ;
     les deux questions en une seule requête (le middleware la pose à chaque page)."""
-    from habilitations.models import Utilisateur
-
     jour = aujourdhui()
     return (
         Utilisateur.objects.filter(pk=user.pk)
@@ -98,60 +94,11 @@ def _administrateur_ou_responsable(user: Utilisateur) -> bool:
 
 def a_double_authentification(user: Utilisateur) -> bool:
     """L'utilisateur a activé une application d'authentification (TOTP confirmé)."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
 def codes_secours(user: Utilisateur) -> CodeSecoursDevice | None:
     return CodeSecoursDevice.objects.filter(user=user, confirmed=True).first()
-
-
-# --- Organismes et conventions -------------------------------------------------------------
-#
-# Trois rôles lisent les conventions : l'agent Caf (celles de sa Caf, par le lien structurel de
-# son compte), la supervision nationale (permission globale « superviser_national », lecture
-# seule) et l'administrateur partenaire (droit objet django-guardian « administrer_convention »,
-# accordé et retiré par les services et la tâche quotidienne). Chaque lecture revérifie aussi les
-# dates : le droit objet ne suffit jamais seul.
-
-PERMISSION_ADMINISTRER = "conventions.administrer_convention"
-PERMISSION_SUPERVISION = "conventions.superviser_national"
-
-
-def est_agent_caf(user: Utilisateur) -> bool:
-    """Agent Caf au compte ouvert ce jour."""
-    return bool(user.is_authenticated and user.caf_id and user.est_ouvert())
-
-
-def est_superviseur_national(user: Utilisateur) -> bool:
-    """Supervision nationale (Cnaf) : permission globale, donnée par l'administration technique à
-    un compte national (ni agent d'une Caf, ni partenaire : la question ne coûte alors aucune
-    requête aux autres)."""
-    return bool(
-        user.is_authenticated
-        and user.caf_id is None
-        and user.organisme_id is None
-        and user.est_ouvert()
-        and user.has_perm(PERMISSION_SUPERVISION)
-    )
-
-
-def conventions_administrees(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Convention]:
-    """Les conventions que l'utilisateur administre ce jour : droit objet guardian ET faits datés
-    (convention validée et ouverte, mandat ouvert, compte ouvert)."""
-    jour = jour or aujourdhui()
-    if not user.is_authenticated or not user.est_ouvert(jour) or user.caf_id:
-        return Convention.objects.none()
-    avec_droit = get_objects_for_user(
-        user, PERMISSION_ADMINISTRER, klass=Convention, accept_global_perms=False, with_superuser=False
-    )
-    mandats = Mandat.objects.filter(q_ouvert(jour), convention=OuterRef("pk"), administrateur=user)
-    return Convention.objects.effectives(jour).filter(Exists(mandats), pk__in=avec_droit.values("pk"))
-
-
-def est_administrateur_partenaire(user: Utilisateur) -> bool:
-    return conventions_administrees(user).exists()
 
 
 def est_gestionnaire_habilitations(user: Utilisateur) -> bool:
@@ -160,48 +107,10 @@ def est_gestionnaire_habilitations(user: Utilisateur) -> bool:
     return user.organisme_id is not None and conventions_visibles(user).exists()
 
 
-def conventions_visibles(user: Utilisateur) -> QuerySet[Convention]:
-    """Ce que « Consulter les conventions » montre : refus par défaut (queryset vide). Un
-    partenaire y voit les conventions qu'il administre et celles où il est responsable d'un
-    groupe effectif."""
-    if est_agent_caf(user):
-        return Convention.objects.filter(caf_id=user.caf_id)
-    if est_superviseur_national(user):
-        return Convention.objects.all()
-    return conventions_administrees(user) | Convention.objects.filter(
-        pk__in=groupes_responsable(user).values("convention_id")
-    )
-
-
-def peut_gerer_convention(user: Utilisateur, convention: Convention) -> bool:
-    """Formaliser, valider, clôturer, enregistrer un avenant : un agent de la Caf pivot."""
-    return est_agent_caf(user) and convention.caf_id == user.caf_id
-
-
-def peut_gerer_organismes(user: Utilisateur) -> bool:
-    return est_agent_caf(user)
-
-
-def organismes_visibles(user: Utilisateur) -> QuerySet[Organisme]:
-    if est_agent_caf(user):
-        return Organisme.objects.filter(caf_id=user.caf_id)
-    if est_superviseur_national(user):
-        return Organisme.objects.all()
-    return Organisme.objects.none()
-
-
-def agents_visibles(user: Utilisateur) -> QuerySet[Utilisateur]:
-    """« Consulter les agents Caf » : les agents de sa propre Caf."""
-    from habilitations.models import Utilisateur as Modele
-
-    if est_agent_caf(user):
-        return Modele.objects.filter(caf_id=user.caf_id)
-    return Modele.objects.none()
-
-
-def peut_consulter_partenaires(user: Utilisateur) -> bool:
-    """Accès aux écrans « Organismes partenaires » (lecture)."""
-    return est_agent_caf(user) or est_superviseur_national(user)
+def conventions_deleguees(user: Utilisateur) -> QuerySet[Convention]:
+    """Les conventions où l'utilisateur est responsable d'un groupe effectif ce jour : il les voit
+    dans « Consulter les conventions » (inscrit auprès de ``conventions.extensions``)."""
+    return Convention.objects.filter(pk__in=groupes_responsable(user).values("convention_id"))
 
 
 # --- Gestion des habilitations : le périmètre d'un utilisateur dans une convention --------------
@@ -293,9 +202,7 @@ def utilisateurs_du_perimetre(p: Perimetre) -> QuerySet[Utilisateur]:
     """Les comptes de la convention (créés sous elle, ou ses administrateurs) ; pour un
     responsable, ceux qui appartiennent (ou ont appartenu) à un groupe de son sous-arbre, sans
     les administrateurs."""
-    from habilitations.models import Utilisateur as Modele
-
-    comptes = Modele.objects.filter(Q(convention=p.convention) | Exists(_administrateurs(p.convention)))
+    comptes = Utilisateur.objects.filter(Q(convention=p.convention) | Exists(_administrateurs(p.convention)))
     if not p.responsable:
         return comptes
     membres = Appartenance.objects.filter(utilisateur=OuterRef("pk"), groupe__in=groupes_du_perimetre(p))

@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from conventions.models import Caf, Convention, Mandat, Organisme, Profil
+from conventions.services import mandats_bloquant_cloture
 from habilitations.enums import Poste
 from habilitations.models import (
     Appartenance,
@@ -34,7 +35,9 @@ from habilitations.models import (
 )
 from portail.socle.audit import audit_enregistrer
 from portail.socle.dates import aujourdhui, q_ouvert
+from portail.socle.droits import aligner
 from portail.socle.emails import courriel_preparer
+from portail.socle.erreurs import ErreurMetier
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +45,6 @@ ALPHABET_PROVISOIRE = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789
 LONGUEUR_PROVISOIRE = 16
 SEL_CHANGEMENT_EMAIL = "habilitations.changement-email"
 DUREE_LIEN_EMAIL = datetime.timedelta(days=2)
-
-
-class ErreurMetier(Exception):
-    """Une règle métier refuse l'opération ; le message est destiné à l'utilisateur."""
 
 
 def _lettres(texte: str) -> str:
@@ -204,8 +203,6 @@ def utilisateur_cloturer(*, par: Utilisateur | None, utilisateur: Utilisateur, d
     les dates du compte."""
     if date_cloture < aujourdhui():
         raise ErreurMetier("La date de clôture ne peut pas être passée.")
-    from conventions.services import mandats_bloquant_cloture
-
     bloquants = mandats_bloquant_cloture(utilisateur, date_cloture)
     if bloquants:
         libelles = ", ".join(f"« {m.convention.libelle} »" for m in bloquants)
@@ -521,8 +518,6 @@ def droits_groupes_reconcilier(
 ) -> tuple[int, int]:
     """Le droit objet « gerer_groupe » suit les faits du jour : le responsable d'un groupe
     effectif, au compte ouvert, le détient ; personne d'autre."""
-    from portail.socle.droits import aligner
-
     jour = jour or aujourdhui()
     effectifs = Groupe.objects.effectifs(jour).filter(
         q_ouvert(jour, "responsable__"), responsable__suspendu_le__isnull=True

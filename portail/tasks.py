@@ -1,14 +1,5 @@
-from celery import shared_task
+"""Les tâches Celery du socle, exposées ici pour la découverte automatique (``portail.tasks``)."""
 
-from portail.socle import courriels as services
+from portail.socle.courriels import envoyer_courriel, relancer_courriels
 
-
-@shared_task(ignore_result=True)
-def envoyer_courriel(courriel_id: int) -> None:
-    # Un échec n'est pas relevé ici : le balayage périodique relance avec un délai croissant.
-    services.courriel_envoyer(courriel_id=courriel_id)
-
-
-@shared_task(ignore_result=True)
-def relancer_courriels() -> int:
-    return services.courriels_relancer()
+__all__ = ["envoyer_courriel", "relancer_courriels"]

@@ -12,11 +12,11 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from conventions import perms
 from conventions.consultation import pdf
 from conventions.consultation.filtres import TRI_PAR_DEFAUT, TRIS, ConventionFilterSet
 from conventions.enums import EtatConvention
 from conventions.models import Caf, Convention
-from habilitations import perms
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import fil_ariane
 

@@ -12,17 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django import forms
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils.html import format_html
 
 from conventions.enums import TypeAvenant
 from conventions.models import Organisme, Profil, Service
 from conventions.validators import siret_normaliser
-from habilitations.models import Utilisateur
 from portail.socle.dates import aujourdhui
 from portail.socle.forms import PortailForm
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser as Utilisateur
     from django.forms import BoundField
 
 
@@ -65,7 +66,7 @@ def champ_date(libelle: str, *, requis: bool = True, **kwargs: Any) -> forms.Dat
 def comptes_administrables(organisme: Organisme) -> QuerySet[Utilisateur]:
     """Les comptes qu'on peut nommer administrateur : ceux de l'organisme, ouverts, actifs et
     sans date de clôture (une convention a toujours un administrateur)."""
-    return Utilisateur.objects.ouverts().filter(organisme=organisme, date_cloture__isnull=True, is_active=True)
+    return get_user_model().objects.ouverts().filter(organisme=organisme, date_cloture__isnull=True, is_active=True)
 
 
 class CompteChoiceField(forms.ModelChoiceField):

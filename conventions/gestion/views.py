@@ -18,12 +18,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from conventions import services
+from conventions import perms, services
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.gestion.forms import AvenantForm, CloturerForm, ConfirmationForm, FormaliserForm, OrganismeChoixFiltre
-from habilitations import perms
-from habilitations.services import ErreurMetier
 from portail.socle.dates import aujourdhui
+from portail.socle.erreurs import ErreurMetier
 from portail.socle.jetons import Jetons
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import fil_ariane

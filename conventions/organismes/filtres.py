@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import django_filters
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from conventions.models import Caf, Organisme, TypeOrganisme
 from conventions.validators import siret_normaliser
-from habilitations.models import Utilisateur
 from portail.socle.forms import PortailForm
 
 
@@ -50,6 +50,6 @@ class AgentFiltre(django_filters.FilterSet):
     prenom = django_filters.CharFilter(label="Prénom", lookup_expr="icontains")
 
     class Meta:
-        model = Utilisateur
+        model = get_user_model()  # les comptes sont ceux d'AUTH_USER_MODEL (couche du dessus)
         fields = ["identifiant", "nom", "prenom"]
         form = PortailForm

@@ -14,12 +14,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from conventions import services
+from conventions import perms, services
 from conventions.models import TypeOrganisme
 from conventions.organismes.filtres import AgentFiltre, OrganismeFiltre
 from conventions.organismes.forms import OrganismeForm
-from habilitations import perms
-from habilitations.services import ErreurMetier
+from portail.socle.erreurs import ErreurMetier
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import fil_ariane
 
@@ -116,7 +115,7 @@ def organisme(request, pk: int):
         {
             "organisme": organisme,
             "conventions": conventions,
-            "peut_gerer": perms.peut_gerer_organismes(request.user) and organisme.caf_id == request.user.caf_id,
+            "peut_gerer": perms.peut_gerer_organisme(request.user, organisme),
             "fil": fil_ariane(
                 ("Organismes partenaires", reverse("conventions:organismes")),
                 ("Consulter les organismes partenaires", reverse("conventions:organismes")),

@@ -10,7 +10,7 @@ from django.db import models
 from portail.models import EvenementAudit
 
 if TYPE_CHECKING:
-    from habilitations.models import Utilisateur
+    from django.contrib.auth.models import AbstractBaseUser as Utilisateur  # AUTH_USER_MODEL, d'une couche au-dessus
 
 # Adresse de la requête en cours, posée par portail.socle.middleware.AdresseIPMiddleware.
 adresse_ip_courante: contextvars.ContextVar[str | None] = contextvars.ContextVar("adresse_ip_courante", default=None)

@@ -1,8 +1,13 @@
-"""Envoi effectif des courriels de la boîte d'envoi."""
+"""Envoi effectif des courriels de la boîte d'envoi, et ses deux tâches Celery.
+
+Les tâches gardent leur nom historique (``portail.tasks.…``, celui du planning de beat et des
+messages déjà en file) ; ``portail/tasks.py`` les expose à la découverte automatique de Celery.
+"""
 
 import logging
 from datetime import timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -56,3 +61,14 @@ def courriels_relancer(*, limite: int = 200) -> int:
     """Envoie les courriels en attente dont l'heure est venue ; renvoie le nombre partis."""
     ids = list(Courriel.objects.a_envoyer().order_by("prochaine_tentative_le").values_list("pk", flat=True)[:limite])
     return sum(courriel_envoyer(courriel_id=pk) for pk in ids)
+
+
+@shared_task(name="portail.tasks.envoyer_courriel", ignore_result=True)
+def envoyer_courriel(courriel_id: int) -> None:
+    # Un échec n'est pas relevé ici : le balayage périodique relance avec un délai croissant.
+    courriel_envoyer(courriel_id=courriel_id)
+
+
+@shared_task(name="portail.tasks.relancer_courriels", ignore_result=True)
+def relancer_courriels() -> int:
+    return courriels_relancer()

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 
 from portail.models import Courriel
+from portail.socle.courriels import envoyer_courriel
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +29,6 @@ def courriel_preparer(*, modele: str, destinataire: str, contexte: dict[str, Any
 
 def programmer_envoi(courriel_id: int) -> None:
     """Confie l'envoi à Celery. Si le courtier est absent, le balayage périodique rattrapera."""
-    from portail.tasks import envoyer_courriel
-
     try:
         envoyer_courriel.delay(courriel_id)
     except Exception:

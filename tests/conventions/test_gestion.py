@@ -14,15 +14,15 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from guardian.shortcuts import get_perms
 
-from conventions import services
+from conventions import perms, services
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Convention, Mandat, Profil
-from habilitations import perms
+from habilitations import perms as habilitations_perms
 from habilitations import services as habilitations_services
 from habilitations.models import Utilisateur
-from habilitations.services import ErreurMetier
 from portail.models import Courriel
 from portail.socle.dates import aujourdhui
+from portail.socle.erreurs import ErreurMetier
 from tests import factories
 from tests.conftest import connecter_verifie
 from tests.utils import texte
@@ -468,7 +468,7 @@ class TestCloturer:
 
     def test_cloturer_aujourd_hui_ferme_tous_les_acces(self, client, agent, convention, administrateur, declarant):
         assert perms.conventions_administrees(administrateur).exists()
-        assert perms.profils_effectifs(declarant).exists()
+        assert habilitations_perms.profils_effectifs(declarant).exists()
         reponse = client.post(
             url("convention_cloturer", convention), {"date_cloture": aujourdhui().isoformat(), "confirmation": "on"}
         )
@@ -477,7 +477,7 @@ class TestCloturer:
         convention.refresh_from_db()
         assert convention.date_cloture == aujourdhui()
         assert not perms.conventions_administrees(administrateur).exists()
-        assert not perms.profils_effectifs(declarant).exists()
+        assert not habilitations_perms.profils_effectifs(declarant).exists()
         assert not get_perms(administrateur, convention)
         assert "est clôturée ce jour" in messages_de(reponse)[0]
 

@@ -8,14 +8,14 @@ import pytest
 import time_machine
 from guardian.shortcuts import get_perms
 
-from conventions import services
+from conventions import perms, services
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Convention, Mandat, Profil
-from habilitations import perms
+from habilitations import perms as habilitations_perms
 from habilitations.models import Utilisateur
-from habilitations.services import ErreurMetier
 from portail.models import Courriel, EvenementAudit
 from portail.socle.dates import aujourdhui
+from portail.socle.erreurs import ErreurMetier
 from tests import factories
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -217,7 +217,7 @@ class TestCloturer:
         services.convention_cloturer(par=agent_caf, convention=convention, date_cloture=aujourdhui())
         assert get_perms(administrateur, convention) == []
         assert not perms.conventions_administrees(administrateur).exists()
-        assert not perms.profils_effectifs(declarant).exists()
+        assert not habilitations_perms.profils_effectifs(declarant).exists()
         assert convention.mandats.get().date_cloture == aujourdhui()
         evenement = audit("convention_cloturer", convention)
         assert evenement.acteur == agent_caf

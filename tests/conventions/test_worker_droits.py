@@ -4,9 +4,9 @@ Mêmes conditions que tests/portail/test_worker_celery.py (Redis et PostgreSQL r
 
 from guardian.models import UserObjectPermission
 
+from conventions import perms
 from conventions.models import Mandat
 from conventions.tasks import reconcilier_droits
-from habilitations import perms
 from tests import factories
 from tests.portail.test_worker_celery import pytestmark, worker  # noqa: F401 (fixture)
 

@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from habilitations import services
-from habilitations.administration.import_csv import imports
+from habilitations.administration.import_csv import imports, tasks
 from habilitations.administration.import_csv.tasks import importer_utilisateurs
 from habilitations.models import Appartenance, EtatImport, ImportUtilisateurs, LigneImport, Utilisateur
 from portail.models import Courriel, EvenementAudit
@@ -555,7 +555,7 @@ class TestConfirmation:
         self, admin_connecte, convention, administrateur, django_capture_on_commit_callbacks, monkeypatch
     ):
         import_utilisateurs = creer_import(convention, administrateur, lignes_csv(4, prefixe="reprise"))
-        imports.import_confirmer(par=administrateur, import_utilisateurs=import_utilisateurs)
+        tasks.import_confirmer(par=administrateur, import_utilisateurs=import_utilisateurs)
         creer = services.utilisateur_creer_dans_convention
         appels = []
 

@@ -30,9 +30,9 @@ from habilitations.administration.groupes.forms import (
     ProfilRetirerForm,
 )
 from habilitations.models import Appartenance, Groupe, GroupeProfil
-from habilitations.services import ErreurMetier
 from habilitations.validators import telephone_normaliser
 from portail.socle.dates import aujourdhui, q_cloture
+from portail.socle.erreurs import ErreurMetier
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import Lien, fil_ariane
 

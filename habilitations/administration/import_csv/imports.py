@@ -26,14 +26,13 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
-from django.utils import timezone
 
 from habilitations.enums import Poste
 from habilitations.models import EtatImport, ImportUtilisateurs, LigneImport, Utilisateur
-from habilitations.services import ErreurMetier
 from habilitations.validators import telephone_normaliser
 from portail.socle.audit import audit_enregistrer
 from portail.socle.dates import aujourdhui
+from portail.socle.erreurs import ErreurMetier
 
 if TYPE_CHECKING:
     from conventions.models import Convention
@@ -392,32 +391,6 @@ def import_enregistrer(
 def lignes_valides(import_utilisateurs: ImportUtilisateurs) -> QuerySet[LigneImport]:
     """Les lignes sans erreur (à créer, ou créées) ; une ligne refusée à la création a une erreur."""
     return import_utilisateurs.lignes.filter(erreurs=[])
-
-
-@transaction.atomic
-def import_confirmer(*, par: Utilisateur, import_utilisateurs: ImportUtilisateurs) -> int:
-    """Confirme l'aperçu : l'import passe « En cours » et la tâche de création est publiée après
-    la validation de la transaction. L'import est relu sous verrou : deux confirmations simultanées
-    (double clic, deux onglets) n'en publient qu'une, la seconde voit l'état déjà changé.
-    Renvoie le nombre de comptes à créer."""
-    from habilitations.administration.import_csv.tasks import import_publier
-
-    verrouille = ImportUtilisateurs.objects.select_for_update().get(pk=import_utilisateurs.pk)
-    if verrouille.etat != EtatImport.PREVISUALISE:
-        raise ErreurMetier(f"Cet import est déjà {verrouille.get_etat_display().lower()} : rien n'a été relancé.")
-    total = lignes_valides(verrouille).count()
-    if not total:
-        raise ErreurMetier("Aucune ligne du fichier n'est valide : il n'y a aucun compte à créer.")
-    verrouille.etat, verrouille.total, verrouille.confirme_le = EtatImport.EN_COURS, total, timezone.now()
-    verrouille.save(update_fields=["etat", "total", "confirme_le"])
-    audit_enregistrer(
-        par=par,
-        action="import_confirmer",
-        cible=verrouille,
-        apres={"fichier": verrouille.nom_fichier, "groupe": verrouille.groupe_id, "comptes_a_creer": total},
-    )
-    transaction.on_commit(lambda: import_publier(verrouille.pk))
-    return total
 
 
 @transaction.atomic

@@ -1,4 +1,4 @@
-"""La création des comptes d'un import CSV confirmé, par Celery.
+"""La confirmation d'un import CSV et la création de ses comptes, par Celery.
 
 La tâche est nommée explicitement : le worker la connaît par ce nom, quel que soit le module qui
 l'importe le premier.
@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from habilitations import services
 from habilitations.administration.import_csv import imports
-from habilitations.models import EtatImport, ImportUtilisateurs, LigneImport
-from habilitations.services import ErreurMetier
+from habilitations.models import EtatImport, ImportUtilisateurs, LigneImport, Utilisateur
+from portail.socle.audit import audit_enregistrer
+from portail.socle.erreurs import ErreurMetier
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,30 @@ def import_publier(import_id: int) -> None:
         ImportUtilisateurs.objects.filter(pk=import_id, etat=EtatImport.EN_COURS, traites=0).update(
             etat=EtatImport.PREVISUALISE, total=0, confirme_le=None
         )
+
+
+@transaction.atomic
+def import_confirmer(*, par: Utilisateur, import_utilisateurs: ImportUtilisateurs) -> int:
+    """Confirme l'aperçu : l'import passe « En cours » et la tâche de création est publiée après
+    la validation de la transaction. L'import est relu sous verrou : deux confirmations simultanées
+    (double clic, deux onglets) n'en publient qu'une, la seconde voit l'état déjà changé.
+    Renvoie le nombre de comptes à créer."""
+    verrouille = ImportUtilisateurs.objects.select_for_update().get(pk=import_utilisateurs.pk)
+    if verrouille.etat != EtatImport.PREVISUALISE:
+        raise ErreurMetier(f"Cet import est déjà {verrouille.get_etat_display().lower()} : rien n'a été relancé.")
+    total = imports.lignes_valides(verrouille).count()
+    if not total:
+        raise ErreurMetier("Aucune ligne du fichier n'est valide : il n'y a aucun compte à créer.")
+    verrouille.etat, verrouille.total, verrouille.confirme_le = EtatImport.EN_COURS, total, timezone.now()
+    verrouille.save(update_fields=["etat", "total", "confirme_le"])
+    audit_enregistrer(
+        par=par,
+        action="import_confirmer",
+        cible=verrouille,
+        apres={"fichier": verrouille.nom_fichier, "groupe": verrouille.groupe_id, "comptes_a_creer": total},
+    )
+    transaction.on_commit(lambda: import_publier(verrouille.pk))
+    return total
 
 
 def import_executer(*, import_id: int) -> None:

@@ -21,10 +21,10 @@ from django.views.decorators.http import require_http_methods
 
 from habilitations import perms
 from habilitations.administration.acces import perimetre_ou_404
-from habilitations.administration.import_csv import imports
+from habilitations.administration.import_csv import imports, tasks
 from habilitations.administration.import_csv.forms import ImportDeposerForm
 from habilitations.models import EtatImport, ImportUtilisateurs
-from habilitations.services import ErreurMetier
+from portail.socle.erreurs import ErreurMetier
 from portail.socle.listes import paginer
 from portail.socle.navigation import Lien, fil_ariane
 
@@ -185,7 +185,7 @@ def _apercu_agir(
     apercu = reverse("gestion:import_apercu", args=[perimetre.convention.pk, import_utilisateurs.pk])
     try:
         if action == "confirmer":
-            total = imports.import_confirmer(par=request.user, import_utilisateurs=import_utilisateurs)
+            total = tasks.import_confirmer(par=request.user, import_utilisateurs=import_utilisateurs)
             import_utilisateurs.refresh_from_db(fields=["etat"])
             if import_utilisateurs.etat == EtatImport.PREVISUALISE:
                 # La publication a échoué après validation (courtier injoignable) : rien n'est lancé.

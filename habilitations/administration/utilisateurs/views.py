@@ -32,8 +32,8 @@ from habilitations.administration.utilisateurs.forms import (
     UtilisateurCreerForm,
     UtilisateurModifierForm,
 )
-from habilitations.services import ErreurMetier
 from portail.socle.dates import aujourdhui
+from portail.socle.erreurs import ErreurMetier
 from portail.socle.jetons import Jetons
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import fil_ariane

@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from conventions import services as conventions_services
 from conventions.models import Caf, Convention, Organisme, Profil, TypeOrganisme
+from conventions.validators import cle_luhn_valide
 from habilitations import services
 from habilitations.models import Utilisateur
 from portail.socle.dates import aujourdhui
@@ -193,7 +194,5 @@ class Command(BaseCommand):
 
 def siret_de_demo(numero: int) -> str:
     """SIRET inventé (préfixe 999) à clé de Luhn valide."""
-    from conventions.validators import cle_luhn_valide
-
     base = f"9991200{numero:06d}"
     return next(base + str(cle) for cle in range(10) if cle_luhn_valide(base + str(cle)))

@@ -1,0 +1,118 @@
+"""Le module d'autorisation des conventions et des organismes : qui les lit, qui les gère.
+
+Refus par défaut. Les faits datés (convention, mandat, compte) sont relus à chaque question, à
+la date du jour : un droit objet en retard ne prolonge jamais un accès. Les habilitations (le
+périmètre dans une convention, les groupes) ont leur propre module, ``habilitations/perms.py``,
+qui s'appuie sur celui-ci.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from conventions import extensions
+from conventions.models import Convention, Mandat, Organisme
+from portail.socle.dates import aujourdhui, q_ouvert
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser as Utilisateur
+
+# --- Organismes et conventions -------------------------------------------------------------
+#
+# Trois rôles lisent les conventions : l'agent Caf (celles de sa Caf, par le lien structurel de
+# son compte), la supervision nationale (permission globale « superviser_national », lecture
+# seule) et l'administrateur partenaire (droit objet django-guardian « administrer_convention »,
+# accordé et retiré par les services et la tâche quotidienne). Chaque lecture revérifie aussi les
+# dates : le droit objet ne suffit jamais seul.
+
+PERMISSION_ADMINISTRER = "conventions.administrer_convention"
+PERMISSION_SUPERVISION = "conventions.superviser_national"
+
+
+def est_agent_caf(user: Utilisateur) -> bool:
+    """Agent Caf au compte ouvert ce jour."""
+    return bool(user.is_authenticated and user.caf_id and user.est_ouvert())
+
+
+def est_superviseur_national(user: Utilisateur) -> bool:
+    """Supervision nationale (Cnaf) : permission globale, donnée par l'administration technique à
+    un compte national (ni agent d'une Caf, ni partenaire : la question ne coûte alors aucune
+    requête aux autres)."""
+    return bool(
+        user.is_authenticated
+        and user.caf_id is None
+        and user.organisme_id is None
+        and user.est_ouvert()
+        and user.has_perm(PERMISSION_SUPERVISION)
+    )
+
+
+def conventions_administrees(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Convention]:
+    """Les conventions que l'utilisateur administre ce jour : droit objet guardian ET faits datés
+    (convention validée et ouverte, mandat ouvert, compte ouvert)."""
+    jour = jour or aujourdhui()
+    if not user.is_authenticated or not user.est_ouvert(jour) or user.caf_id:
+        return Convention.objects.none()
+    avec_droit = get_objects_for_user(
+        user, PERMISSION_ADMINISTRER, klass=Convention, accept_global_perms=False, with_superuser=False
+    )
+    mandats = Mandat.objects.filter(q_ouvert(jour), convention=OuterRef("pk"), administrateur=user)
+    return Convention.objects.effectives(jour).filter(Exists(mandats), pk__in=avec_droit.values("pk"))
+
+
+def est_administrateur_partenaire(user: Utilisateur) -> bool:
+    return conventions_administrees(user).exists()
+
+
+def conventions_visibles(user: Utilisateur) -> QuerySet[Convention]:
+    """Ce que « Consulter les conventions » montre : refus par défaut (queryset vide). Un
+    partenaire y voit les conventions qu'il administre et celles où il est responsable d'un
+    groupe effectif."""
+    if est_agent_caf(user):
+        return Convention.objects.filter(caf_id=user.caf_id)
+    if est_superviseur_national(user):
+        return Convention.objects.all()
+    visibles = conventions_administrees(user)
+    deleguees = extensions.conventions_deleguees(user)
+    return visibles if deleguees is None else visibles | deleguees
+
+
+def peut_gerer_convention(user: Utilisateur, convention: Convention) -> bool:
+    """Formaliser, valider, clôturer, enregistrer un avenant : un agent de la Caf pivot."""
+    return est_agent_caf(user) and convention.caf_id == user.caf_id
+
+
+def peut_gerer_organismes(user: Utilisateur) -> bool:
+    return est_agent_caf(user)
+
+
+def peut_gerer_organisme(user: Utilisateur, organisme: Organisme) -> bool:
+    """Modifier un organisme, lui formaliser une convention : un agent de la Caf à laquelle il
+    est rattaché (la supervision nationale et les agents d'autres Caf le lisent seulement)."""
+    return peut_gerer_organismes(user) and organisme.caf_id == user.caf_id
+
+
+def organismes_visibles(user: Utilisateur) -> QuerySet[Organisme]:
+    if est_agent_caf(user):
+        return Organisme.objects.filter(caf_id=user.caf_id)
+    if est_superviseur_national(user):
+        return Organisme.objects.all()
+    return Organisme.objects.none()
+
+
+def agents_visibles(user: Utilisateur) -> QuerySet[Utilisateur]:
+    """« Consulter les agents Caf » : les agents de sa propre Caf."""
+    comptes = get_user_model().objects
+    if est_agent_caf(user):
+        return comptes.filter(caf_id=user.caf_id)
+    return comptes.none()
+
+
+def peut_consulter_partenaires(user: Utilisateur) -> bool:
+    """Accès aux écrans « Organismes partenaires » (lecture)."""
+    return est_agent_caf(user) or est_superviseur_national(user)
