@@ -5,6 +5,7 @@ from django.urls import path
 
 from habilitations.administration.groupes import views as views_groupes
 from habilitations.administration.import_csv import views as views_import
+from habilitations.administration.journal import views as views_journal
 from habilitations.administration.tableaux_de_bord import views as views_tableaux
 from habilitations.administration.utilisateurs import views as views_utilisateurs
 
@@ -54,8 +55,8 @@ urlpatterns = [
     # Tableaux de bord et journal.
     path(U + "tableaux-de-bord/", views_tableaux.tableaux_de_bord, name="tableaux_de_bord"),
     path(U + "tableaux-de-bord/<slug:tableau>.csv", views_tableaux.tableau_csv, name="tableau_csv"),
-    path(U + "journal/", views_tableaux.journal, name="journal"),
-    path(U + "journal.csv", views_tableaux.journal_csv, name="journal_csv"),
+    path(U + "journal/", views_journal.journal, name="journal"),
+    path(U + "journal.csv", views_journal.journal_csv, name="journal_csv"),
     # Import CSV.
     path(U + "utilisateurs/importer/", views_import.import_deposer, name="import_deposer"),
     path(U + "imports/<int:pk>/", views_import.import_apercu, name="import_apercu"),

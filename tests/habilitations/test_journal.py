@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from habilitations import services
-from habilitations.administration.tableaux_de_bord import tableaux
+from habilitations.administration.journal import journal as lecture
 from habilitations.models import Utilisateur
 from portail.models import EvenementAudit
 from tests.conftest import connecter_verifie
@@ -36,7 +36,7 @@ def lire_csv(reponse) -> list[dict[str, str]]:
     contenu = b"".join(reponse.streaming_content)
     assert contenu.startswith(b"\xef\xbb\xbf")
     entetes, *lignes = csv.reader(io.StringIO(contenu.decode("utf-8-sig")), delimiter=";")
-    assert tuple(entetes) == tableaux.ENTETES_JOURNAL
+    assert tuple(entetes) == lecture.ENTETES_JOURNAL
     return [dict(zip(entetes, ligne, strict=True)) for ligne in lignes]
 
 
@@ -144,7 +144,7 @@ class TestContenu:
     def test_colonnes_et_acte_lisible(self, client, convention, admin_connecte, eleonore):
         reponse = client.get(journal_url(convention), {"acte": "utilisateur_creer", "cible": "Éléonore"})
         page = texte(reponse)
-        for entete in tableaux.ENTETES_JOURNAL:
+        for entete in lecture.ENTETES_JOURNAL:
             assert f'<th scope="col">{entete}</th>' in page
         (ligne,) = lignes_affichees(reponse)
         date_heure, acteur, acte, cible, _ip, avant, apres = ligne
@@ -307,8 +307,8 @@ def actions_ecrites_par_le_code() -> set[str]:
 def test_chaque_acte_ecrit_par_le_code_a_son_libelle_francais():
     actions = actions_ecrites_par_le_code()
     assert "utilisateur_creer" in actions  # la recherche trouve bien les actes
-    assert actions - tableaux.LIBELLES_ACTES.keys() == set()
-    assert tableaux.libelle_acte("utilisateur_creer") == "Création d'un compte"
+    assert actions - lecture.LIBELLES_ACTES.keys() == set()
+    assert lecture.libelle_acte("utilisateur_creer") == "Création d'un compte"
 
 
 # --- Budget de requêtes ---------------------------------------------------------------------

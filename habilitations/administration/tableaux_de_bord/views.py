@@ -1,4 +1,4 @@
-"""« Mes tableaux de bord » et « Journal des actes » d'une convention, et leurs exports CSV.
+"""« Mes tableaux de bord » d'une convention, et leurs exports CSV.
 
 Tableaux de bord : l'administrateur (toute la convention), le responsable d'habilitations (ses
 groupes et leurs sous-groupes), l'agent de la Caf pivot et la supervision nationale (lecture).
@@ -15,11 +15,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from habilitations.administration.acces import perimetre_ou_404
-from habilitations.administration.journal.filtres import JournalFiltre
 from habilitations.administration.tableaux_de_bord import tableaux
-from habilitations.perms import Perimetre
 from portail.socle.csv import reponse_csv
-from portail.socle.listes import paginer
 from portail.socle.navigation import fil_ariane
 
 
@@ -52,48 +49,3 @@ def tableau_csv(request, convention: int, tableau: str):
         raise Http404
     instance = classe(perimetre)
     return reponse_csv(f"{instance.slug}-convention-{perimetre.convention.pk}", instance.entetes, instance.toutes())
-
-
-def _perimetre_journal(request, convention: int) -> Perimetre:
-    """Refus par défaut : seuls l'administrateur et les lecteurs de la Caf (agent de la Caf
-    pivot, supervision) lisent le journal ; le responsable d'habilitations reçoit un 404."""
-    perimetre = perimetre_ou_404(request, convention)
-    if not (perimetre.administrateur or perimetre.lecture_seule):
-        raise Http404
-    return perimetre
-
-
-def _filtre_journal(request, perimetre: Perimetre) -> JournalFiltre:
-    return JournalFiltre(request.GET, queryset=tableaux.evenements(perimetre), actes=tableaux.actes_presents(perimetre))
-
-
-@require_GET
-def journal(request, convention: int):
-    """Les actes de la convention, du plus récent au plus ancien, 25 par page, filtrables."""
-    perimetre = _perimetre_journal(request, convention)
-    filtre = _filtre_journal(request, perimetre)
-    page = paginer(request, filtre.resultats())
-    export = request.GET.copy()
-    export.pop("page", None)
-    return render(
-        request,
-        "habilitations/gestion/journal.html",
-        {
-            "perimetre": perimetre,
-            "filtre": filtre,
-            "filtre_actif": filtre.actif,
-            "page": page,
-            "lignes": [tableaux.LigneJournal.de(evenement) for evenement in page],
-            "parametres_export": export.urlencode(),
-            "fil": _fil(),
-        },
-    )
-
-
-@require_GET
-def journal_csv(request, convention: int):
-    """Le journal filtré comme à l'écran, toutes pages confondues, écrit en flux."""
-    perimetre = _perimetre_journal(request, convention)
-    filtre = _filtre_journal(request, perimetre)
-    lignes = tableaux.journal_lignes(filtre.resultats().iterator(chunk_size=tableaux.TAILLE_LOT))
-    return reponse_csv(f"journal-convention-{perimetre.convention.pk}", tableaux.ENTETES_JOURNAL, lignes)

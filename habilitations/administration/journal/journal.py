@@ -1,0 +1,218 @@
+"""« Journal des actes » d'une convention : la piste d'audit (``portail.socle.audit``) lue par
+un humain, à l'écran et dans l'export CSV.
+
+Seuls l'administrateur et les lecteurs de la Caf (agent de la Caf pivot, supervision) le lisent
+(``habilitations.perms.peut_lire_journal``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import QuerySet
+
+from habilitations import perms
+from habilitations.enums import Poste
+from portail.models import EvenementAudit
+from portail.socle.csv import texte_cellule
+
+TAILLE_LOT = 2000  # lignes lues à la fois par l'itérateur de l'export
+
+# Le libellé de chaque acte écrit dans la piste d'audit (``action`` des services). Un acte
+# absent d'ici s'afficherait par son code : tests/habilitations/test_journal.py vérifie que
+# chaque action écrite par le code a son libellé.
+LIBELLES_ACTES: dict[str, str] = {
+    "utilisateur_creer": "Création d'un compte",
+    "utilisateur_modifier": "Modification d'un compte",
+    "utilisateur_cloturer": "Clôture d'un compte",
+    "utilisateur_rouvrir": "Réouverture d'un compte",
+    "utilisateur_suspendre": "Suspension d'un compte pour inactivité",
+    "utilisateur_avertir_inactivite": "Avertissement d'inactivité",
+    "identifiant_renvoyer": "Renvoi de l'identifiant par mail",
+    "mot_de_passe_provisoire_emettre": "Envoi d'un mot de passe provisoire",
+    "mot_de_passe_choisir": "Choix du mot de passe personnel",
+    "email_changement_demander": "Demande de changement d'adresse mail",
+    "email_changement_confirmer": "Changement d'adresse mail confirmé",
+    "connexion_reussie": "Connexion",
+    "connexion_echouee": "Échec de connexion",
+    "codes_secours_generer": "Génération des codes de secours",
+    "double_authentification_activer": "Activation de la double authentification",
+    "groupe_creer": "Création d'un groupe",
+    "groupe_profil_ajouter": "Ajout d'un profil au groupe",
+    "groupe_profil_retirer": "Retrait d'un profil du groupe",
+    "appartenance_ouvrir": "Ajout d'un utilisateur au groupe",
+    "appartenance_modifier": "Modification d'une appartenance",
+    "appartenance_cloturer": "Clôture d'une appartenance",
+    "droit_accorder": "Droit de gestion accordé",
+    "droit_retirer": "Droit de gestion retiré",
+    "organisme_enregistrer": "Enregistrement d'un organisme",
+    "convention_formaliser": "Formalisation de la convention",
+    "convention_valider": "Validation de la convention",
+    "convention_cloturer": "Clôture de la convention",
+    "avenant_enregistrer": "Enregistrement d'un avenant",
+    "import_confirmer": "Confirmation d'un import d'utilisateurs",
+    "import_abandonner": "Abandon d'un import d'utilisateurs",
+}
+
+# Les clés des valeurs avant/après, en français.
+LIBELLES_CHAMPS: dict[str, str] = {
+    "identifiant": "Identifiant",
+    "nom": "Nom",
+    "prenom": "Prénom",
+    "email": "Adresse mail",
+    "telephone": "Téléphone",
+    "poste": "Poste",
+    "date_ouverture": "Date d'ouverture",
+    "date_cloture": "Date de clôture",
+    "caf": "Caf",
+    "organisme": "Organisme",
+    "convention": "Convention",
+    "code": "Code",
+    "libelle": "Libellé",
+    "responsable": "Responsable habilitations",
+    "parent": "Sous-groupe de",
+    "niveau": "Niveau",
+    "profil": "Profil",
+    "profils": "Profils",
+    "sous_groupes": "Sous-groupes",
+    "utilisateur": "Utilisateur",
+    "suspendu": "Suspendu",
+    "derniere_activite": "Dernière activité",
+    "permission": "Droit",
+    "jour": "Jour",
+    "etat": "État",
+    "validee_le": "Validée le",
+    "administrateur": "Administrateur",
+    "raison_sociale": "Raison sociale",
+    "siret": "SIRET",
+    "type_organisme": "Type d'organisme",
+    "adresse": "Adresse",
+    "code_postal": "Code postal",
+    "commune": "Commune",
+    "fichier": "Fichier",
+    "groupe": "Groupe",
+    "comptes_a_creer": "Comptes à créer",
+}
+
+_DATE_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_HORODATAGE_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def libelle_acte(action: str) -> str:
+    return LIBELLES_ACTES.get(action, action.replace("_", " ").capitalize())
+
+
+def _valeur_lisible(cle: str, valeur: Any) -> str:
+    if valeur is None or valeur == "" or valeur == []:
+        return "—"
+    if isinstance(valeur, bool):
+        return "Oui" if valeur else "Non"
+    if isinstance(valeur, list):
+        return ", ".join(_valeur_lisible(cle, v) for v in valeur)
+    if isinstance(valeur, dict):
+        return ", ".join(f"{_libelle_champ(k)} : {_valeur_lisible(k, v)}" for k, v in valeur.items())
+    if isinstance(valeur, str):
+        if _DATE_ISO.match(valeur):
+            return texte_cellule(datetime.date.fromisoformat(valeur))
+        if _HORODATAGE_ISO.match(valeur):
+            try:
+                return texte_cellule(datetime.datetime.fromisoformat(valeur))
+            except ValueError:
+                return valeur
+        if cle == "poste" and valeur in Poste.values:
+            return str(Poste(valeur).label)
+    return str(valeur)
+
+
+def _libelle_champ(cle: str) -> str:
+    return LIBELLES_CHAMPS.get(cle, cle.replace("_", " ").capitalize())
+
+
+def valeurs_lisibles(valeurs: dict[str, Any] | None) -> list[str]:
+    """« Date de clôture : 12/03/2026 » pour chaque clé d'un avant/après de l'audit."""
+    if not valeurs:
+        return []
+    if not isinstance(valeurs, dict):
+        return [_valeur_lisible("", valeurs)]
+    return [f"{_libelle_champ(cle)} : {_valeur_lisible(cle, valeur)}" for cle, valeur in valeurs.items()]
+
+
+def acteur_libelle(evenement: EvenementAudit) -> str:
+    """« COM0120009 — Hugo CASTAN », ou « Système » pour un acte des tâches automatiques."""
+    acteur = evenement.acteur
+    if acteur is None:
+        return "Système"
+    return f"{acteur.identifiant} — {acteur.get_full_name()}"
+
+
+ENTETES_JOURNAL = ("Date et heure", "Acteur", "Acte", "Cible", "Adresse IP", "Avant", "Après")
+
+
+@dataclass(frozen=True)
+class LigneJournal:
+    """Un événement de la piste d'audit, tel qu'on le lit à l'écran et dans l'export."""
+
+    le: datetime.datetime
+    acteur: str
+    acte: str
+    cible: str
+    adresse_ip: str
+    avant: list[str] = field(default_factory=list)
+    apres: list[str] = field(default_factory=list)
+
+    @classmethod
+    def de(cls, evenement: EvenementAudit) -> LigneJournal:
+        return cls(
+            le=evenement.cree_le,
+            acteur=acteur_libelle(evenement),
+            acte=libelle_acte(evenement.action),
+            cible=evenement.cible_libelle,
+            adresse_ip=evenement.adresse_ip or "",
+            avant=valeurs_lisibles(evenement.avant),
+            apres=valeurs_lisibles(evenement.apres),
+        )
+
+    @property
+    def date_et_heure(self) -> str:
+        return texte_cellule(self.le)
+
+    def valeurs_csv(self) -> tuple[Any, ...]:
+        return (
+            self.le,
+            self.acteur,
+            self.acte,
+            self.cible,
+            self.adresse_ip,
+            " ; ".join(self.avant),
+            " ; ".join(self.apres),
+        )
+
+
+def evenements(perimetre: perms.Perimetre) -> QuerySet[EvenementAudit]:
+    """La piste d'audit de la convention, la plus récente d'abord."""
+    return (
+        EvenementAudit.objects.filter(convention=perimetre.convention)
+        .select_related("acteur")
+        .order_by("-cree_le", "-pk")
+    )
+
+
+def actes_presents(perimetre: perms.Perimetre) -> list[tuple[str, str]]:
+    """Les actes qui figurent dans le journal de la convention (le choix du filtre « Acte »),
+    par ordre alphabétique de libellé."""
+    actions = (
+        EvenementAudit.objects.filter(convention=perimetre.convention)
+        .order_by()
+        .values_list("action", flat=True)
+        .distinct()
+    )
+    return sorted(((a, libelle_acte(a)) for a in actions), key=lambda choix: choix[1])
+
+
+def journal_lignes(evenements_: Iterable[EvenementAudit]) -> Iterator[tuple[Any, ...]]:
+    for evenement in evenements_:
+        yield LigneJournal.de(evenement).valeurs_csv()
