@@ -18,7 +18,7 @@ from guardian.shortcuts import get_objects_for_user
 from conventions.enums import EtatConvention
 from conventions.models import Convention, Mandat, Profil, Service
 from conventions.perms import conventions_administrees, conventions_visibles, est_agent_caf, est_superviseur_national
-from habilitations.models import Appartenance, CodeSecoursDevice, Groupe, Utilisateur
+from habilitations.models import Appartenance, CodeSecoursDevice, Groupe, ImportUtilisateurs, Utilisateur
 from portail.socle.dates import aujourdhui, q_ouvert
 
 
@@ -216,3 +216,32 @@ def profils_du_perimetre(p: Perimetre, parent: Groupe | None = None) -> QuerySet
     if parent is not None:
         profils = profils.filter(pk__in=parent.profils.values("pk"))
     return profils.select_related("service")
+
+
+def imports_visibles(p: Perimetre) -> QuerySet[ImportUtilisateurs]:
+    """Les imports CSV qu'on peut suivre : ceux de la convention ; pour un responsable, ceux faits
+    dans un groupe de son sous-arbre (un import sans groupe ou dans un autre groupe concerne des
+    comptes qu'il ne voit pas)."""
+    visibles = ImportUtilisateurs.objects.filter(convention=p.convention)
+    if p.responsable:
+        visibles = visibles.filter(groupe__in=groupes_du_perimetre(p))
+    return visibles
+
+
+def peut_lire_journal(p: Perimetre) -> bool:
+    """Le « Journal des actes » : l'administrateur et les lecteurs de la Caf (agent de la Caf
+    pivot, supervision nationale). Pas le responsable d'habilitations : il y verrait des actes
+    hors de son périmètre (la vue lui répond 404, comme à tout autre)."""
+    return p.administrateur or p.lecture_seule
+
+
+def peut_cloturer_compte(p: Perimetre, cible: Utilisateur) -> bool:
+    """Proposer « Clôturer » un compte : l'administrateur seul (``gere_les_comptes``), pour un
+    compte ni clôturé ni suspendu (un compte suspendu se rouvre d'abord)."""
+    return p.gere_les_comptes and not cible.est_cloture() and not cible.est_suspendu
+
+
+def peut_rouvrir_compte(p: Perimetre, cible: Utilisateur) -> bool:
+    """Proposer « Rouvrir » un compte : l'administrateur seul, pour un compte clôturé (ou dont la
+    clôture est programmée) ou suspendu pour inactivité."""
+    return p.gere_les_comptes and (cible.date_cloture is not None or cible.est_suspendu)

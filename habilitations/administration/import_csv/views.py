@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib import messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -35,17 +35,8 @@ IMPORTS_RECENTS = 10
 FILTRES_LIGNES = {"erreurs": ~Q(erreurs=[]), "sans-erreur": Q(erreurs=[])}
 
 
-def _imports_visibles(perimetre: perms.Perimetre) -> QuerySet[ImportUtilisateurs]:
-    """Les imports de la convention ; pour un responsable, ceux faits dans un groupe de son
-    sous-arbre (un import sans groupe ou dans un autre groupe concerne des comptes qu'il ne voit pas)."""
-    visibles = ImportUtilisateurs.objects.filter(convention=perimetre.convention)
-    if perimetre.responsable:
-        visibles = visibles.filter(groupe__in=perms.groupes_du_perimetre(perimetre))
-    return visibles.select_related("groupe", "par")
-
-
 def _import_ou_404(perimetre: perms.Perimetre, pk: int) -> ImportUtilisateurs:
-    return get_object_or_404(_imports_visibles(perimetre), pk=pk)
+    return get_object_or_404(perms.imports_visibles(perimetre).select_related("groupe", "par"), pk=pk)
 
 
 def _compte(nombre: int, singulier: str, pluriel: str) -> str:
@@ -113,7 +104,7 @@ def import_deposer(request: HttpRequest, convention: int) -> HttpResponse:
             "form": form,
             "colonnes": imports.COLONNES,
             "exemple": imports.exemple(),
-            "recents": _imports_visibles(perimetre)[:IMPORTS_RECENTS],
+            "recents": perms.imports_visibles(perimetre).select_related("groupe", "par")[:IMPORTS_RECENTS],
             "fil": _fil(convention),
         },
     )

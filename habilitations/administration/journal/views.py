@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from habilitations import perms
 from habilitations.administration.acces import perimetre_ou_404
 from habilitations.administration.journal import journal as lecture
 from habilitations.administration.journal.filtres import JournalFiltre
@@ -32,7 +33,7 @@ def _perimetre_journal(request, convention: int) -> Perimetre:
     """Refus par défaut : seuls l'administrateur et les lecteurs de la Caf (agent de la Caf
     pivot, supervision) lisent le journal ; le responsable d'habilitations reçoit un 404."""
     perimetre = perimetre_ou_404(request, convention)
-    if not (perimetre.administrateur or perimetre.lecture_seule):
+    if not perms.peut_lire_journal(perimetre):
         raise Http404
     return perimetre
 

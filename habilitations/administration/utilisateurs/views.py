@@ -232,6 +232,8 @@ def utilisateur(request: HttpRequest, convention: int, pk: int) -> HttpResponse:
             "perimetre": perimetre,
             "cible": cible,
             "appartenances": _appartenances_visibles(perimetre, cible),
+            "peut_cloturer": perms.peut_cloturer_compte(perimetre, cible),
+            "peut_rouvrir": perms.peut_rouvrir_compte(perimetre, cible),
             "profils": perms.profils_effectifs(cible).select_related("service").order_by("service__ordre", "pk"),
             "aujourdhui": aujourdhui(),
             "fil": _fil(perimetre, _lien_liste(perimetre)),
