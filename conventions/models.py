@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from conventions.enums import EtatConvention, TypeAvenant
-from portail.socle.dates import Datee, DateeQuerySet, aujourdhui
+from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode
 
 
 class Caf(models.Model):
@@ -116,6 +116,7 @@ class Convention(Datee):
         verbose_name_plural = "conventions"
         ordering = ["-date_ouverture", "libelle"]
         indexes = [models.Index(fields=["caf", "date_ouverture"])]
+        constraints = [contrainte_periode("convention_periode_valide")]
         permissions = [
             ("administrer_convention", "Administrer la convention (administrateur partenaire)"),
             ("superviser_national", "Consulter toutes les conventions (supervision nationale)"),
@@ -184,6 +185,7 @@ class Mandat(Datee):
         verbose_name_plural = "mandats d'administrateur"
         ordering = ["convention", "date_ouverture"]
         indexes = [models.Index(fields=["administrateur", "date_ouverture"])]
+        constraints = [contrainte_periode("mandat_periode_valide")]
 
     def __str__(self) -> str:
         return f"{self.administrateur} — {self.convention}"

@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from conventions import extensions
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
 from conventions.validators import siret_normaliser, valider_siret
 from portail.socle.audit import audit_enregistrer
-from portail.socle.dates import aujourdhui, q_ouvert
+from portail.socle.dates import aujourdhui, periode_valide, q_ouvert, q_pas_encore_cloture, verifier_periode
 from portail.socle.droits import aligner
 from portail.socle.emails import courriel_preparer
 from portail.socle.erreurs import ErreurMetier
@@ -135,8 +134,7 @@ def convention_formaliser(
         raise ErreurMetier("Seul un agent Caf formalise une convention.")
     if organisme.caf_id != caf.pk:
         raise ErreurMetier("Cet organisme n'est pas rattaché à votre Caf.")
-    if date_cloture is not None and date_cloture <= date_ouverture:
-        raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
+    verifier_periode(date_ouverture, date_cloture)
     profils = list(profils)
     if not profils:
         raise ErreurMetier("Accordez au moins un profil d'un service.")
@@ -225,8 +223,10 @@ def convention_cloturer(*, par: Utilisateur, convention: Convention, date_clotur
     jour = aujourdhui()
     if date_cloture < jour:
         raise ErreurMetier("La date de clôture ne peut pas être passée.")
-    if date_cloture <= convention.date_ouverture:
-        raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture de la convention.")
+    if not periode_valide(convention.date_ouverture, date_cloture):
+        raise ErreurMetier(
+            "La date de clôture doit être postérieure à la date d'ouverture de la convention.", champ="date_cloture"
+        )
     if convention.est_cloture(jour):
         raise ErreurMetier(f"Cette convention est déjà clôturée depuis le {convention.date_cloture:%d/%m/%Y}.")
     ancienne = convention.date_cloture
@@ -239,9 +239,7 @@ def convention_cloturer(*, par: Utilisateur, convention: Convention, date_clotur
         # Mandats arrêtés à la date de clôture ; un changement d'administrateur prévu après cette
         # date n'aura jamais lieu (l'avenant reste dans l'historique).
         convention.mandats.filter(date_ouverture__gte=date_cloture).delete()
-        convention.mandats.filter(Q(date_cloture__isnull=True) | Q(date_cloture__gt=date_cloture)).update(
-            date_cloture=date_cloture
-        )
+        convention.mandats.filter(q_pas_encore_cloture(date_cloture)).update(date_cloture=date_cloture)
     audit_enregistrer(
         par=par,
         action="convention_cloturer",
@@ -283,28 +281,32 @@ def avenant_enregistrer(
         raise ErreurMetier(f"Cette convention est clôturée depuis le {convention.date_cloture:%d/%m/%Y}.")
     if convention.date_cloture is not None and date_effet >= convention.date_cloture:
         raise ErreurMetier(
-            f"La date d'effet doit précéder la clôture de la convention ({convention.date_cloture:%d/%m/%Y})."
+            f"La date d'effet doit précéder la clôture de la convention ({convention.date_cloture:%d/%m/%Y}).",
+            champ="date_effet",
         )
     if date_effet < convention.date_ouverture:
-        raise ErreurMetier("La date d'effet ne peut pas précéder l'ouverture de la convention.")
+        raise ErreurMetier("La date d'effet ne peut pas précéder l'ouverture de la convention.", champ="date_effet")
     numero = (convention.avenants.order_by("-numero").values_list("numero", flat=True).first() or 0) + 1
     avant: dict[str, Any] = {}
     apres: dict[str, Any] = {"numero": numero, "type": type_avenant, "objet": objet, "date_effet": _date(date_effet)}
 
     if type_avenant == TypeAvenant.ADMINISTRATEUR:
         if date_effet < jour:
-            raise ErreurMetier("Un changement d'administrateur prend effet aujourd'hui ou à une date future.")
+            raise ErreurMetier(
+                "Un changement d'administrateur prend effet aujourd'hui ou à une date future.", champ="date_effet"
+            )
         if (
             convention.mandats.filter(date_ouverture__gt=date_effet).exists()
             or convention.mandats.filter(date_ouverture=date_effet, avenant__isnull=False).exists()
         ):
             raise ErreurMetier(
                 "Un changement d'administrateur est déjà programmé à cette date ou après : "
-                "attendez qu'il ait pris effet."
+                "attendez qu'il ait pris effet.",
+                champ="date_effet",
             )
         actuel = mandat_ouvert(convention, date_effet)
         if actuel is None:
-            raise ErreurMetier("Aucun administrateur n'est en fonction à cette date.")
+            raise ErreurMetier("Aucun administrateur n'est en fonction à cette date.", champ="date_effet")
         if (administrateur is None) == (nouvel_administrateur is None):
             raise ErreurMetier("Choisissez le nouvel administrateur parmi les comptes existants ou créez-en un.")
         if administrateur is None:
@@ -402,7 +404,7 @@ def mandats_bloquant_cloture(utilisateur: Utilisateur, date_cloture: datetime.da
     qui courent encore à cette date sur une convention qui, elle, reste ouverte."""
     return list(
         Mandat.objects.filter(administrateur=utilisateur)
-        .filter(Q(date_cloture__isnull=True) | Q(date_cloture__gt=date_cloture))
-        .filter(Q(convention__date_cloture__isnull=True) | Q(convention__date_cloture__gt=date_cloture))
+        .filter(q_pas_encore_cloture(date_cloture))
+        .filter(q_pas_encore_cloture(date_cloture, "convention__"))
         .select_related("convention")
     )

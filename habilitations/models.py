@@ -17,7 +17,7 @@ from django_otp.models import Device, ThrottlingMixin
 
 from conventions.enums import EtatConvention
 from habilitations.enums import Poste
-from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, q_ouvert
+from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_ouvert
 
 
 class UtilisateurQuerySet(DateeQuerySet):
@@ -110,6 +110,7 @@ class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
         verbose_name_plural = "utilisateurs"
         ordering = ["nom", "prenom"]
         indexes = [models.Index(fields=["convention", "nom", "prenom"])]
+        constraints = [contrainte_periode("utilisateur_periode_valide")]
 
     def __str__(self) -> str:
         return f"{self.nom.upper()} {self.prenom} ({self.identifiant})"
@@ -200,7 +201,10 @@ class Groupe(Datee):
         verbose_name_plural = "groupes d'utilisateurs"
         ordering = ["convention", "niveau", "code"]
         permissions = [("gerer_groupe", "Gérer les habilitations du groupe et de ses sous-groupes (responsable)")]
-        constraints = [models.UniqueConstraint(fields=["convention", "code"], name="groupe_code_unique_par_convention")]
+        constraints = [
+            models.UniqueConstraint(fields=["convention", "code"], name="groupe_code_unique_par_convention"),
+            contrainte_periode("groupe_periode_valide"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} — {self.libelle}"
@@ -231,6 +235,7 @@ class Appartenance(Datee):
         verbose_name = "appartenance"
         verbose_name_plural = "appartenances"
         ordering = ["-date_ouverture"]
+        constraints = [contrainte_periode("appartenance_periode_valide")]
 
 
 def empreinte_code_secours(code: str) -> str:

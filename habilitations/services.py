@@ -11,6 +11,7 @@ import datetime
 import logging
 import secrets
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -34,7 +35,14 @@ from habilitations.models import (
     Utilisateur,
 )
 from portail.socle.audit import audit_enregistrer
-from portail.socle.dates import aujourdhui, q_ouvert
+from portail.socle.dates import (
+    aujourdhui,
+    q_chevauche,
+    q_ouvert,
+    q_pas_encore_cloture,
+    verifier_ouverture_non_passee,
+    verifier_periode,
+)
 from portail.socle.droits import aligner
 from portail.socle.emails import courriel_preparer
 from portail.socle.erreurs import ErreurMetier
@@ -101,8 +109,7 @@ def utilisateur_creer(
         organisme = convention.organisme
         email_verifier_disponible(convention=convention, email=email)
     date_ouverture = date_ouverture or aujourdhui()
-    if date_cloture is not None and date_cloture <= date_ouverture:
-        raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
+    verifier_periode(date_ouverture, date_cloture)
     user = Utilisateur(
         identifiant=identifiant_generer(caf=caf, organisme=organisme),
         nom=nom.strip(),
@@ -202,7 +209,7 @@ def utilisateur_cloturer(*, par: Utilisateur | None, utilisateur: Utilisateur, d
     aussitôt ses sessions ; une clôture future prend effet à sa date, car chaque requête relit
     les dates du compte."""
     if date_cloture < aujourdhui():
-        raise ErreurMetier("La date de clôture ne peut pas être passée.")
+        raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
     bloquants = mandats_bloquant_cloture(utilisateur, date_cloture)
     if bloquants:
         libelles = ", ".join(f"« {m.convention.libelle} »" for m in bloquants)
@@ -212,6 +219,9 @@ def utilisateur_cloturer(*, par: Utilisateur | None, utilisateur: Utilisateur, d
             "son successeur ; le compte pourra être clôturé à partir de la date d'effet de l'avenant."
         )
     avant = {"date_cloture": str(utilisateur.date_cloture) if utilisateur.date_cloture else None}
+    # Un compte pas encore ouvert, clôturé avant son ouverture : il ne s'ouvrira pas (période
+    # vide, comme une appartenance annulée) ; la base refuse une clôture avant l'ouverture.
+    date_cloture = max(date_cloture, utilisateur.date_ouverture)
     utilisateur.date_cloture = date_cloture
     utilisateur.save(update_fields=["date_cloture"])
     audit_enregistrer(
@@ -275,14 +285,15 @@ def email_verifier_disponible(*, convention: Convention, email: str, sauf: Utili
     """Une adresse mail n'est celle que d'un seul compte ouvert (ou à venir) d'une convention."""
     email = email.strip().lower()
     autres = Utilisateur.objects.filter(convention=convention, email__iexact=email).filter(
-        Q(date_cloture__isnull=True) | Q(date_cloture__gt=aujourdhui())
+        q_pas_encore_cloture(aujourdhui())
     )
     if sauf is not None:
         autres = autres.exclude(pk=sauf.pk)
     autre = autres.first()
     if autre is not None:
         raise ErreurMetier(
-            f"Cette adresse mail est déjà celle d'un utilisateur ouvert de la convention ({autre.identifiant})."
+            f"Cette adresse mail est déjà celle d'un utilisateur ouvert de la convention ({autre.identifiant}).",
+            champ="email",
         )
 
 
@@ -319,7 +330,7 @@ def utilisateur_creer_dans_convention(
     """« Créer un utilisateur » : le compte (deux courriels) et, si un groupe d'habilitation est
     choisi, son appartenance dès l'ouverture du compte, par la porte unique des appartenances."""
     if groupe is not None and groupe.convention_id != convention.pk:
-        raise ErreurMetier("Le groupe choisi n'est pas un groupe de cette convention.")
+        raise ErreurMetier("Le groupe choisi n'est pas un groupe de cette convention.", champ="groupe")
     user = utilisateur_creer(
         par=par,
         nom=nom,
@@ -436,16 +447,19 @@ def groupe_creer(
     d'habilitations est un compte ouvert de la convention et reçoit le droit de gérer le groupe."""
     code = code.strip().upper()
     if parent is not None and parent.convention_id != convention.pk:
-        raise ErreurMetier("Le groupe parent doit appartenir à la même convention.")
+        raise ErreurMetier("Le groupe parent doit appartenir à la même convention.", champ="parent")
     if responsable.est_agent_caf or not _est_de_la_convention(responsable, convention):
-        raise ErreurMetier("Le responsable d'habilitations doit être un utilisateur de la convention.")
+        raise ErreurMetier(
+            "Le responsable d'habilitations doit être un utilisateur de la convention.", champ="responsable"
+        )
     date_ouverture = date_ouverture or aujourdhui()
+    if par is not None:
+        verifier_ouverture_non_passee(date_ouverture)
     if not responsable.est_ouvert(max(date_ouverture, aujourdhui())):
-        raise ErreurMetier(f"Le compte de {responsable.get_full_name()} n'est pas ouvert.")
-    if date_cloture is not None and date_cloture <= date_ouverture:
-        raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
+        raise ErreurMetier(f"Le compte de {responsable.get_full_name()} n'est pas ouvert.", champ="responsable")
+    verifier_periode(date_ouverture, date_cloture)
     if Groupe.objects.filter(convention=convention, code__iexact=code).exists():
-        raise ErreurMetier(f"Le code « {code} » est déjà celui d'un groupe de cette convention.")
+        raise ErreurMetier(f"Le code « {code} » est déjà celui d'un groupe de cette convention.", champ="code")
     try:
         with transaction.atomic():
             groupe = Groupe.objects.create(
@@ -460,7 +474,7 @@ def groupe_creer(
             )
     except IntegrityError as exc:
         # Le même code créé au même instant par quelqu'un d'autre : la contrainte d'unicité tranche.
-        raise ErreurMetier(f"Le code « {code} » est déjà celui d'un groupe de cette convention.") from exc
+        raise ErreurMetier(f"Le code « {code} » est déjà celui d'un groupe de cette convention.", champ="code") from exc
     groupe.chemin = f"{parent.chemin if parent else '/'}{groupe.pk}/"
     groupe.save(update_fields=["chemin"])
     audit_enregistrer(
@@ -482,6 +496,47 @@ def groupe_creer(
 
 
 @transaction.atomic
+def groupe_creer_avec_responsable(
+    *,
+    par: Utilisateur | None,
+    convention: Convention,
+    code: str,
+    libelle: str,
+    responsable: Utilisateur | None = None,
+    nouveau_responsable: dict[str, Any] | None = None,
+    date_ouverture: datetime.date | None = None,
+    date_cloture: datetime.date | None = None,
+    parent: Groupe | None = None,
+) -> Groupe:
+    """« Créer un groupe » avec un responsable existant, ou un nouveau compte créé sur place
+    (deux courriels) et membre de son groupe : il est ainsi dans le périmètre de qui l'a créé.
+    Une seule transaction : un refus ne laisse ni compte, ni groupe, ni courriel."""
+    if (responsable is None) == (nouveau_responsable is None):
+        raise ErreurMetier("Choisissez un responsable existant ou créez-en un, l'un des deux.", champ="responsable")
+    if nouveau_responsable is not None:
+        responsable = utilisateur_creer_dans_convention(par=par, convention=convention, **nouveau_responsable)
+    groupe = groupe_creer(
+        par=par,
+        convention=convention,
+        code=code,
+        libelle=libelle,
+        responsable=responsable,
+        date_ouverture=date_ouverture,
+        date_cloture=date_cloture,
+        parent=parent,
+    )
+    if nouveau_responsable is not None:
+        appartenance_ouvrir(
+            par=par,
+            utilisateur=responsable,
+            groupe=groupe,
+            date_ouverture=max(groupe.date_ouverture, responsable.date_ouverture),
+            date_cloture=groupe.date_cloture,
+        )
+    return groupe
+
+
+@transaction.atomic
 def groupe_profil_ajouter(*, par: Utilisateur | None, groupe: Groupe, profil: Profil) -> None:
     """Donne un profil à un groupe : seulement un profil que la convention accorde, et, pour un
     sous-groupe, seulement un profil que son parent détient (la délégation n'accorde jamais plus)."""
@@ -493,6 +548,14 @@ def groupe_profil_ajouter(*, par: Utilisateur | None, groupe: Groupe, profil: Pr
     if not cree:
         raise ErreurMetier(f"Le groupe a déjà le profil « {profil.libelle} ».")
     audit_enregistrer(par=par, action="groupe_profil_ajouter", cible=groupe, apres={"profil": profil.code})
+
+
+@transaction.atomic
+def groupe_profils_ajouter(*, par: Utilisateur | None, groupe: Groupe, profils: Iterable[Profil]) -> None:
+    """Plusieurs profils donnés au groupe d'un seul geste : tous, ou aucun (le premier refus
+    annule les autres)."""
+    for profil in profils:
+        groupe_profil_ajouter(par=par, groupe=groupe, profil=profil)
 
 
 @transaction.atomic
@@ -534,16 +597,17 @@ def droits_groupes_reconcilier(
 def _verifier_periode(
     *, utilisateur: Utilisateur, groupe: Groupe, date_ouverture: datetime.date, date_cloture: datetime.date | None
 ) -> None:
-    if date_cloture is not None and date_cloture <= date_ouverture:
-        raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
+    verifier_periode(date_ouverture, date_cloture)
     if utilisateur.est_agent_caf:
         raise ErreurMetier("Un agent Caf ne peut pas être membre d'un groupe d'un partenaire.")
     if not _est_de_la_convention(utilisateur, groupe.convention):
         raise ErreurMetier("Cet utilisateur n'est pas un utilisateur de la convention du groupe.")
     if utilisateur.date_cloture is not None and date_ouverture >= utilisateur.date_cloture:
-        raise ErreurMetier(f"Le compte de {utilisateur.get_full_name()} est clôturé à cette date.")
+        raise ErreurMetier(
+            f"Le compte de {utilisateur.get_full_name()} est clôturé à cette date.", champ="date_ouverture"
+        )
     if groupe.date_cloture is not None and date_ouverture >= groupe.date_cloture:
-        raise ErreurMetier(f"Le groupe {groupe.code} est clôturé à cette date.")
+        raise ErreurMetier(f"Le groupe {groupe.code} est clôturé à cette date.", champ="groupe")
 
 
 def _verifier_sans_chevauchement(
@@ -555,12 +619,12 @@ def _verifier_sans_chevauchement(
     sauf: Appartenance | None = None,
 ) -> None:
     deja = Appartenance.objects.filter(utilisateur=utilisateur, groupe=groupe).filter(
-        models_q_chevauche(date_ouverture, date_cloture)
+        q_chevauche(date_ouverture, date_cloture)
     )
     if sauf is not None:
         deja = deja.exclude(pk=sauf.pk)
     if deja.exists():
-        raise ErreurMetier("Cet utilisateur appartient déjà à ce groupe sur cette période.")
+        raise ErreurMetier("Cet utilisateur appartient déjà à ce groupe sur cette période.", champ="appartenance")
 
 
 def _periode(utilisateur: Utilisateur, debut: datetime.date, fin: datetime.date | None) -> dict[str, Any]:
@@ -578,8 +642,12 @@ def appartenance_ouvrir(
     date_cloture: datetime.date | None = None,
 ) -> Appartenance:
     """L'unique porte d'entrée d'un utilisateur dans un groupe, à des dates données : écrans,
-    création avec groupe, import CSV, administration technique et démonstration passent ici."""
+    création avec groupe, import CSV, administration technique et démonstration passent ici.
+    Une personne (``par``) n'ouvre pas une appartenance dans le passé, quel que soit l'écran ;
+    seul le système (``par=None`` : démonstration, reprise de données) écrit un historique."""
     date_ouverture = date_ouverture or aujourdhui()
+    if par is not None:
+        verifier_ouverture_non_passee(date_ouverture)
     _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
     # Verrou du compte : deux ajouts simultanés au même groupe ne se chevauchent pas.
     Utilisateur.objects.select_for_update().filter(pk=utilisateur.pk).first()
@@ -610,7 +678,7 @@ def appartenance_modifier(
     utilisateur, groupe = appartenance.utilisateur, appartenance.groupe
     _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
     if date_cloture is not None and date_cloture < aujourdhui() and date_cloture != appartenance.date_cloture:
-        raise ErreurMetier("La date de clôture ne peut pas être passée.")
+        raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
     _verifier_sans_chevauchement(
         utilisateur=utilisateur,
         groupe=groupe,
@@ -637,7 +705,7 @@ def appartenance_cloturer(
 ) -> Appartenance:
     """Clôture une appartenance aujourd'hui ou à une date future (le profil cesse ce jour-là)."""
     if date_cloture < aujourdhui():
-        raise ErreurMetier("La date de clôture ne peut pas être passée.")
+        raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
     if appartenance.date_cloture is not None and appartenance.date_cloture <= aujourdhui():
         raise ErreurMetier("Cette appartenance est déjà clôturée.")
     if date_cloture < appartenance.date_ouverture:
@@ -654,14 +722,6 @@ def appartenance_cloturer(
         apres={"utilisateur": appartenance.utilisateur.identifiant, "date_cloture": _iso(date_cloture)},
     )
     return appartenance
-
-
-def models_q_chevauche(debut: datetime.date, fin: datetime.date | None) -> Q:
-    """Périodes [date_ouverture, date_cloture) qui chevauchent [debut, fin)."""
-    q = Q(date_cloture__isnull=True) | Q(date_cloture__gt=debut)
-    if fin is not None:
-        q &= Q(date_ouverture__lt=fin)
-    return q
 
 
 # --- Ce que les dates déclenchent : avis d'échéance, comptes inactifs --------------------------

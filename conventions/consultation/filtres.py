@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 
 from conventions.enums import EtatConvention
 from conventions.models import Convention, TypeOrganisme
-from portail.socle.dates import aujourdhui, q_cloture
+from portail.socle.dates import aujourdhui, q_cloture, q_pas_encore_cloture
 from portail.socle.forms import PortailForm
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class ConventionFilterSet(django_filters.FilterSet):
         clôture atteinte."""
         jour = aujourdhui()
         if value == NON_CLOTURES:
-            return queryset.exclude(q_cloture(jour))
+            return queryset.filter(q_pas_encore_cloture(jour))
         if value == CLOTURES:
             return queryset.filter(q_cloture(jour))
         return queryset

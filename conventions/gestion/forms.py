@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from conventions.enums import TypeAvenant
 from conventions.models import Organisme, Profil, Service
 from conventions.validators import siret_normaliser
-from portail.socle.dates import aujourdhui
+from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide
 from portail.socle.forms import PortailForm
 
 if TYPE_CHECKING:
@@ -216,8 +216,8 @@ class FormaliserForm(_AdministrateurMixin, PortailForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         ouverture, cloture = cleaned.get("date_ouverture"), cleaned.get("date_cloture")
-        if ouverture and cloture and cloture <= ouverture:
-            self.add_error("date_cloture", "La date de clôture doit être postérieure à la date d'ouverture.")
+        if ouverture and not periode_valide(ouverture, cloture):
+            self.add_error("date_cloture", MESSAGE_PERIODE)
         if "choix_administrateur" not in self.errors:
             self._nettoyer_administrateur(cleaned)
         return cleaned

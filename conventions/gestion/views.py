@@ -23,6 +23,7 @@ from conventions.enums import EtatConvention, TypeAvenant
 from conventions.gestion.forms import AvenantForm, CloturerForm, ConfirmationForm, FormaliserForm, OrganismeChoixFiltre
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
+from portail.socle.forms import refus_afficher
 from portail.socle.jetons import Jetons
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import fil_ariane
@@ -312,7 +313,7 @@ def avenant_enregistrer(request: HttpRequest, pk: int) -> HttpResponse:
                 **form.administrateur_arguments(),
             )
         except ErreurMetier as exc:
-            form.add_error(_champ_avenant(str(exc)), str(exc))
+            refus_afficher(form, exc)
         else:
             messages.success(request, _message_avenant(avenant))
             return redirect("conventions:convention", pk=convention.pk)
@@ -336,15 +337,6 @@ def _raison_impossible(convention: Convention) -> str:
     return (
         f"Cette convention est clôturée depuis le {convention.date_cloture:%d/%m/%Y} : elle n'accepte plus d'avenant."
     )
-
-
-MARQUES_DATE_EFFET = ("date d'effet", "à cette date", "date future")
-
-
-def _champ_avenant(message: str) -> str | None:
-    """Les refus du service qui portent sur la date d'effet (passée, avant l'ouverture, après la
-    clôture, changement déjà programmé) s'affichent sous ce champ, les autres en tête."""
-    return "date_effet" if any(marque in message for marque in MARQUES_DATE_EFFET) else None
 
 
 def _message_avenant(avenant: Avenant) -> str:

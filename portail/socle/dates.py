@@ -9,8 +9,12 @@ encore ouverte (statut « Clôturé » à l'affichage, comme dans les guides : s
 import datetime
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
+
+from portail.socle.erreurs import ErreurMetier
+
+MESSAGE_PERIODE = "La date de clôture doit être postérieure à la date d'ouverture."
 
 
 def aujourdhui() -> datetime.date:
@@ -29,6 +33,46 @@ def q_cloture(jour: datetime.date, prefixe: str = "") -> Q:
     """Filtre « clôturé ce jour » : la date de clôture est atteinte (c'est le premier jour fermé).
     Ce n'est pas le contraire d'« ouvert » : une chose pas encore ouverte n'est pas clôturée."""
     return Q(**{f"{prefixe}date_cloture__isnull": False, f"{prefixe}date_cloture__lte": jour})
+
+
+def q_pas_encore_cloture(jour: datetime.date, prefixe: str = "") -> Q:
+    """Filtre « pas encore clôturé ce jour » : sans date de clôture, ou clôture à venir (une chose
+    pas encore ouverte en fait partie). Le contraire exact de ``q_cloture``."""
+    return Q(**{f"{prefixe}date_cloture__isnull": True}) | Q(**{f"{prefixe}date_cloture__gt": jour})
+
+
+def q_chevauche(debut: datetime.date, fin: datetime.date | None, prefixe: str = "") -> Q:
+    """Filtre des périodes [date_ouverture, date_cloture) qui chevauchent [debut, fin)."""
+    q = q_pas_encore_cloture(debut, prefixe)
+    if fin is not None:
+        q &= Q(**{f"{prefixe}date_ouverture__lt": fin})
+    return q
+
+
+def periode_valide(date_ouverture: datetime.date, date_cloture: datetime.date | None) -> bool:
+    """Une période saisie est valide si elle n'a pas de clôture ou se clôt après son ouverture."""
+    return date_cloture is None or date_cloture > date_ouverture
+
+
+def verifier_periode(date_ouverture: datetime.date, date_cloture: datetime.date | None) -> None:
+    """Refuse (sous le champ « date_cloture ») une période qui se clôt avant ou à son ouverture."""
+    if not periode_valide(date_ouverture, date_cloture):
+        raise ErreurMetier(MESSAGE_PERIODE, champ="date_cloture")
+
+
+def verifier_ouverture_non_passee(date_ouverture: datetime.date) -> None:
+    """Une personne n'ouvre rien dans le passé (l'historique ne se réécrit pas depuis un écran)."""
+    if date_ouverture < aujourdhui():
+        raise ErreurMetier("La date d'ouverture ne peut pas être passée.", champ="date_ouverture")
+
+
+def contrainte_periode(nom: str) -> models.CheckConstraint:
+    """La base refuse une clôture avant l'ouverture. Une clôture égale à l'ouverture reste
+    permise : c'est une période vide, celle d'une appartenance ou d'un mandat annulés avant
+    d'avoir commencé (l'historique reste)."""
+    return models.CheckConstraint(
+        condition=Q(date_cloture__isnull=True) | Q(date_cloture__gte=F("date_ouverture")), name=nom
+    )
 
 
 class Statut(models.TextChoices):

@@ -1,6 +1,8 @@
 from django import forms
 from dsfr.forms import DsfrBaseForm
 
+from portail.socle.erreurs import ErreurMetier
+
 
 class PortailFormMixin(DsfrBaseForm):
     """Formulaires au gabarit DSFR ; champs obligatoires marqués d'un astérisque comme dans les
@@ -24,3 +26,12 @@ class PortailFormMixin(DsfrBaseForm):
 
 class PortailForm(PortailFormMixin, forms.Form):
     pass
+
+
+def refus_afficher(form: forms.Form, exc: ErreurMetier, **alias: str) -> None:
+    """Affiche le refus d'un service sous le champ qu'il nomme (``exc.champ``), ou en tête du
+    formulaire s'il n'en nomme pas ou si le formulaire n'a pas ce champ. ``alias`` traduit un
+    champ métier pour un écran : sur la fiche d'un groupe, un chevauchement d'appartenance
+    (``appartenance``) porte sur le compte choisi (``appartenance="utilisateur"``)."""
+    champ = alias.get(exc.champ, exc.champ) if exc.champ else None
+    form.add_error(champ if champ in form.fields else None, exc.message)

@@ -14,7 +14,7 @@ from django.db.models.functions import Collate
 
 from habilitations import perms
 from habilitations.models import Appartenance, Groupe
-from portail.socle.dates import aujourdhui, q_cloture
+from portail.socle.dates import aujourdhui, q_pas_encore_cloture
 from portail.socle.forms import PortailForm
 
 # Colonnes triables (paramètre GET `tri`, « -cle » pour l'ordre inverse) : liste blanche. Sans
@@ -66,5 +66,5 @@ class GroupeFilterSet(django_filters.FilterSet):
             Q(utilisateur__identifiant__icontains=value) | Q(utilisateur__nom__icontains=value),
             groupe=OuterRef("pk"),
             utilisateur__in=perms.utilisateurs_du_perimetre(self.perimetre),
-        ).exclude(q_cloture(aujourdhui()))
+        ).filter(q_pas_encore_cloture(aujourdhui()))
         return queryset.filter(Exists(membres))

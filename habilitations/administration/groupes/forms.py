@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from conventions.gestion.forms import GABARIT_CASE, GABARIT_RADIOS, champ_date
 from habilitations.models import Groupe, Utilisateur
 from habilitations.validators import telephone_normaliser
-from portail.socle.dates import aujourdhui
+from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide
 from portail.socle.forms import PortailForm
 
 if TYPE_CHECKING:
@@ -167,17 +167,11 @@ class GroupeCreerForm(PortailForm):
     def clean_code(self) -> str:
         return self.cleaned_data["code"].strip().upper()
 
-    def clean_date_ouverture(self):
-        jour = self.cleaned_data["date_ouverture"]
-        if jour < aujourdhui():
-            raise forms.ValidationError("La date d'ouverture ne peut pas être passée.")
-        return jour
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         ouverture, cloture = cleaned.get("date_ouverture"), cleaned.get("date_cloture")
-        if ouverture and cloture and cloture <= ouverture:
-            self.add_error("date_cloture", "La date de clôture doit être postérieure à la date d'ouverture.")
+        if ouverture and not periode_valide(ouverture, cloture):
+            self.add_error("date_cloture", MESSAGE_PERIODE)
         choix = cleaned.get("choix_responsable")
         # Seule la partie choisie compte : la saisie de l'autre est ignorée, ses erreurs aussi.
         ignores = CHAMPS_NOUVEAU if choix == ChoixResponsable.EXISTANT else ("responsable",)
@@ -313,15 +307,9 @@ class AppartenanceOuvrirForm(PortailForm):
         self.fields["utilisateur"].saisie_libre_si_trop_de_comptes()
         self.order_fields(self.field_order)
 
-    def clean_date_ouverture(self):
-        jour = self.cleaned_data["date_ouverture"]
-        if jour < aujourdhui():
-            raise forms.ValidationError("La date d'ouverture ne peut pas être passée.")
-        return jour
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         ouverture, cloture = cleaned.get("date_ouverture"), cleaned.get("date_cloture")
-        if ouverture and cloture and cloture <= ouverture:
-            self.add_error("date_cloture", "La date de clôture doit être postérieure à la date d'ouverture.")
+        if ouverture and not periode_valide(ouverture, cloture):
+            self.add_error("date_cloture", MESSAGE_PERIODE)
         return cleaned

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -31,8 +30,9 @@ from habilitations.administration.groupes.forms import (
 )
 from habilitations.models import Appartenance, Groupe, GroupeProfil
 from habilitations.validators import telephone_normaliser
-from portail.socle.dates import aujourdhui, q_cloture
+from portail.socle.dates import aujourdhui, q_pas_encore_cloture
 from portail.socle.erreurs import ErreurMetier
+from portail.socle.forms import refus_afficher
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import Lien, fil_ariane
 
@@ -54,23 +54,6 @@ TRIS_APPARTENANCES = {
     "date_cloture": ("date_cloture",),
 }
 TRI_APPARTENANCES_PAR_DEFAUT = ("utilisateur__nom", "utilisateur__prenom", "-date_ouverture")
-
-# Refus du service rattachés au champ qu'ils concernent (les autres s'affichent en tête).
-CHAMPS_DES_REFUS = (
-    ("Le code ", "code"),
-    ("Cette adresse mail", "email"),
-    ("Le responsable", "responsable"),
-    ("Le compte de", "responsable"),
-    ("Le groupe parent", "parent"),
-)
-
-
-def _champ_du_refus(exc: ErreurMetier, champs: tuple[str, ...]) -> str | None:
-    message = str(exc)
-    for debut, champ in CHAMPS_DES_REFUS:
-        if message.startswith(debut) and champ in champs:
-            return champ
-    return None
 
 
 def _fil(perimetre: perms.Perimetre, *suite: tuple[str, str]) -> list[Lien]:
@@ -139,14 +122,14 @@ def groupe_creer(request: HttpRequest, convention: int) -> HttpResponse:
     form = GroupeCreerForm(
         request.POST if request.method == "POST" else None,
         comptes=_comptes_proposables(perimetre),
-        parents=perms.groupes_du_perimetre(perimetre).exclude(q_cloture(aujourdhui())),
+        parents=perms.groupes_du_perimetre(perimetre).filter(q_pas_encore_cloture(aujourdhui())),
         parent_obligatoire=perimetre.responsable,
     )
     if request.method == "POST" and form.is_valid():
         try:
             groupe = _groupe_creer(request, perimetre, form)
         except ErreurMetier as exc:
-            form.add_error(_champ_du_refus(exc, tuple(form.fields)), str(exc))
+            refus_afficher(form, exc)
         else:
             messages.success(request, _message_groupe_cree(groupe, form))
             logger.info("groupe %s créé par l'utilisateur %s", groupe.pk, request.user.pk)
@@ -158,39 +141,27 @@ def groupe_creer(request: HttpRequest, convention: int) -> HttpResponse:
     )
 
 
-@transaction.atomic
 def _groupe_creer(request: HttpRequest, perimetre: perms.Perimetre, form: GroupeCreerForm) -> Groupe:
     donnees = form.cleaned_data
-    responsable = donnees.get("responsable")
+    nouveau = None
     if form.nouveau_responsable:
-        responsable = services.utilisateur_creer_dans_convention(
-            par=request.user,
-            convention=perimetre.convention,
-            nom=donnees["nom"],
-            prenom=donnees["prenom"],
-            email=donnees["email"],
-            telephone=telephone_normaliser(donnees.get("telephone", "")),
-        )
-    groupe = services.groupe_creer(
+        nouveau = {
+            "nom": donnees["nom"],
+            "prenom": donnees["prenom"],
+            "email": donnees["email"],
+            "telephone": telephone_normaliser(donnees.get("telephone", "")),
+        }
+    return services.groupe_creer_avec_responsable(
         par=request.user,
         convention=perimetre.convention,
         code=donnees["code"],
         libelle=donnees["libelle"],
-        responsable=responsable,
+        responsable=donnees.get("responsable"),
+        nouveau_responsable=nouveau,
         date_ouverture=donnees["date_ouverture"],
         date_cloture=donnees.get("date_cloture"),
         parent=donnees.get("parent"),
     )
-    if form.nouveau_responsable:
-        # Membre de son groupe : il est ainsi dans le périmètre de qui l'a créé.
-        services.appartenance_ouvrir(
-            par=request.user,
-            utilisateur=responsable,
-            groupe=groupe,
-            date_ouverture=max(groupe.date_ouverture, responsable.date_ouverture),
-            date_cloture=groupe.date_cloture,
-        )
-    return groupe
 
 
 def _message_groupe_cree(groupe: Groupe, form: GroupeCreerForm) -> str:
@@ -259,7 +230,7 @@ def groupe_habilitations(request: HttpRequest, convention: int, pk: int) -> Http
             elif action == ProfilAssignerForm.ENREGISTRER:
                 assignes = assigner.assignes()
                 try:
-                    _profils_ajouter(request, groupe, assignes)
+                    services.groupe_profils_ajouter(par=request.user, groupe=groupe, profils=assignes)
                 except ErreurMetier as exc:
                     assigner.add_error(None, str(exc))
                 else:
@@ -307,13 +278,6 @@ def _sous_groupes_detenant(groupe: Groupe, profil: Profil) -> list[str]:
     )
 
 
-@transaction.atomic
-def _profils_ajouter(request: HttpRequest, groupe: Groupe, profils: list[Profil]) -> None:
-    """Tous les rôles assignés, ou aucun."""
-    for profil in profils:
-        services.groupe_profil_ajouter(par=request.user, groupe=groupe, profil=profil)
-
-
 def _message_retire(groupe: Groupe, profil: Profil, sous_groupes: list[str]) -> str:
     message = f"Le profil « {profil.libelle} » est retiré du groupe {groupe.code}"
     if not sous_groupes:
@@ -348,7 +312,7 @@ def groupe_ajouter_utilisateur(request: HttpRequest, convention: int, pk: int) -
                 date_cloture=form.cleaned_data["date_cloture"],
             )
         except ErreurMetier as exc:
-            form.add_error("utilisateur" if "appartient déjà" in str(exc) else None, str(exc))
+            refus_afficher(form, exc, appartenance="utilisateur")
         else:
             depuis = (
                 "dès aujourd'hui"

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
 from habilitations.enums import Poste
 from habilitations.models import EtatImport, ImportUtilisateurs, LigneImport, Utilisateur
 from habilitations.validators import telephone_normaliser
 from portail.socle.audit import audit_enregistrer
-from portail.socle.dates import aujourdhui
+from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide, q_pas_encore_cloture
 from portail.socle.erreurs import ErreurMetier
 
 if TYPE_CHECKING:
@@ -265,7 +265,7 @@ def _verifier_adresses(lignes: list[LigneLue], *, convention: Convention, jour: 
     existants = dict(
         Utilisateur.objects.annotate(adresse=Lower("email"))
         .filter(convention=convention, adresse__in=adresses)
-        .filter(Q(date_cloture__isnull=True) | Q(date_cloture__gt=jour))
+        .filter(q_pas_encore_cloture(jour))
         .order_by("pk")
         .values_list("adresse", "identifiant")
     )
@@ -329,8 +329,8 @@ def ligne_interpreter(
             donnees[champ] = None
     ouverture, cloture = donnees["date_ouverture"], donnees["date_cloture"]
     if cloture is not None:
-        if cloture <= (ouverture or jour):
-            erreurs.append("La date de clôture doit être postérieure à la date d'ouverture.")
+        if not periode_valide(ouverture or jour, cloture):
+            erreurs.append(MESSAGE_PERIODE)
         elif cloture <= jour:
             erreurs.append("La date de clôture est passée : le compte serait déjà clôturé.")
     return donnees, erreurs

@@ -24,7 +24,7 @@ from habilitations import perms
 from habilitations.models import Appartenance, Groupe, GroupeProfil, Utilisateur
 from habilitations.services import reference_activite
 from portail.socle.csv import texte_cellule
-from portail.socle.dates import q_cloture, q_ouvert
+from portail.socle.dates import q_ouvert, q_pas_encore_cloture
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -282,7 +282,7 @@ class ComptesJamaisActives(Tableau):
         return (
             perms.utilisateurs_du_perimetre(self.perimetre)
             .filter(last_login__isnull=True)
-            .exclude(q_cloture(self.jour))
+            .filter(q_pas_encore_cloture(self.jour))
             .order_by("cree_le", "pk")
         )
 

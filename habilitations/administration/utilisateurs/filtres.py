@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 
 from habilitations import perms
 from habilitations.models import Appartenance, Utilisateur
-from portail.socle.dates import aujourdhui, q_cloture
+from portail.socle.dates import aujourdhui, q_pas_encore_cloture
 from portail.socle.forms import PortailForm
 
 if TYPE_CHECKING:
@@ -53,5 +53,5 @@ class UtilisateurFiltre(django_filters.FilterSet):
         closes, que « Gérer l'appartenance » garde en historique)."""
         # Sous-requête non corrélée : les membres du groupe sont lus une fois, pas une fois par
         # compte (un groupe de 10 000 membres resterait sinon parcouru pour chacun).
-        membres = Appartenance.objects.filter(groupe_id=value).exclude(q_cloture(aujourdhui()))
+        membres = Appartenance.objects.filter(groupe_id=value).filter(q_pas_encore_cloture(aujourdhui()))
         return queryset.filter(pk__in=membres.values("utilisateur_id"))

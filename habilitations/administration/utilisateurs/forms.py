@@ -17,7 +17,7 @@ from conventions.gestion.forms import GABARIT_CASE, GABARIT_RADIOS, champ_date
 from habilitations import perms, services
 from habilitations.enums import Poste
 from habilitations.validators import telephone_normaliser
-from portail.socle.dates import aujourdhui, q_cloture
+from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide, q_pas_encore_cloture
 from portail.socle.forms import PortailForm
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def groupes_proposes(perimetre: perms.Perimetre) -> QuerySet[Groupe]:
     """Les groupes où l'on peut faire entrer quelqu'un : ceux du périmètre, pas encore clôturés
     (un groupe qui ouvre plus tard est proposé : l'appartenance prendra effet avec lui). L'ordre
     du chemin range chaque sous-groupe sous son parent."""
-    return perms.groupes_du_perimetre(perimetre).exclude(q_cloture(aujourdhui())).order_by("chemin")
+    return perms.groupes_du_perimetre(perimetre).filter(q_pas_encore_cloture(aujourdhui())).order_by("chemin")
 
 
 def _champ_email(libelle: str) -> forms.EmailField:
@@ -161,8 +161,8 @@ class UtilisateurCreerForm(_CoordonneesForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         ouverture, cloture = cleaned.get("date_ouverture"), cleaned.get("date_cloture")
-        if ouverture and cloture and cloture <= ouverture:
-            self.add_error("date_cloture", "La date de clôture doit être postérieure à la date d'ouverture.")
+        if ouverture and not periode_valide(ouverture, cloture):
+            self.add_error("date_cloture", MESSAGE_PERIODE)
         return cleaned
 
     def arguments_service(self) -> dict[str, Any]:
@@ -245,8 +245,8 @@ class _PeriodeForm(PortailForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         ouverture, cloture = cleaned.get("date_ouverture"), cleaned.get("date_cloture")
-        if ouverture and cloture and cloture <= ouverture:
-            self.add_error("date_cloture", "La date de clôture doit être postérieure à la date d'ouverture.")
+        if ouverture and not periode_valide(ouverture, cloture):
+            self.add_error("date_cloture", MESSAGE_PERIODE)
         return cleaned
 
 

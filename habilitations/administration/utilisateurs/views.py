@@ -34,12 +34,12 @@ from habilitations.administration.utilisateurs.forms import (
 )
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
+from portail.socle.forms import refus_afficher
 from portail.socle.jetons import Jetons
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import fil_ariane
 
 if TYPE_CHECKING:
-    from django import forms
     from django.db.models import QuerySet
     from django.http import HttpRequest, HttpResponse
 
@@ -73,36 +73,6 @@ def _lien_utilisateur(perimetre: perms.Perimetre, utilisateur: Utilisateur) -> t
         utilisateur.get_full_name(),
         reverse("gestion:utilisateur", args=[perimetre.convention.pk, utilisateur.pk]),
     )
-
-
-def _champ_erreur(message: str, form: forms.Form, marques: tuple[tuple[str, str], ...]) -> str | None:
-    """Le champ sous lequel afficher un refus du service : le premier dont la marque figure
-    dans le message (et que le formulaire a) ; sinon en tête du formulaire."""
-    bas = message.lower()
-    for marque, champ in marques:
-        if marque in bas and champ in form.fields:
-            return champ
-    return None
-
-
-def _refus(form: forms.Form, exc: ErreurMetier, marques: tuple[tuple[str, str], ...]) -> None:
-    form.add_error(_champ_erreur(str(exc), form, marques), str(exc))
-
-
-# Refus des services d'identité et d'appartenance, par champ (la première marque trouvée gagne).
-MARQUES_CREATION = (
-    ("adresse mail", "email"),
-    ("groupe", "groupe"),
-    ("date de clôture", "date_cloture"),
-    ("clôturé à cette date", "date_ouverture"),
-)
-MARQUES_PERIODE = (
-    ("appartient déjà", "groupe"),
-    ("le groupe", "groupe"),
-    ("date de clôture", "date_cloture"),
-    ("clôturé à cette date", "date_ouverture"),
-)
-MARQUES_CLOTURE = (("date de clôture", "date_cloture"),)
 
 
 def _suivant(request: HttpRequest, defaut: str) -> str:
@@ -177,7 +147,7 @@ def utilisateur_creer(request: HttpRequest, convention: int) -> HttpResponse:
                 par=request.user, convention=perimetre.convention, **form.arguments_service()
             )
     except ErreurMetier as exc:
-        _refus(form, exc, MARQUES_CREATION)
+        refus_afficher(form, exc)
     finally:
         if utilisateur is None:
             JETONS.liberer(jeton)
@@ -250,7 +220,7 @@ def utilisateur_modifier(request: HttpRequest, convention: int, pk: int) -> Http
         try:
             services.utilisateur_modifier(par=request.user, utilisateur=cible, **form.arguments_coordonnees())
         except ErreurMetier as exc:
-            _refus(form, exc, MARQUES_CREATION)
+            refus_afficher(form, exc)
         else:
             messages.success(request, f"Le compte {cible.identifiant} ({cible.get_full_name()}) est modifié.")
             return redirect("gestion:utilisateur", convention=perimetre.convention.pk, pk=cible.pk)
@@ -283,7 +253,7 @@ def utilisateur_cloturer(request: HttpRequest, convention: int, pk: int) -> Http
         try:
             services.utilisateur_cloturer(par=request.user, utilisateur=cible, date_cloture=date_cloture)
         except ErreurMetier as exc:
-            _refus(form, exc, MARQUES_CLOTURE)
+            refus_afficher(form, exc)
         else:
             if date_cloture == aujourdhui():
                 message = f"Le compte {cible.identifiant} ({cible.get_full_name()}) est clôturé ce jour."
@@ -399,7 +369,7 @@ def utilisateur_ajouter_groupe(request: HttpRequest, convention: int, pk: int) -
                 date_cloture=form.cleaned_data["date_cloture"],
             )
         except ErreurMetier as exc:
-            _refus(form, exc, MARQUES_PERIODE)
+            refus_afficher(form, exc, appartenance="groupe")
         else:
             messages.success(request, _message_ajout(cible, appartenance))
             return redirect("gestion:appartenances", convention=perimetre.convention.pk, pk=cible.pk)
@@ -468,7 +438,7 @@ def appartenance_modifier(request: HttpRequest, convention: int, pk: int) -> Htt
             )
         except ErreurMetier as exc:
             appartenance.refresh_from_db()  # le service a pu changer l'objet avant de refuser
-            _refus(form, exc, MARQUES_PERIODE)
+            refus_afficher(form, exc, appartenance="groupe")
         else:
             messages.success(
                 request,
@@ -498,7 +468,7 @@ def appartenance_cloturer(request: HttpRequest, convention: int, pk: int) -> Htt
             )
         except ErreurMetier as exc:
             appartenance.refresh_from_db()
-            _refus(form, exc, MARQUES_CLOTURE)
+            refus_afficher(form, exc)
         else:
             cible, groupe = appartenance.utilisateur, appartenance.groupe
             if appartenance.date_cloture <= aujourdhui():
