@@ -34,7 +34,8 @@ from habilitations.models import (
     SessionUtilisateur,
     Utilisateur,
 )
-from portail.socle.audit import audit_enregistrer
+from portail.models import EvenementAudit
+from portail.socle.audit import audit_ecrire, audit_enregistrer, audit_preparer
 from portail.socle.dates import (
     aujourdhui,
     q_chevauche,
@@ -44,7 +45,7 @@ from portail.socle.dates import (
     verifier_periode,
 )
 from portail.socle.droits import aligner
-from portail.socle.emails import courriel_preparer
+from portail.socle.emails import courriel_preparer, courriels_preparer
 from portail.socle.erreurs import ErreurMetier
 
 logger = logging.getLogger(__name__)
@@ -67,13 +68,16 @@ def identifiant_generer(*, caf: Caf | None, organisme: Organisme | None) -> str:
     code_caf = caf.code if caf else (organisme.caf.code if organisme else "000")
     prefixe = "CAF" if caf else (_lettres(organisme.raison_sociale)[:3] if organisme else "PPA")
     prefixe = prefixe.ljust(3, "X")
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                CompteurIdentifiant.objects.get_or_create(code_caf=code_caf)
-        except IntegrityError:
-            pass  # créé au même instant par une autre transaction
-        compteur = CompteurIdentifiant.objects.select_for_update().get(code_caf=code_caf)
+    # Sans point de sauvegarde : la transaction est celle de l'appelant (la création du compte).
+    with transaction.atomic(savepoint=False):
+        compteur = CompteurIdentifiant.objects.select_for_update().filter(code_caf=code_caf).first()
+        if compteur is None:
+            try:
+                with transaction.atomic():
+                    CompteurIdentifiant.objects.create(code_caf=code_caf)
+            except IntegrityError:
+                pass  # créé au même instant par une autre transaction
+            compteur = CompteurIdentifiant.objects.select_for_update().get(code_caf=code_caf)
         while True:
             compteur.dernier += 1
             identifiant = f"{prefixe}{code_caf}{compteur.dernier:04d}"
@@ -83,8 +87,7 @@ def identifiant_generer(*, caf: Caf | None, organisme: Organisme | None) -> str:
     return identifiant
 
 
-@transaction.atomic
-def utilisateur_creer(
+def _utilisateur_creer(
     *,
     par: Utilisateur | None,
     nom: str,
@@ -97,10 +100,14 @@ def utilisateur_creer(
     caf: Caf | None = None,
     organisme: Organisme | None = None,
     convention: Convention | None = None,
+    journal: list[EvenementAudit] | None = None,
 ) -> Utilisateur:
     """Crée un compte sans mot de passe utilisable et envoie deux courriels : l'identifiant,
     puis le mot de passe provisoire (valable 24 heures). Un compte partenaire créé sous une
-    convention lui appartient ; son adresse mail n'y est celle d'aucun autre compte ouvert."""
+    convention lui appartient ; son adresse mail n'y est celle d'aucun autre compte ouvert.
+
+    Sans transaction propre : ``utilisateur_creer`` l'ouvre ; un service qui crée un compte parmi
+    d'autres écritures appelle ce corps dans la sienne (pas de point de sauvegarde de plus)."""
     if caf is not None and (organisme is not None or convention is not None):
         raise ErreurMetier("Un compte est soit celui d'un agent Caf, soit celui d'un partenaire, pas les deux.")
     if convention is not None:
@@ -124,23 +131,41 @@ def utilisateur_creer(
         convention=convention,
     )
     user.set_unusable_password()
+    # Le mot de passe provisoire est tiré avant l'insertion : une écriture de moins.
+    provisoire = _mot_de_passe_provisoire_tirer(user)
     user.save()
-    audit_enregistrer(
-        par=par,
-        action="utilisateur_creer",
-        cible=user,
-        apres={
-            "identifiant": user.identifiant,
-            "date_ouverture": str(date_ouverture),
-            "caf": caf and caf.code,
-            "organisme": organisme and organisme.pk,
-            "convention": convention and convention.pk,
-        },
+    evenements = [
+        audit_preparer(
+            par=par,
+            action="utilisateur_creer",
+            cible=user,
+            apres={
+                "identifiant": user.identifiant,
+                "date_ouverture": str(date_ouverture),
+                "caf": caf and caf.code,
+                "organisme": organisme and organisme.pk,
+                "convention": convention and convention.pk,
+            },
+        ),
+        audit_preparer(par=par, action="mot_de_passe_provisoire_emettre", cible=user),
+    ]
+    # La piste d'audit et les deux courriels, chacun en une insertion (ou la piste avec le reste
+    # de l'acte, si l'appelant la tient : ``journal``).
+    if journal is None:
+        audit_ecrire(evenements)
+    else:
+        journal.extend(evenements)
+    courriels_preparer(
+        [
+            {"modele": "identifiant", "destinataire": user.email, "contexte": {"utilisateur": user}},
+            _courriel_mot_de_passe(user, provisoire),
+        ]
     )
-    courriel_preparer(modele="identifiant", destinataire=user.email, contexte={"utilisateur": user})
-    mot_de_passe_provisoire_emettre(utilisateur=user, par=par)
     logger.info("utilisateur %s créé", user.pk)
     return user
+
+
+utilisateur_creer = transaction.atomic(_utilisateur_creer)
 
 
 @transaction.atomic
@@ -148,10 +173,7 @@ def mot_de_passe_provisoire_emettre(*, utilisateur: Utilisateur, par: Utilisateu
     """Tire un mot de passe provisoire aléatoire, n'en garde que l'empreinte, l'envoie par
     courriel. Valable 24 heures, une seule connexion. Le mot de passe personnel éventuel reste
     valable : demander un mot de passe provisoire ne permet pas de bloquer le compte d'autrui."""
-    provisoire = "".join(secrets.choice(ALPHABET_PROVISOIRE) for _ in range(LONGUEUR_PROVISOIRE))
-    utilisateur.mot_de_passe_provisoire = make_password(provisoire)
-    utilisateur.mot_de_passe_provisoire_expire_le = timezone.now() + settings.MOT_DE_PASSE_PROVISOIRE_DUREE
-    utilisateur.mot_de_passe_provisoire_utilise_le = None
+    provisoire = _mot_de_passe_provisoire_tirer(utilisateur)
     utilisateur.save(
         update_fields=[
             "mot_de_passe_provisoire",
@@ -160,15 +182,28 @@ def mot_de_passe_provisoire_emettre(*, utilisateur: Utilisateur, par: Utilisateu
         ]
     )
     audit_enregistrer(par=par, action="mot_de_passe_provisoire_emettre", cible=utilisateur)
-    courriel_preparer(
-        modele="mot_de_passe_provisoire",
-        destinataire=utilisateur.email,
-        contexte={
+    courriel_preparer(**_courriel_mot_de_passe(utilisateur, provisoire))
+
+
+def _mot_de_passe_provisoire_tirer(utilisateur: Utilisateur) -> str:
+    """Tire le mot de passe provisoire et en pose l'empreinte sur le compte (non enregistré)."""
+    provisoire = "".join(secrets.choice(ALPHABET_PROVISOIRE) for _ in range(LONGUEUR_PROVISOIRE))
+    utilisateur.mot_de_passe_provisoire = make_password(provisoire)
+    utilisateur.mot_de_passe_provisoire_expire_le = timezone.now() + settings.MOT_DE_PASSE_PROVISOIRE_DUREE
+    utilisateur.mot_de_passe_provisoire_utilise_le = None
+    return provisoire
+
+
+def _courriel_mot_de_passe(utilisateur: Utilisateur, provisoire: str) -> dict[str, Any]:
+    return {
+        "modele": "mot_de_passe_provisoire",
+        "destinataire": utilisateur.email,
+        "contexte": {
             "utilisateur": utilisateur,
             "mot_de_passe": provisoire,
             "expire_le": utilisateur.mot_de_passe_provisoire_expire_le,
         },
-    )
+    }
 
 
 def mot_de_passe_oublie(*, identifiant: str) -> None:
@@ -331,7 +366,8 @@ def utilisateur_creer_dans_convention(
     choisi, son appartenance dès l'ouverture du compte, par la porte unique des appartenances."""
     if groupe is not None and groupe.convention_id != convention.pk:
         raise ErreurMetier("Le groupe choisi n'est pas un groupe de cette convention.", champ="groupe")
-    user = utilisateur_creer(
+    journal: list[EvenementAudit] = []
+    user = _utilisateur_creer(
         par=par,
         nom=nom,
         prenom=prenom,
@@ -341,15 +377,19 @@ def utilisateur_creer_dans_convention(
         date_ouverture=date_ouverture,
         date_cloture=date_cloture,
         convention=convention,
+        journal=journal,
     )
     if groupe is not None:
-        appartenance_ouvrir(
+        _appartenance_ouvrir(
             par=par,
             utilisateur=user,
             groupe=groupe,
             date_ouverture=max(user.date_ouverture, aujourdhui()),
             date_cloture=date_cloture,
+            compte_nouveau=True,
+            journal=journal,
         )
+    audit_ecrire(journal)
     return user
 
 
@@ -424,10 +464,10 @@ def identifiant_renvoyer(*, par: Utilisateur | None, utilisateur: Utilisateur) -
 # --- Groupes ---------------------------------------------------------------------------------
 
 
-def _est_de_la_convention(utilisateur: Utilisateur, convention: Convention) -> bool:
+def _est_de_la_convention(utilisateur: Utilisateur, convention_id: int) -> bool:
     return (
-        utilisateur.convention_id == convention.pk
-        or Mandat.objects.filter(convention=convention, administrateur=utilisateur).exists()
+        utilisateur.convention_id == convention_id
+        or Mandat.objects.filter(convention_id=convention_id, administrateur=utilisateur).exists()
     )
 
 
@@ -448,7 +488,7 @@ def groupe_creer(
     code = code.strip().upper()
     if parent is not None and parent.convention_id != convention.pk:
         raise ErreurMetier("Le groupe parent doit appartenir à la même convention.", champ="parent")
-    if responsable.est_agent_caf or not _est_de_la_convention(responsable, convention):
+    if responsable.est_agent_caf or not _est_de_la_convention(responsable, convention.pk):
         raise ErreurMetier(
             "Le responsable d'habilitations doit être un utilisateur de la convention.", champ="responsable"
         )
@@ -600,7 +640,7 @@ def _verifier_periode(
     verifier_periode(date_ouverture, date_cloture)
     if utilisateur.est_agent_caf:
         raise ErreurMetier("Un agent Caf ne peut pas être membre d'un groupe d'un partenaire.")
-    if not _est_de_la_convention(utilisateur, groupe.convention):
+    if not _est_de_la_convention(utilisateur, groupe.convention_id):
         raise ErreurMetier("Cet utilisateur n'est pas un utilisateur de la convention du groupe.")
     if utilisateur.date_cloture is not None and date_ouverture >= utilisateur.date_cloture:
         raise ErreurMetier(
@@ -645,24 +685,44 @@ def appartenance_ouvrir(
     création avec groupe, import CSV, administration technique et démonstration passent ici.
     Une personne (``par``) n'ouvre pas une appartenance dans le passé, quel que soit l'écran ;
     seul le système (``par=None`` : démonstration, reprise de données) écrit un historique."""
+    return _appartenance_ouvrir(
+        par=par, utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture
+    )
+
+
+def _appartenance_ouvrir(
+    *,
+    par: Utilisateur | None,
+    utilisateur: Utilisateur,
+    groupe: Groupe,
+    date_ouverture: datetime.date | None,
+    date_cloture: datetime.date | None,
+    compte_nouveau: bool = False,
+    journal: list[EvenementAudit] | None = None,
+) -> Appartenance:
+    """Le corps d'``appartenance_ouvrir``, dans la transaction de l'appelant. Pour un compte
+    créé dans cette même transaction (``compte_nouveau``), personne d'autre ne le voit encore :
+    ni verrou ni recherche de chevauchement, il n'a aucune appartenance."""
     date_ouverture = date_ouverture or aujourdhui()
     if par is not None:
         verifier_ouverture_non_passee(date_ouverture)
     _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
-    # Verrou du compte : deux ajouts simultanés au même groupe ne se chevauchent pas.
-    Utilisateur.objects.select_for_update().filter(pk=utilisateur.pk).first()
-    _verifier_sans_chevauchement(
-        utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture
-    )
+    if not compte_nouveau:
+        # Verrou du compte : deux ajouts simultanés au même groupe ne se chevauchent pas.
+        Utilisateur.objects.select_for_update().filter(pk=utilisateur.pk).first()
+        _verifier_sans_chevauchement(
+            utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture
+        )
     appartenance = Appartenance.objects.create(
         utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture
     )
-    audit_enregistrer(
-        par=par,
-        action="appartenance_ouvrir",
-        cible=groupe,
-        apres=_periode(utilisateur, date_ouverture, date_cloture),
+    evenement = audit_preparer(
+        par=par, action="appartenance_ouvrir", cible=groupe, apres=_periode(utilisateur, date_ouverture, date_cloture)
     )
+    if journal is None:
+        evenement.save()
+    else:
+        journal.append(evenement)
     return appartenance
 
 

@@ -25,7 +25,7 @@ def _convention_de(cible: models.Model | None) -> int | None:
     return getattr(cible, "convention_id", None)
 
 
-def audit_enregistrer(
+def audit_preparer(
     *,
     par: Utilisateur | None,
     action: str,
@@ -34,8 +34,9 @@ def audit_enregistrer(
     apres: dict[str, Any] | None = None,
     convention_id: int | None = None,
 ) -> EvenementAudit:
-    """Une ligne de la piste d'audit, rattachée à la convention de la cible (ou à celle donnée)."""
-    return EvenementAudit.objects.create(
+    """Une ligne de la piste d'audit, rattachée à la convention de la cible (ou à celle donnée),
+    pas encore écrite : ``audit_ecrire`` écrit celles d'un même acte en une requête."""
+    return EvenementAudit(
         convention_id=convention_id or _convention_de(cible),
         acteur=par if (par is not None and par.pk) else None,
         action=action,
@@ -46,3 +47,25 @@ def audit_enregistrer(
         avant=avant,
         apres=apres,
     )
+
+
+def audit_ecrire(evenements: list[EvenementAudit]) -> None:
+    """Écrit, dans l'ordre, les lignes préparées d'un même acte (une seule insertion)."""
+    EvenementAudit.objects.bulk_create(evenements)
+
+
+def audit_enregistrer(
+    *,
+    par: Utilisateur | None,
+    action: str,
+    cible: models.Model | None = None,
+    avant: dict[str, Any] | None = None,
+    apres: dict[str, Any] | None = None,
+    convention_id: int | None = None,
+) -> EvenementAudit:
+    """Une ligne de la piste d'audit, écrite tout de suite."""
+    evenement = audit_preparer(
+        par=par, action=action, cible=cible, avant=avant, apres=apres, convention_id=convention_id
+    )
+    evenement.save()
+    return evenement

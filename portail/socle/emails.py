@@ -17,14 +17,25 @@ from portail.socle.courriels import envoyer_courriel
 logger = logging.getLogger(__name__)
 
 
-def courriel_preparer(*, modele: str, destinataire: str, contexte: dict[str, Any]) -> Courriel:
-    """Écrit le courriel dans la boîte d'envoi ; il part quand la transaction est validée."""
+def _rendre(*, modele: str, destinataire: str, contexte: dict[str, Any]) -> Courriel:
     contexte = {"portail_url": settings.PORTAIL_URL, **contexte}
     sujet = render_to_string(f"emails/{modele}_subject.txt", contexte).strip()
     corps = render_to_string(f"emails/{modele}_body.txt", contexte)
-    courriel = Courriel.objects.create(modele=modele, destinataire=destinataire, sujet=sujet, corps=corps)
-    transaction.on_commit(lambda: programmer_envoi(courriel.pk))
-    return courriel
+    return Courriel(modele=modele, destinataire=destinataire, sujet=sujet, corps=corps)
+
+
+def courriel_preparer(*, modele: str, destinataire: str, contexte: dict[str, Any]) -> Courriel:
+    """Écrit le courriel dans la boîte d'envoi ; il part quand la transaction est validée."""
+    return courriels_preparer([{"modele": modele, "destinataire": destinataire, "contexte": contexte}])[0]
+
+
+def courriels_preparer(envois: list[dict[str, Any]]) -> list[Courriel]:
+    """Plusieurs courriels d'un même acte (``modele``, ``destinataire``, ``contexte`` chacun),
+    écrits en une insertion ; chacun part quand la transaction est validée, dans cet ordre."""
+    courriels = Courriel.objects.bulk_create([_rendre(**envoi) for envoi in envois])
+    for courriel in courriels:
+        transaction.on_commit(lambda pk=courriel.pk: programmer_envoi(pk))
+    return courriels
 
 
 def programmer_envoi(courriel_id: int) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 
 from conventions.gestion.forms import GABARIT_CASE, GABARIT_RADIOS, champ_date
-from habilitations import perms, services
+from habilitations import perms
 from habilitations.enums import Poste
 from habilitations.validators import telephone_normaliser
 from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide, q_pas_encore_cloture
@@ -93,12 +93,9 @@ class _CoordonneesForm(PortailForm):
         return self.cleaned_data["prenom"].strip()
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        try:
-            services.email_verifier_disponible(convention=self.convention, email=email, sauf=self.utilisateur)
-        except services.ErreurMetier as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        return email
+        # L'adresse libre dans la convention est vérifiée une fois, par le service (son refus
+        # s'affiche sous ce champ).
+        return self.cleaned_data["email"].strip().lower()
 
     def clean_telephone(self) -> str:
         valeur = self.cleaned_data["telephone"].strip()
