@@ -20,7 +20,7 @@ from conventions.enums import TypeAvenant
 from conventions.models import Organisme, Profil, Service
 from conventions.validators import siret_normaliser
 from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide
-from portail.socle.forms import PortailForm
+from portail.socle.forms import GABARIT_CASE, GABARIT_RADIOS, PortailForm, champ_date
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser as Utilisateur
@@ -36,11 +36,6 @@ class ChoixAdministrateur:
     ]
 
 
-# Les gabarits de django-dsfr pour les radios et cases chargent widget_tweaks, que le projet
-# n'installe pas : ces champs ont les leurs, au même balisage DSFR.
-GABARIT_RADIOS = "conventions/_gestion_champ_radios.html"
-GABARIT_CASE = "conventions/_gestion_champ_case.html"
-
 CHAMPS_NOUVEAU_COMPTE = ("nom", "prenom", "email", "email_confirmation", "telephone")
 CHAMPS_NOUVEAU_COMPTE_REQUIS = ("nom", "prenom", "email", "email_confirmation")
 CHAMPS_ADMINISTRATEUR = ("choix_administrateur", "administrateur", *CHAMPS_NOUVEAU_COMPTE)
@@ -50,17 +45,6 @@ def _libelle_requis(libelle: str) -> str:
     """Libellé marqué d'un astérisque comme un champ requis : ces champs ne le sont que pour
     un choix (« Un nouveau compte »), si bien que le formulaire ne peut pas les déclarer requis."""
     return format_html('{}<span class="fr-required-marker" aria-hidden="true"> *</span>', libelle)
-
-
-def champ_date(libelle: str, *, requis: bool = True, **kwargs: Any) -> forms.DateField:
-    """Date saisie par le sélecteur du navigateur (``type="date"`` envoie AAAA-MM-JJ)."""
-    return forms.DateField(
-        label=libelle,
-        required=requis,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"invalid": "Saisissez une date valide."},
-        **kwargs,
-    )
 
 
 def comptes_administrables(organisme: Organisme) -> QuerySet[Utilisateur]:

@@ -1,7 +1,25 @@
+from typing import Any
+
 from django import forms
 from dsfr.forms import DsfrBaseForm
 
 from portail.socle.erreurs import ErreurMetier
+
+# Les gabarits de django-dsfr pour les radios et cases chargent widget_tweaks, que le projet
+# n'installe pas : ces champs ont les leurs, au même balisage DSFR (gabarits restés sous conventions/).
+GABARIT_RADIOS = "conventions/_gestion_champ_radios.html"
+GABARIT_CASE = "conventions/_gestion_champ_case.html"
+
+
+def champ_date(libelle: str, *, requis: bool = True, **kwargs: Any) -> forms.DateField:
+    """Date saisie par le sélecteur du navigateur (``type="date"`` envoie AAAA-MM-JJ)."""
+    return forms.DateField(
+        label=libelle,
+        required=requis,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": "Saisissez une date valide."},
+        **kwargs,
+    )
 
 
 class PortailFormMixin(DsfrBaseForm):

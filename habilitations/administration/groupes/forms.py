@@ -15,11 +15,10 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.html import format_html
 
-from conventions.gestion.forms import GABARIT_CASE, GABARIT_RADIOS, champ_date
 from habilitations.models import Groupe, Utilisateur
 from habilitations.validators import telephone_normaliser
 from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide
-from portail.socle.forms import PortailForm
+from portail.socle.forms import GABARIT_CASE, GABARIT_RADIOS, PortailForm, champ_date
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 
-from conventions.gestion.forms import GABARIT_CASE, GABARIT_RADIOS, champ_date
 from habilitations import perms
 from habilitations.enums import Poste
 from habilitations.validators import telephone_normaliser
 from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide, q_pas_encore_cloture
-from portail.socle.forms import PortailForm
+from portail.socle.forms import GABARIT_CASE, GABARIT_RADIOS, PortailForm, champ_date
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
