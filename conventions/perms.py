@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
 from conventions import extensions
+from conventions.enums import EtatConvention
 from conventions.models import Convention, Mandat, Organisme
 from portail.socle.dates import aujourdhui, q_ouvert
 
@@ -85,6 +86,30 @@ def conventions_visibles(user: Utilisateur) -> QuerySet[Convention]:
 def peut_gerer_convention(user: Utilisateur, convention: Convention) -> bool:
     """Formaliser, valider, clôturer, enregistrer un avenant : un agent de la Caf pivot."""
     return est_agent_caf(user) and convention.caf_id == user.caf_id
+
+
+def peut_valider_convention(user: Utilisateur, convention: Convention) -> bool:
+    """Valider : un agent de la Caf pivot, pour une convention en cours et pas clôturée."""
+    return (
+        peut_gerer_convention(user, convention)
+        and convention.etat == EtatConvention.EN_COURS
+        and not convention.est_cloture()
+    )
+
+
+def peut_enregistrer_avenant(user: Utilisateur, convention: Convention) -> bool:
+    """Enregistrer un avenant : un agent de la Caf pivot, pour une convention validée (l'avenant
+    suit la validation) et pas clôturée."""
+    return (
+        peut_gerer_convention(user, convention)
+        and convention.etat != EtatConvention.EN_COURS
+        and not convention.est_cloture()
+    )
+
+
+def peut_cloturer_convention(user: Utilisateur, convention: Convention) -> bool:
+    """Clôturer (ou avancer la clôture) : un agent de la Caf pivot, tant qu'elle n'est pas clôturée."""
+    return peut_gerer_convention(user, convention) and not convention.est_cloture()
 
 
 def peut_gerer_organismes(user: Utilisateur) -> bool:

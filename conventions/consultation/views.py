@@ -15,7 +15,6 @@ from django.views.decorators.http import require_GET
 from conventions import perms
 from conventions.consultation import pdf
 from conventions.consultation.filtres import TRI_PAR_DEFAUT, TRIS, ConventionFilterSet
-from conventions.enums import EtatConvention
 from conventions.models import Caf, Convention
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import fil_ariane
@@ -68,17 +67,15 @@ def convention(request, pk: int):
     pivot, et seulement quand l'action est possible (ni validation ni avenant après clôture)."""
     convention = _convention_visible(request, pk)
     contenu = pdf.convention_contenu(convention)
-    peut_gerer = perms.peut_gerer_convention(request.user, convention)
-    en_cours = convention.etat == EtatConvention.EN_COURS
     return render(
         request,
         "conventions/convention.html",
         {
             "contenu": contenu,
             "convention": convention,
-            "peut_valider": peut_gerer and en_cours and not contenu.cloturee,
-            "peut_enregistrer_avenant": peut_gerer and not en_cours and not contenu.cloturee,
-            "peut_cloturer": peut_gerer and not contenu.cloturee,
+            "peut_valider": perms.peut_valider_convention(request.user, convention),
+            "peut_enregistrer_avenant": perms.peut_enregistrer_avenant(request.user, convention),
+            "peut_cloturer": perms.peut_cloturer_convention(request.user, convention),
             "fil": fil_ariane(
                 ("Conventions", reverse("conventions:conventions")),
                 ("Consulter les conventions", reverse("conventions:conventions")),
