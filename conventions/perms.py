@@ -73,7 +73,7 @@ def est_administrateur_partenaire(user: Utilisateur) -> bool:
 def conventions_visibles(user: Utilisateur) -> QuerySet[Convention]:
     """Ce que « Consulter les conventions » montre : refus par défaut (queryset vide). Un
     partenaire y voit les conventions qu'il administre et celles où il est responsable d'un
-    groupe effectif."""
+    groupe effectif (la couche des habilitations répond, voir ``conventions/extensions.py``)."""
     if est_agent_caf(user):
         return Convention.objects.filter(caf_id=user.caf_id)
     if est_superviseur_national(user):
