@@ -98,6 +98,10 @@ def utilisateurs(request: HttpRequest, convention: int) -> HttpResponse:
         request.GET or None, queryset=perms.utilisateurs_du_perimetre(perimetre), perimetre=perimetre
     )
     page = paginer(request, trier(request, filtre.qs, TRIS, TRI_PAR_DEFAUT))
+    for cible in page:
+        # Les actions de chaque ligne, décidées par le module d'autorisation, pas par le gabarit.
+        cible.peut_cloturer = perms.peut_cloturer_compte(perimetre, cible)
+        cible.peut_rouvrir = perms.peut_rouvrir_compte(perimetre, cible)
     return render(
         request,
         "habilitations/gestion/utilisateurs.html",
