@@ -29,11 +29,13 @@ run: install
 demo: install
 	DJANGO_SETTINGS_MODULE=portail.settings.dev $(PY) manage.py demo
 
-## test : contrôles Django, migrations, puis toute la suite pytest (navigateur compris si chromium est là)
+## test : contrôles Django, migrations, puis toute la suite pytest (navigateur compris si chromium est là),
+## répartie sur un processus par cœur (pytest-xdist ; chacun sa base de test et sa file Celery)
+PYTEST_PROCESSUS ?= auto
 test: install
 	DJANGO_SETTINGS_MODULE=portail.settings.test $(PY) manage.py check
 	DJANGO_SETTINGS_MODULE=portail.settings.test $(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_PROCESSUS) --dist worksteal --durations=20
 
 test-e2e: install
 	$(PY) -m pytest tests/e2e

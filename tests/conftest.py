@@ -1,5 +1,7 @@
 """Personas permanentes : agent Caf, administrateur, responsable, déclarant, extérieur."""
 
+import contextlib
+
 import pytest
 from django.core.cache import cache
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -145,16 +147,45 @@ def _statistiques_apres_chargement_en_masse(monkeypatch):
     jour après de tels chargements ; ici, on les calcule aussitôt (dans la transaction du test,
     donc annulées avec elle), sinon le planificateur raisonne sur les tables vides des tests
     précédents et choisit des boucles imbriquées sur 10 000 lignes."""
-    from django.db import connection
     from django.db.models.query import QuerySet
 
-    origine = QuerySet.bulk_create
+    origine_create, origine_update = QuerySet.bulk_create, QuerySet.bulk_update
 
     def bulk_create(self, objs, *args, **kwargs):
-        crees = origine(self, objs, *args, **kwargs)
-        if connection.vendor == "postgresql" and len(crees) >= 1000:
-            with connection.cursor() as curseur:
-                curseur.execute(f'ANALYZE "{self.model._meta.db_table}"')
+        crees = origine_create(self, objs, *args, **kwargs)
+        analyser(self.model, len(crees))
         return crees
 
+    # Une mise à jour en masse change aussi les statistiques (les chemins des 1 000 groupes
+    # renseignés après leur création : sans elles, 100 s de boucles imbriquées pour une page).
+    def bulk_update(self, objs, *args, **kwargs):
+        modifies = origine_update(self, objs, *args, **kwargs)
+        analyser(self.model, modifies)
+        return modifies
+
     monkeypatch.setattr(QuerySet, "bulk_create", bulk_create)
+    monkeypatch.setattr(QuerySet, "bulk_update", bulk_update)
+
+
+def analyser(modele, nombre: int = 1000) -> None:
+    """Statistiques de PostgreSQL à jour pour la table de ``modele`` après un chargement en masse."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql" and nombre >= 1000:
+        with connection.cursor() as curseur:
+            curseur.execute(f'ANALYZE "{modele._meta.db_table}"')
+
+
+@contextlib.contextmanager
+def transaction_partagee(django_db_blocker):
+    """Pour une fixture de classe ou de module : les grands volumes d'un budget de requêtes créés
+    une fois, dans une transaction annulée à la fin de la classe. Chaque test tourne dans un point
+    de sauvegarde de celle-ci (fixture ``db`` de pytest-django) : ce qu'il écrit (session, appareil)
+    est annulé après lui, et le test suivant retrouve les données telles que la fixture les a créées.
+    Les fixtures de test (tâches Celery sur place, statistiques après bulk_create) n'y sont pas
+    encore actives : appeler ``analyser`` après chaque chargement en masse."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)

@@ -70,6 +70,8 @@ def verrouillage(request, credentials, *args, **kwargs):
         "habilitations/connexion.html",
         {
             "form": ConnexionForm(request, initial={"username": request.POST.get("username", "")}),
+            # La page cible survit au verrouillage ; LoginView la vérifie à la connexion suivante.
+            "next": request.POST.get("next", ""),
             "erreur_verrouillage": (
                 f"Trop de tentatives de connexion ont échoué pour cet identifiant : il est verrouillé pendant {minutes} "
                 "minutes. Réessayez plus tard ou utilisez « Mot de passe oublié ? »."
