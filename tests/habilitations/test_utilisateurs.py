@@ -965,7 +965,7 @@ class TestDetail:
         moment = timezone.now() - datetime.timedelta(days=2)
         Utilisateur.objects.filter(pk=membre_a1.pk).update(last_login=moment)
         page = texte(client.get(url("utilisateur", convention, membre_a1.pk)))
-        assert f"{timezone.localtime(moment):%d/%m/%Y à %H:%M}" in page
+        assert f"{timezone.localtime(moment):%d/%m/%Y à %Hh%M}" in page
 
     def test_le_responsable_ne_voit_que_les_appartenances_de_son_perimetre(
         self, client, convention, resp_a1, arbre, membre_a1
