@@ -55,7 +55,7 @@ def test_administrateur_cree_groupe_et_utilisateur_qui_voit_son_service(navigate
 
     connecter_avec_double_authentification(page, administrateur)
     ouvrir_la_convention(page, convention.libelle, "Groupes")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("GROUPES UTILISATEURS")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Groupes utilisateurs")
 
     # Créer un groupe : code, libellé, responsable habilitations existant.
     page.get_by_role("link", name="Créer un groupe").click()

@@ -100,7 +100,7 @@ class TestAutorisation:
     @pytest.mark.parametrize("persona", AUTORISES)
     def test_administrateur_et_caf_lisent(self, client, request, convention, persona):
         connecter_verifie(client, request.getfixturevalue(persona))
-        assert "JOURNAL DES ACTES" in texte(client.get(journal_url(convention)))
+        assert "Journal des actes" in texte(client.get(journal_url(convention)))
         assert client.get(csv_url(convention)).status_code == 200
 
     @pytest.mark.parametrize("persona", REFUSES)

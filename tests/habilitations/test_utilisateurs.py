@@ -261,7 +261,7 @@ class TestListe:
         Utilisateur.objects.filter(pk=membre_a1.pk).update(telephone="0565483356")
         reponse = client.get(url("utilisateurs", convention))
         page = texte(reponse)
-        assert "LISTE DES UTILISATEURS" in page
+        assert "Liste des utilisateurs" in page
         assert f"Convention sélectionnée : {convention.libelle}" in re.sub(r"<[^>]+>", "", page)
         assert "Filtrer utilisateur par :" in page
         for filtre in ("identifiant", "nom", "prenom", "groupe"):
@@ -485,7 +485,7 @@ def cree() -> Utilisateur | None:
 class TestCreer:
     def test_formulaire_comme_dans_les_guides(self, client, admin_connecte, convention):
         page = texte(client.get(url("utilisateur_creer", convention)))
-        assert "CRÉER UN UTILISATEUR PARTENAIRE" in page
+        assert "Créer un utilisateur partenaire" in page
         for libelle in (
             "Nom",
             "Prénom",
@@ -951,7 +951,7 @@ class TestDetail:
     def test_identite_appartenances_profils_connexion(self, client, admin_connecte, convention, arbre, membre_a1):
         services.appartenance_ouvrir(par=None, utilisateur=membre_a1, groupe=arbre["B"], date_ouverture=jour(5))
         page = texte(client.get(url("utilisateur", convention, membre_a1.pk)))
-        assert "DÉTAIL DE L'UTILISATEUR" in page
+        assert "Détail de l'utilisateur" in page
         assert membre_a1.identifiant in page and membre_a1.email in page
         assert "Jamais connecté" in page
         assert "A1 — Groupe A1" in page and "B — Groupe B" in page
