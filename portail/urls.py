@@ -25,3 +25,8 @@ urlpatterns = [
     path("", include("habilitations.urls_gestion")),
     path("administration/", admin.site.urls),
 ]
+
+handler400 = "portail.erreurs.erreur_400"
+handler403 = "portail.erreurs.erreur_403"
+handler404 = "portail.erreurs.erreur_404"
+handler500 = "portail.erreurs.erreur_500"

@@ -79,7 +79,9 @@ def problemes_page(page, largeurs: tuple[int, ...] = LARGEURS) -> list[str]:
                 problemes.append(f"{largeur} px : la page est plus large que la fenêtre de {depasse} px")
             for violation in analyser_axe(page):
                 if violation["impact"] in IMPACTS_BLOQUANTS:
-                    problemes.append(f"{largeur} px : axe {violation['impact']} {violation['id']} — {json.dumps(violation, ensure_ascii=False)}")
+                    problemes.append(
+                        f"{largeur} px : axe {violation['impact']} {violation['id']} — {json.dumps(violation, ensure_ascii=False)}"
+                    )
     finally:
         if taille:
             page.set_viewport_size(taille)
