@@ -11,7 +11,7 @@ import datetime
 import logging
 import secrets
 import unicodedata
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -131,17 +131,28 @@ def utilisateur_creer(
             "convention": convention and convention.pk,
         },
     )
-    courriel_preparer(modele="identifiant", destinataire=user.email, contexte={"utilisateur": user})
-    mot_de_passe_provisoire_emettre(utilisateur=user, par=par)
+    courriel_preparer(
+        modele="identifiant", destinataire=user.email, contexte={"utilisateur": user, "motif": "creation"}
+    )
+    mot_de_passe_provisoire_emettre(utilisateur=user, par=par, motif="creation")
     logger.info("utilisateur %s créé", user.pk)
     return user
 
 
+# Pourquoi un mot de passe provisoire part : le courriel dit ce qui s'est réellement passé.
+MotifProvisoire = Literal["creation", "oubli", "renvoi"]
+
+
 @transaction.atomic
-def mot_de_passe_provisoire_emettre(*, utilisateur: Utilisateur, par: Utilisateur | None) -> None:
+def mot_de_passe_provisoire_emettre(
+    *, utilisateur: Utilisateur, par: Utilisateur | None, motif: MotifProvisoire = "oubli"
+) -> None:
     """Tire un mot de passe provisoire aléatoire, n'en garde que l'empreinte, l'envoie par
     courriel. Valable 24 heures, une seule connexion. Le mot de passe personnel éventuel reste
-    valable : demander un mot de passe provisoire ne permet pas de bloquer le compte d'autrui."""
+    valable : demander un mot de passe provisoire ne permet pas de bloquer le compte d'autrui.
+    ``motif`` : compte qui vient d'être créé, « Mot de passe oublié ? », ou renvoi par
+    l'administrateur ; le courriel ne parle de « demande » et de « mot de passe actuel » que
+    lorsqu'il y en a un."""
     provisoire = "".join(secrets.choice(ALPHABET_PROVISOIRE) for _ in range(LONGUEUR_PROVISOIRE))
     utilisateur.mot_de_passe_provisoire = make_password(provisoire)
     utilisateur.mot_de_passe_provisoire_expire_le = timezone.now() + settings.MOT_DE_PASSE_PROVISOIRE_DUREE
@@ -161,6 +172,8 @@ def mot_de_passe_provisoire_emettre(*, utilisateur: Utilisateur, par: Utilisateu
             "utilisateur": utilisateur,
             "mot_de_passe": provisoire,
             "expire_le": utilisateur.mot_de_passe_provisoire_expire_le,
+            "motif": motif,
+            "a_un_mot_de_passe": utilisateur.has_usable_password(),
         },
     )
 
@@ -408,9 +421,14 @@ def identifiant_renvoyer(*, par: Utilisateur | None, utilisateur: Utilisateur) -
     if not utilisateur.est_ouvert() or utilisateur.est_suspendu:
         raise ErreurMetier("Ce compte n'est pas ouvert : rouvrez-le d'abord.")
     audit_enregistrer(par=par, action="identifiant_renvoyer", cible=utilisateur)
-    courriel_preparer(modele="identifiant", destinataire=utilisateur.email, contexte={"utilisateur": utilisateur})
-    if utilisateur.last_login is None:
-        mot_de_passe_provisoire_emettre(utilisateur=utilisateur, par=par)
+    jamais_connecte = utilisateur.last_login is None
+    courriel_preparer(
+        modele="identifiant",
+        destinataire=utilisateur.email,
+        contexte={"utilisateur": utilisateur, "motif": "renvoi", "avec_provisoire": jamais_connecte},
+    )
+    if jamais_connecte:
+        mot_de_passe_provisoire_emettre(utilisateur=utilisateur, par=par, motif="renvoi")
 
 
 # --- Groupes ---------------------------------------------------------------------------------
