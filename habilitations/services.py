@@ -127,8 +127,8 @@ def utilisateur_creer(
             "identifiant": user.identifiant,
             "date_ouverture": str(date_ouverture),
             "caf": caf and caf.code,
-            "organisme": organisme and organisme.pk,
-            "convention": convention and convention.pk,
+            "organisme": organisme and organisme.raison_sociale,
+            "convention": convention and convention.libelle,
         },
     )
     courriel_preparer(

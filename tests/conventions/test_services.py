@@ -184,7 +184,11 @@ class TestValider:
         assert evenement.apres == {"etat": "validee", "validee_le": aujourdhui().isoformat()}
         droit = audit("droit_accorder", convention)
         assert droit.acteur is None
-        assert droit.apres == {"permission": DROIT, "utilisateur": compte.pk, "jour": aujourdhui().isoformat()}
+        assert droit.apres == {
+            "permission": "Administrer la convention (administrateur partenaire)",
+            "utilisateur": str(compte),
+            "jour": aujourdhui().isoformat(),
+        }
 
     def test_deja_validee(self, agent_caf, convention):
         with pytest.raises(ErreurMetier, match="déjà validée"):
@@ -224,7 +228,7 @@ class TestCloturer:
         assert evenement.acteur == agent_caf
         assert evenement.avant == {"date_cloture": None}
         assert evenement.apres == {"date_cloture": aujourdhui().isoformat()}
-        assert audit("droit_retirer", convention).apres["utilisateur"] == administrateur.pk
+        assert audit("droit_retirer", convention).apres["utilisateur"] == str(administrateur)
 
     @pytest.mark.parametrize(
         ("date_cloture", "message"),
