@@ -42,6 +42,10 @@ class ConnexionForm(PortailFormMixin, AuthenticationForm):
         try:
             return super().clean()
         except ValidationError:
+            # Le refus porte sur le couple identifiant / mot de passe : les deux champs sont
+            # signalés invalides aux technologies d'assistance.
+            for nom in ("username", "password"):
+                self.fields[nom].widget.attrs["aria-invalid"] = "true"
             raison = getattr(self.request, "refus_connexion", None)
             if raison in MESSAGES_REFUS:
                 raise ValidationError(MESSAGES_REFUS[raison], code=raison) from None

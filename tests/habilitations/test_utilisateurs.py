@@ -848,9 +848,12 @@ class TestCloturer:
         )
         assert reponse.status_code == 200
         page = texte(reponse)
+        assert re.search(r'<div class="fr-alert fr-alert--error[^"]*">\s*<p>[^<]*est l\'administrateur', page)
+        # Le résumé des erreurs, en tête de page, l'annonce et le titre le dit.
         assert re.search(
-            r'<div class="fr-alert fr-alert--error[^"]*" role="alert">\s*<p>[^<]*est l\'administrateur', page
+            r'id="resume-erreurs"[^>]*>\s*<h2[^>]*>[^<]*</h2>\s*<ul>\s*<li>[^<]*est l\'administrateur', page
         )
+        assert "<title>Erreur : " in page
         assert "une convention a toujours un administrateur" in page
         assert etat_de_la_base() == avant
 
