@@ -39,8 +39,14 @@ def ecouter_erreurs(page) -> list[str]:
     erreurs: list[str] = []
 
     def console(message) -> None:
-        if message.type == "error":
-            erreurs.append(f"console ({page.url}) : {message.text}")
+        if message.type != "error":
+            return
+        # Une page d'erreur voulue (404 hors périmètre…) : Chromium signale le statut du document
+        # lui-même ; le test vérifie ce statut. Une ressource absente (script, style, image) reste
+        # une erreur.
+        if message.text.startswith("Failed to load resource") and message.location.get("url") == page.url:
+            return
+        erreurs.append(f"console ({page.url}) : {message.text}")
 
     page.on("console", console)
     page.on("pageerror", lambda exc: erreurs.append(f"exception ({page.url}) : {exc}"))
