@@ -84,8 +84,11 @@ def test_agent_formalise_une_convention_et_son_administrateur_la_voit(navigateur
     expect(page.get_by_role("heading", level=1)).to_have_text("Formaliser une convention")
     verifier_page(page)
     page.get_by_label(re.compile(r"^\s*Libellé")).fill("Convention Mon Compte Partenaire — Belcastel")
-    page.get_by_label("CDAP T1", exact=True).check()
-    page.get_by_label("AFAS-DECLARER", exact=True).check()
+    # Comme une personne : un clic sur le libellé, et la case cochée se voit.
+    page.get_by_text("CDAP T1", exact=True).click()
+    page.get_by_text("AFAS-DECLARER", exact=True).click()
+    expect(page.get_by_label("CDAP T1", exact=True)).to_be_checked()
+    expect(page.get_by_label("AFAS-DECLARER", exact=True)).to_be_checked()
     page.get_by_text("Un nouveau compte", exact=True).click()  # le libellé DSFR couvre la case
     page.get_by_label(re.compile(r"^\s*Nom\b")).fill("Serres")
     page.get_by_label(re.compile(r"^\s*Prénom")).fill("Nadia")

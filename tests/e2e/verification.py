@@ -5,7 +5,8 @@
   a eu une) ;
 - ``verifier_page(page)`` : sur la page affichée, à 1280 px puis à 320 px de large, axe-core
   (WCAG 2.1 A et AA) ne trouve aucune violation grave ou critique, et la page n'est pas plus large
-  que la fenêtre (aucun défilement horizontal de toute la page). Les parcours l'appellent sur
+  que la fenêtre (aucun défilement horizontal de toute la page) ; chaque case à cocher et bouton
+  radio DSFR est suivi de son label (sinon la case est invisible). Les parcours l'appellent sur
   chaque page qu'ils visitent.
 
 axe-core est vendu dans ``tests/e2e/vendor/axe.min.js`` (paquet npm ``axe-core``, version
@@ -73,10 +74,20 @@ def largeur_excedentaire(page) -> int:
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
 
+# Le DSFR rend l'input des cases et boutons radio transparent et dessine la case dans le label qui
+# le suit immédiatement (« input + label::before ») : sans ce label frère, la case est invisible.
+CASES_SANS_LABEL_FRERE = """() => [...document.querySelectorAll('input[type=checkbox], input[type=radio]')]
+  .filter(e => getComputedStyle(e).opacity === '0')
+  .filter(e => !(e.nextElementSibling && e.nextElementSibling.tagName === 'LABEL' && e.nextElementSibling.htmlFor === e.id))
+  .map(e => e.id || e.name)"""
+
+
 def problemes_page(page, largeurs: tuple[int, ...] = LARGEURS) -> list[str]:
     """Les problèmes de la page affichée à chaque largeur ; la taille de la fenêtre est rétablie."""
     taille = page.viewport_size
     problemes: list[str] = []
+    if invisibles := page.evaluate(CASES_SANS_LABEL_FRERE):
+        problemes.append(f"cases ou boutons radio invisibles (pas de label juste après l'input) : {invisibles}")
     try:
         for largeur in largeurs:
             page.set_viewport_size({"width": largeur, "height": HAUTEUR})
