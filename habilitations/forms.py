@@ -111,11 +111,16 @@ class CodeOtpForm(PortailForm):
 
 
 class ChangerEmailForm(PortailForm):
+    # autocomplete : la personne saisit sa propre adresse (WCAG 1.3.5) ; les écrans de gestion,
+    # où l'on saisit celle d'un autre, gardent autocomplete="off".
     email = forms.EmailField(
         label="Nouvelle adresse mail",
         error_messages={"invalid": "Saisissez une adresse mail valide, par exemple prenom.nom@organisme.fr."},
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
-    email_confirmation = forms.EmailField(label="Confirmation de la nouvelle adresse mail")
+    email_confirmation = forms.EmailField(
+        label="Confirmation de la nouvelle adresse mail", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
 
     def __init__(self, *args, utilisateur, **kwargs):
         self.utilisateur = utilisateur

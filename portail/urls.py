@@ -12,6 +12,7 @@ urlpatterns = [
                     path("", views.accueil, name="accueil"),
                     path("services/<slug:code>/", views.service, name="service"),
                     path("regles-d-usage/", views.regles_usage, name="regles_usage"),
+                    path("accessibilite/", views.accessibilite, name="accessibilite"),
                     path("sante/", views.sante, name="sante"),
                     path("dev/courriels/", views.courriels, name="dev_courriels"),
                     path("dev/courriels/<int:pk>/", views.courriel, name="dev_courriel"),

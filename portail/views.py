@@ -35,6 +35,13 @@ def regles_usage(request):
 
 @login_not_required
 @require_GET
+def accessibilite(request):
+    """Déclaration d'accessibilité (obligatoire, RGAA), liée depuis le pied de chaque page."""
+    return render(request, "portail/accessibilite.html")
+
+
+@login_not_required
+@require_GET
 def sante(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")

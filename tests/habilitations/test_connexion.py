@@ -229,3 +229,18 @@ def test_la_deconnexion_est_confirmee(client):
     assert reponse.redirect_chain[-1][0] == reverse("habilitations:connexion")
     assert "Vous êtes déconnecté." in texte(reponse)
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_mon_profil_et_mots_de_passe_ont_leur_autocomplete(client):
+    """WCAG 1.3.5 : les champs où la personne saisit ses propres données disent leur nature."""
+    from tests.conftest import connecter_verifie
+
+    user = factories.creer_utilisateur()
+    connecter_verifie(client, user)
+    profil = texte(client.get(reverse("habilitations:profil")))
+    assert re.search(r'<input[^>]*name="email"[^>]*autocomplete="email"', profil)
+    assert re.search(r'<input[^>]*name="email_confirmation"[^>]*autocomplete="email"', profil)
+    mot_de_passe = texte(client.get(reverse("habilitations:changer_mot_de_passe")))
+    assert re.search(r'<input[^>]*name="old_password"[^>]*autocomplete="current-password"', mot_de_passe)
+    assert re.search(r'<input[^>]*name="new_password1"[^>]*autocomplete="new-password"', mot_de_passe)

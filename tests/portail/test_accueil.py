@@ -164,3 +164,16 @@ def test_en_tetes_de_securite(client):
     assert "unsafe-inline" not in politique
     assert reponse["X-Frame-Options"] == "DENY"
     assert reponse["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+def test_declaration_d_accessibilite_liee_depuis_le_pied_de_page(client):
+    """Page publique (RGAA) : le pied de chaque page y mène, elle dit l'état réel de l'audit."""
+    url = reverse("portail:accessibilite")
+    assert f'href="{url}">Accessibilité : partiellement conforme</a>' in texte(
+        client.get(reverse("habilitations:connexion"))
+    )
+    page = texte(client.get(url))
+    assert "<h1>Déclaration d'accessibilité</h1>" in page
+    assert "partiellement conforme" in page and "Non-conformités connues" in page
+    assert "axe-core 4.14" in page and "html-validate" in page and "clavier" in page
