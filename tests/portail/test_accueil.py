@@ -1,6 +1,7 @@
 """Accueil : tuiles des services ouverts par les profils effectifs, dernière connexion, budget."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
@@ -134,6 +135,23 @@ class TestPageDeService:
         reponse = client.get(reverse("portail:service", args=["AFAS"]))
         assert reponse.status_code == 200
         assert "AFAS-DECLARER" in texte(reponse)
+
+    def test_la_page_dit_d_ou_vient_chaque_profil(self, client, declarant, convention, django_assert_max_num_queries):
+        """Le service, puis chaque profil effectif avec son groupe, le responsable du groupe et la
+        convention ; et les liens utiles."""
+        groupe = declarant.appartenances.get().groupe
+        client.force_login(declarant)
+        # Session, compte, mandat (double authentification requise ?), le service, ses profils
+        # effectifs avec groupe et convention, puis le menu de la mise en page (services ouverts,
+        # deux types de contenu des droits objets, convention) et l'enregistrement de la session.
+        with django_assert_max_num_queries(10):
+            page = texte(client.get(reverse("portail:service", args=["AFAS"])))
+        ligne = re.search(r"<tr><td>AFAS-DECLARER</td>(.*?)</tr>", page).group(1)
+        assert f"{groupe.code} — {groupe.libelle}" in ligne
+        assert f"{groupe.responsable.prenom} {groupe.responsable.nom.upper()}" in ligne
+        assert convention.libelle in ligne
+        assert "Besoin d'un autre accès ?" in page
+        assert f'href="{reverse("habilitations:profil")}"' in page
 
     @pytest.mark.parametrize("code", ["CDAP", "INCONNU"])
     def test_service_non_ouvert_repond_404(self, client, declarant, code):
