@@ -21,7 +21,7 @@ from tests.e2e.test_premiere_connexion import (
     lire_courriel,
     se_connecter,
 )
-from tests.e2e.verification import verifier_page
+from tests.e2e.verification import verifier_page, verifier_tableaux_entiers
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -81,6 +81,9 @@ def test_administrateur_cree_groupe_et_utilisateur_qui_voit_son_service(navigate
 
     # Créer un utilisateur dans ce groupe ; une adresse mal confirmée est d'abord refusée.
     page.get_by_role("link", name="Utilisateurs", exact=True).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Liste des utilisateurs")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    verifier_tableaux_entiers(page)  # toutes les colonnes visibles à 1280 px, « Choisir… » compris
     page.get_by_role("link", name="Créer un utilisateur").click()
     page.get_by_label(re.compile(r"^\s*Nom\b")).fill("Marty")
     page.get_by_label(re.compile(r"^\s*Prénom")).fill("Léa")

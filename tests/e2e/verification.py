@@ -110,3 +110,13 @@ def verifier_page(page, largeurs: tuple[int, ...] = LARGEURS) -> None:
     à l'une des largeurs (1280 et 320 px par défaut)."""
     problemes = problemes_page(page, largeurs)
     assert not problemes, f"{page.url} :\n" + "\n".join(problemes)
+
+
+def verifier_tableaux_entiers(page) -> None:
+    """À la largeur courante, chaque tableau tient dans son cadre : toutes les colonnes se voient
+    sans faire défiler (pour les listes principales à 1280 px)."""
+    debordements = page.evaluate(
+        "() => [...document.querySelectorAll('.fr-table__container')]"
+        ".filter(c => c.scrollWidth > c.clientWidth).map(c => [c.getAttribute('aria-labelledby'), c.scrollWidth, c.clientWidth])"
+    )
+    assert not debordements, f"{page.url} : tableaux plus larges que leur cadre : {debordements}"
