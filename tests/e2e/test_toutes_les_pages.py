@@ -67,3 +67,16 @@ def test_chaque_page_de_la_persona(navigateur, live_server, persona):
         verifier_page(page)
         a_visiter.extend(c for c in liens_internes(page, live_server.url) if forme(c) not in formes_vues)
     assert len(visitees) >= 5, visitees
+
+
+def test_pages_d_erreur(navigateur, live_server, settings):
+    """La page 404 (DEBUG désactivé, comme en production), pour un visiteur anonyme : mise en page du
+    portail, lien de retour, et les mêmes vérifications que toute autre page."""
+    page = navigateur
+    settings.DEBUG = False
+    reponse = page.goto("/cette-page-n-existe-pas/")
+    assert reponse.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Page introuvable")
+    verifier_page(page)
+    page.get_by_role("link", name="Retour à l'accueil").click()
+    expect(page).to_have_url(re.compile(r"/connexion/"))
