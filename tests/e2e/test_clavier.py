@@ -62,6 +62,14 @@ def test_connexion_creation_deconnexion_au_clavier(navigateur, live_server, larg
     # Connexion : identifiant, mot de passe, Entrée ; puis le code à usage unique.
     page.goto("/connexion/")
     saisir(page, "Identifiant", administrateur.identifiant)
+    saisir(page, "Mot de passe", "pas le bon mot de passe")
+    page.keyboard.press("Enter")
+    # Le refus est annoncé, reçoit le focus, et le titre de la page le dit.
+    expect(page.locator("#resume-erreurs")).to_be_focused()
+    expect(page.locator("#resume-erreurs")).to_contain_text("Identifiant ou mot de passe incorrect.")
+    expect(page).to_have_title(re.compile(r"^Erreur : Connexion"))
+    expect(page.get_by_label(re.compile(r"^\s*Mot de passe"))).to_have_attribute("aria-invalid", "true")
+    verifier_page(page)
     saisir(page, "Mot de passe", factories.MOT_DE_PASSE)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Vérification en deux étapes")

@@ -39,6 +39,7 @@ def lire_courriel(page, *, destinataire: str, sujet: str) -> str:
 
 def se_connecter(page, identifiant: str, mot_de_passe: str) -> None:
     page.goto("/connexion/")
+    verifier_page(page)
     page.get_by_label(re.compile(r"^\s*Identifiant")).fill(identifiant)
     page.get_by_label(re.compile(r"^\s*Mot de passe")).fill(mot_de_passe)
     page.get_by_role("button", name="Connexion", exact=True).click()
