@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from conventions import extensions
 from conventions.enums import EtatConvention, TypeAvenant
@@ -234,12 +235,15 @@ def convention_cloturer(*, par: Utilisateur, convention: Convention, date_clotur
     convention.save(update_fields=["date_cloture"])
     if ancienne is not None and date_cloture > ancienne:
         # Clôture repoussée : le dernier administrateur reste en fonction jusqu'à la nouvelle date.
-        convention.mandats.filter(date_cloture=ancienne).update(date_cloture=date_cloture)
+        # (Un mandat de période vide, jamais ouvert, n'est pas prolongé.)
+        convention.mandats.filter(date_cloture=ancienne, date_ouverture__lt=ancienne).update(date_cloture=date_cloture)
     else:
-        # Mandats arrêtés à la date de clôture ; un changement d'administrateur prévu après cette
-        # date n'aura jamais lieu (l'avenant reste dans l'historique).
-        convention.mandats.filter(date_ouverture__gte=date_cloture).delete()
-        convention.mandats.filter(q_pas_encore_cloture(date_cloture)).update(date_cloture=date_cloture)
+        # Mandats arrêtés à la date de clôture ; un changement d'administrateur prévu à partir de
+        # cette date n'aura jamais lieu : son mandat reste dans l'historique, avec une période vide.
+        convention.mandats.filter(date_ouverture__gte=date_cloture).update(date_cloture=F("date_ouverture"))
+        convention.mandats.filter(q_pas_encore_cloture(date_cloture), date_ouverture__lt=date_cloture).update(
+            date_cloture=date_cloture
+        )
     audit_enregistrer(
         par=par,
         action="convention_cloturer",
@@ -331,12 +335,11 @@ def avenant_enregistrer(
         cree_par=par,
     )
     if administrateur is not None:
-        if actuel.date_ouverture == date_effet:
-            # Mandat initial pas encore commencé : le successeur le remplace dès l'origine.
-            actuel.delete()
-        else:
-            actuel.date_cloture = date_effet
-            actuel.save(update_fields=["date_cloture"])
+        # Le mandat en cours s'arrête à la date d'effet. S'il commençait ce jour-là (convention
+        # ouverte aujourd'hui, ou pas encore ouverte), sa période devient vide (ouverture =
+        # clôture) : il n'est ouvert aucun jour, mais il reste dans l'historique, la base et le PDF.
+        actuel.date_cloture = date_effet
+        actuel.save(update_fields=["date_cloture"])
         _rattacher(administrateur, convention)
         Mandat.objects.create(
             convention=convention,

@@ -12,7 +12,7 @@ import logging
 import secrets
 import unicodedata
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -143,8 +143,8 @@ def _utilisateur_creer(
                 "identifiant": user.identifiant,
                 "date_ouverture": str(date_ouverture),
                 "caf": caf and caf.code,
-                "organisme": organisme and organisme.pk,
-                "convention": convention and convention.pk,
+                "organisme": organisme and organisme.raison_sociale,
+                "convention": convention and convention.libelle,
             },
         ),
         audit_preparer(par=par, action="mot_de_passe_provisoire_emettre", cible=user),
@@ -157,8 +157,12 @@ def _utilisateur_creer(
         journal.extend(evenements)
     courriels_preparer(
         [
-            {"modele": "identifiant", "destinataire": user.email, "contexte": {"utilisateur": user}},
-            _courriel_mot_de_passe(user, provisoire),
+            {
+                "modele": "identifiant",
+                "destinataire": user.email,
+                "contexte": {"utilisateur": user, "motif": "creation"},
+            },
+            _courriel_mot_de_passe(user, provisoire, "creation"),
         ]
     )
     logger.info("utilisateur %s créé", user.pk)
@@ -167,12 +171,20 @@ def _utilisateur_creer(
 
 utilisateur_creer = transaction.atomic(_utilisateur_creer)
 
+# Pourquoi un mot de passe provisoire part : le courriel dit ce qui s'est réellement passé.
+MotifProvisoire = Literal["creation", "oubli", "renvoi"]
+
 
 @transaction.atomic
-def mot_de_passe_provisoire_emettre(*, utilisateur: Utilisateur, par: Utilisateur | None) -> None:
+def mot_de_passe_provisoire_emettre(
+    *, utilisateur: Utilisateur, par: Utilisateur | None, motif: MotifProvisoire = "oubli"
+) -> None:
     """Tire un mot de passe provisoire aléatoire, n'en garde que l'empreinte, l'envoie par
     courriel. Valable 24 heures, une seule connexion. Le mot de passe personnel éventuel reste
-    valable : demander un mot de passe provisoire ne permet pas de bloquer le compte d'autrui."""
+    valable : demander un mot de passe provisoire ne permet pas de bloquer le compte d'autrui.
+    ``motif`` : compte qui vient d'être créé, « Mot de passe oublié ? », ou renvoi par
+    l'administrateur ; le courriel ne parle de « demande » et de « mot de passe actuel » que
+    lorsqu'il y en a un."""
     provisoire = _mot_de_passe_provisoire_tirer(utilisateur)
     utilisateur.save(
         update_fields=[
@@ -182,7 +194,7 @@ def mot_de_passe_provisoire_emettre(*, utilisateur: Utilisateur, par: Utilisateu
         ]
     )
     audit_enregistrer(par=par, action="mot_de_passe_provisoire_emettre", cible=utilisateur)
-    courriel_preparer(**_courriel_mot_de_passe(utilisateur, provisoire))
+    courriel_preparer(**_courriel_mot_de_passe(utilisateur, provisoire, motif))
 
 
 def _mot_de_passe_provisoire_tirer(utilisateur: Utilisateur) -> str:
@@ -194,7 +206,7 @@ def _mot_de_passe_provisoire_tirer(utilisateur: Utilisateur) -> str:
     return provisoire
 
 
-def _courriel_mot_de_passe(utilisateur: Utilisateur, provisoire: str) -> dict[str, Any]:
+def _courriel_mot_de_passe(utilisateur: Utilisateur, provisoire: str, motif: MotifProvisoire) -> dict[str, Any]:
     return {
         "modele": "mot_de_passe_provisoire",
         "destinataire": utilisateur.email,
@@ -202,6 +214,8 @@ def _courriel_mot_de_passe(utilisateur: Utilisateur, provisoire: str) -> dict[st
             "utilisateur": utilisateur,
             "mot_de_passe": provisoire,
             "expire_le": utilisateur.mot_de_passe_provisoire_expire_le,
+            "motif": motif,
+            "a_un_mot_de_passe": utilisateur.has_usable_password(),
         },
     }
 
@@ -456,9 +470,14 @@ def identifiant_renvoyer(*, par: Utilisateur | None, utilisateur: Utilisateur) -
     if not utilisateur.est_ouvert() or utilisateur.est_suspendu:
         raise ErreurMetier("Ce compte n'est pas ouvert : rouvrez-le d'abord.")
     audit_enregistrer(par=par, action="identifiant_renvoyer", cible=utilisateur)
-    courriel_preparer(modele="identifiant", destinataire=utilisateur.email, contexte={"utilisateur": utilisateur})
-    if utilisateur.last_login is None:
-        mot_de_passe_provisoire_emettre(utilisateur=utilisateur, par=par)
+    jamais_connecte = utilisateur.last_login is None
+    courriel_preparer(
+        modele="identifiant",
+        destinataire=utilisateur.email,
+        contexte={"utilisateur": utilisateur, "motif": "renvoi", "avec_provisoire": jamais_connecte},
+    )
+    if jamais_connecte:
+        mot_de_passe_provisoire_emettre(utilisateur=utilisateur, par=par, motif="renvoi")
 
 
 # --- Groupes ---------------------------------------------------------------------------------

@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from habilitations.compte import views
@@ -7,7 +6,7 @@ app_name = "habilitations"
 
 urlpatterns = [
     path("connexion/", views.ConnexionView.as_view(), name="connexion"),
-    path("deconnexion/", auth_views.LogoutView.as_view(), name="deconnexion"),
+    path("deconnexion/", views.DeconnexionView.as_view(), name="deconnexion"),
     path("connexion/mot-de-passe-oublie/", views.mot_de_passe_oublie, name="mot_de_passe_oublie"),
     path("connexion/choisir-mot-de-passe/", views.choisir_mot_de_passe, name="choisir_mot_de_passe"),
     path("connexion/verification/", views.verifier_otp, name="verifier_otp"),

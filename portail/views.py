@@ -23,7 +23,31 @@ def service(request, code: str):
     """L'entrée d'un service en ligne : 404 pour qui n'y a pas de profil effectif (on ne dit pas
     à un utilisateur non habilité ce qui existe)."""
     service = get_object_or_404(perms.services_ouverts(request.user), code=code)
-    profils = perms.profils_effectifs(request.user).filter(service=service)
+    # Chaque profil effectif avec le groupe (et son responsable) et la convention qui le donnent :
+    # les jointures du filtre des profils effectifs servent aussi à ces colonnes.
+    groupe = "groupe_profils__groupe__"
+    acces = (
+        perms.profils_effectifs(request.user)
+        .filter(service=service)
+        .values(
+            "libelle",
+            f"{groupe}code",
+            f"{groupe}libelle",
+            f"{groupe}responsable__prenom",
+            f"{groupe}responsable__nom",
+            f"{groupe}convention__libelle",
+        )
+        .order_by("libelle", f"{groupe}code")
+    )
+    profils = [
+        {
+            "libelle": ligne["libelle"],
+            "groupe": f"{ligne[f'{groupe}code']} — {ligne[f'{groupe}libelle']}",
+            "responsable": f"{ligne[f'{groupe}responsable__prenom']} {ligne[f'{groupe}responsable__nom'].upper()}",
+            "convention": ligne[f"{groupe}convention__libelle"],
+        }
+        for ligne in acces
+    ]
     return render(request, "portail/service.html", {"service": service, "profils": profils})
 
 
@@ -31,6 +55,13 @@ def service(request, code: str):
 @require_GET
 def regles_usage(request):
     return render(request, "portail/regles_usage.html")
+
+
+@login_not_required
+@require_GET
+def accessibilite(request):
+    """Déclaration d'accessibilité (obligatoire, RGAA), liée depuis le pied de chaque page."""
+    return render(request, "portail/accessibilite.html")
 
 
 @login_not_required

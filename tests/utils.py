@@ -1,6 +1,7 @@
 import contextlib
 import html
 import os
+import re
 
 import kombu.pools
 
@@ -8,6 +9,12 @@ import kombu.pools
 def texte(reponse) -> str:
     """Le HTML d'une réponse, entités décodées : ce que l'utilisateur lit."""
     return html.unescape(reponse.content.decode())
+
+
+def hors_resume_erreurs(page: str) -> str:
+    """La page sans le résumé des erreurs de tête (templates/portail/_resume_erreurs.html), qui
+    répète chaque erreur : pour vérifier ce qui s'affiche près des champs."""
+    return re.sub(r'<div [^>]*id="resume-erreurs".*?</div>', "", page, count=1, flags=re.S)
 
 
 COURTIER_INJOIGNABLE = "redis://127.0.0.1:1/0"

@@ -42,6 +42,10 @@ class ConnexionForm(PortailFormMixin, AuthenticationForm):
         try:
             return super().clean()
         except ValidationError:
+            # Le refus porte sur le couple identifiant / mot de passe : les deux champs sont
+            # signalés invalides aux technologies d'assistance.
+            for nom in ("username", "password"):
+                self.fields[nom].widget.attrs["aria-invalid"] = "true"
             raison = getattr(self.request, "refus_connexion", None)
             if raison in MESSAGES_REFUS:
                 raise ValidationError(MESSAGES_REFUS[raison], code=raison) from None
@@ -107,11 +111,16 @@ class CodeOtpForm(PortailForm):
 
 
 class ChangerEmailForm(PortailForm):
+    # autocomplete : la personne saisit sa propre adresse (WCAG 1.3.5) ; les écrans de gestion,
+    # où l'on saisit celle d'un autre, gardent autocomplete="off".
     email = forms.EmailField(
         label="Nouvelle adresse mail",
         error_messages={"invalid": "Saisissez une adresse mail valide, par exemple prenom.nom@organisme.fr."},
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
-    email_confirmation = forms.EmailField(label="Confirmation de la nouvelle adresse mail")
+    email_confirmation = forms.EmailField(
+        label="Confirmation de la nouvelle adresse mail", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
 
     def __init__(self, *args, utilisateur, **kwargs):
         self.utilisateur = utilisateur

@@ -48,6 +48,16 @@ def _suivant(request, defaut: str = settings.LOGIN_REDIRECT_URL) -> str:
     return reverse(defaut)
 
 
+class DeconnexionView(auth_views.LogoutView):
+    """Déconnexion (POST) puis page de connexion, qui confirme que la session est fermée. Le
+    message survit à la session vidée : il est gardé dans un cookie (stockage par défaut)."""
+
+    def post(self, request, *args, **kwargs):
+        reponse = super().post(request, *args, **kwargs)
+        messages.success(request, "Vous êtes déconnecté. Fermez le navigateur si l'ordinateur est partagé.")
+        return reponse
+
+
 class ConnexionView(auth_views.LoginView):
     template_name = "habilitations/connexion.html"
     form_class = ConnexionForm

@@ -19,12 +19,16 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-uniquement-cle-non-secrete-a-remp
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# Un échec CSRF (page restée ouverte, session expirée) s'affiche dans la mise en page du portail.
+CSRF_FAILURE_VIEW = "portail.erreurs.echec_csrf"
 
 # Derrière un proxy inverse (production), l'adresse du client est lue dans X-Forwarded-For.
 PROXY_INVERSE_DE_CONFIANCE = env_bool("PROXY_INVERSE_DE_CONFIANCE", False)
 
-# Adresse publique du portail, citée dans les courriels.
-PORTAIL_URL = env_str("PORTAIL_URL", "http://127.0.0.1:8000")
+# Adresse publique du portail, citée dans les liens des courriels (« https://partenaires.example »).
+# Vide : l'hôte qui a servi la requête (validé par ALLOWED_HOSTS), et http://127.0.0.1:8000 pour
+# les courriels écrits hors requête (tâches de nuit). À donner en production.
+PORTAIL_URL = env_str("PORTAIL_URL", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

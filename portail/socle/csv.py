@@ -27,8 +27,9 @@ DEBUTS_DE_FORMULE = ("=", "+", "-", "@", "\t", "\r")
 
 
 def texte_cellule(valeur: Any) -> str:
-    """Une valeur comme l'utilisateur la lit : date JJ/MM/AAAA, date et heure à Paris, Oui/Non,
-    rien pour une valeur absente. Sert aussi aux tableaux HTML : l'écran et l'export disent pareil."""
+    """Une valeur comme l'utilisateur la lit : date JJ/MM/AAAA, date et heure à Paris
+    (« 30/11/2026 à 09h04 », le format des guides), Oui/Non, rien pour une valeur absente. Sert
+    aussi aux tableaux HTML et au filtre de gabarit ``date_heure`` : l'écran et l'export disent pareil."""
     if valeur is None:
         return ""
     if isinstance(valeur, bool):
@@ -36,7 +37,7 @@ def texte_cellule(valeur: Any) -> str:
     if isinstance(valeur, datetime.datetime):
         if timezone.is_aware(valeur):
             valeur = timezone.localtime(valeur)
-        return valeur.strftime("%d/%m/%Y %H:%M:%S")
+        return valeur.strftime("%d/%m/%Y à %Hh%M")
     if isinstance(valeur, datetime.date):
         return valeur.strftime("%d/%m/%Y")
     return str(valeur)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
@@ -51,13 +52,20 @@ def aligner(
         for u, o in a_accorder
     )
     cibles = modele._default_manager.in_bulk([int(o) for _u, o in a_accorder | a_retirer])
+    # Le journal se lit par des personnes : le libellé du droit et « NOM Prénom (identifiant) »
+    # (str de l'utilisateur), jamais le nom de code ni la clé en base.
+    utilisateurs = get_user_model()._default_manager.in_bulk([u for u, _o in a_accorder | a_retirer])
     for action, lignes in (("droit_accorder", a_accorder), ("droit_retirer", a_retirer)):
         for u, o in sorted(lignes):
             audit_enregistrer(
                 par=None,
                 action=action,
                 cible=cibles.get(int(o)),
-                apres={"permission": codename, "utilisateur": u, "jour": jour_iso},
+                apres={
+                    "permission": perm.name,
+                    "utilisateur": str(utilisateurs.get(u, u)),
+                    "jour": jour_iso,
+                },
             )
     if a_accorder or a_retirer:
         logger.info("droits %s : %d accordés, %d retirés", codename, len(a_accorder), len(a_retirer))

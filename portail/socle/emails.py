@@ -5,6 +5,7 @@ Chaque courriel a deux gabarits : ``emails/<nom>_subject.txt`` et ``emails/<nom>
 """
 
 import logging
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -16,9 +17,21 @@ from portail.socle.courriels import envoyer_courriel
 
 logger = logging.getLogger(__name__)
 
+# L'adresse du portail telle que la requête en cours l'a atteint (« https://hôte:port »), posée
+# par portail.socle.middleware.AdresseIPMiddleware ; vide hors requête (tâches Celery, commandes).
+adresse_portail_courante: ContextVar[str] = ContextVar("adresse_portail_courante", default="")
+ADRESSE_PAR_DEFAUT = "http://127.0.0.1:8000"
+
+
+def adresse_portail() -> str:
+    """L'adresse citée dans les liens des courriels : le réglage PORTAIL_URL s'il est donné
+    (production : obligatoire, car les tâches de nuit écrivent aussi des courriels) ; sinon l'hôte
+    qui a servi la requête (déjà validé par ALLOWED_HOSTS) ; sinon http://127.0.0.1:8000."""
+    return settings.PORTAIL_URL or adresse_portail_courante.get() or ADRESSE_PAR_DEFAUT
+
 
 def _rendre(*, modele: str, destinataire: str, contexte: dict[str, Any]) -> Courriel:
-    contexte = {"portail_url": settings.PORTAIL_URL, **contexte}
+    contexte = {"portail_url": adresse_portail(), **contexte}
     sujet = render_to_string(f"emails/{modele}_subject.txt", contexte).strip()
     corps = render_to_string(f"emails/{modele}_body.txt", contexte)
     return Courriel(modele=modele, destinataire=destinataire, sujet=sujet, corps=corps)

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from django.core.paginator import Page, Paginator
 from django.db.models import F, QuerySet
 
-from portail.templatetags.portail_listes import PARAMETRE_TRI
-
 PAR_PAGE = 25
+# Le paramètre d'adresse du tri (« ?tri=-date »), lu ici et écrit par les en-têtes de colonnes.
+PARAMETRE_TRI = "tri"
 
 
 def paginer(request, queryset: QuerySet, par_page: int = PAR_PAGE) -> Page:

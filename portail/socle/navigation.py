@@ -13,13 +13,11 @@ class Lien(TypedDict):
 
 
 def fil_ariane(*liens: tuple[str, str]) -> list[Lien]:
-    """Les liens du fil d'Ariane, de l'accueil à la page parente : « Accueil > Partenaires > »
-    puis ``liens`` (titre, url), comme dans les guides. La page courante n'en fait pas partie : le
-    gabarit l'ajoute, sans lien. « Partenaires » mène à l'accueil, faute de page propre à la
-    rubrique."""
-    accueil = reverse("portail:accueil")
+    """Les liens du fil d'Ariane, de l'accueil à la page parente : « Accueil > » puis ``liens``
+    (titre, url). La page courante n'en fait pas partie : le gabarit l'ajoute, sans lien. Chaque
+    lien mène à la page qu'il nomme : pas de « Partenaires » (les guides l'affichent, mais le
+    portail n'a pas de page de rubrique, et le lien menait à l'accueil)."""
     return [
-        {"titre": "Accueil", "url": accueil},
-        {"titre": "Partenaires", "url": accueil},
+        {"titre": "Accueil", "url": reverse("portail:accueil")},
         *({"titre": titre, "url": url} for titre, url in liens),
     ]

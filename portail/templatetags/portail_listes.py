@@ -3,9 +3,9 @@
 from django import template
 from django.utils.html import format_html
 
-register = template.Library()
+from portail.socle.listes import PARAMETRE_TRI
 
-PARAMETRE_TRI = "tri"
+register = template.Library()
 
 
 @register.simple_tag(takes_context=True)

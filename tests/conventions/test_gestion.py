@@ -25,7 +25,7 @@ from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from tests import factories
 from tests.conftest import connecter_verifie
-from tests.utils import texte
+from tests.utils import hors_resume_erreurs, texte
 
 FORMALISER = reverse("conventions:convention_formaliser")
 CONNEXION = reverse("habilitations:connexion")
@@ -341,7 +341,7 @@ class TestFormaliser:
         donnees = donnees_formaliser(jeton=jeton_de(client, organisme), email_confirmation="autre@bozouls.test")
         reponse = client.post(formaliser_url(organisme), donnees)
         assert reponse.status_code == 200
-        page = texte(reponse)
+        page = hors_resume_erreurs(texte(reponse))
         assert "Les deux adresses mail ne sont pas identiques." in page
         # Le message est sous la confirmation.
         assert page.index("Les deux adresses mail ne sont pas identiques.") > page.index(
@@ -356,7 +356,7 @@ class TestFormaliser:
             formaliser_url(organisme),
             donnees_formaliser(jeton=jeton, nom="", prenom="", email="", email_confirmation=""),
         )
-        assert texte(reponse).count("Ce champ est obligatoire pour un nouveau compte.") == 4
+        assert hors_resume_erreurs(texte(reponse)).count("Ce champ est obligatoire pour un nouveau compte.") == 4
         reponse = client.post(
             formaliser_url(organisme), donnees_formaliser(jeton=jeton, choix_administrateur="existant")
         )
@@ -364,7 +364,7 @@ class TestFormaliser:
         reponse = client.post(formaliser_url(organisme), donnees_formaliser(jeton=jeton, choix_administrateur=""))
         assert "Choisissez un utilisateur existant ou un nouveau compte." in texte(reponse)
         reponse = client.post(formaliser_url(organisme), donnees_formaliser(jeton=jeton, libelle="", date_ouverture=""))
-        assert texte(reponse).count("Ce champ est obligatoire.") == 2
+        assert hors_resume_erreurs(texte(reponse)).count("Ce champ est obligatoire.") == 2
         assert not Convention.objects.exists()
 
     def test_date_de_cloture_posterieure_a_l_ouverture(self, client, agent, organisme):
@@ -492,7 +492,7 @@ class TestCloturer:
         reponse = client.post(
             url("convention_cloturer", convention), {"date_cloture": jour_dans(-1).isoformat(), "confirmation": "on"}
         )
-        page = texte(reponse)
+        page = hors_resume_erreurs(texte(reponse))
         assert "La date de clôture ne peut pas être passée." in page
         assert page.index("La date de clôture ne peut pas être passée.") > page.index('name="date_cloture"')
         convention.refresh_from_db()
@@ -609,7 +609,7 @@ class TestAvenant:
         self, client, agent, convention, administrateur, successeur
     ):
         donnees = donnees_avenant(administrateur=str(successeur.pk), date_effet=jour_dans(-1).isoformat())
-        page = texte(client.post(url("avenant_enregistrer", convention), donnees))
+        page = hors_resume_erreurs(texte(client.post(url("avenant_enregistrer", convention), donnees)))
         message = "Un changement d'administrateur prend effet aujourd'hui ou à une date future."
         assert message in page
         assert page.index(message) > page.index('name="date_effet"')

@@ -37,7 +37,7 @@ def agent(client, agent_caf):
 class TestAffichage:
     def test_colonnes_comme_dans_les_guides(self, client, agent, convention):
         page = texte(client.get(LISTE))
-        assert "CONVENTIONS" in page
+        assert ">Conventions</h1>" in page
         assert "Filtrer convention par :" in page
         for colonne in ("Libellé", "CAF pivot", "Partenaire", "Date d'ouverture", "Date de clôture", "Statut"):
             assert colonne in page

@@ -9,6 +9,7 @@ import time_machine
 from guardian.shortcuts import get_perms
 
 from conventions import perms, services
+from conventions.consultation.pdf import convention_contenu
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Convention, Mandat, Profil
 from habilitations import perms as habilitations_perms
@@ -183,7 +184,11 @@ class TestValider:
         assert evenement.apres == {"etat": "validee", "validee_le": aujourdhui().isoformat()}
         droit = audit("droit_accorder", convention)
         assert droit.acteur is None
-        assert droit.apres == {"permission": DROIT, "utilisateur": compte.pk, "jour": aujourdhui().isoformat()}
+        assert droit.apres == {
+            "permission": "Administrer la convention (administrateur partenaire)",
+            "utilisateur": str(compte),
+            "jour": aujourdhui().isoformat(),
+        }
 
     def test_deja_validee(self, agent_caf, convention):
         with pytest.raises(ErreurMetier, match="déjà validée"):
@@ -223,7 +228,7 @@ class TestCloturer:
         assert evenement.acteur == agent_caf
         assert evenement.avant == {"date_cloture": None}
         assert evenement.apres == {"date_cloture": aujourdhui().isoformat()}
-        assert audit("droit_retirer", convention).apres["utilisateur"] == administrateur.pk
+        assert audit("droit_retirer", convention).apres["utilisateur"] == str(administrateur)
 
     @pytest.mark.parametrize(
         ("date_cloture", "message"),
@@ -260,9 +265,12 @@ class TestCloturer:
             administrateur=compte_successeur,
         )
         services.convention_cloturer(par=agent_caf, convention=convention, date_cloture=jour_dans(10))
-        assert list(convention.mandats.values_list("administrateur", "date_cloture")) == [
-            (administrateur.pk, jour_dans(10))
+        # Le mandat prévu n'est ouvert aucun jour (période vide) ; lui et l'avenant restent.
+        assert list(convention.mandats.order_by("pk").values_list("administrateur", "date_cloture")) == [
+            (administrateur.pk, jour_dans(10)),
+            (compte_successeur.pk, jour_dans(20)),
         ]
+        assert not convention.mandats.ouverts(jour_dans(20)).exists()
         assert Avenant.objects.filter(pk=avenant.pk).exists()  # l'avenant reste dans l'historique
 
     def test_repousser_une_cloture_programmee_garde_un_administrateur(self, agent_caf, convention, administrateur):
@@ -345,14 +353,51 @@ class TestAvenant:
             assert list(perms.conventions_administrees(compte_successeur)) == [convention]
             assert not perms.conventions_administrees(administrateur).exists()
 
-    def test_mandat_pas_encore_commence_remplace_des_l_origine(self, agent_caf, organisme, compte):
+    def test_mandat_pas_encore_commence_reste_dans_l_historique(self, agent_caf, organisme, compte):
         convention = formaliser(agent_caf, organisme, administrateur=compte, date_ouverture=jour_dans(5))
         services.convention_valider(par=agent_caf, convention=convention)
         successeur = factories.creer_utilisateur(nom="Vidal", prenom="Claire", organisme=organisme)
         changer_administrateur(agent_caf, convention, successeur, jour_dans(5))
-        assert list(convention.mandats.values_list("administrateur", "date_ouverture")) == [
-            (successeur.pk, jour_dans(5))
+        # Le premier mandat n'est ouvert aucun jour (période vide), mais rien n'est effacé.
+        assert list(
+            convention.mandats.order_by("pk").values_list("administrateur", "date_ouverture", "date_cloture")
+        ) == [
+            (compte.pk, jour_dans(5), jour_dans(5)),
+            (successeur.pk, jour_dans(5), None),
         ]
+        assert services.mandat_ouvert(convention, jour_dans(5)).administrateur == successeur
+
+    def test_convention_ouverte_aujourd_hui_changement_du_jour_garde_l_historique(self, agent_caf, organisme, compte):
+        convention = formaliser(agent_caf, organisme, administrateur=compte, date_ouverture=aujourdhui())
+        services.convention_valider(par=agent_caf, convention=convention)
+        successeur = factories.creer_utilisateur(nom="Vidal", prenom="Claire", organisme=organisme)
+        changer_administrateur(agent_caf, convention, successeur, aujourdhui())
+        assert list(
+            convention.mandats.order_by("pk").values_list("administrateur", "date_ouverture", "date_cloture")
+        ) == [
+            (compte.pk, aujourdhui(), aujourdhui()),
+            (successeur.pk, aujourdhui(), None),
+        ]
+        assert services.mandat_ouvert(convention).administrateur == successeur
+        assert get_perms(compte, convention) == []
+        assert DROIT in get_perms(successeur, convention)
+        # L'historique du détail et du PDF nomme les deux administrateurs.
+        contenu = convention_contenu(convention)
+        assert [m.administrateur for m in contenu.mandats] == [compte, successeur]
+
+    def test_changement_prevu_apres_la_cloture_reste_dans_l_historique(
+        self, agent_caf, convention, administrateur, compte_successeur
+    ):
+        changer_administrateur(agent_caf, convention, compte_successeur, jour_dans(10))
+        services.convention_cloturer(par=agent_caf, convention=convention, date_cloture=jour_dans(5))
+        assert list(convention.mandats.order_by("pk").values_list("administrateur", "date_cloture")) == [
+            (administrateur.pk, jour_dans(5)),
+            (compte_successeur.pk, jour_dans(10)),
+        ]
+        # Repousser la clôture ne rouvre pas le mandat qui n'a jamais commencé.
+        services.convention_cloturer(par=agent_caf, convention=convention, date_cloture=jour_dans(20))
+        assert services.mandat_ouvert(convention, jour_dans(15)).administrateur == administrateur
+        assert convention.mandats.filter(administrateur=compte_successeur).get().date_cloture == jour_dans(10)
 
     def test_nouveau_compte_cree(self, agent_caf, convention, administrateur):
         avenant = changer_administrateur(

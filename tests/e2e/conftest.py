@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from tests.e2e.verification import ecouter_erreurs
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGUMENTS_CHROMIUM = [
     "--no-sandbox",
@@ -47,8 +49,11 @@ def navigateur(live_server, monkeypatch):
         context = browser.new_context(base_url=live_server.url, locale="fr-FR", timezone_id="Europe/Paris")
         context.set_default_timeout(DELAI_MS)
         sync_api.expect.set_options(timeout=DELAI_MS)
-        yield context.new_page()
+        page = context.new_page()
+        erreurs = ecouter_erreurs(page)
+        yield page
         browser.close()
+        assert not erreurs, "Erreurs JavaScript pendant le parcours :\n" + "\n".join(erreurs)
     finally:
         # Pendant que Playwright tourne, le test s'exécute dans un autre contexte (contextvars) :
         # Django y a ouvert une seconde connexion. La fermer avant d'arrêter Playwright, sinon elle

@@ -21,6 +21,7 @@ from tests.e2e.test_premiere_connexion import (
     lire_courriel,
     se_connecter,
 )
+from tests.e2e.verification import verifier_page
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -53,6 +54,7 @@ def test_agent_formalise_une_convention_et_son_administrateur_la_voit(navigateur
     se_connecter(page, agent.identifiant, factories.MOT_DE_PASSE)
     verifier_double_authentification(page, agent)
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Bienvenue Aline VERDIER\b"))
+    verifier_page(page)
     page.locator("#tuiles").get_by_role("link", name="Organismes partenaires", exact=True).click()
     page.get_by_role("link", name="Enregistrer un organisme partenaire").first.click()
 
@@ -62,19 +64,31 @@ def test_agent_formalise_une_convention_et_son_administrateur_la_voit(navigateur
     page.get_by_label(re.compile(r"^\s*Code postal")).fill("12390")
     page.get_by_label(re.compile(r"^\s*Commune\s*$")).fill("Belcastel")
     page.get_by_role("button", name="Enregistrer", exact=True).click()
-    expect(page.get_by_text(re.compile(r"Ce SIRET n'est pas valide"))).to_be_visible()
+    # Le résumé des erreurs reçoit le focus et mène au champ.
+    expect(page.locator("#resume-erreurs")).to_be_focused()
+    expect(page.locator("#resume-erreurs").get_by_role("link")).to_have_text(
+        re.compile(r"^SIRET : Ce SIRET n'est pas valide")
+    )
+    expect(page).to_have_title(re.compile(r"^Erreur : "))
+    verifier_page(page)
     assert not Organisme.objects.exists()
 
     page.get_by_label(re.compile(r"^\s*SIRET")).fill("211 201 999 00011")
     page.get_by_role("button", name="Enregistrer", exact=True).click()
     expect(page.get_by_text("L'organisme Commune de Belcastel est enregistré.")).to_be_visible()
+    verifier_page(page)
     organisme = Organisme.objects.get(siret=SIRET)
 
     # Formaliser la convention depuis la fiche de l'organisme, avec un nouvel administrateur.
     page.get_by_role("link", name="Formaliser une convention").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Formaliser une convention")
+    verifier_page(page)
     page.get_by_label(re.compile(r"^\s*Libellé")).fill("Convention Mon Compte Partenaire — Belcastel")
-    page.get_by_label("CDAP T1", exact=True).check()
-    page.get_by_label("AFAS-DECLARER", exact=True).check()
+    # Comme une personne : un clic sur le libellé, et la case cochée se voit.
+    page.get_by_text("CDAP T1", exact=True).click()
+    page.get_by_text("AFAS-DECLARER", exact=True).click()
+    expect(page.get_by_label("CDAP T1", exact=True)).to_be_checked()
+    expect(page.get_by_label("AFAS-DECLARER", exact=True)).to_be_checked()
     page.get_by_text("Un nouveau compte", exact=True).click()  # le libellé DSFR couvre la case
     page.get_by_label(re.compile(r"^\s*Nom\b")).fill("Serres")
     page.get_by_label(re.compile(r"^\s*Prénom")).fill("Nadia")
@@ -82,15 +96,19 @@ def test_agent_formalise_une_convention_et_son_administrateur_la_voit(navigateur
     page.get_by_label(re.compile(r"^\s*Confirmation de l'adresse mail")).fill(EMAIL_ADMINISTRATEUR)
     page.get_by_role("button", name="Formaliser la convention").click()
     expect(page.get_by_text(re.compile(r"est formalisée \(état : En cours\)"))).to_be_visible()
+    verifier_page(page)
     convention = Convention.objects.get(organisme=organisme)
     assert convention.etat == EtatConvention.EN_COURS
     administrateur = Utilisateur.objects.get(email=EMAIL_ADMINISTRATEUR)
 
     # Valider (page de confirmation, puis confirmation).
     page.get_by_role("link", name="Valider la convention").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Valider la convention")
+    verifier_page(page)
     page.get_by_role("button", name="Valider la convention").click()
     expect(page.get_by_text(re.compile(r"La convention est validée le \d{2}/\d{2}/\d{4}"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"Validée le \d{2}/\d{2}/\d{4}")).first).to_be_visible()
+    verifier_page(page)
     page.screenshot(path=str(CAPTURES / "e2e-convention-detail.png"), full_page=True)
     page.get_by_role("button", name="Déconnexion").click()
 
@@ -119,6 +137,7 @@ def test_agent_formalise_une_convention_et_son_administrateur_la_voit(navigateur
     expect(ligne).to_have_count(1)
     expect(ligne).to_contain_text("Commune de Belcastel")
     expect(ligne).to_contain_text(re.compile(r"Validée le \d{2}/\d{2}/\d{4}"))
+    verifier_page(page)
     page.screenshot(path=str(CAPTURES / "e2e-conventions-administrateur.png"), full_page=True)
 
     # « Choisir… » déplie les actions ; le PDF se télécharge sous le nom convention-<id>.pdf.

@@ -21,6 +21,7 @@ from tests.e2e.test_premiere_connexion import (
     lire_courriel,
     se_connecter,
 )
+from tests.e2e.verification import verifier_page, verifier_tableaux_entiers
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -55,7 +56,8 @@ def test_administrateur_cree_groupe_et_utilisateur_qui_voit_son_service(navigate
 
     connecter_avec_double_authentification(page, administrateur)
     ouvrir_la_convention(page, convention.libelle, "Groupes")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("GROUPES UTILISATEURS")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Groupes utilisateurs")
+    verifier_page(page)
 
     # Créer un groupe : code, libellé, responsable habilitations existant.
     page.get_by_role("link", name="Créer un groupe").click()
@@ -65,6 +67,7 @@ def test_administrateur_cree_groupe_et_utilisateur_qui_voit_son_service(navigate
     page.get_by_label(re.compile(r"^\s*Utilisateur")).select_option(label=f"LACOMBE Ines ({responsable.identifiant})")
     page.get_by_role("button", name="Créer le groupe").click()
     expect(page.get_by_text(re.compile(r"Le groupe « T1 — CDAP T1 » est créé \(niveau 1\)"))).to_be_visible()
+    verifier_page(page)
     groupe = Groupe.objects.get(convention=convention, code="T1")
 
     # Habilitations du groupe : le profil CDAP T1, « Assigner rôle » puis « Enregistrer ».
@@ -73,10 +76,14 @@ def test_administrateur_cree_groupe_et_utilisateur_qui_voit_son_service(navigate
     page.get_by_role("button", name="Assigner rôle").click()
     page.get_by_role("button", name="Enregistrer", exact=True).click()
     expect(page.get_by_role("cell", name="CDAP T1", exact=True)).to_be_visible()
+    verifier_page(page)
     assert list(groupe.profils.values_list("code", flat=True)) == ["CDAP-T1"]
 
     # Créer un utilisateur dans ce groupe ; une adresse mal confirmée est d'abord refusée.
     page.get_by_role("link", name="Utilisateurs", exact=True).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Liste des utilisateurs")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    verifier_tableaux_entiers(page)  # toutes les colonnes visibles à 1280 px, « Choisir… » compris
     page.get_by_role("link", name="Créer un utilisateur").click()
     page.get_by_label(re.compile(r"^\s*Nom\b")).fill("Marty")
     page.get_by_label(re.compile(r"^\s*Prénom")).fill("Léa")
@@ -84,11 +91,14 @@ def test_administrateur_cree_groupe_et_utilisateur_qui_voit_son_service(navigate
     page.get_by_label(re.compile(r"^\s*Confirmer l'adresse mail")).fill("lea.marty@mairie-test.exemple")
     page.get_by_label(re.compile(r"^\s*Groupe d'habilitation")).select_option(label="T1 — CDAP T1")
     page.get_by_role("button", name="Valider", exact=True).click()
-    expect(page.get_by_text("Les deux adresses mail ne sont pas identiques.")).to_be_visible()
+    expect(page.locator("#resume-erreurs")).to_contain_text("Les deux adresses mail ne sont pas identiques.")
+    expect(page.locator("#resume-erreurs")).to_be_focused()
+    verifier_page(page)
     assert not Utilisateur.objects.filter(email=EMAIL_UTILISATEUR).exists()
     page.get_by_label(re.compile(r"^\s*Confirmer l'adresse mail")).fill(EMAIL_UTILISATEUR)
     page.get_by_role("button", name="Valider", exact=True).click()
     expect(page.get_by_text(re.compile(r"Le compte \w+ est créé"))).to_be_visible()
+    verifier_page(page)
     page.screenshot(path=str(CAPTURES / "e2e-utilisateur-cree.png"), full_page=True)
     page.get_by_role("button", name="Déconnexion").click()
 
@@ -135,6 +145,7 @@ def test_le_responsable_ne_voit_que_son_sous_arbre(navigateur, live_server):
     tableau = page.locator("table")
     expect(tableau.get_by_role("cell", name="A", exact=True)).to_be_visible()
     expect(tableau.get_by_role("cell", name="A1", exact=True)).to_be_visible()
+    verifier_page(page)
     expect(tableau.get_by_role("cell", name="B", exact=True)).to_have_count(0)
     page.screenshot(path=str(CAPTURES / "e2e-responsable-groupes.png"), full_page=True)
 
@@ -143,6 +154,7 @@ def test_le_responsable_ne_voit_que_son_sous_arbre(navigateur, live_server):
     expect(tableau).to_contain_text(membre.identifiant)
     expect(tableau).not_to_contain_text(autre.identifiant)
     expect(tableau).not_to_contain_text(administrateur.identifiant)
+    verifier_page(page)
 
     # Une page hors de son sous-arbre répond comme si elle n'existait pas.
     b = Groupe.objects.get(convention=convention, code="B")

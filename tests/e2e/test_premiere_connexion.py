@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portail.models import Courriel
 from tests import factories
+from tests.e2e.verification import verifier_page
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -38,6 +39,7 @@ def lire_courriel(page, *, destinataire: str, sujet: str) -> str:
 
 def se_connecter(page, identifiant: str, mot_de_passe: str) -> None:
     page.goto("/connexion/")
+    verifier_page(page)
     page.get_by_label(re.compile(r"^\s*Identifiant")).fill(identifiant)
     page.get_by_label(re.compile(r"^\s*Mot de passe")).fill(mot_de_passe)
     page.get_by_role("button", name="Connexion", exact=True).click()
@@ -61,6 +63,7 @@ def test_premiere_connexion_d_un_partenaire(navigateur, live_server):
     # Les deux courriels du compte, lus comme le ferait le nouvel utilisateur.
     page.goto("/dev/courriels/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Boîte aux lettres de développement")
+    verifier_page(page)
     corps = lire_courriel(page, destinataire=user.email, sujet=SUJET_IDENTIFIANT)
     identifiant = re.search(r"Votre identifiant : (\S+)", corps).group(1)
     assert identifiant == user.identifiant
@@ -75,9 +78,10 @@ def test_premiere_connexion_d_un_partenaire(navigateur, live_server):
     expect(page).to_have_url(f"{live_server.url}/connexion/choisir-mot-de-passe/")
 
     choisir_mot_de_passe(page, "trop court")
-    expect(
-        page.get_by_text("Ce mot de passe est trop court. Il doit contenir au minimum 12 caractères.")
-    ).to_be_visible()
+    expect(page.locator("#resume-erreurs")).to_contain_text(
+        "Ce mot de passe est trop court. Il doit contenir au minimum 12 caractères."
+    )
+    verifier_page(page)
     expect(page).to_have_url(f"{live_server.url}/connexion/choisir-mot-de-passe/")
 
     choisir_mot_de_passe(page, MOT_DE_PASSE_PERSONNEL)
@@ -85,6 +89,7 @@ def test_premiere_connexion_d_un_partenaire(navigateur, live_server):
     expect(page.get_by_text("Votre mot de passe personnel est enregistré.")).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Bienvenue Paul FERRAND\b"))
     expect(page.locator("#derniere-connexion")).to_have_text("C'est votre première connexion à ce service.")
+    verifier_page(page)
     tuiles = page.locator("#tuiles")
     expect(tuiles.get_by_role("link", name="Aide financière d'action sociale", exact=True)).to_be_visible()
     # CDAP-T1 est accordé par la convention, mais l'utilisateur n'est dans aucun groupe CDAP.
@@ -112,6 +117,7 @@ def test_agent_caf_active_la_double_authentification(navigateur, live_server):
     se_connecter(page, agent.identifiant, factories.MOT_DE_PASSE)
     expect(page).to_have_url(f"{live_server.url}/profil/double-authentification/?next=%2F")
     expect(page.get_by_role("heading", level=1)).to_have_text("Activer la double authentification")
+    verifier_page(page)
 
     # La clé affichée (groupes de 4 caractères base32) est celle que l'application enregistrerait.
     secret = page.locator("#secret-otp").inner_text().replace(" ", "")
@@ -122,6 +128,7 @@ def test_agent_caf_active_la_double_authentification(navigateur, live_server):
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Vos codes de secours")
     expect(page.locator("#codes-secours li")).to_have_count(10)
+    verifier_page(page)
     page.get_by_role("link", name="J'ai noté mes codes, continuer").click()
 
     expect(page).to_have_url(f"{live_server.url}/")

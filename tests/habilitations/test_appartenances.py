@@ -53,7 +53,7 @@ class TestListe:
         appartenance = membre_a1.appartenances.get()
         reponse = client.get(url("appartenances", convention, membre_a1.pk))
         page = texte(reponse)
-        assert "GÉRER L'APPARTENANCE DE L'UTILISATEUR" in page
+        assert "Gérer l'appartenance de l'utilisateur" in page
         assert "Utilisateur :</strong> Chloé CAYROL" in page
         for colonne in ("Groupe", "Date d'ouverture", "Date de clôture", "Statut", "Actions"):
             assert f">{colonne}<" in page
@@ -103,7 +103,7 @@ class TestListe:
 class TestAjouterAUnGroupe:
     def test_formulaire_comme_dans_les_guides(self, client, admin_connecte, convention, arbre, membre_a1):
         page = texte(client.get(url("utilisateur_ajouter_groupe", convention, membre_a1.pk)))
-        assert "AJOUTER UN UTILISATEUR AU GROUPE" in page
+        assert "Ajouter un utilisateur au groupe" in page
         assert "Utilisateur :</strong> Chloé CAYROL" in page
         assert "Choisir un groupe existant" in page
         assert f'name="date_ouverture" value="{aujourdhui().isoformat()}"' in page

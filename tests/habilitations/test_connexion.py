@@ -53,6 +53,15 @@ class TestMotDePassePersonnel:
         assert "Identifiant ou mot de passe incorrect." in texte(reponse)
         assert "_auth_user_id" not in client.session
 
+    def test_le_refus_est_annonce_et_les_champs_invalides(self, client):
+        user = factories.creer_utilisateur()
+        page = texte(se_connecter(client, user.identifiant, "pas le bon mot de passe"))
+        assert "<title>Erreur : Connexion" in page
+        resume = re.search(r'<div class="[^"]*" role="alert" id="resume-erreurs"[^>]*autofocus>(.*?)</div>', page, re.S)
+        assert resume and "Identifiant ou mot de passe incorrect." in resume.group(1)
+        assert re.search(r'<input[^>]*name="username"[^>]*aria-invalid="true"', page)
+        assert re.search(r'<input[^>]*name="password"[^>]*aria-invalid="true"', page)
+
     def test_identifiant_inconnu_meme_message(self, client):
         reponse = se_connecter(client, "XXX9999999", "peu importe ce mot")
         assert "Identifiant ou mot de passe incorrect." in texte(reponse)
@@ -210,3 +219,28 @@ class TestVerrouillage:
         monkeypatch.setattr(Utilisateur, "check_password", lambda self, raw: appels.append(1) or original(self, raw))
         se_connecter(client, user.identifiant, factories.MOT_DE_PASSE)
         assert appels == []
+
+
+@pytest.mark.django_db
+def test_la_deconnexion_est_confirmee(client):
+    user = factories.creer_utilisateur()
+    client.force_login(user)
+    reponse = client.post(reverse("habilitations:deconnexion"), follow=True)
+    assert reponse.redirect_chain[-1][0] == reverse("habilitations:connexion")
+    assert "Vous êtes déconnecté." in texte(reponse)
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_mon_profil_et_mots_de_passe_ont_leur_autocomplete(client):
+    """WCAG 1.3.5 : les champs où la personne saisit ses propres données disent leur nature."""
+    from tests.conftest import connecter_verifie
+
+    user = factories.creer_utilisateur()
+    connecter_verifie(client, user)
+    profil = texte(client.get(reverse("habilitations:profil")))
+    assert re.search(r'<input[^>]*name="email"[^>]*autocomplete="email"', profil)
+    assert re.search(r'<input[^>]*name="email_confirmation"[^>]*autocomplete="email"', profil)
+    mot_de_passe = texte(client.get(reverse("habilitations:changer_mot_de_passe")))
+    assert re.search(r'<input[^>]*name="old_password"[^>]*autocomplete="current-password"', mot_de_passe)
+    assert re.search(r'<input[^>]*name="new_password1"[^>]*autocomplete="new-password"', mot_de_passe)

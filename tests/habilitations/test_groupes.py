@@ -250,7 +250,7 @@ class TestListe:
     def test_colonnes_arbre_et_menu_choisir(self, client, admin, convention, arbre):
         reponse = client.get(adresse("groupes", convention))
         page = texte(reponse)
-        assert "GROUPES UTILISATEURS" in page
+        assert "Groupes utilisateurs" in page
         assert "Filtrer groupe par :" in page
         assert f"Convention sélectionnée : {convention.libelle}" in re.sub(r"<[^>]+>", "", page)
         for colonne in ("Code", "Libellé", "Niveau", "Responsable habilitations", "Date d'ouverture"):
@@ -345,7 +345,7 @@ class TestListe:
 class TestCreer:
     def test_formulaire_comme_dans_les_guides(self, client, admin, convention, arbre, membre_b):
         page = texte(client.get(adresse("groupe_creer", convention)))
-        assert "CRÉER UN GROUPE UTILISATEURS" in page
+        assert "Créer un groupe utilisateurs" in page
         for libelle in ("Code", "Libellé", "Date d'ouverture", "Date de clôture", "Responsable habilitations"):
             assert libelle in page
         assert "Sous-groupe de" in page
@@ -477,7 +477,7 @@ class TestCreer:
 class TestHabilitations:
     def test_liste_les_profils_du_groupe(self, client, admin, convention, arbre):
         page = texte(client.get(adresse("groupe_habilitations", convention, arbre["A"])))
-        assert "HABILITATIONS DU GROUPE" in page
+        assert "Habilitations du groupe" in page
         assert re.search(r"<td[^>]*>Consulter dossier</td>\s*<td[^>]*>CDAP T1</td>", page, re.I)
         assert "AFAS-DECLARER" in page
         assert f"?retirer={profil('CDAP-T1').pk}" in page
@@ -585,7 +585,7 @@ class TestHabilitations:
 class TestAjouterUtilisateur:
     def test_formulaire(self, client, admin, convention, arbre, membre_b):
         page = texte(client.get(adresse("groupe_ajouter_utilisateur", convention, arbre["A"])))
-        assert "AJOUTER UN UTILISATEUR AU GROUPE" in page
+        assert "Ajouter un utilisateur au groupe" in page
         assert "A — Groupe A" in page
         assert membre_b.identifiant in page
         assert f'value="{aujourdhui().isoformat()}"' in page

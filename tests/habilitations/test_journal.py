@@ -101,7 +101,7 @@ class TestAutorisation:
     @pytest.mark.parametrize("persona", AUTORISES)
     def test_administrateur_et_caf_lisent(self, client, request, convention, persona):
         connecter_verifie(client, request.getfixturevalue(persona))
-        assert "JOURNAL DES ACTES" in texte(client.get(journal_url(convention)))
+        assert "Journal des actes" in texte(client.get(journal_url(convention)))
         assert client.get(csv_url(convention)).status_code == 200
 
     @pytest.mark.parametrize("persona", REFUSES)
@@ -149,7 +149,7 @@ class TestContenu:
         (ligne,) = lignes_affichees(reponse)
         date_heure, acteur, acte, cible, _ip, avant, apres = ligne
         evenement = EvenementAudit.objects.get(action="utilisateur_creer", cible_id=str(eleonore.pk))
-        assert date_heure == f"{timezone.localtime(evenement.cree_le):%d/%m/%Y %H:%M:%S}"
+        assert date_heure == f"{timezone.localtime(evenement.cree_le):%d/%m/%Y à %Hh%M}"
         assert acteur == f"{admin_connecte.identifiant} — Hugo CASTAN"
         assert acte == "Création d'un compte"
         assert cible == f"LEFÈVRE Éléonore ({eleonore.identifiant})"
@@ -274,7 +274,7 @@ class TestFiltres:
         assert ligne["Cible"] == f"LEFÈVRE Éléonore ({eleonore.identifiant})"
         assert ligne["Acteur"] == f"{admin_connecte.identifiant} — Hugo CASTAN"
         assert f"Identifiant : {eleonore.identifiant} ; " in ligne["Après"]
-        assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}", ligne["Date et heure"])
+        assert re.fullmatch(r"\d{2}/\d{2}/\d{4} à \d{2}h\d{2}", ligne["Date et heure"])
 
 
 # --- Export et libellés ----------------------------------------------------------------------

@@ -153,7 +153,7 @@ class TestAutorisation:
 class TestPage:
     def test_une_section_par_tableau_avec_son_export(self, client, convention, admin_connecte):
         page = texte(client.get(page_url(convention)))
-        assert "MES TABLEAUX DE BORD" in page
+        assert "Mes tableaux de bord" in page
         for slug, titre in (
             ("profils", "Utilisateurs par service et profil"),
             ("inactifs", "Comptes sans connexion depuis 12 mois"),

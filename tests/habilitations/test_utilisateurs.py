@@ -261,7 +261,7 @@ class TestListe:
         Utilisateur.objects.filter(pk=membre_a1.pk).update(telephone="0565483356")
         reponse = client.get(url("utilisateurs", convention))
         page = texte(reponse)
-        assert "LISTE DES UTILISATEURS" in page
+        assert "Liste des utilisateurs" in page
         assert f"Convention sélectionnée : {convention.libelle}" in re.sub(r"<[^>]+>", "", page)
         assert "Filtrer utilisateur par :" in page
         for filtre in ("identifiant", "nom", "prenom", "groupe"):
@@ -485,7 +485,7 @@ def cree() -> Utilisateur | None:
 class TestCreer:
     def test_formulaire_comme_dans_les_guides(self, client, admin_connecte, convention):
         page = texte(client.get(url("utilisateur_creer", convention)))
-        assert "CRÉER UN UTILISATEUR PARTENAIRE" in page
+        assert "Créer un utilisateur partenaire" in page
         for libelle in (
             "Nom",
             "Prénom",
@@ -848,9 +848,12 @@ class TestCloturer:
         )
         assert reponse.status_code == 200
         page = texte(reponse)
+        assert re.search(r'<div class="fr-alert fr-alert--error[^"]*">\s*<p>[^<]*est l\'administrateur', page)
+        # Le résumé des erreurs, en tête de page, l'annonce et le titre le dit.
         assert re.search(
-            r'<div class="fr-alert fr-alert--error[^"]*" role="alert">\s*<p>[^<]*est l\'administrateur', page
+            r'id="resume-erreurs"[^>]*>\s*<h2[^>]*>[^<]*</h2>\s*<ul>\s*<li>[^<]*est l\'administrateur', page
         )
+        assert "<title>Erreur : " in page
         assert "une convention a toujours un administrateur" in page
         assert etat_de_la_base() == avant
 
@@ -951,7 +954,7 @@ class TestDetail:
     def test_identite_appartenances_profils_connexion(self, client, admin_connecte, convention, arbre, membre_a1):
         services.appartenance_ouvrir(par=None, utilisateur=membre_a1, groupe=arbre["B"], date_ouverture=jour(5))
         page = texte(client.get(url("utilisateur", convention, membre_a1.pk)))
-        assert "DÉTAIL DE L'UTILISATEUR" in page
+        assert "Détail de l'utilisateur" in page
         assert membre_a1.identifiant in page and membre_a1.email in page
         assert "Jamais connecté" in page
         assert "A1 — Groupe A1" in page and "B — Groupe B" in page
@@ -965,7 +968,7 @@ class TestDetail:
         moment = timezone.now() - datetime.timedelta(days=2)
         Utilisateur.objects.filter(pk=membre_a1.pk).update(last_login=moment)
         page = texte(client.get(url("utilisateur", convention, membre_a1.pk)))
-        assert f"{timezone.localtime(moment):%d/%m/%Y à %H:%M}" in page
+        assert f"{timezone.localtime(moment):%d/%m/%Y à %Hh%M}" in page
 
     def test_le_responsable_ne_voit_que_les_appartenances_de_son_perimetre(
         self, client, convention, resp_a1, arbre, membre_a1

@@ -1,6 +1,7 @@
 """Accueil : tuiles des services ouverts par les profils effectifs, dernière connexion, budget."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
@@ -135,6 +136,23 @@ class TestPageDeService:
         assert reponse.status_code == 200
         assert "AFAS-DECLARER" in texte(reponse)
 
+    def test_la_page_dit_d_ou_vient_chaque_profil(self, client, declarant, convention, django_assert_max_num_queries):
+        """Le service, puis chaque profil effectif avec son groupe, le responsable du groupe et la
+        convention ; et les liens utiles."""
+        groupe = declarant.appartenances.get().groupe
+        client.force_login(declarant)
+        # Session, compte, mandat (double authentification requise ?), le service, ses profils
+        # effectifs avec groupe et convention, puis le menu de la mise en page (services ouverts,
+        # deux types de contenu des droits objets, convention) et l'enregistrement de la session.
+        with django_assert_max_num_queries(10):
+            page = texte(client.get(reverse("portail:service", args=["AFAS"])))
+        ligne = re.search(r"<tr><td>AFAS-DECLARER</td>(.*?)</tr>", page).group(1)
+        assert f"{groupe.code} — {groupe.libelle}" in ligne
+        assert f"{groupe.responsable.prenom} {groupe.responsable.nom.upper()}" in ligne
+        assert convention.libelle in ligne
+        assert "Besoin d'un autre accès ?" in page
+        assert f'href="{reverse("habilitations:profil")}"' in page
+
     @pytest.mark.parametrize("code", ["CDAP", "INCONNU"])
     def test_service_non_ouvert_repond_404(self, client, declarant, code):
         client.force_login(declarant)
@@ -164,3 +182,16 @@ def test_en_tetes_de_securite(client):
     assert "unsafe-inline" not in politique
     assert reponse["X-Frame-Options"] == "DENY"
     assert reponse["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+def test_declaration_d_accessibilite_liee_depuis_le_pied_de_page(client):
+    """Page publique (RGAA) : le pied de chaque page y mène, elle dit l'état réel de l'audit."""
+    url = reverse("portail:accessibilite")
+    assert f'href="{url}">Accessibilité : partiellement conforme</a>' in texte(
+        client.get(reverse("habilitations:connexion"))
+    )
+    page = texte(client.get(url))
+    assert "<h1>Déclaration d'accessibilité</h1>" in page
+    assert "partiellement conforme" in page and "Non-conformités connues" in page
+    assert "axe-core 4.14" in page and "html-validate" in page and "clavier" in page

@@ -9,6 +9,7 @@ from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 
+from habilitations import services as habilitations_services
 from portail.models import Courriel
 from portail.socle import courriels as services
 from portail.socle.emails import courriel_preparer
@@ -117,3 +118,64 @@ class TestBoiteAuxLettresDeDeveloppement:
         assert user.identifiant in client.get(f"/dev/courriels/{courriel.pk}/").content.decode()
         settings.DEBUG = False
         assert client.get(f"/dev/courriels/{courriel.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+class TestAdresseDesLiens:
+    """Sans PORTAIL_URL, les liens des courriels citent l'hôte qui a servi la requête."""
+
+    def test_l_hote_de_la_requete(self, client, settings):
+        settings.PORTAIL_URL = ""
+        settings.ALLOWED_HOSTS = ["portail.test"]
+        user = factories.creer_utilisateur(mot_de_passe="x")
+        client.post(
+            "/connexion/mot-de-passe-oublie/", {"identifiant": user.identifiant}, headers={"host": "portail.test:8104"}
+        )
+        corps = Courriel.objects.filter(modele="mot_de_passe_provisoire", destinataire=user.email).latest("pk").corps
+        assert "http://portail.test:8104/connexion/" in corps
+        assert "127.0.0.1:8000" not in corps
+
+    def test_hors_requete_l_adresse_par_defaut(self, settings):
+        settings.PORTAIL_URL = ""
+        user = factories.creer_utilisateur()
+        corps = Courriel.objects.get(modele="identifiant", destinataire=user.email).corps
+        assert "http://127.0.0.1:8000/connexion/" in corps
+
+
+@pytest.mark.django_db
+class TestChaqueCourrielDitCeQuiSEstPasse:
+    def test_compte_neuf_pas_de_demande_ni_de_mot_de_passe_actuel(self):
+        user = factories.creer_utilisateur(mot_de_passe=None)
+        corps = Courriel.objects.get(modele="mot_de_passe_provisoire", destinataire=user.email).corps
+        assert "Un compte vient de vous être ouvert" in corps
+        assert "à l'origine de cette demande" not in corps
+        assert "mot de passe actuel" not in corps
+
+    def test_mot_de_passe_oublie(self):
+        user = factories.creer_utilisateur(mot_de_passe="un mot de passe personnel")
+        habilitations_services.mot_de_passe_oublie(identifiant=user.identifiant)
+        corps = Courriel.objects.filter(modele="mot_de_passe_provisoire", destinataire=user.email).latest("pk").corps
+        assert "Vous avez demandé un nouveau mot de passe" in corps
+        assert (
+            "Si vous n'êtes pas à l'origine de cette demande, ignorez ce courriel : votre mot de passe actuel reste valable."
+            in corps
+        )
+
+    def test_mot_de_passe_oublie_sans_mot_de_passe_personnel(self):
+        user = factories.creer_utilisateur(mot_de_passe=None)
+        habilitations_services.mot_de_passe_oublie(identifiant=user.identifiant)
+        corps = Courriel.objects.filter(modele="mot_de_passe_provisoire", destinataire=user.email).latest("pk").corps
+        assert "Si vous n'êtes pas à l'origine de cette demande, ignorez ce courriel." in corps
+        assert "mot de passe actuel" not in corps
+
+    def test_renvoi_par_l_administrateur(self, convention, administrateur):
+        user = factories.creer_utilisateur(convention=convention, mot_de_passe=None)
+        habilitations_services.identifiant_renvoyer(par=administrateur, utilisateur=user)
+        identifiant = Courriel.objects.filter(modele="identifiant", destinataire=user.email).latest("pk").corps
+        provisoire = (
+            Courriel.objects.filter(modele="mot_de_passe_provisoire", destinataire=user.email).latest("pk").corps
+        )
+        assert "À la demande de votre administrateur" in identifiant
+        assert "Un compte vous a été ouvert" not in identifiant
+        assert "Votre administrateur vous a renvoyé" in provisoire
+        assert "à l'origine de cette demande" not in provisoire

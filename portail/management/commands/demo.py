@@ -14,7 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from conventions import services as conventions_services
 from conventions.models import Caf, Convention, Organisme, Profil, TypeOrganisme
 from conventions.validators import cle_luhn_valide
-from habilitations import services
+from habilitations import perms, services
 from habilitations.models import Utilisateur
 from portail.socle.dates import aujourdhui
 
@@ -50,6 +50,9 @@ COMPTES = [
     ),
     ("superviseur", "Delmas", "Rose", "rose.delmas@cnaf.example", "Supervision nationale (lecture seule)", True),
 ]
+
+# L'administratrice nommée par la convention « En cours » (formalisée, pas encore validée).
+ADMINISTRATRICE_EN_COURS = {"nom": "Bessière", "prenom": "Louise", "email": "louise.bessiere@cs-levezou.example"}
 
 # Autres organismes de la Caf de l'Aveyron, pour que les listes aient de quoi filtrer et trier.
 AUTRES_ORGANISMES = [
@@ -140,6 +143,12 @@ class Command(BaseCommand):
             services.appartenance_ouvrir(par=None, utilisateur=comptes["administrateur"], groupe=t1)
             services.appartenance_ouvrir(par=None, utilisateur=comptes["declarant"], groupe=afas)
         self._autres_partenaires(agent, caf)
+        # Le compte créé avec la convention « En cours » : même mot de passe de démonstration,
+        # pour qu'il soit utilisable et affiché comme les autres.
+        en_cours = Utilisateur.objects.get(email=ADMINISTRATRICE_EN_COURS["email"])
+        if not en_cours.has_usable_password():
+            services.mot_de_passe_choisir(utilisateur=en_cours, mot_de_passe=MOT_DE_PASSE_DEMO)
+        comptes["administrateur_en_cours"] = en_cours
 
         for cle, *_reste, otp in COMPTES:
             if otp and not TOTPDevice.objects.filter(user=comptes[cle], confirmed=True).exists():
@@ -168,11 +177,7 @@ class Command(BaseCommand):
                     libelle=f"Convention AFAS — {raison_sociale}",
                     date_ouverture=aujourdhui(),
                     profils=Profil.objects.filter(code__in=["AFAS-HABILITER", "AFAS-DECLARER"]),
-                    nouvel_administrateur={
-                        "nom": "Bessière",
-                        "prenom": "Louise",
-                        "email": "louise.bessiere@cs-levezou.example",
-                    },
+                    nouvel_administrateur=ADMINISTRATRICE_EN_COURS,
                 )
 
     def _afficher(self, comptes: dict[str, Utilisateur]) -> None:
@@ -187,7 +192,17 @@ class Command(BaseCommand):
                 secret = base64.b32encode(device.bin_key).decode().rstrip("=")
                 ligne += f"\n               double authentification, secret TOTP {secret}"
             self.stdout.write(ligne)
-        self.stdout.write("Code de double authentification courant : python manage.py code_otp <IDENTIFIANT>")
+        en_cours = comptes["administrateur_en_cours"]
+        self.stdout.write(
+            f"  {en_cours.identifiant:<12} Administratrice partenaire de la convention « En cours » "
+            "(Centre social du Lévézou, à valider par l'agent)"
+            + (
+                "\n               double authentification à activer à la première connexion (QR code affiché)"
+                if perms.double_authentification_requise(en_cours)
+                else ""
+            )
+        )
+        self.stdout.write("Code de double authentification courant : .venv/bin/python manage.py code_otp <IDENTIFIANT>")
         self.stdout.write("Courriels (identifiants, mots de passe provisoires) : http://127.0.0.1:8000/dev/courriels/")
         self.stdout.write("")
 

@@ -1,0 +1,122 @@
+"""Gardes communes à tous les parcours navigateur : ce qu'une page doit tenir quel que soit l'écran.
+
+- ``ecouter_erreurs(page)`` : toute erreur de la console JavaScript et toute exception non
+  interceptée sont relevées (la fixture ``navigateur`` l'appelle ; le test échoue à la fin s'il y en
+  a eu une) ;
+- ``verifier_page(page)`` : sur la page affichée, à 1280 px puis à 320 px de large, axe-core
+  (WCAG 2.1 A et AA) ne trouve aucune violation grave ou critique, et la page n'est pas plus large
+  que la fenêtre (aucun défilement horizontal de toute la page) ; chaque case à cocher et bouton
+  radio DSFR est suivi de son label (sinon la case est invisible). Les parcours l'appellent sur
+  chaque page qu'ils visitent.
+
+axe-core est vendu dans ``tests/e2e/vendor/axe.min.js`` (paquet npm ``axe-core``, version
+``AXE_VERSION``, licence MPL-2.0 dans ``axe-core-LICENSE.txt``) : les tests tournent hors ligne.
+Pour le mettre à jour : ``npm pack axe-core@<version>`` puis copier ``package/axe.min.js``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+AXE_VERSION = "4.14.1"
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+LARGEURS = (1280, 320)
+HAUTEUR = 900
+IMPACTS_BLOQUANTS = ("serious", "critical")
+REGLES_WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@cache
+def script_axe() -> str:
+    texte = AXE.read_text(encoding="utf-8")
+    assert f"axe v{AXE_VERSION}" in texte[:200], "tests/e2e/vendor/axe.min.js n'est pas la version épinglée"
+    return texte
+
+
+def ecouter_erreurs(page) -> list[str]:
+    """Relève, dans la liste renvoyée, les erreurs de la console et les exceptions de la page."""
+    erreurs: list[str] = []
+
+    def console(message) -> None:
+        if message.type != "error":
+            return
+        # Une page d'erreur voulue (404 hors périmètre…) : Chromium signale le statut du document
+        # lui-même ; le test vérifie ce statut. Une ressource absente (script, style, image) reste
+        # une erreur.
+        if message.text.startswith("Failed to load resource") and message.location.get("url") == page.url:
+            return
+        erreurs.append(f"console ({page.url}) : {message.text}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda exc: erreurs.append(f"exception ({page.url}) : {exc}"))
+    return erreurs
+
+
+def analyser_axe(page) -> list[dict]:
+    """Les violations axe-core de la page affichée (toutes les gravités)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        # Évalué par le protocole de débogage, hors de la politique de sécurité du contenu du
+        # portail (qui refuse tout script en ligne) : la page testée garde sa vraie CSP.
+        page.evaluate(script_axe() + "\n;undefined")
+    resultat = page.evaluate(
+        "async (regles) => { const r = await axe.run(document, {runOnly: {type: 'tag', values: regles},"
+        " resultTypes: ['violations']}); return r.violations.map(v => ({id: v.id, impact: v.impact,"
+        " aide: v.help, cibles: v.nodes.slice(0, 5).map(n => n.target.join(' ')), nombre: v.nodes.length})); }",
+        REGLES_WCAG,
+    )
+    return resultat
+
+
+def largeur_excedentaire(page) -> int:
+    """De combien de pixels la page dépasse la fenêtre (0 : rien ne dépasse)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+# Le DSFR rend l'input des cases et boutons radio transparent et dessine la case dans le label qui
+# le suit immédiatement (« input + label::before ») : sans ce label frère, la case est invisible.
+CASES_SANS_LABEL_FRERE = """() => [...document.querySelectorAll('input[type=checkbox], input[type=radio]')]
+  .filter(e => getComputedStyle(e).opacity === '0')
+  .filter(e => !(e.nextElementSibling && e.nextElementSibling.tagName === 'LABEL' && e.nextElementSibling.htmlFor === e.id))
+  .map(e => e.id || e.name)"""
+
+
+def problemes_page(page, largeurs: tuple[int, ...] = LARGEURS) -> list[str]:
+    """Les problèmes de la page affichée à chaque largeur ; la taille de la fenêtre est rétablie."""
+    taille = page.viewport_size
+    problemes: list[str] = []
+    if invisibles := page.evaluate(CASES_SANS_LABEL_FRERE):
+        problemes.append(f"cases ou boutons radio invisibles (pas de label juste après l'input) : {invisibles}")
+    try:
+        for largeur in largeurs:
+            page.set_viewport_size({"width": largeur, "height": HAUTEUR})
+            depasse = largeur_excedentaire(page)
+            if depasse > 0:
+                problemes.append(f"{largeur} px : la page est plus large que la fenêtre de {depasse} px")
+            for violation in analyser_axe(page):
+                if violation["impact"] in IMPACTS_BLOQUANTS:
+                    problemes.append(
+                        f"{largeur} px : axe {violation['impact']} {violation['id']} — {json.dumps(violation, ensure_ascii=False)}"
+                    )
+    finally:
+        if taille:
+            page.set_viewport_size(taille)
+    return problemes
+
+
+def verifier_page(page, largeurs: tuple[int, ...] = LARGEURS) -> None:
+    """Échoue si la page affichée a une violation axe grave ou critique, ou déborde de la fenêtre,
+    à l'une des largeurs (1280 et 320 px par défaut)."""
+    problemes = problemes_page(page, largeurs)
+    assert not problemes, f"{page.url} :\n" + "\n".join(problemes)
+
+
+def verifier_tableaux_entiers(page) -> None:
+    """À la largeur courante, chaque tableau tient dans son cadre : toutes les colonnes se voient
+    sans faire défiler (pour les listes principales à 1280 px)."""
+    debordements = page.evaluate(
+        "() => [...document.querySelectorAll('.fr-table__container')]"
+        ".filter(c => c.scrollWidth > c.clientWidth).map(c => [c.getAttribute('aria-labelledby'), c.scrollWidth, c.clientWidth])"
+    )
+    assert not debordements, f"{page.url} : tableaux plus larges que leur cadre : {debordements}"
