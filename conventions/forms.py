@@ -19,7 +19,7 @@ from conventions.enums import TypeAvenant
 from conventions.models import Organisme, Profil, Service
 from conventions.validators import siret_normaliser
 from habilitations.models import Utilisateur
-from portail.dates import aujourdhui
+from portail.dates import aujourdhui, valider_plage
 from portail.forms import PortailForm
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ def champ_date(libelle: str, *, requis: bool = True, **kwargs: Any) -> forms.Dat
         required=requis,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Saisissez une date valide."},
+        validators=[valider_plage],
         **kwargs,
     )
 

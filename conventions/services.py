@@ -21,7 +21,7 @@ from django.db.models import Q
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
 from conventions.validators import siret_normaliser, valider_siret
-from habilitations.services import ErreurMetier, utilisateur_creer
+from habilitations.services import ErreurMetier, utilisateur_creer, verifier_plage
 from portail.audit import audit_enregistrer
 from portail.dates import aujourdhui, q_ouvert
 from portail.droits import aligner
@@ -134,6 +134,7 @@ def convention_formaliser(
         raise ErreurMetier("Seul un agent Caf formalise une convention.")
     if organisme.caf_id != caf.pk:
         raise ErreurMetier("Cet organisme n'est pas rattaché à votre Caf.")
+    verifier_plage(date_ouverture, date_cloture)
     if date_cloture is not None and date_cloture <= date_ouverture:
         raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
     profils = list(profils)
@@ -222,6 +223,7 @@ def convention_cloturer(*, par: Utilisateur, convention: Convention, date_clotur
     date de la convention ; les mandats sont arrêtés à la même date pour l'historique)."""
     convention = _verrouiller(convention)
     jour = aujourdhui()
+    verifier_plage(date_cloture)
     if date_cloture < jour:
         raise ErreurMetier("La date de clôture ne peut pas être passée.")
     if date_cloture <= convention.date_ouverture:
@@ -280,6 +282,7 @@ def avenant_enregistrer(
         raise ErreurMetier("Une convention en cours se corrige avant validation ; l'avenant suit la validation.")
     if convention.est_cloture(jour):
         raise ErreurMetier(f"Cette convention est clôturée depuis le {convention.date_cloture:%d/%m/%Y}.")
+    verifier_plage(date_effet)
     if convention.date_cloture is not None and date_effet >= convention.date_cloture:
         raise ErreurMetier(
             f"La date d'effet doit précéder la clôture de la convention ({convention.date_cloture:%d/%m/%Y})."

@@ -15,6 +15,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from portail.dates import valider_plage
 from portail.forms import PortailForm
 from portail.models import EvenementAudit
 
@@ -41,8 +42,12 @@ class JournalForm(PortailForm):
 class JournalFiltre(django_filters.FilterSet):
     acteur = django_filters.CharFilter(label="Acteur (identifiant)", method="filtrer_acteur")
     acte = django_filters.ChoiceFilter(label="Acte", field_name="action", empty_label="Tous les actes")
-    du = django_filters.DateFilter(label="Du", method="filtrer_du", widget=_champ_date_widget())
-    au = django_filters.DateFilter(label="Au", method="filtrer_au", widget=_champ_date_widget())
+    du = django_filters.DateFilter(
+        label="Du", method="filtrer_du", widget=_champ_date_widget(), validators=[valider_plage]
+    )
+    au = django_filters.DateFilter(
+        label="Au", method="filtrer_au", widget=_champ_date_widget(), validators=[valider_plage]
+    )
     cible = django_filters.CharFilter(label="Cible", field_name="cible_libelle", lookup_expr="icontains")
 
     class Meta:

@@ -33,7 +33,7 @@ from habilitations.models import (
     Utilisateur,
 )
 from portail.audit import audit_enregistrer
-from portail.dates import aujourdhui, q_ouvert
+from portail.dates import aujourdhui, q_ouvert, refus_hors_plage
 from portail.emails import courriel_preparer
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,15 @@ DUREE_LIEN_EMAIL = datetime.timedelta(days=2)
 
 class ErreurMetier(Exception):
     """Une règle métier refuse l'opération ; le message est destiné à l'utilisateur."""
+
+
+def verifier_plage(*jours: datetime.date | None) -> None:
+    """Refuse une date hors de la plage que le portail accepte (règle écrite dans
+    ``portail.dates.refus_hors_plage``) : une année 0001 ou 9999 est une faute de frappe."""
+    for jour in jours:
+        message = refus_hors_plage(jour)
+        if message:
+            raise ErreurMetier(message)
 
 
 def _lettres(texte: str) -> str:
@@ -102,6 +111,7 @@ def utilisateur_creer(
         organisme = convention.organisme
         email_verifier_disponible(convention=convention, email=email)
     date_ouverture = date_ouverture or aujourdhui()
+    verifier_plage(date_ouverture, date_cloture)
     if date_cloture is not None and date_cloture <= date_ouverture:
         raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
     user = Utilisateur(
@@ -202,6 +212,7 @@ def utilisateur_cloturer(*, par: Utilisateur | None, utilisateur: Utilisateur, d
     """Clôture un compte à une date (aujourd'hui ou plus tard). Une clôture du jour ferme
     aussitôt ses sessions ; une clôture future prend effet à sa date, car chaque requête relit
     les dates du compte."""
+    verifier_plage(date_cloture)
     if date_cloture < aujourdhui():
         raise ErreurMetier("La date de clôture ne peut pas être passée.")
     from conventions.services import mandats_bloquant_cloture
@@ -443,6 +454,7 @@ def groupe_creer(
     if responsable.est_agent_caf or not _est_de_la_convention(responsable, convention):
         raise ErreurMetier("Le responsable d'habilitations doit être un utilisateur de la convention.")
     date_ouverture = date_ouverture or aujourdhui()
+    verifier_plage(date_ouverture, date_cloture)
     if not responsable.est_ouvert(max(date_ouverture, aujourdhui())):
         raise ErreurMetier(f"Le compte de {responsable.get_full_name()} n'est pas ouvert.")
     if date_cloture is not None and date_cloture <= date_ouverture:
@@ -539,6 +551,7 @@ def droits_groupes_reconcilier(
 def _verifier_periode(
     *, utilisateur: Utilisateur, groupe: Groupe, date_ouverture: datetime.date, date_cloture: datetime.date | None
 ) -> None:
+    verifier_plage(date_ouverture, date_cloture)
     if date_cloture is not None and date_cloture <= date_ouverture:
         raise ErreurMetier("La date de clôture doit être postérieure à la date d'ouverture.")
     if utilisateur.est_agent_caf:
@@ -641,6 +654,7 @@ def appartenance_cloturer(
     *, par: Utilisateur | None, appartenance: Appartenance, date_cloture: datetime.date
 ) -> Appartenance:
     """Clôture une appartenance aujourd'hui ou à une date future (le profil cesse ce jour-là)."""
+    verifier_plage(date_cloture)
     if date_cloture < aujourdhui():
         raise ErreurMetier("La date de clôture ne peut pas être passée.")
     if appartenance.date_cloture is not None and appartenance.date_cloture <= aujourdhui():

@@ -8,6 +8,7 @@ encore ouverte (statut « Clôturé » à l'affichage, comme dans les guides : s
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -16,6 +17,33 @@ from django.utils import timezone
 def aujourdhui() -> datetime.date:
     """La date du jour à Paris (et non en UTC : à 0h30 à Paris, c'est déjà demain)."""
     return timezone.localdate()
+
+
+# La plage des dates qu'on saisit (ouvertures, clôtures, filtres) : le portail n'a rien avant
+# 2000, et rien de raisonnable ne se prévoit à plus d'un siècle. Hors plage, une date est une
+# faute de frappe (0001, 9999) : refusée avec un message, jamais stockée ni calculée (9999-12-31
+# plus un jour déborde).
+DATE_MIN = datetime.date(2000, 1, 1)
+HORIZON_ANNEES = 100
+
+
+def date_max() -> datetime.date:
+    """Le dernier jour accepté : le 31 décembre, dans ``HORIZON_ANNEES`` ans."""
+    return datetime.date(aujourdhui().year + HORIZON_ANNEES, 12, 31)
+
+
+def refus_hors_plage(jour: datetime.date | None) -> str | None:
+    """Le message qui refuse une date hors de la plage acceptée, ou None si elle y est (ou vide)."""
+    if jour is None or DATE_MIN <= jour <= date_max():
+        return None
+    return f"Saisissez une date entre le {DATE_MIN:%d/%m/%Y} et le {date_max():%d/%m/%Y}."
+
+
+def valider_plage(jour: datetime.date | None) -> None:
+    """Validateur de champ de formulaire (voir ``refus_hors_plage``)."""
+    message = refus_hors_plage(jour)
+    if message:
+        raise ValidationError(message, code="hors_plage")
 
 
 def q_ouvert(jour: datetime.date, prefixe: str = "") -> Q:
