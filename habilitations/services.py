@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from conventions.models import Caf, Convention, Mandat, Organisme, Profil
+from habilitations import perms
 from habilitations.enums import Poste
 from habilitations.models import (
     Appartenance,
@@ -42,6 +43,11 @@ ALPHABET_PROVISOIRE = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789
 LONGUEUR_PROVISOIRE = 16
 SEL_CHANGEMENT_EMAIL = "habilitations.changement-email"
 DUREE_LIEN_EMAIL = datetime.timedelta(days=2)
+
+
+REFUS_SON_PROPRE_ACCES = (
+    "Vous ne pouvez pas vous accorder, prolonger ou rouvrir un accès à vous-même : demandez-le à votre administrateur."
+)
 
 
 class ErreurMetier(Exception):
@@ -392,6 +398,8 @@ def utilisateur_modifier(
 def utilisateur_rouvrir(*, par: Utilisateur | None, utilisateur: Utilisateur) -> Utilisateur:
     """Rouvre un compte clôturé (ou dont la clôture est programmée) ou suspendu pour
     inactivité ; le délai d'inactivité repart de ce jour."""
+    if not perms.peut_accorder_acces(par, utilisateur):
+        raise ErreurMetier(REFUS_SON_PROPRE_ACCES)
     if utilisateur.date_cloture is None and not utilisateur.est_suspendu:
         raise ErreurMetier("Ce compte est déjà ouvert.")
     if utilisateur.convention_id:
@@ -500,6 +508,11 @@ def groupe_creer(
 def groupe_profil_ajouter(*, par: Utilisateur | None, groupe: Groupe, profil: Profil) -> None:
     """Donne un profil à un groupe : seulement un profil que la convention accorde, et, pour un
     sous-groupe, seulement un profil que son parent détient (la délégation n'accorde jamais plus)."""
+    if not perms.peut_accorder_profil_au_groupe(par, groupe):
+        raise ErreurMetier(
+            f"Vous êtes membre du groupe {groupe.code} : vous ne pouvez pas lui donner un profil, il vous "
+            "reviendrait. Demandez-le à votre administrateur."
+        )
     if not groupe.convention.profils.filter(pk=profil.pk).exists():
         raise ErreurMetier(f"La convention n'accorde pas le profil « {profil.libelle} ».")
     if groupe.parent_id and not groupe.parent.profils.filter(pk=profil.pk).exists():
@@ -597,6 +610,8 @@ def appartenance_ouvrir(
 ) -> Appartenance:
     """L'unique porte d'entrée d'un utilisateur dans un groupe, à des dates données : écrans,
     création avec groupe, import CSV, administration technique et démonstration passent ici."""
+    if not perms.peut_accorder_acces(par, utilisateur):
+        raise ErreurMetier(REFUS_SON_PROPRE_ACCES)
     date_ouverture = date_ouverture or aujourdhui()
     _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
     # Verrou du compte : deux ajouts simultanés au même groupe ne se chevauchent pas.
@@ -626,6 +641,10 @@ def appartenance_modifier(
 ) -> Appartenance:
     """Change les dates d'une appartenance (mêmes règles qu'à l'ouverture, sans chevauchement)."""
     utilisateur, groupe = appartenance.utilisateur, appartenance.groupe
+    if not perms.peut_accorder_acces(par, utilisateur) and perms.etend_la_periode(
+        (appartenance.date_ouverture, appartenance.date_cloture), (date_ouverture, date_cloture)
+    ):
+        raise ErreurMetier(REFUS_SON_PROPRE_ACCES)
     _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
     if date_cloture is not None and date_cloture < aujourdhui() and date_cloture != appartenance.date_cloture:
         raise ErreurMetier("La date de clôture ne peut pas être passée.")
