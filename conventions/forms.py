@@ -21,6 +21,7 @@ from conventions.validators import siret_normaliser
 from habilitations.models import Utilisateur
 from portail.dates import aujourdhui, valider_plage
 from portail.forms import PortailForm
+from portail.listes import cle_primaire
 
 if TYPE_CHECKING:
     from django.forms import BoundField
@@ -77,6 +78,15 @@ class CompteChoiceField(forms.ModelChoiceField):
 class ProfilsChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Profil) -> str:
         return obj.libelle
+
+    def _check_values(self, value):
+        # Une clé forgée (« ² », 20 chiffres) est un choix invalide, refusé avant la requête :
+        # SQLite lève OverflowError sur un entier de plus de 64 bits dans « pk IN (…) ».
+        if any(cle_primaire(str(v)) is None for v in value):
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": ""}
+            )
+        return super()._check_values(value)
 
 
 class OrganismeChoixFiltre(django_filters.FilterSet):

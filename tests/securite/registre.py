@@ -24,7 +24,8 @@ reçoit une autre persona (par exemple l'agent de la Caf pivot, qui lit sans éc
 page d'écriture). ``cible`` dit ce que désigne ``pk`` (``utilisateur``, ``appartenance``,
 ``groupe``) : la garde d'auto-escalade y met sa propre clé. Un code attendu peut être un couple
 (GET, POST) quand la page se lit mais ne s'écrit pas. ``filtres`` : la page est une liste
-filtrée en GET (la garde des entrées hostiles lui envoie ses paramètres).
+filtrée en GET (la garde des entrées hostiles lui envoie ses paramètres, lus dans la page, plus
+``tri``, ``page`` et ``parametres`` pour une page qui n'est pas du HTML, un export CSV).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class Politique:
     requete: Callable[[Monde], dict] = _sans_argument
     cible: str | None = None
     filtres: bool = False
+    parametres: tuple[str, ...] = ()
 
     @property
     def ecrit(self) -> bool:
@@ -199,7 +201,14 @@ REGISTRE: dict[str, Politique] = {
     "gestion:tableau_csv": objet("administrateur", lambda m: {**convention(m), "tableau": "profils"}, **LIT),
     # Le journal : l'administrateur et les lecteurs de la Caf ; pas le responsable.
     "gestion:journal": objet("administrateur", convention, filtres=True, attendus={"responsable": 404}, **LIT),
-    "gestion:journal_csv": objet("administrateur", convention, filtres=True, attendus={"responsable": 404}, **LIT),
+    "gestion:journal_csv": objet(
+        "administrateur",
+        convention,
+        filtres=True,
+        parametres=("acteur", "acte", "du", "au", "cible"),
+        attendus={"responsable": 404},
+        **LIT,
+    ),
     "gestion:import_deposer": objet("administrateur", convention, **ECRIT),
     "gestion:import_apercu": objet("administrateur", import_csv, **ECRIT),
     # La progression (JSON) : le contrôle d'accès précède celui de la méthode (404 même en POST).

@@ -54,3 +54,14 @@ def test_identifiant_trop_long_a_la_connexion(client, db, longueur):
     reponse = client.post(reverse("habilitations:connexion"), {"username": "A" * longueur, "password": "x"})
     assert reponse.status_code == 200
     assert "Identifiant ou mot de passe incorrect." in texte(reponse) or "caractères" in texte(reponse)
+
+
+@pytest.mark.parametrize("valeur", ["99999999999999999999", "²"])
+def test_formaliser_profil_cle_forgee(client, agent_caf, convention, administrateur, valeur):
+    """Trouvé par la garde des entrées hostiles : sur SQLite (le portail embarqué), une clé de
+    profil de 20 chiffres levait OverflowError dans la validation du formulaire."""
+    connecter_verifie(client, agent_caf)
+    url = reverse("conventions:convention_formaliser") + f"?organisme={convention.organisme_id}"
+    jeton = client.get(url).context["jeton"]
+    reponse = client.post(url, {"jeton": jeton, "libelle": "Convention forgée", "profils": [valeur]})
+    assert reponse.status_code == 200
