@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from tests.securite import formulaires, registre
 from tests.securite.conftest import connecter
 
-EXEMPLES_FORMULAIRE = 12
-EXEMPLES_FILTRES = 8
+EXEMPLES_FORMULAIRE = 10
+EXEMPLES_FILTRES = 6
 REGLAGES = {
     "derandomize": True,
     "database": None,
