@@ -23,7 +23,14 @@ from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
 from conventions.validators import siret_normaliser, valider_siret
 from portail.socle.audit import audit_enregistrer
-from portail.socle.dates import aujourdhui, periode_valide, q_ouvert, q_pas_encore_cloture, verifier_periode
+from portail.socle.dates import (
+    aujourdhui,
+    periode_valide,
+    q_ouvert,
+    q_pas_encore_cloture,
+    verifier_periode,
+    verifier_plage,
+)
 from portail.socle.droits import aligner
 from portail.socle.emails import courriel_preparer
 from portail.socle.erreurs import ErreurMetier
@@ -222,6 +229,7 @@ def convention_cloturer(*, par: Utilisateur, convention: Convention, date_clotur
     date de la convention ; les mandats sont arrêtés à la même date pour l'historique)."""
     convention = _verrouiller(convention)
     jour = aujourdhui()
+    verifier_plage(date_cloture, champ="date_cloture")
     if date_cloture < jour:
         raise ErreurMetier("La date de clôture ne peut pas être passée.")
     if not periode_valide(convention.date_ouverture, date_cloture):
@@ -283,6 +291,7 @@ def avenant_enregistrer(
         raise ErreurMetier("Une convention en cours se corrige avant validation ; l'avenant suit la validation.")
     if convention.est_cloture(jour):
         raise ErreurMetier(f"Cette convention est clôturée depuis le {convention.date_cloture:%d/%m/%Y}.")
+    verifier_plage(date_effet, champ="date_effet")
     if convention.date_cloture is not None and date_effet >= convention.date_cloture:
         raise ErreurMetier(
             f"La date d'effet doit précéder la clôture de la convention ({convention.date_cloture:%d/%m/%Y}).",

@@ -22,7 +22,8 @@ def cle_luhn_valide(chiffres: str) -> bool:
 
 def valider_siret(valeur: str) -> None:
     siret = siret_normaliser(valeur)
-    if len(siret) != 14 or not siret.isdigit():
+    # Chiffres ASCII : « ² » passe isdigit() mais pas int() (une erreur serveur, auparavant).
+    if len(siret) != 14 or not (siret.isascii() and siret.isdigit()):
         raise ValidationError("Le SIRET doit comporter exactement 14 chiffres.", code="siret_format")
     valide = cle_luhn_valide(siret)
     if not valide and siret.startswith(SIREN_LA_POSTE):

@@ -19,7 +19,7 @@ from conventions.enums import EtatConvention
 from conventions.models import Convention, Mandat, Profil, Service
 from conventions.perms import conventions_administrees, conventions_visibles, est_agent_caf, est_superviseur_national
 from habilitations.models import Appartenance, CodeSecoursDevice, Groupe, ImportUtilisateurs, Utilisateur
-from portail.socle.dates import aujourdhui, q_ouvert
+from portail.socle.dates import aujourdhui, q_ouvert, q_pas_encore_cloture
 
 
 def profils_effectifs(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Profil]:
@@ -245,3 +245,44 @@ def peut_rouvrir_compte(p: Perimetre, cible: Utilisateur) -> bool:
     """Proposer « Rouvrir » un compte : l'administrateur seul, pour un compte clôturé (ou dont la
     clôture est programmée) ou suspendu pour inactivité."""
     return p.gere_les_comptes and (cible.date_cloture is not None or cible.est_suspendu)
+
+
+# --- Son propre accès ------------------------------------------------------------------------
+#
+# Personne n'accorde, ne prolonge ni ne rouvre son propre accès, quel que soit l'écran : ni
+# s'ajouter à un groupe, ni reculer ou effacer la date de clôture de son appartenance, ni rouvrir
+# son compte, ni donner un profil à un groupe dont on est membre. Sinon un responsable dont
+# l'administrateur a clos l'appartenance s'y remet aussitôt (issue 10, point 1). Se retirer un
+# accès reste permis. Les services posent la question à chaque acte ; ``par=None`` est le
+# système (tâches, import technique, démonstration). Se nommer responsable d'un nouveau groupe
+# de son périmètre reste permis : on y gère déjà tout.
+
+
+def peut_accorder_acces(par: Utilisateur | None, cible: Utilisateur) -> bool:
+    """``par`` peut-il ouvrir, prolonger ou rouvrir un accès (appartenance, compte) de ``cible`` ?
+    Jamais le sien."""
+    return par is None or par.pk != cible.pk
+
+
+def peut_accorder_profil_au_groupe(par: Utilisateur | None, groupe: Groupe) -> bool:
+    """``par`` peut-il donner un profil à ce groupe ? Pas s'il en est membre aujourd'hui ou à
+    une date à venir : le profil lui reviendrait."""
+    if par is None:
+        return True
+    jour = aujourdhui()
+    return not (
+        Appartenance.objects.filter(groupe=groupe, utilisateur_id=par.pk).filter(q_pas_encore_cloture(jour)).exists()
+    )
+
+
+def etend_la_periode(
+    avant: tuple[datetime.date, datetime.date | None], apres: tuple[datetime.date, datetime.date | None]
+) -> bool:
+    """La période ``apres`` déborde-t-elle de ``avant`` (ouverture plus tôt, clôture plus tard ou
+    effacée) ? Raccourcir n'étend rien."""
+    (debut_avant, fin_avant), (debut_apres, fin_apres) = avant, apres
+    if debut_apres < debut_avant:
+        return True
+    if fin_avant is None:
+        return False
+    return fin_apres is None or fin_apres > fin_avant

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from conventions.models import Caf, Convention, Mandat, Organisme, Profil
 from conventions.services import mandats_bloquant_cloture
+from habilitations import perms
 from habilitations.enums import Poste
 from habilitations.models import (
     Appartenance,
@@ -43,6 +44,7 @@ from portail.socle.dates import (
     q_pas_encore_cloture,
     verifier_ouverture_non_passee,
     verifier_periode,
+    verifier_plage,
 )
 from portail.socle.droits import aligner
 from portail.socle.emails import courriel_preparer, courriels_preparer
@@ -54,6 +56,11 @@ ALPHABET_PROVISOIRE = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789
 LONGUEUR_PROVISOIRE = 16
 SEL_CHANGEMENT_EMAIL = "habilitations.changement-email"
 DUREE_LIEN_EMAIL = datetime.timedelta(days=2)
+
+
+REFUS_SON_PROPRE_ACCES = (
+    "Vous ne pouvez pas vous accorder, prolonger ou rouvrir un accès à vous-même : demandez-le à votre administrateur."
+)
 
 
 def _lettres(texte: str) -> str:
@@ -257,6 +264,7 @@ def utilisateur_cloturer(*, par: Utilisateur | None, utilisateur: Utilisateur, d
     """Clôture un compte à une date (aujourd'hui ou plus tard). Une clôture du jour ferme
     aussitôt ses sessions ; une clôture future prend effet à sa date, car chaque requête relit
     les dates du compte."""
+    verifier_plage(date_cloture, champ="date_cloture")
     if date_cloture < aujourdhui():
         raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
     bloquants = mandats_bloquant_cloture(utilisateur, date_cloture)
@@ -443,6 +451,8 @@ def utilisateur_modifier(
 def utilisateur_rouvrir(*, par: Utilisateur | None, utilisateur: Utilisateur) -> Utilisateur:
     """Rouvre un compte clôturé (ou dont la clôture est programmée) ou suspendu pour
     inactivité ; le délai d'inactivité repart de ce jour."""
+    if not perms.peut_accorder_acces(par, utilisateur):
+        raise ErreurMetier(REFUS_SON_PROPRE_ACCES)
     if utilisateur.date_cloture is None and not utilisateur.est_suspendu:
         raise ErreurMetier("Ce compte est déjà ouvert.")
     if utilisateur.convention_id:
@@ -599,6 +609,11 @@ def groupe_creer_avec_responsable(
 def groupe_profil_ajouter(*, par: Utilisateur | None, groupe: Groupe, profil: Profil) -> None:
     """Donne un profil à un groupe : seulement un profil que la convention accorde, et, pour un
     sous-groupe, seulement un profil que son parent détient (la délégation n'accorde jamais plus)."""
+    if not perms.peut_accorder_profil_au_groupe(par, groupe):
+        raise ErreurMetier(
+            f"Vous êtes membre du groupe {groupe.code} : vous ne pouvez pas lui donner un profil, il vous "
+            "reviendrait. Demandez-le à votre administrateur."
+        )
     if not groupe.convention.profils.filter(pk=profil.pk).exists():
         raise ErreurMetier(f"La convention n'accorde pas le profil « {profil.libelle} ».")
     if groupe.parent_id and not groupe.parent.profils.filter(pk=profil.pk).exists():
@@ -755,6 +770,10 @@ def appartenance_modifier(
 ) -> Appartenance:
     """Change les dates d'une appartenance (mêmes règles qu'à l'ouverture, sans chevauchement)."""
     utilisateur, groupe = appartenance.utilisateur, appartenance.groupe
+    if not perms.peut_accorder_acces(par, utilisateur) and perms.etend_la_periode(
+        (appartenance.date_ouverture, appartenance.date_cloture), (date_ouverture, date_cloture)
+    ):
+        raise ErreurMetier(REFUS_SON_PROPRE_ACCES)
     _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
     if date_cloture is not None and date_cloture < aujourdhui() and date_cloture != appartenance.date_cloture:
         raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
@@ -783,6 +802,7 @@ def appartenance_cloturer(
     *, par: Utilisateur | None, appartenance: Appartenance, date_cloture: datetime.date
 ) -> Appartenance:
     """Clôture une appartenance aujourd'hui ou à une date future (le profil cesse ce jour-là)."""
+    verifier_plage(date_cloture, champ="date_cloture")
     if date_cloture < aujourdhui():
         raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
     if appartenance.date_cloture is not None and appartenance.date_cloture <= aujourdhui():

@@ -21,6 +21,7 @@ from conventions.models import Organisme, Profil, Service
 from conventions.validators import siret_normaliser
 from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide
 from portail.socle.forms import GABARIT_CASE, GABARIT_RADIOS, PortailForm, champ_date
+from portail.socle.listes import cle_primaire
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser as Utilisateur
@@ -61,6 +62,15 @@ class CompteChoiceField(forms.ModelChoiceField):
 class ProfilsChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Profil) -> str:
         return obj.libelle
+
+    def _check_values(self, value):
+        # Une clé forgée (« ² », 20 chiffres) est un choix invalide, refusé avant la requête :
+        # SQLite lève OverflowError sur un entier de plus de 64 bits dans « pk IN (…) ».
+        if any(cle_primaire(str(v)) is None for v in value):
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": ""}
+            )
+        return super()._check_values(value)
 
 
 class OrganismeChoixFiltre(django_filters.FilterSet):

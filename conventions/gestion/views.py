@@ -25,7 +25,7 @@ from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
 from portail.socle.jetons import Jetons
-from portail.socle.listes import paginer, trier
+from portail.socle.listes import cle_primaire, paginer, trier
 from portail.socle.navigation import fil_ariane
 
 if TYPE_CHECKING:
@@ -100,9 +100,11 @@ def convention_formaliser(request: HttpRequest) -> HttpResponse:
         if request.method != "GET":
             return HttpResponseNotAllowed(["GET"])
         return _choisir_organisme(request)
-    if not organisme_pk.isdigit():
+    if cle_primaire(organisme_pk) is None:
         raise Http404
-    organisme = get_object_or_404(perms.organismes_visibles(request.user).select_related("caf"), pk=organisme_pk)
+    organisme = get_object_or_404(
+        perms.organismes_visibles(request.user).select_related("caf"), pk=cle_primaire(organisme_pk)
+    )
 
     if request.method == "GET":
         form = FormaliserForm(organisme=organisme)

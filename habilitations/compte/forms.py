@@ -27,6 +27,12 @@ MESSAGES_REFUS = {
 }
 
 
+# Un identifiant fait 10 caractères (20 en base) ; on tolère les espaces d'une recopie. Au-delà,
+# ce n'en est pas un : refusé comme un identifiant inconnu, avant toute vérification (axes
+# enregistrerait sinon l'échec dans une colonne de 255 caractères : une erreur serveur).
+LONGUEUR_MAX_IDENTIFIANT_SAISI = 100
+
+
 class ConnexionForm(PortailFormMixin, AuthenticationForm):
     error_messages = {
         "invalid_login": "Identifiant ou mot de passe incorrect.",
@@ -37,6 +43,12 @@ class ConnexionForm(PortailFormMixin, AuthenticationForm):
         super().__init__(*args, **kwargs)
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "autocapitalize": "characters"})
         self.renommer(username="Identifiant", password="Mot de passe")  # noqa: S106 (un libellé)
+
+    def clean_username(self):
+        identifiant = self.cleaned_data["username"]
+        if len(identifiant) > LONGUEUR_MAX_IDENTIFIANT_SAISI:
+            raise ValidationError(self.error_messages["invalid_login"], code="invalid_login")
+        return identifiant
 
     def clean(self):
         try:

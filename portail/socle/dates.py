@@ -8,6 +8,7 @@ encore ouverte (statut « Clôturé » à l'affichage, comme dans les guides : s
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -20,6 +21,41 @@ MESSAGE_PERIODE = "La date de clôture doit être postérieure à la date d'ouve
 def aujourdhui() -> datetime.date:
     """La date du jour à Paris (et non en UTC : à 0h30 à Paris, c'est déjà demain)."""
     return timezone.localdate()
+
+
+# La plage des dates qu'on saisit (ouvertures, clôtures, filtres) : le portail n'a rien avant
+# 2000, et rien de raisonnable ne se prévoit à plus d'un siècle. Hors plage, une date est une
+# faute de frappe (0001, 9999) : refusée avec un message, jamais stockée ni calculée (9999-12-31
+# plus un jour déborde).
+DATE_MIN = datetime.date(2000, 1, 1)
+HORIZON_ANNEES = 100
+
+
+def date_max() -> datetime.date:
+    """Le dernier jour accepté : le 31 décembre, dans ``HORIZON_ANNEES`` ans."""
+    return datetime.date(aujourdhui().year + HORIZON_ANNEES, 12, 31)
+
+
+def refus_hors_plage(jour: datetime.date | None) -> str | None:
+    """Le message qui refuse une date hors de la plage acceptée, ou None si elle y est (ou vide)."""
+    if jour is None or DATE_MIN <= jour <= date_max():
+        return None
+    return f"Saisissez une date entre le {DATE_MIN:%d/%m/%Y} et le {date_max():%d/%m/%Y}."
+
+
+def verifier_plage(*jours: datetime.date | None, champ: str | None = None) -> None:
+    """Refuse (sous ``champ``) une date hors de la plage acceptée, dans un service."""
+    for jour in jours:
+        message = refus_hors_plage(jour)
+        if message:
+            raise ErreurMetier(message, champ=champ)
+
+
+def valider_plage(jour: datetime.date | None) -> None:
+    """Validateur de champ de formulaire (voir ``refus_hors_plage``)."""
+    message = refus_hors_plage(jour)
+    if message:
+        raise ValidationError(message, code="hors_plage")
 
 
 def q_ouvert(jour: datetime.date, prefixe: str = "") -> Q:
@@ -55,7 +91,10 @@ def periode_valide(date_ouverture: datetime.date, date_cloture: datetime.date | 
 
 
 def verifier_periode(date_ouverture: datetime.date, date_cloture: datetime.date | None) -> None:
-    """Refuse (sous le champ « date_cloture ») une période qui se clôt avant ou à son ouverture."""
+    """Refuse une période dont une date sort de la plage acceptée, ou qui se clôt avant ou à son
+    ouverture (sous le champ « date_cloture »)."""
+    verifier_plage(date_ouverture, champ="date_ouverture")
+    verifier_plage(date_cloture, champ="date_cloture")
     if not periode_valide(date_ouverture, date_cloture):
         raise ErreurMetier(MESSAGE_PERIODE, champ="date_cloture")
 

@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 from dsfr.forms import DsfrBaseForm
 
+from portail.socle.dates import valider_plage
 from portail.socle.erreurs import ErreurMetier
 
 # Les gabarits de django-dsfr pour les radios et cases chargent widget_tweaks, que le projet
@@ -18,6 +19,7 @@ def champ_date(libelle: str, *, requis: bool = True, **kwargs: Any) -> forms.Dat
         required=requis,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Saisissez une date valide."},
+        validators=[valider_plage],
         **kwargs,
     )
 

@@ -37,3 +37,12 @@ def trier(
     else:
         ordre = [F(c).asc(nulls_last=True) for c in colonnes]
     return queryset.order_by(*ordre, *defaut, "pk")
+
+
+def cle_primaire(valeur: str) -> int | None:
+    """Une clé primaire reçue dans l'adresse (``?organisme=12``), ou None si ce n'en est pas une.
+    Chiffres ASCII seulement : ``"²".isdigit()`` est vrai mais ``int("²")`` échoue, et 19 chiffres
+    ou plus dépassent un entier de la base."""
+    if valeur.isascii() and valeur.isdigit() and len(valeur) <= 18:
+        return int(valeur)
+    return None

@@ -33,7 +33,7 @@ from habilitations.validators import telephone_normaliser
 from portail.socle.dates import aujourdhui, q_pas_encore_cloture
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import paginer, trier
+from portail.socle.listes import cle_primaire, paginer, trier
 from portail.socle.navigation import Lien, fil_ariane
 
 if TYPE_CHECKING:
@@ -243,8 +243,9 @@ def groupe_habilitations(request: HttpRequest, convention: int, pk: int) -> Http
     else:
         # GET ?retirer=<profil> : la page demande confirmation (le retrait lui-même est un POST).
         profil_a_retirer = None
-        if modifiable and request.GET.get("retirer", "").isdigit():
-            profil_a_retirer = groupe.profils.select_related("service").filter(pk=request.GET["retirer"]).first()
+        retirer_pk = cle_primaire(request.GET.get("retirer", ""))
+        if modifiable and retirer_pk is not None:
+            profil_a_retirer = groupe.profils.select_related("service").filter(pk=retirer_pk).first()
         if profil_a_retirer is not None:
             retirer = ProfilRetirerForm(initial={"profil": profil_a_retirer.pk}, profils=groupe.profils.all())
 

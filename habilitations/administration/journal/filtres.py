@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from portail.models import EvenementAudit
+from portail.socle.dates import valider_plage
 from portail.socle.forms import PortailForm
 
 
@@ -41,8 +42,12 @@ class JournalForm(PortailForm):
 class JournalFiltre(django_filters.FilterSet):
     acteur = django_filters.CharFilter(label="Acteur (identifiant)", method="filtrer_acteur")
     acte = django_filters.ChoiceFilter(label="Acte", field_name="action", empty_label="Tous les actes")
-    du = django_filters.DateFilter(label="Du", method="filtrer_du", widget=_champ_date_widget())
-    au = django_filters.DateFilter(label="Au", method="filtrer_au", widget=_champ_date_widget())
+    du = django_filters.DateFilter(
+        label="Du", method="filtrer_du", widget=_champ_date_widget(), validators=[valider_plage]
+    )
+    au = django_filters.DateFilter(
+        label="Au", method="filtrer_au", widget=_champ_date_widget(), validators=[valider_plage]
+    )
     cible = django_filters.CharFilter(label="Cible", field_name="cible_libelle", lookup_expr="icontains")
 
     class Meta:

@@ -1,0 +1,163 @@
+"""Le monde des gardes : deux Caf, deux partenaires, et une personne par rôle, construit une
+fois par module (voir ``conftest.py``).
+
+Convention ``convention`` (Caf 012, organisme ``organisme``), administrée par ``administrateur`` :
+
+    A  (CDAP-T1, AFAS-DECLARER)  responsable : ``responsable`` — son appartenance à A est close
+    |                                         ce jour par l'administrateur (issue 10, point 1)
+    └── A1 (CDAP-T1)             responsable : ``responsable`` ; membres : ``membre``, et
+                                 ``responsable`` jusqu'à demain (date posée par l'administrateur)
+    D  (AFAS-DECLARER)           responsable : ``administrateur`` ; membre : ``declarant``
+
+``convention_autre`` : même Caf, autre organisme, administrée par ``exterieur``, avec son groupe
+``groupe_autre`` (les identifiants d'un autre locataire). ``agent_caf`` est agent de la Caf
+pivot, ``agent_autre_caf`` d'une autre Caf ; ``personnel`` est un compte de l'administration
+technique (``is_staff``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from conventions.models import Caf, Convention, Organisme, Profil
+from habilitations import services
+from habilitations.models import Appartenance, Groupe, ImportUtilisateurs, Utilisateur
+from portail.socle.dates import aujourdhui
+from tests import factories
+
+PERSONAS = (
+    "administrateur",
+    "responsable",
+    "membre",
+    "declarant",
+    "agent_caf",
+    "agent_autre_caf",
+    "exterieur",
+)
+
+
+@dataclass
+class Monde:
+    caf: Caf
+    convention: Convention
+    organisme: Organisme
+    groupe_a: Groupe
+    groupe_a1: Groupe
+    groupe_d: Groupe
+    appartenance_membre: Appartenance
+    appartenance_responsable_a1: Appartenance
+    import_utilisateurs: ImportUtilisateurs
+    convention_autre: Convention
+    groupe_autre: Groupe
+    administrateur: Utilisateur
+    responsable: Utilisateur
+    membre: Utilisateur
+    declarant: Utilisateur
+    agent_caf: Utilisateur
+    agent_autre_caf: Utilisateur
+    exterieur: Utilisateur
+    personnel: Utilisateur
+
+    def persona(self, nom: str) -> Utilisateur:
+        return getattr(self, nom)
+
+    def ids_d_autres_locataires(self) -> list[str]:
+        """Des clés d'objets d'un autre partenaire : son administrateur, son groupe, sa
+        convention, son organisme."""
+        return [
+            str(self.exterieur.pk),
+            self.exterieur.identifiant,
+            str(self.groupe_autre.pk),
+            str(self.convention_autre.pk),
+            str(self.convention_autre.organisme_id),
+        ]
+
+
+def _groupe(convention, code, responsable, profils, parent=None) -> Groupe:
+    groupe = services.groupe_creer(
+        par=None,
+        convention=convention,
+        code=code,
+        libelle=f"Groupe {code}",
+        responsable=responsable,
+        parent=parent,
+        date_ouverture=convention.date_ouverture,
+    )
+    for code_profil in profils:
+        services.groupe_profil_ajouter(par=None, groupe=groupe, profil=Profil.objects.get(code=code_profil))
+    return groupe
+
+
+def construire() -> Monde:
+    from django.contrib.auth.models import Permission
+
+    from tests.conftest import connecter_verifie  # noqa: F401 (les appareils sont créés ici)
+
+    jour = aujourdhui()
+    caf = factories.CafFactory()
+    autre_caf = factories.CafFactory(code="006", nom="Caf des Alpes-Maritimes")
+    convention = factories.ConventionFactory(organisme=factories.OrganismeFactory(caf=caf))
+    administrateur = factories.creer_utilisateur(nom="Castan", prenom="Hugo", organisme=convention.organisme)
+    factories.nommer_administrateur(convention, administrateur)
+    responsable = factories.creer_utilisateur(nom="Lacombe", prenom="Ines", convention=convention)
+    membre = factories.creer_utilisateur(nom="Cayrol", prenom="Chloe", convention=convention)
+    declarant = factories.creer_utilisateur(nom="Ferrand", prenom="Paul", convention=convention)
+
+    groupe_a = _groupe(convention, "A", responsable, ["CDAP-T1", "AFAS-DECLARER"])
+    groupe_a1 = _groupe(convention, "A1", responsable, ["CDAP-T1"], parent=groupe_a)
+    groupe_d = _groupe(convention, "D", administrateur, ["AFAS-DECLARER"])
+    depuis = jour - datetime.timedelta(days=5)
+    appartenance_a = services.appartenance_ouvrir(
+        par=None, utilisateur=responsable, groupe=groupe_a, date_ouverture=depuis
+    )
+    services.appartenance_cloturer(par=administrateur, appartenance=appartenance_a, date_cloture=jour)
+    appartenance_responsable_a1 = services.appartenance_ouvrir(
+        par=administrateur,
+        utilisateur=responsable,
+        groupe=groupe_a1,
+        date_ouverture=depuis,
+        date_cloture=jour + datetime.timedelta(days=1),
+    )
+    appartenance_membre = services.appartenance_ouvrir(
+        par=None, utilisateur=membre, groupe=groupe_a1, date_ouverture=depuis
+    )
+    services.appartenance_ouvrir(par=None, utilisateur=declarant, groupe=groupe_d, date_ouverture=depuis)
+
+    agent_caf = factories.creer_utilisateur(nom="Verdier", prenom="Aline", caf=caf)
+    agent_autre_caf = factories.creer_utilisateur(nom="Giraud", prenom="Marc", caf=autre_caf)
+
+    convention_autre = factories.ConventionFactory(organisme=factories.OrganismeFactory(caf=caf))
+    exterieur = factories.creer_utilisateur(nom="Roux", prenom="Lina", organisme=convention_autre.organisme)
+    factories.nommer_administrateur(convention_autre, exterieur)
+    groupe_autre = _groupe(convention_autre, "X", exterieur, ["CDAP-T1"])
+
+    personnel = factories.creer_utilisateur(nom="Technique", prenom="Sam", national=True)
+    Utilisateur.objects.filter(pk=personnel.pk).update(is_staff=True)
+    personnel.refresh_from_db()
+    personnel.user_permissions.add(*Permission.objects.filter(codename__startswith="view_"))
+
+    import_utilisateurs = ImportUtilisateurs.objects.create(
+        convention=convention, par=administrateur, nom_fichier="utilisateurs.csv"
+    )
+    return Monde(
+        caf=caf,
+        convention=convention,
+        organisme=convention.organisme,
+        groupe_a=groupe_a,
+        groupe_a1=groupe_a1,
+        groupe_d=groupe_d,
+        appartenance_membre=appartenance_membre,
+        appartenance_responsable_a1=appartenance_responsable_a1,
+        import_utilisateurs=import_utilisateurs,
+        convention_autre=convention_autre,
+        groupe_autre=groupe_autre,
+        administrateur=administrateur,
+        responsable=responsable,
+        membre=membre,
+        declarant=declarant,
+        agent_caf=agent_caf,
+        agent_autre_caf=agent_autre_caf,
+        exterieur=exterieur,
+        personnel=personnel,
+    )

@@ -1,0 +1,235 @@
+"""Le registre des adresses : la politique d'accès de CHAQUE adresse du projet, en une ligne.
+
+Une adresse sans ligne ici fait échouer ``test_registre.py`` : c'est voulu. Pour déclarer une
+nouvelle adresse (AFAS comprise), ajoutez une ligne à ``REGISTRE``, par son nom d'URL :
+
+    "afas:declarations": objet("declarant", convention, lecture_caf=200, methodes=GET),
+
+Les politiques :
+
+- ``public()`` : personne n'a besoin d'être connecté (connexion, règles d'usage, santé).
+- ``connecte()`` : toute personne connectée, sur ses propres données (Mon profil).
+- ``role(acteur)`` : une page d'un rôle, sans objet dans l'adresse (« Enregistrer un
+  organisme ») : qui n'a pas le rôle reçoit 403.
+- ``objet(acteur, kwargs)`` : une page sur un objet d'un locataire (une convention, un groupe, un
+  organisme) : l'utilisateur d'un autre organisme et l'agent d'une autre Caf reçoivent 404 (on ne
+  révèle pas que l'objet existe) ; l'utilisateur du même organisme sans le rôle (le déclarant)
+  reçoit 404 sauf ``sans_role=403``.
+- L'administration technique (``admin:*``) est une politique de groupe : personnel seulement.
+
+``acteur`` est la persona légitime (voir ``monde.py``) : elle reçoit ``get`` (200 par défaut) en
+GET, ce qui prouve que les refus des autres ne viennent pas d'une adresse mal construite.
+``kwargs`` construit les arguments de l'adresse depuis le monde. ``attendus`` précise ce que
+reçoit une autre persona (par exemple l'agent de la Caf pivot, qui lit sans écrire : 403 sur une
+page d'écriture). ``cible`` dit ce que désigne ``pk`` (``utilisateur``, ``appartenance``,
+``groupe``) : la garde d'auto-escalade y met sa propre clé. Un code attendu peut être un couple
+(GET, POST) quand la page se lit mais ne s'écrit pas. ``filtres`` : la page est une liste
+filtrée en GET (la garde des entrées hostiles lui envoie ses paramètres, lus dans la page, plus
+``tri``, ``page`` et ``parametres`` pour une page qui n'est pas du HTML, un export CSV).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.securite.monde import Monde
+
+PUBLIC, CONNECTE, ROLE, OBJET, ADMINISTRATION = "public", "connecte", "role", "objet", "administration"
+GET, POST, GET_POST = ("GET",), ("POST",), ("GET", "POST")
+
+# Les personas à qui chaque adresse protégée est refusée, et ce qu'elles reçoivent par défaut.
+REFUS_OBJET = {"exterieur": 404, "agent_autre_caf": 404, "declarant": 404}
+REFUS_ROLE = {"exterieur": 403, "agent_autre_caf": 403, "declarant": 403}
+# Une page des agents Caf : l'agent d'une autre Caf a le rôle, il y voit sa propre Caf.
+AGENTS = {"agent_autre_caf": 200}
+
+
+def _sans_argument(monde: Monde) -> dict:
+    return {}
+
+
+@dataclass(frozen=True)
+class Politique:
+    acces: str
+    acteur: str | None = None
+    kwargs: Callable[[Monde], dict] = _sans_argument
+    methodes: tuple[str, ...] = GET_POST
+    attendus: dict[str, int | tuple[int, int]] = field(default_factory=dict)
+    get: int = 200
+    requete: Callable[[Monde], dict] = _sans_argument
+    cible: str | None = None
+    filtres: bool = False
+    parametres: tuple[str, ...] = ()
+
+    @property
+    def ecrit(self) -> bool:
+        return "POST" in self.methodes and self.acces in (ROLE, OBJET, CONNECTE)
+
+
+def public(**options) -> Politique:
+    return Politique(PUBLIC, **options)
+
+
+def connecte(**options) -> Politique:
+    return Politique(CONNECTE, **options)
+
+
+def role(acteur: str, *, attendus: dict[str, int | tuple[int, int]] | None = None, **options) -> Politique:
+    return Politique(ROLE, acteur, attendus={**REFUS_ROLE, **(attendus or {})}, **options)
+
+
+def objet(
+    acteur: str,
+    kwargs: Callable[[Monde], dict],
+    *,
+    sans_role: int = 404,
+    lecture_caf: int | tuple[int, int] | None = None,
+    attendus: dict[str, int | tuple[int, int]] | None = None,
+    **options,
+) -> Politique:
+    """``lecture_caf`` : ce que reçoit l'agent de la Caf pivot (200 s'il lit, 403 s'il ne peut que
+    lire et que la page écrit)."""
+    refus = {**REFUS_OBJET, "declarant": sans_role}
+    if lecture_caf is not None:
+        refus["agent_caf"] = lecture_caf
+    return Politique(OBJET, acteur, kwargs, attendus={**refus, **(attendus or {})}, **options)
+
+
+# --- Arguments d'adresse, lus dans le monde ---------------------------------------------------
+
+
+def convention(m: Monde) -> dict:
+    return {"convention": m.convention.pk}
+
+
+def utilisateur(m: Monde) -> dict:
+    return {"convention": m.convention.pk, "pk": m.membre.pk}
+
+
+def appartenance(m: Monde) -> dict:
+    return {"convention": m.convention.pk, "pk": m.appartenance_membre.pk}
+
+
+def groupe(m: Monde) -> dict:
+    return {"convention": m.convention.pk, "pk": m.groupe_a1.pk}
+
+
+def import_csv(m: Monde) -> dict:
+    return {"convention": m.convention.pk, "pk": m.import_utilisateurs.pk}
+
+
+def la_convention(m: Monde) -> dict:
+    return {"pk": m.convention.pk}
+
+
+def l_organisme(m: Monde) -> dict:
+    return {"pk": m.organisme.pk}
+
+
+# Gestion des habilitations : l'administrateur agit ; l'agent de la Caf pivot lit (200) mais
+# n'écrit pas (403) ; les autres ne voient pas la convention (404).
+LIT, ECRIT = {"lecture_caf": 200, "methodes": GET}, {"lecture_caf": 403}
+
+REGISTRE: dict[str, Politique] = {
+    # Le portail.
+    "portail:accueil": connecte(methodes=GET),
+    "portail:service": objet("responsable", lambda m: {"code": "CDAP"}, methodes=GET, lecture_caf=404),
+    "portail:regles_usage": public(methodes=GET),
+    "portail:sante": public(methodes=GET),
+    # Boîte aux lettres de développement : publique, mais 404 hors DEBUG (donc en test).
+    "portail:dev_courriels": public(methodes=GET, get=404),
+    "portail:dev_courriel": public(methodes=GET, get=404, kwargs=lambda m: {"pk": 1}),
+    # Connexion et compte.
+    "habilitations:connexion": public(),
+    "habilitations:deconnexion": public(methodes=POST),
+    "habilitations:mot_de_passe_oublie": public(),
+    # Hors du parcours imposé (mot de passe provisoire, code à vérifier), renvoient à l'accueil.
+    "habilitations:choisir_mot_de_passe": connecte(get=302),
+    "habilitations:verifier_otp": connecte(get=302),
+    "habilitations:profil": connecte(),
+    "habilitations:changer_mot_de_passe": connecte(),
+    "habilitations:activer_otp": connecte(),
+    "habilitations:regenerer_codes_secours": connecte(methodes=POST),
+    "habilitations:confirmer_email": connecte(methodes=GET, kwargs=lambda m: {"jeton": "jeton-forge"}, get=302),
+    # Organismes partenaires et agents : pages des agents Caf (la supervision lit).
+    "conventions:types_organismes": role("agent_caf", methodes=GET, attendus=AGENTS),
+    "conventions:organismes": role("agent_caf", methodes=GET, filtres=True, attendus=AGENTS),
+    "conventions:organisme_enregistrer": role("agent_caf", attendus=AGENTS),
+    "conventions:organisme": objet("agent_caf", l_organisme, methodes=GET, sans_role=404),
+    "conventions:agents": role("agent_caf", methodes=GET, filtres=True, attendus=AGENTS),
+    # Conventions : chacun voit la liste des siennes ; le détail est un objet de la Caf pivot et de
+    # son administrateur ; la gestion est celle des agents de la Caf pivot.
+    "conventions:conventions": role(
+        "agent_caf", methodes=GET, filtres=True, attendus={"exterieur": 200, "agent_autre_caf": 200}
+    ),
+    "conventions:convention": objet("administrateur", la_convention, methodes=GET, lecture_caf=200),
+    "conventions:convention_pdf": objet("administrateur", la_convention, methodes=GET, lecture_caf=200),
+    # Formaliser avec un organisme : celui d'une autre Caf répond 404.
+    "conventions:convention_formaliser": role(
+        "agent_caf", requete=lambda m: {"organisme": m.organisme.pk}, attendus={"agent_autre_caf": 404}
+    ),
+    "conventions:convention_valider": objet("agent_caf", la_convention, attendus={"administrateur": 404}),
+    "conventions:convention_cloturer": objet("agent_caf", la_convention, attendus={"administrateur": 404}),
+    "conventions:avenant_enregistrer": objet("agent_caf", la_convention, attendus={"administrateur": 404}),
+    # Gestion des habilitations d'une convention.
+    "gestion:utilisateurs": objet("administrateur", convention, filtres=True, **LIT),
+    "gestion:utilisateur_creer": objet("administrateur", convention, **ECRIT),
+    "gestion:utilisateur": objet("administrateur", utilisateur, cible="utilisateur", **LIT),
+    "gestion:utilisateur_modifier": objet("administrateur", utilisateur, cible="utilisateur", **ECRIT),
+    "gestion:utilisateur_cloturer": objet(
+        "administrateur", utilisateur, cible="utilisateur", attendus={"responsable": 403}, **ECRIT
+    ),
+    "gestion:utilisateur_rouvrir": objet(
+        "administrateur", utilisateur, cible="utilisateur", attendus={"responsable": 403}, **ECRIT
+    ),
+    "gestion:identifiant_renvoyer": objet(
+        "administrateur", utilisateur, cible="utilisateur", methodes=POST, lecture_caf=403
+    ),
+    "gestion:appartenances": objet("administrateur", utilisateur, cible="utilisateur", **LIT),
+    "gestion:utilisateur_ajouter_groupe": objet("administrateur", utilisateur, cible="utilisateur", **ECRIT),
+    "gestion:appartenance_modifier": objet("administrateur", appartenance, cible="appartenance", **ECRIT),
+    "gestion:appartenance_cloturer": objet("administrateur", appartenance, cible="appartenance", **ECRIT),
+    "gestion:groupes": objet("administrateur", convention, filtres=True, **LIT),
+    "gestion:groupe_creer": objet("administrateur", convention, **ECRIT),
+    "gestion:groupe_habilitations": objet("administrateur", groupe, cible="groupe", lecture_caf=(200, 403)),
+    "gestion:groupe_ajouter_utilisateur": objet("administrateur", groupe, cible="groupe", **ECRIT),
+    "gestion:groupe_appartenances": objet("administrateur", groupe, cible="groupe", filtres=True, **LIT),
+    "gestion:tableaux_de_bord": objet("administrateur", convention, **LIT),
+    "gestion:tableau_csv": objet("administrateur", lambda m: {**convention(m), "tableau": "profils"}, **LIT),
+    # Le journal : l'administrateur et les lecteurs de la Caf ; pas le responsable.
+    "gestion:journal": objet("administrateur", convention, filtres=True, attendus={"responsable": 404}, **LIT),
+    "gestion:journal_csv": objet(
+        "administrateur",
+        convention,
+        filtres=True,
+        parametres=("acteur", "acte", "du", "au", "cible"),
+        attendus={"responsable": 404},
+        **LIT,
+    ),
+    "gestion:import_deposer": objet("administrateur", convention, **ECRIT),
+    "gestion:import_apercu": objet("administrateur", import_csv, **ECRIT),
+    # La progression (JSON) : le contrôle d'accès précède celui de la méthode (404 même en POST).
+    "gestion:import_progression": objet("administrateur", import_csv, lecture_caf=403, methodes=GET),
+}
+
+# L'administration technique de Django : une politique pour tout le groupe ``admin:*`` (son
+# écran de connexion et sa déconnexion exceptés) ; un compte non membre du personnel est renvoyé
+# à sa connexion.
+ADMINISTRATION_TECHNIQUE = "admin"
+ADMINISTRATION_PUBLIQUE = {"admin:login", "admin:logout"}
+
+
+def politique(nom: str) -> Politique:
+    """La politique d'une adresse, ou une erreur qui dit où la déclarer."""
+    if nom.startswith(f"{ADMINISTRATION_TECHNIQUE}:"):
+        return public() if nom in ADMINISTRATION_PUBLIQUE else Politique(ADMINISTRATION, "personnel")
+    try:
+        return REGISTRE[nom]
+    except KeyError:
+        raise LookupError(
+            f"L'adresse « {nom} » n'a pas de politique d'accès : ajoutez une ligne à REGISTRE dans "
+            "tests/securite/registre.py (public(), connecte(), role(acteur) ou objet(acteur, kwargs))."
+        ) from None

@@ -1,0 +1,67 @@
+"""Issue 10, point 3 : cinq erreurs serveur que n'importe quel utilisateur atteignait. Chaque
+entrée hostile reçoit une réponse en français, jamais un 500."""
+
+import pytest
+from django.urls import reverse
+
+from conventions.models import Organisme
+from tests.conftest import connecter_verifie
+from tests.habilitations.conftest import *  # noqa: F403 (l'arbre de groupes)
+from tests.utils import texte
+
+
+@pytest.mark.parametrize("borne", ["du", "au"])
+@pytest.mark.parametrize("adresse", ["gestion:journal", "gestion:journal_csv"])
+def test_journal_date_extreme(client, convention, administrateur, adresse, borne):
+    """9999-12-31 plus un jour débordait (OverflowError) ; 0001-01-01 est aussi hors plage."""
+    connecter_verifie(client, administrateur)
+    for jour in ("9999-12-31", "0001-01-01"):
+        reponse = client.get(reverse(adresse, args=[convention.pk]), {borne: jour})
+        assert reponse.status_code == 200
+        if adresse == "gestion:journal":
+            assert "Saisissez une date entre le 01/01/2000 et le" in texte(reponse)
+
+
+@pytest.mark.parametrize("valeur", ["²", "٣", "1²", "99999999999999999999"])
+def test_retirer_un_profil_chiffres_unicode(client, convention, administrateur, groupe_a, valeur):
+    connecter_verifie(client, administrateur)
+    url = reverse("gestion:groupe_habilitations", args=[convention.pk, groupe_a.pk])
+    assert client.get(url, {"retirer": valeur}).status_code == 200
+
+
+@pytest.mark.parametrize("valeur", ["²", "٣", "1²", "99999999999999999999"])
+def test_formaliser_organisme_chiffres_unicode(client, agent_caf, convention, valeur):
+    connecter_verifie(client, agent_caf)
+    reponse = client.get(reverse("conventions:convention_formaliser"), {"organisme": valeur})
+    assert reponse.status_code == 404
+
+
+@pytest.mark.parametrize("siret", ["²²²²²²²²²²²²²²", "¹²³⁴⁵⁶⁷⁸⁹⁰¹²³⁴", "①②③④⑤⑥⑦⑧⑨⑩①②③④"])
+def test_siret_en_chiffres_exposants(client, agent_caf, siret):
+    connecter_verifie(client, agent_caf)
+    avant = Organisme.objects.count()
+    reponse = client.post(
+        reverse("conventions:organisme_enregistrer"),
+        {"raison_sociale": "Commune d'Exposant", "siret": siret, "type_organisme": "commune"},
+    )
+    assert reponse.status_code == 200
+    assert "Le SIRET doit comporter exactement 14 chiffres." in texte(reponse)
+    assert Organisme.objects.count() == avant
+
+
+@pytest.mark.parametrize("longueur", [255, 256, 5000])
+def test_identifiant_trop_long_a_la_connexion(client, db, longueur):
+    reponse = client.post(reverse("habilitations:connexion"), {"username": "A" * longueur, "password": "x"})
+    assert reponse.status_code == 200
+    assert "Identifiant ou mot de passe incorrect." in texte(reponse) or "caractères" in texte(reponse)
+
+
+@pytest.mark.parametrize("valeur", ["99999999999999999999", "²"])
+def test_formaliser_profil_cle_forgee(client, agent_caf, convention, administrateur, valeur):
+    """Trouvé par la garde des entrées hostiles : sur SQLite (le portail embarqué), une clé de
+    profil de 20 chiffres levait OverflowError dans la validation du formulaire."""
+    connecter_verifie(client, agent_caf)
+    url = reverse("conventions:convention_formaliser") + f"?organisme={convention.organisme_id}"
+    jeton = client.get(url).context["jeton"]
+    reponse = client.post(url, {"jeton": jeton, "libelle": "Convention forgée", "profils": [valeur]})
+    assert reponse.status_code == 200
