@@ -737,6 +737,8 @@ def _appartenance_ouvrir(
     """Le corps d'``appartenance_ouvrir``, dans la transaction de l'appelant. Pour un compte
     créé dans cette même transaction (``compte_nouveau``), personne d'autre ne le voit encore :
     ni verrou ni recherche de chevauchement, il n'a aucune appartenance."""
+    if not perms.peut_accorder_acces(par, utilisateur):
+        raise ErreurMetier(REFUS_SON_PROPRE_ACCES)
     date_ouverture = date_ouverture or aujourdhui()
     if par is not None:
         verifier_ouverture_non_passee(date_ouverture)

@@ -113,7 +113,7 @@ def construire() -> Monde:
     )
     services.appartenance_cloturer(par=administrateur, appartenance=appartenance_a, date_cloture=jour)
     appartenance_responsable_a1 = services.appartenance_ouvrir(
-        par=administrateur,
+        par=None,  # un historique de démonstration : une personne n'ouvre rien dans le passé
         utilisateur=responsable,
         groupe=groupe_a1,
         date_ouverture=depuis,

@@ -138,6 +138,7 @@ REGISTRE: dict[str, Politique] = {
     "portail:accueil": connecte(methodes=GET),
     "portail:service": objet("responsable", lambda m: {"code": "CDAP"}, methodes=GET, lecture_caf=404),
     "portail:regles_usage": public(methodes=GET),
+    "portail:accessibilite": public(methodes=GET),
     "portail:sante": public(methodes=GET),
     # Boîte aux lettres de développement : publique, mais 404 hors DEBUG (donc en test).
     "portail:dev_courriels": public(methodes=GET, get=404),
