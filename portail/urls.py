@@ -23,5 +23,6 @@ urlpatterns = [
     path("", include("habilitations.urls")),
     path("", include("conventions.urls")),
     path("", include("habilitations.administration.urls")),
+    path("", include("afas.urls")),
     path("administration/", admin.site.urls),
 ]

@@ -260,6 +260,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "habilitations.tasks.taches_quotidiennes",
         "schedule": crontab(hour=0, minute=15),
     },
+    # Approbateurs AFAS sans décision de la Caf : relances à 3 et 7 jours (idempotentes).
+    "relancer-validations-afas": {
+        "task": "afas.tasks.relancer_validations",
+        "schedule": crontab(minute=20),
+    },
 }
 
 CACHES = {

@@ -1,0 +1,126 @@
+"""La recherche HABILITATIONS D'ACTION SOCIALE : les habilitations dans un état (Actif, Inactif,
+Historique), ou les rôles que personne ne tient (Non attribué), groupées sous « Activité : … » et
+« Lieu d'implantation : … ». Tout est filtré et paginé dans la base : une page coûte le même
+nombre de requêtes quel que soit le volume."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.core.paginator import Page
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from afas.attribution import Q_ACTIVITE_INCOMPLETE, activites_annotees, lieux_annotes, roles_manquants_activite
+from afas.enums import EtatHabilitation, RoleAfas
+from afas.models import Activite, HabilitationAfas, LieuImplantation
+from conventions.models import Convention
+
+
+@dataclass
+class Groupe:
+    """Un titre (« Activité : … » ou « Lieu d'implantation : … ») et ses lignes."""
+
+    titre: str
+    lignes: list = field(default_factory=list)
+
+
+def _filtrer_activites(qs: QuerySet, criteres: dict, prefixe: str = "") -> QuerySet:
+    if criteres.get("activite"):
+        qs = qs.filter(**{f"{prefixe}libelle__icontains": criteres["activite"]})
+    if criteres.get("type_activite"):
+        qs = qs.filter(**{f"{prefixe}type_activite": criteres["type_activite"]})
+    if criteres.get("nature"):
+        qs = qs.filter(**{f"{prefixe}nature": criteres["nature"]})
+    return qs
+
+
+def habilitations(conventions: QuerySet[Convention], criteres: dict, jour: datetime.date) -> QuerySet[HabilitationAfas]:
+    """Les habilitations des conventions dans l'état demandé, dans l'ordre d'affichage."""
+    qs = HabilitationAfas.objects.filter(convention__in=conventions).dans_etat(criteres["etat"], jour)
+    if criteres.get("partenaire"):
+        qs = qs.filter(convention=criteres["partenaire"])
+    for mot in (criteres.get("utilisateur") or "").split():
+        qs = qs.filter(
+            Q(utilisateur__nom__icontains=mot)
+            | Q(utilisateur__prenom__icontains=mot)
+            | Q(utilisateur__identifiant__icontains=mot)
+        )
+    if criteres.get("role"):
+        qs = qs.filter(role=criteres["role"])
+    qs = _filtrer_activites(qs, criteres, "activite__")
+    if criteres.get("lieux") == "non":
+        qs = qs.filter(lieu__isnull=True)
+    return qs.select_related("utilisateur", "activite", "lieu", "validation").order_by(
+        "activite__libelle",
+        "activite_id",
+        "-lieu__isnull",
+        "lieu__libelle",
+        "lieu_id",
+        "role",
+        "utilisateur__nom",
+        "pk",
+    )
+
+
+def grouper_habilitations(page: Page) -> list[Groupe]:
+    groupes: list[Groupe] = []
+    cle_courante = None
+    for h in page.object_list:
+        cle = (h.activite_id, h.lieu_id)
+        if cle != cle_courante:
+            titre = f"Lieu d'implantation : {h.lieu.libelle}" if h.lieu_id else f"Activité : {h.activite.libelle}"
+            groupes.append(Groupe(titre))
+            cle_courante = cle
+        groupes[-1].lignes.append(h)
+    return groupes
+
+
+def activites_non_attribuees(
+    conventions: QuerySet[Convention], criteres: dict, jour: datetime.date
+) -> QuerySet[Activite]:
+    """Les activités ouvertes où un rôle n'est tenu par personne ce jour (ou, avec les lieux,
+    dont un lieu ouvert n'a pas de fournisseur de données d'activité)."""
+    organismes = conventions.values("organisme_id")
+    if criteres.get("partenaire"):
+        organismes = Convention.objects.filter(pk=criteres["partenaire"].pk).values("organisme_id")
+    activites = _filtrer_activites(Activite.objects.ouverts(jour).filter(organisme__in=organismes), criteres)
+    activites = activites_annotees(activites, jour)
+    role = criteres.get("role")
+    q_activite = {
+        "": Q_ACTIVITE_INCOMPLETE,
+        RoleAfas.APPROBATEUR: Q(a_approbateur=False),
+        RoleAfas.FDF: Q(a_fdf=False),
+        RoleAfas.FDA: Q(a_fda=False, a_lieux=False),
+    }[role or ""]
+    if criteres.get("lieux") != "non" and role in ("", None, RoleAfas.FDA):
+        lieux_sans_fda = lieux_annotes(LieuImplantation.objects.ouverts(jour), jour).filter(
+            a_fda=False, activite=OuterRef("pk")
+        )
+        q_activite |= Q(Exists(lieux_sans_fda))
+    return activites.filter(q_activite).order_by("libelle", "pk")
+
+
+def grouper_non_attribues(page: Page, criteres: dict, jour: datetime.date) -> list[Groupe]:
+    """Pour les activités de la page : une ligne par rôle manquant sous l'activité, puis une ligne
+    « Fournisseur de données d'activité » sous chaque lieu qui n'en a pas (une requête)."""
+    activites = list(page.object_list)
+    role = criteres.get("role") or ""
+    lieux_par_activite: dict[int, list[LieuImplantation]] = {}
+    if criteres.get("lieux") != "non" and role in ("", RoleAfas.FDA):
+        lieux = lieux_annotes(LieuImplantation.objects.ouverts(jour).filter(activite__in=activites), jour).filter(
+            a_fda=False
+        )
+        for lieu in lieux.order_by("libelle", "pk"):
+            lieux_par_activite.setdefault(lieu.activite_id, []).append(lieu)
+    groupes = []
+    for activite in activites:
+        manquants = [r for r in roles_manquants_activite(activite) if not role or r == RoleAfas(role).label]
+        if manquants:
+            groupes.append(Groupe(f"Activité : {activite.libelle}", manquants))
+        for lieu in lieux_par_activite.get(activite.pk, []):
+            groupes.append(Groupe(f"Lieu d'implantation : {lieu.libelle}", [RoleAfas.FDA.label]))
+    return groupes
+
+
+ETATS_HABILITATIONS = (EtatHabilitation.ACTIF, EtatHabilitation.INACTIF, EtatHabilitation.HISTORIQUE)
