@@ -132,3 +132,22 @@ def peut_supprimer_habilitation(user: Utilisateur, habilitation: HabilitationAfa
 def est_declarant(user: Utilisateur, jour: datetime.date | None = None) -> bool:
     """Profil effectif AFAS-DECLARER ce jour : le menu « Aides financières d'action sociale »."""
     return perms_habilitations.profils_effectifs(user, jour).filter(code=PROFIL_DECLARER).exists()
+
+
+def menu_partenaire(user: Utilisateur) -> tuple[bool, bool]:
+    """(gestionnaire d'habilitations, habilitateur AFAS) pour le menu d'un partenaire, en une
+    seule requête : la même que posait déjà seule « est_gestionnaire_habilitations ». (False,
+    False) sans requête pour les autres comptes."""
+    from habilitations.models import Utilisateur as Modele
+
+    if not user.is_authenticated or user.organisme_id is None or user.caf_id:
+        return False, False
+    return (
+        Modele.objects.filter(pk=user.pk)
+        .annotate(
+            gestionnaire=Exists(perms_habilitations.conventions_visibles(user)),
+            habiliter=Exists(conventions_habilitables(user)),
+        )
+        .values_list("gestionnaire", "habiliter")
+        .get()
+    )
