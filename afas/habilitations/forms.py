@@ -145,7 +145,7 @@ class HabiliterForm(PortailForm):
             .order_by("activite__libelle", "activite_id", "libelle", "pk")
         )
         if self.portee_choisie == Portee.LIEUX:
-            self.fields["toutes"].label = "Sélectionner tous les lieux d'implantation de toutes les activités"
+            self.renommer(toutes="Sélectionner tous les lieux d'implantation de toutes les activités")
 
     def _valeur(self, nom: str) -> str:
         if self.is_bound:

@@ -9,7 +9,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from afas.attribution import Q_ACTIVITE_INCOMPLETE, activites_annotees, lieux_annotes, roles_manquants_activite
 from afas.enums import EtatHabilitation, RoleAfas
@@ -54,8 +54,7 @@ def habilitations(conventions: QuerySet[Convention], criteres: dict, jour: datet
     return qs.select_related("utilisateur", "activite", "lieu", "validation").order_by(
         "activite__libelle",
         "activite_id",
-        "-lieu__isnull",
-        "lieu__libelle",
+        F("lieu__libelle").asc(nulls_first=True),
         "lieu_id",
         "role",
         "utilisateur__nom",

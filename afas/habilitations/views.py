@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import QueryDict
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -165,12 +165,12 @@ def portee(request):
 
 @require_http_methods(["GET", "POST"])
 def supprimer(request, pk: int):
-    _exiger_habiliter(request)
+    # Objet cherché dans le seul périmètre de l'utilisateur : 404 pour tout autre, quel qu'il soit.
     habilitation = get_object_or_404(
         perms.habilitations_gerees(request.user).select_related("utilisateur", "activite", "lieu"), pk=pk
     )
     if habilitation.utilisateur_id == request.user.pk:
-        raise PermissionDenied
+        raise Http404
     form = SuppressionForm(request.POST or None)
     requete = request.POST.get("requete", request.GET.get("requete", ""))
     if request.method == "POST" and form.is_valid():
