@@ -109,6 +109,10 @@ def test_refus_par_la_caf(worker):  # noqa: F811
     worker.demarrer()
     services.approbateur_refuser(par=agent, validation=h.validation, motif="Personne inconnue")
     worker.attendre(lambda: envoyes("afas_approbateur_decision").count() == 2, "les avis de refus envoyés")
+    assert set(envoyes("afas_approbateur_decision").values_list("destinataire", flat=True)) == {
+        declarant.email,
+        admin.email,
+    }
     textes = worker.textes_envoyes()
     assert any("Motif : Personne inconnue" in t for t in textes), textes
     assert HabilitationAfas.objects.filter(pk=h.pk).historiques().exists()
