@@ -14,16 +14,19 @@ from collections.abc import Iterable
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from afas.enums import RoleAfas
-from afas.models import Activite, HabilitationAfas, LieuImplantation, q_effective
+from afas.models import Activite, HabilitationAfas, LieuImplantation, declarants, q_effective
+from conventions.models import Convention
 from portail.socle.dates import aujourdhui
 
 
-def _effectives(jour: datetime.date) -> QuerySet[HabilitationAfas]:
-    return HabilitationAfas.objects.filter(q_effective(jour))
+def _effectives(jour: datetime.date, membres: list[int] | None) -> QuerySet[HabilitationAfas]:
+    return HabilitationAfas.objects.filter(q_effective(jour, membres))
 
 
-def activites_annotees(activites: QuerySet[Activite], jour: datetime.date) -> QuerySet[Activite]:
-    eff = _effectives(jour).filter(activite=OuterRef("pk"), lieu__isnull=True)
+def activites_annotees(
+    activites: QuerySet[Activite], jour: datetime.date, membres: list[int] | None = None
+) -> QuerySet[Activite]:
+    eff = _effectives(jour, membres).filter(activite=OuterRef("pk"), lieu__isnull=True)
     return activites.annotate(
         a_approbateur=Exists(eff.filter(role=RoleAfas.APPROBATEUR)),
         a_fdf=Exists(eff.filter(role=RoleAfas.FDF)),
@@ -35,8 +38,10 @@ def activites_annotees(activites: QuerySet[Activite], jour: datetime.date) -> Qu
 Q_ACTIVITE_INCOMPLETE = Q(a_approbateur=False) | Q(a_fdf=False) | (Q(a_fda=False) & Q(a_lieux=False))
 
 
-def lieux_annotes(lieux: QuerySet[LieuImplantation], jour: datetime.date) -> QuerySet[LieuImplantation]:
-    eff = _effectives(jour).filter(role=RoleAfas.FDA)
+def lieux_annotes(
+    lieux: QuerySet[LieuImplantation], jour: datetime.date, membres: list[int] | None = None
+) -> QuerySet[LieuImplantation]:
+    eff = _effectives(jour, membres).filter(role=RoleAfas.FDA)
     return lieux.annotate(
         a_fda=Exists(eff.filter(lieu=OuterRef("pk")))
         | Exists(eff.filter(activite=OuterRef("activite"), lieu__isnull=True))
@@ -57,10 +62,11 @@ def roles_manquants_activite(activite: Activite) -> list[str]:
 
 def etat_preparation(organismes: Iterable[int], jour: datetime.date | None = None) -> dict[int, list[str]]:
     """Ce qui manque à chaque organisme pour l'appel de déclaration (liste vide : prêt). Deux
-    requêtes quel que soit le nombre d'organismes et d'activités."""
+    requêtes, plus celle des déclarants, quel que soit le nombre d'organismes et d'activités."""
     jour = jour or aujourdhui()
     organismes = list(organismes)
-    activites = activites_annotees(Activite.objects.ouverts(jour).filter(organisme__in=organismes), jour)
+    membres = declarants(jour, Convention.objects.filter(organisme__in=organismes))
+    activites = activites_annotees(Activite.objects.ouverts(jour).filter(organisme__in=organismes), jour, membres)
     comptes = activites.values("organisme").annotate(
         total=Count("pk"),
         sans_approbateur=Count("pk", filter=Q(a_approbateur=False)),
@@ -73,6 +79,7 @@ def etat_preparation(organismes: Iterable[int], jour: datetime.date | None = Non
                 activite__organisme__in=organismes, activite__in=Activite.objects.ouverts(jour)
             ),
             jour,
+            membres,
         )
         .values("activite__organisme")
         .annotate(sans_fda=Count("pk", filter=Q(a_fda=False)))

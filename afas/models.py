@@ -109,9 +109,33 @@ def membre_declarer(jour: datetime.date, utilisateur=None, convention=None):
     )
 
 
-def q_effective(jour: datetime.date) -> Q:
+def declarants(jour: datetime.date, conventions) -> list[int]:
+    """Les comptes membres ce jour d'un groupe ouvert donnant AFAS-DECLARER dans leur propre
+    convention, parmi ``conventions`` : lus une fois par page, puis passés à ``q_effective``
+    (la sous-requête corrélée, répétée dans chaque EXISTS d'une page « Non attribué », coûtait
+    des secondes de planification à PostgreSQL)."""
+    return list(
+        Appartenance.objects.filter(
+            q_ouvert(jour),
+            q_ouvert(jour, "groupe__"),
+            groupe__convention__in=conventions,
+            groupe__convention=F("utilisateur__convention"),
+            groupe__groupe_profils__profil__code=PROFIL_DECLARER,
+            groupe__convention__profils__code=PROFIL_DECLARER,
+        )
+        .values_list("utilisateur_id", flat=True)
+        .distinct()
+    )
+
+
+def q_effective(jour: datetime.date, membres: list[int] | None = None) -> Q:
     """Les droits du jour : commencée, pas finie, validée (approbateur), et tout ce dont elle
-    dépend ouvert : compte, appartenance AFAS-DECLARER, convention validée, activité, lieu."""
+    dépend ouvert : compte, appartenance AFAS-DECLARER, convention validée, activité, lieu.
+    ``membres`` : les comptes déjà lus par ``declarants`` pour les conventions concernées."""
+    if membres is None:
+        membre = Q(Exists(membre_declarer(jour)))
+    else:
+        membre = Q(utilisateur_id__in=membres, convention=F("utilisateur__convention"))
     return (
         q_ouvert(jour)
         & q_validee()
@@ -120,33 +144,31 @@ def q_effective(jour: datetime.date) -> Q:
         & Q(convention__etat=EtatConvention.VALIDEE)
         & q_ouvert(jour, "activite__")
         & (Q(lieu__isnull=True) | q_ouvert(jour, "lieu__"))
-        & Q(Exists(membre_declarer(jour)))
+        & membre
     )
 
 
 class HabilitationAfasQuerySet(DateeQuerySet):
-    def actives(self, jour: datetime.date | None = None):
+    def actives(self, jour: datetime.date | None = None, membres: list[int] | None = None):
         """État « Actif » : les droits effectifs ce jour."""
-        return self.filter(q_effective(jour or aujourdhui()))
+        return self.filter(q_effective(jour or aujourdhui(), membres))
 
     def historiques(self, jour: datetime.date | None = None):
         return self.filter(q_historique(jour or aujourdhui()))
 
-    def inactives(self, jour: datetime.date | None = None):
+    def inactives(self, jour: datetime.date | None = None, membres: list[int] | None = None):
         """Ni active ni historique : commence plus tard, attend la Caf, ou suspendue parce que
         le compte, l'appartenance, la convention ou l'activité n'est pas ouvert ce jour."""
         jour = jour or aujourdhui()
-        return self.exclude(q_historique(jour)).exclude(q_effective(jour))
+        return self.exclude(q_historique(jour)).exclude(q_effective(jour, membres))
 
     def en_attente(self):
         return self.filter(role=RoleAfas.APPROBATEUR, validation__decision=DecisionCaf.EN_ATTENTE)
 
-    def dans_etat(self, etat: str, jour: datetime.date | None = None):
-        return {
-            EtatHabilitation.ACTIF: self.actives,
-            EtatHabilitation.HISTORIQUE: self.historiques,
-            EtatHabilitation.INACTIF: self.inactives,
-        }[etat](jour)
+    def dans_etat(self, etat: str, jour: datetime.date | None = None, membres: list[int] | None = None):
+        if etat == EtatHabilitation.HISTORIQUE:
+            return self.historiques(jour)
+        return {EtatHabilitation.ACTIF: self.actives, EtatHabilitation.INACTIF: self.inactives}[etat](jour, membres)
 
     def chevauchant(self, debut: datetime.date, fin: datetime.date | None):
         """Celles dont la période croise [debut, fin) : même rôle deux fois en même temps."""

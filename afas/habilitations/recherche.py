@@ -35,9 +35,11 @@ def _filtrer_activites(qs: QuerySet, criteres: dict, prefixe: str = "") -> Query
     return qs
 
 
-def habilitations(conventions: QuerySet[Convention], criteres: dict, jour: datetime.date) -> QuerySet[HabilitationAfas]:
+def habilitations(
+    conventions: QuerySet[Convention], criteres: dict, jour: datetime.date, membres: list[int]
+) -> QuerySet[HabilitationAfas]:
     """Les habilitations des conventions dans l'état demandé, dans l'ordre d'affichage."""
-    qs = HabilitationAfas.objects.filter(convention__in=conventions).dans_etat(criteres["etat"], jour)
+    qs = HabilitationAfas.objects.filter(convention__in=conventions).dans_etat(criteres["etat"], jour, membres)
     if criteres.get("partenaire"):
         qs = qs.filter(convention=criteres["partenaire"])
     for mot in (criteres.get("utilisateur") or "").split():
@@ -76,7 +78,7 @@ def grouper_habilitations(page: Page) -> list[Groupe]:
 
 
 def activites_non_attribuees(
-    conventions: QuerySet[Convention], criteres: dict, jour: datetime.date
+    conventions: QuerySet[Convention], criteres: dict, jour: datetime.date, membres: list[int]
 ) -> QuerySet[Activite]:
     """Les activités ouvertes où un rôle n'est tenu par personne ce jour (ou, avec les lieux,
     dont un lieu ouvert n'a pas de fournisseur de données d'activité)."""
@@ -84,7 +86,7 @@ def activites_non_attribuees(
     if criteres.get("partenaire"):
         organismes = Convention.objects.filter(pk=criteres["partenaire"].pk).values("organisme_id")
     activites = _filtrer_activites(Activite.objects.ouverts(jour).filter(organisme__in=organismes), criteres)
-    activites = activites_annotees(activites, jour)
+    activites = activites_annotees(activites, jour, membres)
     role = criteres.get("role")
     q_activite = {
         "": Q_ACTIVITE_INCOMPLETE,
@@ -93,23 +95,23 @@ def activites_non_attribuees(
         RoleAfas.FDA: Q(a_fda=False, a_lieux=False),
     }[role or ""]
     if criteres.get("lieux") != "non" and role in ("", None, RoleAfas.FDA):
-        lieux_sans_fda = lieux_annotes(LieuImplantation.objects.ouverts(jour), jour).filter(
+        lieux_sans_fda = lieux_annotes(LieuImplantation.objects.ouverts(jour), jour, membres).filter(
             a_fda=False, activite=OuterRef("pk")
         )
         q_activite |= Q(Exists(lieux_sans_fda))
     return activites.filter(q_activite).order_by("libelle", "pk")
 
 
-def grouper_non_attribues(page: Page, criteres: dict, jour: datetime.date) -> list[Groupe]:
+def grouper_non_attribues(page: Page, criteres: dict, jour: datetime.date, membres: list[int]) -> list[Groupe]:
     """Pour les activités de la page : une ligne par rôle manquant sous l'activité, puis une ligne
     « Fournisseur de données d'activité » sous chaque lieu qui n'en a pas (une requête)."""
     activites = list(page.object_list)
     role = criteres.get("role") or ""
     lieux_par_activite: dict[int, list[LieuImplantation]] = {}
     if criteres.get("lieux") != "non" and role in ("", RoleAfas.FDA):
-        lieux = lieux_annotes(LieuImplantation.objects.ouverts(jour).filter(activite__in=activites), jour).filter(
-            a_fda=False
-        )
+        lieux = lieux_annotes(
+            LieuImplantation.objects.ouverts(jour).filter(activite__in=activites), jour, membres
+        ).filter(a_fda=False)
         for lieu in lieux.order_by("libelle", "pk"):
             lieux_par_activite.setdefault(lieu.activite_id, []).append(lieu)
     groupes = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,6 +17,8 @@ from afas import perms, services
 from afas.enums import EtatHabilitation, RoleAfas
 from afas.habilitations import recherche as moteur
 from afas.habilitations.forms import HabiliterForm, RechercheForm, SuppressionForm
+from afas.models import declarants
+from conventions.models import Convention
 from habilitations.services import ErreurMetier
 from portail.socle.dates import aujourdhui
 from portail.socle.listes import paginer
@@ -57,11 +60,13 @@ def mes_declarations(request):
     return render(request, "afas/mes_declarations.html", {"fil": _fil()})
 
 
-def _exiger_habiliter(request):
-    conventions = perms.conventions_habilitables(request.user)
-    if not conventions.exists():
+def _exiger_habiliter(request) -> QuerySet[Convention]:
+    """Les conventions où l'utilisateur habilite, lues une fois (la requête des droits n'est pas
+    recopiée dans celles de la page) ; aucune : 403."""
+    ids = list(perms.conventions_habilitables(request.user).values_list("pk", flat=True))
+    if not ids:
         raise PermissionDenied
-    return conventions
+    return Convention.objects.filter(pk__in=ids)
 
 
 @require_GET
@@ -75,11 +80,13 @@ def recherche(request):
     if form.is_bound and form.is_valid():
         criteres = form.cleaned_data
         etat = criteres["etat"]
+        membres = [] if etat == EtatHabilitation.HISTORIQUE else declarants(jour, conventions)
         if etat == EtatHabilitation.NON_ATTRIBUE:
-            page = paginer(request, moteur.activites_non_attribuees(conventions, criteres, jour), PAR_PAGE_ACTIVITES)
-            groupes = moteur.grouper_non_attribues(page, criteres, jour)
+            activites = moteur.activites_non_attribuees(conventions, criteres, jour, membres)
+            page = paginer(request, activites, PAR_PAGE_ACTIVITES)
+            groupes = moteur.grouper_non_attribues(page, criteres, jour, membres)
         else:
-            page = paginer(request, moteur.habilitations(conventions, criteres, jour), PAR_PAGE_HABILITATIONS)
+            page = paginer(request, moteur.habilitations(conventions, criteres, jour, membres), PAR_PAGE_HABILITATIONS)
             groupes = moteur.grouper_habilitations(page)
     return render(
         request,
