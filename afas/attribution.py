@@ -24,10 +24,13 @@ def _effectives(jour: datetime.date, membres: list[int] | None) -> QuerySet[Habi
 
 
 def activites_annotees(
-    activites: QuerySet[Activite], jour: datetime.date, membres: list[int] | None = None
+    activites: QuerySet[Activite], jour: datetime.date, membres: list[int] | None = None, *, selection: bool = True
 ) -> QuerySet[Activite]:
+    """Les activités avec, pour chaque rôle, « quelqu'un le tient ce jour » (et « a des lieux
+    ouverts »). ``selection=False`` : seulement pour filtrer (``alias``) ; PostgreSQL évalue alors
+    chaque EXISTS une fois en table de hachage au lieu de le rejouer pour chaque ligne affichée."""
     eff = _effectives(jour, membres).filter(activite=OuterRef("pk"), lieu__isnull=True)
-    return activites.annotate(
+    return (activites.annotate if selection else activites.alias)(
         a_approbateur=Exists(eff.filter(role=RoleAfas.APPROBATEUR)),
         a_fdf=Exists(eff.filter(role=RoleAfas.FDF)),
         a_fda=Exists(eff.filter(role=RoleAfas.FDA)),
@@ -48,16 +51,29 @@ def lieux_annotes(
     )
 
 
-def roles_manquants_activite(activite: Activite) -> list[str]:
-    """Les libellés des rôles que personne ne tient sur une activité annotée."""
+def roles_manquants(tenus: set[str], a_lieux: bool) -> list[str]:
+    """Les libellés des rôles que personne ne tient sur une activité, d'après les rôles tenus sur
+    l'activité elle-même et la présence de lieux ouverts."""
     manquants = []
-    if not activite.a_approbateur:
+    if RoleAfas.APPROBATEUR not in tenus:
         manquants.append(RoleAfas.APPROBATEUR.label)
-    if not activite.a_fda and not activite.a_lieux:
+    if RoleAfas.FDA not in tenus and not a_lieux:
         manquants.append(RoleAfas.FDA.label)
-    if not activite.a_fdf:
+    if RoleAfas.FDF not in tenus:
         manquants.append(RoleAfas.FDF.label)
     return manquants
+
+
+def roles_tenus(
+    activites: list[int], jour: datetime.date, membres: list[int] | None
+) -> set[tuple[int, int | None, str]]:
+    """(activité, lieu, rôle) tenus ce jour sur ces activités : une requête, bornée par la page."""
+    return set(
+        _effectives(jour, membres)
+        .filter(activite__in=activites)
+        .values_list("activite_id", "lieu_id", "role")
+        .distinct()
+    )
 
 
 def etat_preparation(organismes: Iterable[int], jour: datetime.date | None = None) -> dict[int, list[str]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.core.paginator import Page
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
-from afas.attribution import Q_ACTIVITE_INCOMPLETE, activites_annotees, lieux_annotes, roles_manquants_activite
+from afas.attribution import Q_ACTIVITE_INCOMPLETE, activites_annotees, lieux_annotes, roles_manquants, roles_tenus
 from afas.enums import EtatHabilitation, RoleAfas
 from afas.models import Activite, HabilitationAfas, LieuImplantation
 from conventions.models import Convention
@@ -86,7 +86,7 @@ def activites_non_attribuees(
     if criteres.get("partenaire"):
         organismes = Convention.objects.filter(pk=criteres["partenaire"].pk).values("organisme_id")
     activites = _filtrer_activites(Activite.objects.ouverts(jour).filter(organisme__in=organismes), criteres)
-    activites = activites_annotees(activites, jour, membres)
+    activites = activites_annotees(activites, jour, membres, selection=False)
     role = criteres.get("role")
     q_activite = {
         "": Q_ACTIVITE_INCOMPLETE,
@@ -104,23 +104,27 @@ def activites_non_attribuees(
 
 def grouper_non_attribues(page: Page, criteres: dict, jour: datetime.date, membres: list[int]) -> list[Groupe]:
     """Pour les activités de la page : une ligne par rôle manquant sous l'activité, puis une ligne
-    « Fournisseur de données d'activité » sous chaque lieu qui n'en a pas (une requête)."""
+    « Fournisseur de données d'activité » sous chaque lieu ouvert qui n'en a pas. Deux requêtes
+    bornées par la page : les rôles tenus sur ses activités et leurs lieux, et ses lieux ouverts."""
     activites = list(page.object_list)
+    ids = [a.pk for a in activites]
     role = criteres.get("role") or ""
+    tenus = roles_tenus(ids, jour, membres)
     lieux_par_activite: dict[int, list[LieuImplantation]] = {}
-    if criteres.get("lieux") != "non" and role in ("", RoleAfas.FDA):
-        lieux = lieux_annotes(
-            LieuImplantation.objects.ouverts(jour).filter(activite__in=activites), jour, membres
-        ).filter(a_fda=False)
-        for lieu in lieux.order_by("libelle", "pk"):
-            lieux_par_activite.setdefault(lieu.activite_id, []).append(lieu)
+    for lieu in LieuImplantation.objects.ouverts(jour).filter(activite__in=ids).order_by("libelle", "pk"):
+        lieux_par_activite.setdefault(lieu.activite_id, []).append(lieu)
+    avec_lieux = criteres.get("lieux") != "non" and role in ("", RoleAfas.FDA)
     groupes = []
     for activite in activites:
-        manquants = [r for r in roles_manquants_activite(activite) if not role or r == RoleAfas(role).label]
+        roles = {r for (a, lieu, r) in tenus if a == activite.pk and lieu is None}
+        lieux = lieux_par_activite.get(activite.pk, [])
+        manquants = [r for r in roles_manquants(roles, bool(lieux)) if not role or r == RoleAfas(role).label]
         if manquants:
             groupes.append(Groupe(f"Activité : {activite.libelle}", manquants))
-        for lieu in lieux_par_activite.get(activite.pk, []):
-            groupes.append(Groupe(f"Lieu d'implantation : {lieu.libelle}", [RoleAfas.FDA.label]))
+        if avec_lieux and RoleAfas.FDA not in roles:
+            for lieu in lieux:
+                if (activite.pk, lieu.pk, RoleAfas.FDA) not in tenus:
+                    groupes.append(Groupe(f"Lieu d'implantation : {lieu.libelle}", [RoleAfas.FDA.label]))
     return groupes
 
 

@@ -98,6 +98,10 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Pas de compilation JIT : sur les pages à sous-requêtes EXISTS (« Non attribué » d'AFAS),
+    # l'estimation de coût la déclenchait et la compilation prenait 7 s pour 50 ms d'exécution.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "habilitations.Utilisateur"

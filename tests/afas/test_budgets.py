@@ -26,11 +26,11 @@ DEBUT = J - datetime.timedelta(days=60)
 # d'habiliter (une requête), comptage, page d'habilitations (utilisateur, activité, lieu et
 # validation joints), menu (gestionnaire et habilitateur en une requête), profils effectifs du
 # menu, partenaires du filtre ; puis l'écriture de la session (point de sauvegarde, mise à jour,
-# libération : le délai d'inactivité). Non attribué : la page d'activités annotées, puis une
-# seule requête pour les lieux sans FDA de toute la page.
+# libération : le délai d'inactivité). Non attribué : comptage et page d'activités filtrées,
+# puis deux requêtes bornées par la page (rôles tenus sur ses activités et lieux, lieux ouverts).
 BUDGET_HISTORIQUE = 12
 BUDGET_RECHERCHE = 13  # Actif, Inactif : plus les déclarants des conventions, lus une fois
-BUDGET_NON_ATTRIBUE = 14
+BUDGET_NON_ATTRIBUE = 15
 # File de la Caf : session, compte, double authentification, comptage, profils du menu, page
 # (habilitation, utilisateur, activité, organisme, demandeur joints), écriture de la session (3).
 BUDGET_FILE_CAF = 9
