@@ -170,7 +170,18 @@ class HabiliterForm(PortailForm):
         donnees = super().clean()
         portee = donnees.get("portee")
         if portee == Portee.LIEUX:
-            lieux = list(self.fields["lieux"].queryset) if donnees.get("toutes") else list(donnees.get("lieux") or [])
+            if donnees.get("toutes"):
+                lieux = list(self.fields["lieux"].queryset)
+            else:
+                # « Sélectionner tous les lieux d'implantation de l'activité X » : parmi les lieux
+                # proposés seulement.
+                par_activite = [v for v in self.data.getlist("toutes_activite") if v.isdigit()]
+                lieux = list(donnees.get("lieux") or [])
+                lieux += [
+                    lieu
+                    for lieu in self.fields["lieux"].queryset.filter(activite_id__in=par_activite)
+                    if lieu not in lieux
+                ]
             donnees["activites_choisies"], donnees["lieux_choisis"] = [], lieux
             if not lieux:
                 self.add_error("lieux", "La sélection d'au moins un lieu d'implantation est obligatoire.")

@@ -366,3 +366,28 @@ def test_preparation_du_partenaire(client, agent_caf, administrateur, declarant,
     services.approbateur_valider(par=agent_caf, validation=h.validation)
     page = texte(client.get(reverse("afas:preparation")))
     assert "Prêt pour l'appel de déclaration" in page
+
+
+def test_tous_les_lieux_d_une_activite(client, administrateur, declarant, convention, activite, lieu, lieu2):
+    from tests.afas.conftest import creer_activite, creer_lieu
+
+    autre = creer_lieu(creer_activite(convention.organisme, "CLSH de Bozouls", numero="EQ0003"), "Bozouls")
+    connecter_verifie(client, administrateur)
+    page = texte(
+        client.post(reverse("afas:habiliter"), {"partenaire": convention.pk, "portee": "lieux", "afficher": "1"})
+    )
+    assert f"Sélectionner tous les lieux d'implantation de l'activité {activite.libelle}" in page
+    client.post(
+        reverse("afas:habiliter"),
+        {
+            "partenaire": convention.pk,
+            "utilisateur": declarant.pk,
+            "role": RoleAfas.FDA,
+            "date_ouverture": J.isoformat(),
+            "portee": "lieux",
+            "toutes_activite": [activite.pk],
+            "enregistrer": "1",
+        },
+    )
+    assert set(HabilitationAfas.objects.values_list("lieu", flat=True)) == {lieu.pk, lieu2.pk}
+    assert not HabilitationAfas.objects.filter(lieu=autre).exists()
