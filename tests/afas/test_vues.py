@@ -391,3 +391,24 @@ def test_tous_les_lieux_d_une_activite(client, administrateur, declarant, conven
     )
     assert set(HabilitationAfas.objects.values_list("lieu", flat=True)) == {lieu.pk, lieu2.pk}
     assert not HabilitationAfas.objects.filter(lieu=autre).exists()
+
+
+def test_menu_de_l_agent_caf(client, agent_caf):
+    connecter_verifie(client, agent_caf)
+    page = texte(client.get(reverse("portail:accueil")))
+    for lien in (
+        "Activités et lieux d'implantation",
+        "Approbateurs à valider",
+        "Préparation de l'appel de déclaration",
+    ):
+        assert lien in page
+    assert reverse("afas:habilitations") not in page
+
+
+def test_approbateur_sans_decision_enregistree_jamais_actif(declarant, convention, activite):
+    """Même écrit sans passer par le service (aucune demande), un approbateur n'est pas actif."""
+    h = HabilitationAfas.objects.create(
+        utilisateur=declarant, convention=convention, role=RoleAfas.APPROBATEUR, activite=activite, date_ouverture=J
+    )
+    assert not HabilitationAfas.objects.actives().filter(pk=h.pk).exists()
+    assert HabilitationAfas.objects.inactives().filter(pk=h.pk).exists()
