@@ -412,3 +412,15 @@ def test_approbateur_sans_decision_enregistree_jamais_actif(declarant, conventio
     )
     assert not HabilitationAfas.objects.actives().filter(pk=h.pk).exists()
     assert HabilitationAfas.objects.inactives().filter(pk=h.pk).exists()
+
+
+def test_tableau_de_bord_afas_de_l_habilitateur(client, administrateur, declarant, activite, activite2, agent_caf):
+    affecter(administrateur, declarant, RoleAfas.APPROBATEUR, activites=[activite])
+    affecter(administrateur, declarant, RoleAfas.FDA, activites=[activite, activite2])
+    affecter(administrateur, declarant, RoleAfas.FDF, activites=[activite, activite2])
+    services.activite_cloturer(par=None, activite=activite2, date_cloture=J + datetime.timedelta(days=10))
+    connecter_verifie(client, administrateur)
+    page = texte(client.get(reverse("afas:accueil")))
+    assert "Activités dont un rôle n'est tenu par personne</a></td><td>2</td>" in page
+    assert "Approbateurs en attente de validation par la Caf</a></td><td>1</td>" in page
+    assert "prennent fin dans les 30 jours</td><td>2</td>" in page
