@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("habilitations.urls")),
     path("", include("conventions.urls")),
     path("", include("habilitations.administration.urls")),
+    path("", include("afas.urls")),
     path("administration/", admin.site.urls),
 ]
 

@@ -102,6 +102,10 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Pas de compilation JIT : sur les pages à sous-requêtes EXISTS (« Non attribué » d'AFAS),
+    # l'estimation de coût la déclenchait et la compilation prenait 7 s pour 50 ms d'exécution.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "habilitations.Utilisateur"
@@ -263,6 +267,11 @@ CELERY_BEAT_SCHEDULE = {
     "taches-quotidiennes-habilitations": {
         "task": "habilitations.tasks.taches_quotidiennes",
         "schedule": crontab(hour=0, minute=15),
+    },
+    # Approbateurs AFAS sans décision de la Caf : relances à 3 et 7 jours (idempotentes).
+    "relancer-validations-afas": {
+        "task": "afas.tasks.relancer_validations",
+        "schedule": crontab(minute=20),
     },
 }
 

@@ -56,6 +56,16 @@ LIBELLES_ACTES: dict[str, str] = {
     "avenant_enregistrer": "Enregistrement d'un avenant",
     "import_confirmer": "Confirmation d'un import d'utilisateurs",
     "import_abandonner": "Abandon d'un import d'utilisateurs",
+    "habilitation_afas_affecter": "Rôle AFAS affecté",
+    "habilitation_afas_supprimer": "Rôle AFAS supprimé",
+    "approbateur_valider": "Approbateur AFAS validé par la Caf",
+    "approbateur_refuser": "Approbateur AFAS refusé par la Caf",
+    "activite_creer": "Enregistrement d'une activité AFAS",
+    "activite_modifier": "Modification d'une activité AFAS",
+    "activite_cloturer": "Clôture d'une activité AFAS",
+    "lieu_creer": "Enregistrement d'un lieu d'implantation",
+    "lieu_modifier": "Modification d'un lieu d'implantation",
+    "lieu_cloturer": "Clôture d'un lieu d'implantation",
 }
 
 # Les clés des valeurs avant/après, en français.
@@ -96,6 +106,17 @@ LIBELLES_CHAMPS: dict[str, str] = {
     "fichier": "Fichier",
     "groupe": "Groupe",
     "comptes_a_creer": "Comptes à créer",
+    "role": "Rôle",
+    "activite": "Activité",
+    "lieu": "Lieu d'implantation",
+    "decision": "Décision",
+    "decidee_par": "Décidée par",
+    "decidee_le": "Décidée le",
+    "motif": "Motif",
+    "validation": "Validation",
+    "numero_equipement": "Numéro d'équipement",
+    "type_activite": "Type d'activité",
+    "nature": "Nature d'activité",
 }
 
 _DATE_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")

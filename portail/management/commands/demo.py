@@ -11,11 +11,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from afas import services as afas_services
+from afas.enums import RoleAfas
+from afas.models import Activite
 from conventions import services as conventions_services
 from conventions.models import Caf, Convention, Organisme, Profil, TypeOrganisme
 from conventions.validators import cle_luhn_valide
 from habilitations import perms, services
-from habilitations.models import Utilisateur
+from habilitations.models import Groupe, Utilisateur
 from portail.socle.dates import aujourdhui
 
 MOT_DE_PASSE_DEMO = "Bienvenue-sur-le-portail-2026"
@@ -49,6 +52,29 @@ COMPTES = [
         False,
     ),
     ("superviseur", "Delmas", "Rose", "rose.delmas@cnaf.example", "Supervision nationale (lecture seule)", True),
+    ("fda", "Albouy", "Céline", "celine.albouy@mairie-roquebrune.example", "AFAS : FDA sur deux lieux", False),
+    ("fdf", "Gral", "Marlène", "marlene.gral@mairie-roquebrune.example", "AFAS : FDF sur les activités", False),
+    (
+        "approbateur",
+        "Garrigues",
+        "Mélanie",
+        "melanie.garrigues@mairie-roquebrune.example",
+        "AFAS : approbateur en attente de validation par la Caf",
+        False,
+    ),
+]
+
+# Activités AFAS de la commune de démonstration : libellé, numéro, type, nature, lieux.
+ACTIVITES_DEMO = [
+    (
+        "Accueil de loisirs périscolaire de Roquebrune",
+        "ALSH120001",
+        "ALSH",
+        "PERI",
+        ["École du Bourg", "École de Lioujas"],
+    ),
+    ("Accueil de loisirs des vacances", "ALSH120002", "ALSH", "EXTRA", []),
+    ("Multi-accueil Les Lutins", "EAJE120003", "EAJE", "", []),
 ]
 
 # L'administratrice nommée par la convention « En cours » (formalisée, pas encore validée).
@@ -149,6 +175,7 @@ class Command(BaseCommand):
         if not en_cours.has_usable_password():
             services.mot_de_passe_choisir(utilisateur=en_cours, mot_de_passe=MOT_DE_PASSE_DEMO)
         comptes["administrateur_en_cours"] = en_cours
+        self._afas(comptes, convention, agent)
 
         for cle, *_reste, otp in COMPTES:
             if otp and not TOTPDevice.objects.filter(user=comptes[cle], confirmed=True).exists():
@@ -179,6 +206,66 @@ class Command(BaseCommand):
                     profils=Profil.objects.filter(code__in=["AFAS-HABILITER", "AFAS-DECLARER"]),
                     nouvel_administrateur=ADMINISTRATRICE_EN_COURS,
                 )
+
+    def _afas(self, comptes: dict[str, Utilisateur], convention: Convention, agent: Utilisateur) -> None:
+        """Activités et lieux de la commune (par l'agent), trois déclarants du groupe
+        AFAS-DECLARER, et leurs rôles donnés par l'administrateur : un FDA sur deux lieux, un FDF
+        sur les activités, un approbateur qui attend la Caf."""
+        if Activite.objects.filter(organisme=convention.organisme).exists():
+            return
+        groupe = Groupe.objects.get(convention=convention, code="AFAS-DECLARER")
+        for cle in ("fda", "fdf", "approbateur"):
+            services.appartenance_ouvrir(par=None, utilisateur=comptes[cle], groupe=groupe)
+        debut = aujourdhui().replace(month=1, day=1)
+        activites, lieux = [], []
+        for libelle, numero, type_activite, nature, noms_lieux in ACTIVITES_DEMO:
+            activite = afas_services.activite_creer(
+                par=agent,
+                organisme=convention.organisme,
+                libelle=libelle,
+                numero_equipement=numero,
+                type_activite=type_activite,
+                nature=nature,
+                date_ouverture=debut,
+            )
+            activites.append(activite)
+            for nom in noms_lieux:
+                lieux.append(
+                    afas_services.lieu_creer(
+                        par=agent,
+                        activite=activite,
+                        libelle=nom,
+                        commune="Roquebrune-sur-Aveyron",
+                        date_ouverture=debut,
+                    )
+                )
+        admin = comptes["administrateur"]
+        jour = aujourdhui()
+        afas_services.habilitation_afas_affecter(
+            par=admin, utilisateur=comptes["fda"], role=RoleAfas.FDA, date_ouverture=jour, lieux=lieux
+        )
+        afas_services.habilitation_afas_affecter(
+            par=admin, utilisateur=comptes["fdf"], role=RoleAfas.FDF, date_ouverture=jour, activites=activites
+        )
+        afas_services.habilitation_afas_affecter(
+            par=admin,
+            utilisateur=comptes["approbateur"],
+            role=RoleAfas.APPROBATEUR,
+            date_ouverture=jour,
+            activites=activites[:2],
+        )
+        # Une activité pour un autre partenaire de la Caf : la file et les listes de l'agent.
+        autre = Organisme.objects.filter(caf=agent.caf, raison_sociale="Centre social du Lévézou").first()
+        if autre is not None and not Activite.objects.filter(organisme=autre).exists():
+            afas_services.activite_creer(
+                par=agent,
+                organisme=autre,
+                libelle="Accueil jeunes du Lévézou",
+                numero_equipement="ALSH120010",
+                type_activite="ALSH",
+                nature="ADO",
+                date_ouverture=debut,
+            )
 
     def _afficher(self, comptes: dict[str, Utilisateur]) -> None:
         self.stdout.write("")

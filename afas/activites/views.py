@@ -1,0 +1,226 @@
+"""Activités (équipements/services) et lieux d'implantation des partenaires, tenus par l'agent
+Caf pour les organismes de sa Caf. Hors rôle : 403 ; objet d'une autre Caf : 404."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from afas import perms, services
+from afas.activites.filtres import ActiviteFiltre, LieuFiltre
+from afas.activites.forms import ActiviteForm, CloturerForm, LieuForm
+from portail.socle.erreurs import ErreurMetier
+from portail.socle.listes import paginer, trier
+from portail.socle.navigation import fil_ariane
+
+TRI_ACTIVITES = {
+    "partenaire": ("organisme__raison_sociale",),
+    "libelle": ("libelle",),
+    "numero_equipement": ("numero_equipement",),
+    "type_activite": ("type_activite", "nature"),
+    "date_ouverture": ("date_ouverture",),
+    "date_cloture": ("date_cloture",),
+}
+TRI_LIEUX = {
+    "partenaire": ("activite__organisme__raison_sociale",),
+    "activite": ("activite__libelle",),
+    "libelle": ("libelle",),
+    "commune": ("commune",),
+    "date_ouverture": ("date_ouverture",),
+    "date_cloture": ("date_cloture",),
+}
+
+
+def _exiger_agent(request) -> None:
+    if not perms.peut_gerer_activites(request.user):
+        raise PermissionDenied
+
+
+def _fil(*liens):
+    return fil_ariane(("Aides financières d'action sociale", reverse("afas:activites")), *liens)
+
+
+@require_GET
+def activites(request):
+    _exiger_agent(request)
+    queryset = perms.activites_gerees(request.user).select_related("organisme").annotate(nombre_lieux=Count("lieux"))
+    filtre = ActiviteFiltre(request.GET or None, queryset=queryset)
+    page = paginer(request, trier(request, filtre.qs, TRI_ACTIVITES, ("organisme__raison_sociale", "libelle")))
+    return render(
+        request,
+        "afas/activites.html",
+        {
+            "filtre": filtre,
+            "page": page,
+            "filtre_actif": any(request.GET.get(nom) for nom in filtre.filters),
+            "fil": _fil(),
+        },
+    )
+
+
+@require_GET
+def lieux(request):
+    _exiger_agent(request)
+    queryset = perms.lieux_geres(request.user).select_related("activite__organisme")
+    filtre = LieuFiltre(request.GET or None, queryset=queryset)
+    page = paginer(request, trier(request, filtre.qs, TRI_LIEUX, ("activite__libelle", "libelle")))
+    return render(
+        request,
+        "afas/lieux.html",
+        {
+            "filtre": filtre,
+            "page": page,
+            "filtre_actif": any(request.GET.get(nom) for nom in filtre.filters),
+            "fil": _fil(),
+        },
+    )
+
+
+@require_GET
+def activite(request, pk: int):
+    _exiger_agent(request)
+    activite = get_object_or_404(perms.activites_gerees(request.user).select_related("organisme"), pk=pk)
+    return render(
+        request,
+        "afas/activite.html",
+        {
+            "activite": activite,
+            "lieux": activite.lieux.order_by("libelle", "pk"),
+            "fil": _fil(("Activités", reverse("afas:activites"))),
+        },
+    )
+
+
+def _formulaire(request, form, gabarit: str, titre: str, retour: str, **contexte):
+    return render(
+        request,
+        gabarit,
+        {
+            "form": form,
+            "titre": titre,
+            "retour": retour,
+            "fil": _fil(("Activités", reverse("afas:activites"))),
+            **contexte,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def activite_creer(request):
+    _exiger_agent(request)
+    form = ActiviteForm(
+        request.POST or None, organismes=perms.organismes_geres(request.user).order_by("raison_sociale")
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            activite = services.activite_creer(par=request.user, **form.cleaned_data)
+        except ErreurMetier as erreur:
+            form.add_error(None, str(erreur))
+        else:
+            messages.success(request, f"L'activité « {activite.libelle} » est enregistrée.")
+            return redirect("afas:activite", activite.pk)
+    return _formulaire(request, form, "afas/formulaire.html", "Enregistrer une activité", reverse("afas:activites"))
+
+
+@require_http_methods(["GET", "POST"])
+def activite_modifier(request, pk: int):
+    _exiger_agent(request)
+    activite = get_object_or_404(perms.activites_gerees(request.user), pk=pk)
+    initial = {
+        c: getattr(activite, c) for c in ("libelle", "type_activite", "nature", "date_ouverture", "date_cloture")
+    }
+    form = ActiviteForm(request.POST or None, initial=initial, modification=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.activite_modifier(par=request.user, activite=activite, **form.cleaned_data)
+        except ErreurMetier as erreur:
+            form.add_error(None, str(erreur))
+        else:
+            messages.success(request, "L'activité est modifiée.")
+            return redirect("afas:activite", activite.pk)
+    retour = reverse("afas:activite", args=[activite.pk])
+    return _formulaire(request, form, "afas/formulaire.html", f"Modifier l'activité {activite.libelle}", retour)
+
+
+@require_http_methods(["GET", "POST"])
+def activite_cloturer(request, pk: int):
+    _exiger_agent(request)
+    activite = get_object_or_404(perms.activites_gerees(request.user), pk=pk)
+    form = CloturerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.activite_cloturer(
+                par=request.user, activite=activite, date_cloture=form.cleaned_data["date_cloture"]
+            )
+        except ErreurMetier as erreur:
+            form.add_error("date_cloture", str(erreur))
+        else:
+            messages.success(request, "L'activité est clôturée, avec ses lieux d'implantation.")
+            return redirect("afas:activite", activite.pk)
+    retour = reverse("afas:activite", args=[activite.pk])
+    return _formulaire(
+        request,
+        form,
+        "afas/formulaire.html",
+        f"Clôturer l'activité {activite.libelle}",
+        retour,
+        avertissement="À la date de clôture, ses lieux d'implantation ferment aussi et les habilitations AFAS sur cette activité cessent d'avoir effet.",
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def lieu_creer(request, activite: int):
+    _exiger_agent(request)
+    activite = get_object_or_404(perms.activites_gerees(request.user), pk=activite)
+    form = LieuForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lieu_creer(par=request.user, activite=activite, **form.cleaned_data)
+        except ErreurMetier as erreur:
+            form.add_error(None, str(erreur))
+        else:
+            messages.success(request, "Le lieu d'implantation est enregistré.")
+            return redirect("afas:activite", activite.pk)
+    retour = reverse("afas:activite", args=[activite.pk])
+    return _formulaire(
+        request, form, "afas/formulaire.html", f"Ajouter un lieu d'implantation à {activite.libelle}", retour
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def lieu_modifier(request, pk: int):
+    _exiger_agent(request)
+    lieu = get_object_or_404(perms.lieux_geres(request.user), pk=pk)
+    champs = ("libelle", "adresse", "code_postal", "commune", "date_ouverture", "date_cloture")
+    form = LieuForm(request.POST or None, initial={c: getattr(lieu, c) for c in champs})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lieu_modifier(par=request.user, lieu=lieu, **form.cleaned_data)
+        except ErreurMetier as erreur:
+            form.add_error(None, str(erreur))
+        else:
+            messages.success(request, "Le lieu d'implantation est modifié.")
+            return redirect("afas:activite", lieu.activite_id)
+    retour = reverse("afas:activite", args=[lieu.activite_id])
+    return _formulaire(request, form, "afas/formulaire.html", f"Modifier le lieu {lieu.libelle}", retour)
+
+
+@require_http_methods(["GET", "POST"])
+def lieu_cloturer(request, pk: int):
+    _exiger_agent(request)
+    lieu = get_object_or_404(perms.lieux_geres(request.user), pk=pk)
+    form = CloturerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lieu_cloturer(par=request.user, lieu=lieu, date_cloture=form.cleaned_data["date_cloture"])
+        except ErreurMetier as erreur:
+            form.add_error("date_cloture", str(erreur))
+        else:
+            messages.success(request, "Le lieu d'implantation est clôturé.")
+            return redirect("afas:activite", lieu.activite_id)
+    retour = reverse("afas:activite", args=[lieu.activite_id])
+    return _formulaire(request, form, "afas/formulaire.html", f"Clôturer le lieu {lieu.libelle}", retour)

@@ -1,0 +1,118 @@
+"""Les rôles tenus ou non, ce jour, sur chaque activité et chaque lieu : la liste « Non
+attribué » de l'administrateur et l'état « Prêt pour l'appel de déclaration » de la Caf.
+
+Une activité ouverte attend un approbateur validé et un fournisseur de données financières ;
+elle attend un fournisseur de données d'activité sur elle-même si elle n'a pas de lieu ouvert,
+sinon sur chacun de ses lieux ouverts (un FDA sur l'activité couvre tous ses lieux). Seules
+les habilitations effectives ce jour comptent (``q_effective``)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from afas.enums import RoleAfas
+from afas.models import Activite, HabilitationAfas, LieuImplantation, declarants, q_effective
+from conventions.models import Convention
+from portail.socle.dates import aujourdhui
+
+
+def _effectives(jour: datetime.date, membres: list[int] | None) -> QuerySet[HabilitationAfas]:
+    return HabilitationAfas.objects.filter(q_effective(jour, membres))
+
+
+def activites_annotees(
+    activites: QuerySet[Activite], jour: datetime.date, membres: list[int] | None = None, *, selection: bool = True
+) -> QuerySet[Activite]:
+    """Les activités avec, pour chaque rôle, « quelqu'un le tient ce jour » (et « a des lieux
+    ouverts »). ``selection=False`` : seulement pour filtrer (``alias``) ; PostgreSQL évalue alors
+    chaque EXISTS une fois en table de hachage au lieu de le rejouer pour chaque ligne affichée."""
+    eff = _effectives(jour, membres).filter(activite=OuterRef("pk"), lieu__isnull=True)
+    return (activites.annotate if selection else activites.alias)(
+        a_approbateur=Exists(eff.filter(role=RoleAfas.APPROBATEUR)),
+        a_fdf=Exists(eff.filter(role=RoleAfas.FDF)),
+        a_fda=Exists(eff.filter(role=RoleAfas.FDA)),
+        a_lieux=Exists(LieuImplantation.objects.ouverts(jour).filter(activite=OuterRef("pk"))),
+    )
+
+
+Q_ACTIVITE_INCOMPLETE = Q(a_approbateur=False) | Q(a_fdf=False) | (Q(a_fda=False) & Q(a_lieux=False))
+
+
+def lieux_annotes(
+    lieux: QuerySet[LieuImplantation], jour: datetime.date, membres: list[int] | None = None
+) -> QuerySet[LieuImplantation]:
+    eff = _effectives(jour, membres).filter(role=RoleAfas.FDA)
+    return lieux.annotate(
+        a_fda=Exists(eff.filter(lieu=OuterRef("pk")))
+        | Exists(eff.filter(activite=OuterRef("activite"), lieu__isnull=True))
+    )
+
+
+def roles_manquants(tenus: set[str], a_lieux: bool) -> list[str]:
+    """Les libellés des rôles que personne ne tient sur une activité, d'après les rôles tenus sur
+    l'activité elle-même et la présence de lieux ouverts."""
+    manquants = []
+    if RoleAfas.APPROBATEUR not in tenus:
+        manquants.append(RoleAfas.APPROBATEUR.label)
+    if RoleAfas.FDA not in tenus and not a_lieux:
+        manquants.append(RoleAfas.FDA.label)
+    if RoleAfas.FDF not in tenus:
+        manquants.append(RoleAfas.FDF.label)
+    return manquants
+
+
+def roles_tenus(
+    activites: list[int], jour: datetime.date, membres: list[int] | None
+) -> set[tuple[int, int | None, str]]:
+    """(activité, lieu, rôle) tenus ce jour sur ces activités : une requête, bornée par la page."""
+    return set(
+        _effectives(jour, membres)
+        .filter(activite__in=activites)
+        .values_list("activite_id", "lieu_id", "role")
+        .distinct()
+    )
+
+
+def etat_preparation(organismes: Iterable[int], jour: datetime.date | None = None) -> dict[int, list[str]]:
+    """Ce qui manque à chaque organisme pour l'appel de déclaration (liste vide : prêt). Deux
+    requêtes, plus celle des déclarants, quel que soit le nombre d'organismes et d'activités."""
+    jour = jour or aujourdhui()
+    organismes = list(organismes)
+    membres = declarants(jour, Convention.objects.filter(organisme__in=organismes))
+    activites = activites_annotees(Activite.objects.ouverts(jour).filter(organisme__in=organismes), jour, membres)
+    comptes = activites.values("organisme").annotate(
+        total=Count("pk"),
+        sans_approbateur=Count("pk", filter=Q(a_approbateur=False)),
+        sans_fdf=Count("pk", filter=Q(a_fdf=False)),
+        sans_fda=Count("pk", filter=Q(a_fda=False, a_lieux=False)),
+    )
+    lieux = (
+        lieux_annotes(
+            LieuImplantation.objects.ouverts(jour).filter(
+                activite__organisme__in=organismes, activite__in=Activite.objects.ouverts(jour)
+            ),
+            jour,
+            membres,
+        )
+        .values("activite__organisme")
+        .annotate(sans_fda=Count("pk", filter=Q(a_fda=False)))
+    )
+    lieux_sans = {ligne["activite__organisme"]: ligne["sans_fda"] for ligne in lieux}
+    resultat: dict[int, list[str]] = {pk: ["Aucune activité ouverte"] for pk in organismes}
+    for ligne in comptes:
+        manques = []
+        if ligne["sans_approbateur"]:
+            manques.append(f"{ligne['sans_approbateur']} activité(s) sans approbateur validé par la Caf")
+        if ligne["sans_fdf"]:
+            manques.append(f"{ligne['sans_fdf']} activité(s) sans fournisseur de données financières")
+        if ligne["sans_fda"]:
+            manques.append(f"{ligne['sans_fda']} activité(s) sans fournisseur de données d'activité")
+        if lieux_sans.get(ligne["organisme"]):
+            manques.append(
+                f"{lieux_sans[ligne['organisme']]} lieu(x) d'implantation sans fournisseur de données d'activité"
+            )
+        resultat[ligne["organisme"]] = manques
+    return resultat

@@ -1,0 +1,228 @@
+"""« Aides financières d'action sociale » côté partenaire : Accueil AFAS et Mes déclarations (le
+déclarant), « Administration des profils » (l'administrateur ou le profil AFAS-HABILITER) :
+recherche, HABILITER UN UTILISATEUR, Supprimer. Hors rôle : 403 ; habilitation d'une autre
+convention : 404."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from afas import perms, services
+from afas.enums import EtatHabilitation, RoleAfas
+from afas.habilitations import recherche as moteur
+from afas.habilitations.forms import HabiliterForm, RechercheForm, SuppressionForm
+from afas.models import HabilitationAfas, declarants, q_historique
+from conventions.models import Convention
+from portail.socle.dates import aujourdhui
+from portail.socle.erreurs import ErreurMetier
+from portail.socle.listes import paginer
+from portail.socle.navigation import fil_ariane
+
+PAR_PAGE_HABILITATIONS = 50
+PAR_PAGE_ACTIVITES = 20
+CHAMPS_RECHERCHE = ("partenaire", "utilisateur", "role", "activite", "type_activite", "nature", "etat", "lieux")
+
+
+def _fil():
+    return fil_ariane(("Aides financières d'action sociale", reverse("afas:accueil")))
+
+
+def _exiger_afas(request) -> None:
+    if not (perms.est_declarant(request.user) or perms.peut_habiliter(request.user)):
+        raise PermissionDenied
+
+
+@require_GET
+def accueil(request):
+    """Accueil AFAS : le déclarant y retrouve ses rôles du jour."""
+    _exiger_afas(request)
+    roles = (
+        request.user.habilitations_afas.actives()
+        .select_related("activite", "lieu")
+        .order_by("activite__libelle", "lieu__libelle", "role")
+    )
+    ids = list(perms.conventions_habilitables(request.user).values_list("pk", flat=True))
+    return render(
+        request,
+        "afas/accueil.html",
+        {"roles": roles, "habiliter": bool(ids), "tableau": _tableau_de_bord(ids) if ids else None, "fil": _fil()},
+    )
+
+
+JOURS_FIN_PROCHAINE = 30
+
+
+def _tableau_de_bord(ids: list[int]) -> dict[str, int]:
+    """Les lignes AFAS de l'habilitateur : activités dont un rôle n'est tenu par personne,
+    approbateurs qui attendent la Caf, habilitations actives qui prennent fin dans les 30 jours
+    (la leur, ou celle du compte, de la convention ou de l'activité). Quatre requêtes."""
+    jour = aujourdhui()
+    conventions = Convention.objects.filter(pk__in=ids)
+    membres = declarants(jour, conventions)
+    criteres = {"lieux": "oui", "role": ""}
+    limite = jour + datetime.timedelta(days=JOURS_FIN_PROCHAINE)
+    fin = Q()
+    for prefixe in ("", "utilisateur__", "convention__", "activite__"):
+        fin |= Q(**{f"{prefixe}date_cloture__gt": jour, f"{prefixe}date_cloture__lte": limite})
+    habilitations = HabilitationAfas.objects.filter(convention__in=conventions)
+    return {
+        "non_attribues": moteur.activites_non_attribuees(conventions, criteres, jour, membres).count(),
+        "en_attente": habilitations.en_attente().exclude(q_historique(jour)).count(),
+        "fin_prochaine": habilitations.actives(jour, membres).filter(fin).count(),
+        "jours": JOURS_FIN_PROCHAINE,
+    }
+
+
+@require_GET
+def mes_declarations(request):
+    _exiger_afas(request)
+    return render(request, "afas/mes_declarations.html", {"fil": _fil()})
+
+
+def _exiger_habiliter(request) -> QuerySet[Convention]:
+    """Les conventions où l'utilisateur habilite, lues une fois (la requête des droits n'est pas
+    recopiée dans celles de la page) ; aucune : 403."""
+    ids = list(perms.conventions_habilitables(request.user).values_list("pk", flat=True))
+    if not ids:
+        raise PermissionDenied
+    return Convention.objects.filter(pk__in=ids)
+
+
+@require_GET
+def recherche(request):
+    """HABILITATIONS D'ACTION SOCIALE : rien n'est cherché tant que l'état (obligatoire) n'est pas
+    choisi ; « Non attribué » liste, par activité et lieu, les rôles que personne ne tient."""
+    conventions = _exiger_habiliter(request)
+    jour = aujourdhui()
+    form = RechercheForm(request.GET or None, conventions=conventions, initial={"lieux": "oui"})
+    groupes, page, etat = [], None, None
+    if form.is_bound and form.is_valid():
+        criteres = form.cleaned_data
+        etat = criteres["etat"]
+        membres = [] if etat == EtatHabilitation.HISTORIQUE else declarants(jour, conventions)
+        if etat == EtatHabilitation.NON_ATTRIBUE:
+            activites = moteur.activites_non_attribuees(conventions, criteres, jour, membres)
+            page = paginer(request, activites, PAR_PAGE_ACTIVITES)
+            groupes = moteur.grouper_non_attribues(page, criteres, jour, membres)
+        else:
+            page = paginer(request, moteur.habilitations(conventions, criteres, jour, membres), PAR_PAGE_HABILITATIONS)
+            groupes = moteur.grouper_habilitations(page)
+    return render(
+        request,
+        "afas/recherche.html",
+        {
+            "form": form,
+            "groupes": groupes,
+            "page": page,
+            "etat": etat,
+            "non_attribue": etat == EtatHabilitation.NON_ATTRIBUE,
+            "en_attente": any(h.en_attente_caf for g in groupes for h in g.lignes if not isinstance(h, str)),
+            "requete": request.GET.urlencode(),
+            "fil": _fil(),
+        },
+    )
+
+
+def _retour_recherche(requete: str) -> str:
+    """L'adresse de la recherche avec ses seuls critères connus (jamais une adresse fournie)."""
+    recu = QueryDict(requete)
+    propre = QueryDict(mutable=True)
+    for nom in (*CHAMPS_RECHERCHE, "page"):
+        if recu.get(nom):
+            propre[nom] = recu.get(nom)
+    return reverse("afas:habilitations") + (f"?{propre.urlencode()}" if propre else "")
+
+
+@require_http_methods(["GET", "POST"])
+def habiliter(request):
+    """HABILITER UN UTILISATEUR : « Afficher les activités » (sans JavaScript : un bouton qui
+    renvoie le formulaire sans rien enregistrer) rafraîchit la liste ; Enregistrer reste sur la
+    page avec les messages des guides ; Enregistrer et quitter revient à la recherche."""
+    conventions = _exiger_habiliter(request)
+    donnees = request.POST if request.method == "POST" else None
+    form = HabiliterForm(donnees, conventions=conventions, habilitateur=request.user)
+    enregistrer = request.method == "POST" and ("enregistrer" in request.POST or "quitter" in request.POST)
+    if enregistrer and form.is_valid():
+        d = form.cleaned_data
+        try:
+            creees = services.habilitation_afas_affecter(
+                par=request.user,
+                utilisateur=d["utilisateur"],
+                role=d["role"],
+                date_ouverture=d["date_ouverture"],
+                activites=d["activites_choisies"],
+                lieux=d["lieux_choisis"],
+            )
+        except ErreurMetier as erreur:
+            form.add_error(None, str(erreur))
+        else:
+            messages.success(request, "Les habilitations ont été créées avec succès.")
+            for h in creees:
+                if h.role == RoleAfas.APPROBATEUR:
+                    messages.info(
+                        request,
+                        "L'habilitation de cet utilisateur au rôle d'approbateur pour l'équipement/service "
+                        f"{h.activite.libelle}, est en cours de validation par la Caf.",
+                    )
+            if "quitter" in request.POST:
+                return redirect(
+                    reverse("afas:habilitations") + f"?partenaire={d['partenaire'].pk}&etat=actif&lieux=oui"
+                )
+            return redirect(reverse("afas:habiliter"))
+    elif request.method == "POST" and not enregistrer:
+        # « Afficher les activités » sans JavaScript : on réaffiche, sans erreurs prématurées.
+        form = HabiliterForm(request.POST, conventions=conventions, habilitateur=request.user)
+        form._errors = {}
+    return render(
+        request,
+        "afas/habiliter.html",
+        {"form": form, "fil": [*_fil(), {"titre": "Administration des profils", "url": reverse("afas:habilitations")}]},
+    )
+
+
+@require_GET
+def portee(request):
+    """Le fragment « 3. Sélectionner la portée » rafraîchi par htmx (mêmes droits que la page)."""
+    conventions = _exiger_habiliter(request)
+    form = HabiliterForm(request.GET, conventions=conventions, habilitateur=request.user)
+    form._errors = {}
+    return render(request, "afas/_portee.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def supprimer(request, pk: int):
+    # Objet cherché dans le seul périmètre de l'utilisateur : 404 pour tout autre, quel qu'il soit.
+    habilitation = get_object_or_404(
+        perms.habilitations_gerees(request.user).select_related("utilisateur", "activite", "lieu"), pk=pk
+    )
+    if habilitation.utilisateur_id == request.user.pk:
+        raise Http404
+    form = SuppressionForm(request.POST or None)
+    requete = request.POST.get("requete", request.GET.get("requete", ""))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.habilitation_afas_supprimer(par=request.user, habilitation=habilitation)
+        except ErreurMetier as erreur:
+            form.add_error(None, str(erreur))
+        else:
+            messages.success(request, "L'habilitation est supprimée : elle figure désormais dans l'Historique.")
+            return redirect(_retour_recherche(requete))
+    return render(
+        request,
+        "afas/supprimer.html",
+        {
+            "form": form,
+            "h": habilitation,
+            "requete": requete,
+            "retour": _retour_recherche(requete),
+            "fil": [*_fil(), {"titre": "Administration des profils", "url": reverse("afas:habilitations")}],
+        },
+    )

@@ -1,0 +1,120 @@
+"""Écrans de l'agent Caf : « Approbateurs à valider » (valider, refuser) et l'état de préparation
+des partenaires de sa Caf pour l'appel de déclaration. Hors rôle : 403 ; demande d'une autre
+Caf : 404."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from afas import perms, services
+from afas.attribution import etat_preparation
+from afas.validation.filtres import ValidationFiltre
+from afas.validation.forms import RefusForm, ValidationForm
+from portail.socle.erreurs import ErreurMetier
+from portail.socle.listes import paginer, trier
+from portail.socle.navigation import fil_ariane
+
+TRI_VALIDATIONS = {
+    "partenaire": ("habilitation__convention__organisme__raison_sociale",),
+    "utilisateur": ("habilitation__utilisateur__nom", "habilitation__utilisateur__prenom"),
+    "activite": ("habilitation__activite__libelle",),
+    "demandee_le": ("demandee_le",),
+    "date_ouverture": ("habilitation__date_ouverture",),
+}
+
+
+def _exiger_agent(request) -> None:
+    if not perms.peut_gerer_activites(request.user):
+        raise PermissionDenied
+
+
+def _fil():
+    return fil_ariane(("Aides financières d'action sociale", reverse("afas:validations")))
+
+
+@require_GET
+def validations(request):
+    """La file : partenaire, utilisateur, activité, demandé par qui et depuis quand."""
+    _exiger_agent(request)
+    queryset = perms.validations_visibles(request.user).select_related(
+        "habilitation__utilisateur",
+        "habilitation__activite",
+        "habilitation__convention__organisme",
+        "demandee_par",
+        "decidee_par",
+    )
+    filtre = ValidationFiltre(request.GET or None, queryset=queryset)
+    page = paginer(request, trier(request, filtre.qs, TRI_VALIDATIONS, ("demandee_le",)))
+    return render(
+        request,
+        "afas/validations.html",
+        {
+            "filtre": filtre,
+            "page": page,
+            "filtre_actif": any(request.GET.get(nom) for nom in filtre.filters),
+            "fil": _fil(),
+        },
+    )
+
+
+def _decider(request, pk: int, form_class, gabarit: str):
+    _exiger_agent(request)
+    validation = get_object_or_404(
+        perms.validations_visibles(request.user).select_related(
+            "habilitation__utilisateur", "habilitation__activite", "habilitation__convention__organisme", "demandee_par"
+        ),
+        pk=pk,
+    )
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if form_class is RefusForm:
+                services.approbateur_refuser(par=request.user, validation=validation, motif=form.cleaned_data["motif"])
+                messages.success(
+                    request, f"L'approbateur {validation.habilitation.utilisateur.get_full_name()} est refusé."
+                )
+            else:
+                services.approbateur_valider(par=request.user, validation=validation)
+                messages.success(
+                    request, f"L'approbateur {validation.habilitation.utilisateur.get_full_name()} est validé."
+                )
+        except ErreurMetier as erreur:
+            form.add_error(None, str(erreur))
+        else:
+            return redirect("afas:validations")
+    return render(
+        request,
+        gabarit,
+        {
+            "form": form,
+            "validation": validation,
+            "h": validation.habilitation,
+            "fil": [*_fil(), {"titre": "Approbateurs à valider", "url": reverse("afas:validations")}],
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def valider(request, pk: int):
+    return _decider(request, pk, ValidationForm, "afas/valider.html")
+
+
+@require_http_methods(["GET", "POST"])
+def refuser(request, pk: int):
+    return _decider(request, pk, RefusForm, "afas/refuser.html")
+
+
+@require_GET
+def preparation(request):
+    """Par partenaire de la Caf : « Prêt pour l'appel de déclaration » ou ce qui manque."""
+    _exiger_agent(request)
+    organismes = perms.organismes_geres(request.user).filter(activites__isnull=False).distinct()
+    page = paginer(request, trier(request, organismes, ("raison_sociale",), ("raison_sociale",)))
+    etats = etat_preparation([o.pk for o in page.object_list])
+    for organisme in page.object_list:
+        organisme.preparation = etats.get(organisme.pk, [])
+    return render(request, "afas/preparation.html", {"page": page, "fil": _fil()})

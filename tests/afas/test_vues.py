@@ -1,0 +1,426 @@
+"""Écrans AFAS : qui voit quoi (refus par défaut, 404 hors périmètre), et les parcours des guides."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+
+from afas import services
+from afas.enums import DecisionCaf, RoleAfas
+from afas.models import Activite, HabilitationAfas, LieuImplantation
+from portail.socle.dates import aujourdhui
+from tests.conftest import connecter_verifie
+from tests.utils import texte
+
+pytestmark = pytest.mark.django_db
+
+J = aujourdhui()
+PERSONAS_SANS_HABILITER = ["declarant", "responsable", "exterieur", "agent_caf"]
+
+
+def connecter(client, request, persona: str):
+    user = request.getfixturevalue(persona)
+    connecter_verifie(client, user)
+    return user
+
+
+def affecter(par, user, role, activites=(), lieux=()):
+    return services.habilitation_afas_affecter(
+        par=par, utilisateur=user, role=role, date_ouverture=J, activites=activites, lieux=lieux
+    )
+
+
+# --- Administration des profils : qui peut ------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["administrateur", "habilitateur"])
+def test_recherche_ouverte_a_l_administrateur_et_au_profil_habiliter(client, request, persona, activite):
+    connecter(client, request, persona)
+    reponse = client.get(reverse("afas:habilitations"))
+    assert reponse.status_code == 200
+    assert "HABILITATIONS D'ACTION SOCIALE" in texte(reponse)
+    assert client.get(reverse("afas:habiliter")).status_code == 200
+
+
+@pytest.mark.parametrize("persona", PERSONAS_SANS_HABILITER)
+def test_recherche_et_habiliter_refuses(client, request, persona, convention, administrateur):
+    connecter(client, request, persona)
+    assert client.get(reverse("afas:habilitations"), {"etat": "actif"}).status_code == 403
+    assert client.get(reverse("afas:habiliter")).status_code == 403
+    assert client.get(reverse("afas:habiliter_portee")).status_code == 403
+    assert client.post(reverse("afas:habiliter"), {"enregistrer": "1"}).status_code == 403
+
+
+@pytest.mark.parametrize("persona", ["admin_autre_partenaire", "declarant", "responsable", "exterieur", "agent_caf"])
+def test_supprimer_hors_perimetre_404(client, request, persona, administrateur, declarant, activite):
+    (h,) = affecter(administrateur, declarant, RoleAfas.FDF, activites=[activite])
+    connecter(client, request, persona)
+    url = reverse("afas:habilitation_supprimer", args=[h.pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"confirmation": "on"}).status_code == 404
+    h.refresh_from_db()
+    assert h.date_cloture is None
+
+
+def test_admin_d_un_autre_partenaire_ne_voit_ni_n_affecte_rien_ici(
+    client, admin_autre_partenaire, administrateur, declarant, activite, convention
+):
+    affecter(administrateur, declarant, RoleAfas.FDF, activites=[activite])
+    connecter_verifie(client, admin_autre_partenaire)
+    reponse = client.get(reverse("afas:habilitations"), {"etat": "actif", "lieux": "oui"})
+    assert reponse.status_code == 200
+    assert "Ferrand" not in texte(reponse)
+    assert activite.libelle not in texte(reponse)
+    # Le partenaire d'une autre convention n'est pas un choix valide : rien n'est créé.
+    donnees = {
+        "partenaire": convention.pk,
+        "utilisateur": declarant.pk,
+        "role": RoleAfas.FDA,
+        "date_ouverture": J.isoformat(),
+        "portee": "activites",
+        "activites": [activite.pk],
+        "enregistrer": "1",
+    }
+    reponse = client.post(reverse("afas:habiliter"), donnees)
+    assert reponse.status_code == 200
+    assert HabilitationAfas.objects.filter(role=RoleAfas.FDA).count() == 0
+
+
+def test_personne_ne_s_habilite_soi_meme_par_l_ecran(client, habilitateur, convention, activite, administrateur):
+    """L'habilitateur est lui-même déclarant : il n'est pas dans la liste des utilisateurs."""
+    from tests import factories
+
+    factories.habiliter(habilitateur, convention, "AFAS-DECLARER", responsable=administrateur)
+    connecter_verifie(client, habilitateur)
+    reponse = client.post(
+        reverse("afas:habiliter"),
+        {
+            "partenaire": convention.pk,
+            "utilisateur": habilitateur.pk,
+            "role": RoleAfas.FDA,
+            "date_ouverture": J.isoformat(),
+            "portee": "activites",
+            "activites": [activite.pk],
+            "enregistrer": "1",
+        },
+    )
+    assert reponse.status_code == 200
+    assert "n'appartient pas au groupe AFAS-DECLARER" in texte(reponse)
+    assert not HabilitationAfas.objects.exists()
+
+
+# --- Parcours des guides -----------------------------------------------------------------------
+
+
+def test_habiliter_approbateur_sur_deux_activites(client, administrateur, declarant, convention, activite, activite2):
+    connecter_verifie(client, administrateur)
+    reponse = client.get(reverse("afas:habiliter"))
+    page = texte(reponse)
+    for libelle in ("1. SÉLECTIONNER L'UTILISATEUR", "2. SÉLECTIONNER LE RÔLE", "3. SÉLECTIONNER LA PORTÉE"):
+        assert libelle in page
+    assert "FERRAND Paul" in page  # membre d'AFAS-DECLARER
+    assert "CASTAN Hugo" not in page  # l'administrateur lui-même
+    reponse = client.post(
+        reverse("afas:habiliter"),
+        {
+            "partenaire": convention.pk,
+            "utilisateur": declarant.pk,
+            "role": RoleAfas.APPROBATEUR,
+            "date_ouverture": J.isoformat(),
+            "portee": "activites",
+            "toutes": "on",
+            "enregistrer": "1",
+        },
+        follow=True,
+    )
+    page = texte(reponse)
+    assert "Les habilitations ont été créées avec succès." in page
+    for a in (activite, activite2):
+        assert (
+            "L'habilitation de cet utilisateur au rôle d'approbateur pour l'équipement/service "
+            f"{a.libelle}, est en cours de validation par la Caf." in page
+        )
+    assert HabilitationAfas.objects.en_attente().count() == 2
+
+    reponse = client.get(reverse("afas:habilitations"), {"etat": "inactif", "lieux": "oui"})
+    page = texte(reponse)
+    assert f"Activité : {activite.libelle}" in page
+    assert f"{J:%d/%m/%Y}*" in page
+    assert "(*) En attente de validation par votre CAF." in page
+
+
+def test_selection_obligatoire(client, administrateur, declarant, convention, activite):
+    connecter_verifie(client, administrateur)
+    reponse = client.post(
+        reverse("afas:habiliter"),
+        {
+            "partenaire": convention.pk,
+            "utilisateur": declarant.pk,
+            "role": RoleAfas.FDA,
+            "date_ouverture": J.isoformat(),
+            "portee": "activites",
+            "enregistrer": "1",
+        },
+    )
+    assert "La sélection d'au moins une activité est obligatoire." in texte(reponse)
+    assert not HabilitationAfas.objects.exists()
+
+
+def test_afficher_les_lieux_sans_javascript_et_par_htmx(client, administrateur, convention, lieu, lieu2):
+    connecter_verifie(client, administrateur)
+    donnees = {"partenaire": convention.pk, "portee": "lieux", "afficher": "1"}
+    page = texte(client.post(reverse("afas:habiliter"), donnees))
+    assert lieu.libelle in page and lieu2.libelle in page
+    assert "Sélectionner tous les lieux d'implantation de toutes les activités" in page
+    assert not HabilitationAfas.objects.exists()
+    fragment = client.get(reverse("afas:habiliter_portee"), donnees, HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.content.decode()
+    assert lieu2.libelle in texte(fragment)
+
+
+def test_fda_sur_deux_lieux_puis_suppression(client, administrateur, declarant, convention, activite, lieu, lieu2):
+    connecter_verifie(client, administrateur)
+    client.post(
+        reverse("afas:habiliter"),
+        {
+            "partenaire": convention.pk,
+            "utilisateur": declarant.pk,
+            "role": RoleAfas.FDA,
+            "date_ouverture": J.isoformat(),
+            "portee": "lieux",
+            "lieux": [lieu.pk, lieu2.pk],
+            "quitter": "1",
+        },
+    )
+    assert HabilitationAfas.objects.actives().filter(lieu__isnull=False).count() == 2
+    page = texte(client.get(reverse("afas:habilitations"), {"etat": "actif", "lieux": "oui"}))
+    assert f"Lieu d'implantation : {lieu.libelle}" in page
+    h = HabilitationAfas.objects.get(lieu=lieu)
+    requete = "etat=actif&lieux=oui"
+    url = reverse("afas:habilitation_supprimer", args=[h.pk])
+    reponse = client.post(url, {"requete": requete})
+    assert "Cochez la case pour confirmer la suppression." in texte(reponse)
+    reponse = client.post(url, {"requete": requete, "confirmation": "on"})
+    assert reponse.status_code == 302 and reponse["Location"].endswith("?etat=actif&lieux=oui")
+    page = texte(client.get(reverse("afas:habilitations"), {"etat": "historique", "lieux": "oui"}))
+    assert f"Lieu d'implantation : {lieu.libelle}" in page and f"{J:%d/%m/%Y}" in page
+    page = texte(client.get(reverse("afas:habilitations"), {"etat": "non_attribue", "lieux": "oui"}))
+    assert f"Lieu d'implantation : {lieu.libelle}" in page
+    assert f"Lieu d'implantation : {lieu2.libelle}" not in page
+    assert "Non attribué" in page
+
+
+def test_retour_de_suppression_jamais_une_adresse_fournie(client, administrateur, declarant, activite):
+    (h,) = affecter(administrateur, declarant, RoleAfas.FDF, activites=[activite])
+    connecter_verifie(client, administrateur)
+    reponse = client.post(
+        reverse("afas:habilitation_supprimer", args=[h.pk]),
+        {"requete": "next=https://exemple.invalid&etat=actif", "confirmation": "on"},
+    )
+    assert reponse["Location"] == reverse("afas:habilitations") + "?etat=actif"
+
+
+def test_non_attribue_liste_les_roles_manquants(client, administrateur, declarant, activite, activite2):
+    affecter(administrateur, declarant, RoleAfas.FDF, activites=[activite])
+    connecter_verifie(client, administrateur)
+    page = texte(client.get(reverse("afas:habilitations"), {"etat": "non_attribue", "lieux": "non"}))
+    assert f"Activité : {activite.libelle}" in page and f"Activité : {activite2.libelle}" in page
+    assert page.count("<td>Fournisseur de données financières</td>") == 1  # seule l'activité 2 n'en a pas
+    page = texte(
+        client.get(reverse("afas:habilitations"), {"etat": "non_attribue", "lieux": "non", "role": RoleAfas.FDF})
+    )
+    assert f"Activité : {activite.libelle}" not in page
+
+
+def test_etat_obligatoire(client, administrateur):
+    connecter_verifie(client, administrateur)
+    page = texte(client.get(reverse("afas:habilitations"), {"partenaire": ""}))
+    assert "Choisissez l'état de l'habilitation." in page
+
+
+# --- Déclarant ---------------------------------------------------------------------------------
+
+
+def test_menu_du_declarant(client, declarant):
+    connecter_verifie(client, declarant)
+    page = texte(client.get(reverse("afas:accueil")))
+    for lien in ("Aides financières d'action sociale", "Accueil AFAS", "Mes déclarations", "Modifier mon adresse mail"):
+        assert lien in page
+    assert reverse("afas:habilitations") not in page
+    assert "Gestion des habilitations" not in page
+    page = texte(client.get(reverse("afas:mes_declarations")))
+    assert "Vous n'avez pas encore de déclaration." in page
+
+
+@pytest.mark.parametrize("persona", ["exterieur", "responsable", "agent_caf"])
+def test_pages_declarant_refusees_aux_autres(client, request, persona):
+    connecter(client, request, persona)
+    assert client.get(reverse("afas:accueil")).status_code == 403
+    assert client.get(reverse("afas:mes_declarations")).status_code == 403
+
+
+# --- Agent Caf ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["administrateur", "declarant", "exterieur", "superviseur"])
+def test_ecrans_caf_refuses_aux_autres(client, request, persona):
+    connecter(client, request, persona)
+    for nom in ("activites", "lieux", "validations", "preparation", "activite_creer"):
+        assert client.get(reverse(f"afas:{nom}")).status_code == 403
+
+
+def test_agent_d_une_autre_caf_404(client, agent_autre_caf, administrateur, declarant, activite, lieu):
+    (h,) = affecter(administrateur, declarant, RoleAfas.APPROBATEUR, activites=[activite])
+    connecter_verifie(client, agent_autre_caf)
+    for url in (
+        reverse("afas:activite", args=[activite.pk]),
+        reverse("afas:activite_modifier", args=[activite.pk]),
+        reverse("afas:activite_cloturer", args=[activite.pk]),
+        reverse("afas:lieu_creer", args=[activite.pk]),
+        reverse("afas:lieu_modifier", args=[lieu.pk]),
+        reverse("afas:lieu_cloturer", args=[lieu.pk]),
+        reverse("afas:valider", args=[h.validation.pk]),
+        reverse("afas:refuser", args=[h.validation.pk]),
+    ):
+        assert client.get(url).status_code == 404, url
+    assert client.post(reverse("afas:valider", args=[h.validation.pk]), {"confirmation": "on"}).status_code == 404
+    h.validation.refresh_from_db()
+    assert h.validation.decision == DecisionCaf.EN_ATTENTE
+    assert activite.libelle not in texte(client.get(reverse("afas:activites")))
+
+
+def test_agent_valide_et_refuse(client, agent_caf, administrateur, declarant, activite, activite2):
+    (h1,) = affecter(administrateur, declarant, RoleAfas.APPROBATEUR, activites=[activite])
+    (h2,) = affecter(administrateur, declarant, RoleAfas.APPROBATEUR, activites=[activite2])
+    connecter_verifie(client, agent_caf)
+    page = texte(client.get(reverse("afas:validations")))
+    assert "2 demandes" in page and "FERRAND Paul" in page and "Castan" in page.replace("CASTAN", "Castan")
+    reponse = client.post(reverse("afas:valider", args=[h1.validation.pk]), {"confirmation": "on"}, follow=True)
+    assert "est validé" in texte(reponse)
+    reponse = client.post(reverse("afas:refuser", args=[h2.validation.pk]), {"confirmation": "on", "motif": ""})
+    assert "Le motif du refus est obligatoire." in texte(reponse)
+    client.post(reverse("afas:refuser", args=[h2.validation.pk]), {"confirmation": "on", "motif": "Inconnu"})
+    assert HabilitationAfas.objects.actives().get() == h1
+    assert HabilitationAfas.objects.historiques().get() == h2
+    assert "Aucun approbateur n'attend" in texte(client.get(reverse("afas:validations")))
+    page = texte(client.get(reverse("afas:validations"), {"decision": DecisionCaf.REFUSEE}))
+    assert "Inconnu" in page
+
+
+def test_agent_gere_activites_et_lieux(client, agent_caf, convention):
+    connecter_verifie(client, agent_caf)
+    reponse = client.post(
+        reverse("afas:activite_creer"),
+        {
+            "organisme": convention.organisme.pk,
+            "numero_equipement": "alsh-1",
+            "libelle": "Accueil de loisirs Lioujas",
+            "type_activite": "ALSH",
+            "nature": "",
+            "date_ouverture": J.isoformat(),
+        },
+    )
+    assert "La nature d'activité est obligatoire pour un ALSH." in texte(reponse)
+    assert not Activite.objects.exists()
+    reponse = client.post(
+        reverse("afas:activite_creer"),
+        {
+            "organisme": convention.organisme.pk,
+            "numero_equipement": "alsh-1",
+            "libelle": "Accueil de loisirs Lioujas",
+            "type_activite": "ALSH",
+            "nature": "EXTRA",
+            "date_ouverture": J.isoformat(),
+        },
+    )
+    activite = Activite.objects.get()
+    assert reponse["Location"] == reverse("afas:activite", args=[activite.pk])
+    assert activite.numero_equipement == "ALSH-1"
+    client.post(
+        reverse("afas:lieu_creer", args=[activite.pk]),
+        {"libelle": "École", "code_postal": "12000", "date_ouverture": J.isoformat()},
+    )
+    lieu = LieuImplantation.objects.get()
+    page = texte(client.get(reverse("afas:lieux"), {"activite": "Lioujas"}))
+    assert "École" in page
+    reponse = client.post(
+        reverse("afas:activite_cloturer", args=[activite.pk]),
+        {"date_cloture": (J + datetime.timedelta(days=1)).isoformat(), "confirmation": "on"},
+    )
+    assert reponse.status_code == 302
+    lieu.refresh_from_db()
+    assert lieu.date_cloture == J + datetime.timedelta(days=1)
+    page = texte(client.get(reverse("afas:activites"), {"type_activite": "ALSH", "tri": "-libelle"}))
+    assert "Accueil de loisirs Lioujas" in page
+
+
+def test_preparation_du_partenaire(client, agent_caf, administrateur, declarant, convention, activite):
+    connecter_verifie(client, agent_caf)
+    page = texte(client.get(reverse("afas:preparation")))
+    assert "1 activité(s) sans approbateur validé par la Caf" in page
+    (h,) = affecter(administrateur, declarant, RoleAfas.APPROBATEUR, activites=[activite])
+    affecter(administrateur, declarant, RoleAfas.FDA, activites=[activite])
+    affecter(administrateur, declarant, RoleAfas.FDF, activites=[activite])
+    assert "sans approbateur validé" in texte(client.get(reverse("afas:preparation")))
+    services.approbateur_valider(par=agent_caf, validation=h.validation)
+    page = texte(client.get(reverse("afas:preparation")))
+    assert "Prêt pour l'appel de déclaration" in page
+
+
+def test_tous_les_lieux_d_une_activite(client, administrateur, declarant, convention, activite, lieu, lieu2):
+    from tests.afas.conftest import creer_activite, creer_lieu
+
+    autre = creer_lieu(creer_activite(convention.organisme, "CLSH de Bozouls", numero="EQ0003"), "Bozouls")
+    connecter_verifie(client, administrateur)
+    page = texte(
+        client.post(reverse("afas:habiliter"), {"partenaire": convention.pk, "portee": "lieux", "afficher": "1"})
+    )
+    assert f"Sélectionner tous les lieux d'implantation de l'activité {activite.libelle}" in page
+    client.post(
+        reverse("afas:habiliter"),
+        {
+            "partenaire": convention.pk,
+            "utilisateur": declarant.pk,
+            "role": RoleAfas.FDA,
+            "date_ouverture": J.isoformat(),
+            "portee": "lieux",
+            "toutes_activite": [activite.pk],
+            "enregistrer": "1",
+        },
+    )
+    assert set(HabilitationAfas.objects.values_list("lieu", flat=True)) == {lieu.pk, lieu2.pk}
+    assert not HabilitationAfas.objects.filter(lieu=autre).exists()
+
+
+def test_menu_de_l_agent_caf(client, agent_caf):
+    connecter_verifie(client, agent_caf)
+    page = texte(client.get(reverse("portail:accueil")))
+    for lien in (
+        "Activités et lieux d'implantation",
+        "Approbateurs à valider",
+        "Préparation de l'appel de déclaration",
+    ):
+        assert lien in page
+    assert reverse("afas:habilitations") not in page
+
+
+def test_approbateur_sans_decision_enregistree_jamais_actif(declarant, convention, activite):
+    """Même écrit sans passer par le service (aucune demande), un approbateur n'est pas actif."""
+    h = HabilitationAfas.objects.create(
+        utilisateur=declarant, convention=convention, role=RoleAfas.APPROBATEUR, activite=activite, date_ouverture=J
+    )
+    assert not HabilitationAfas.objects.actives().filter(pk=h.pk).exists()
+    assert HabilitationAfas.objects.inactives().filter(pk=h.pk).exists()
+
+
+def test_tableau_de_bord_afas_de_l_habilitateur(client, administrateur, declarant, activite, activite2, agent_caf):
+    affecter(administrateur, declarant, RoleAfas.APPROBATEUR, activites=[activite])
+    affecter(administrateur, declarant, RoleAfas.FDA, activites=[activite, activite2])
+    affecter(administrateur, declarant, RoleAfas.FDF, activites=[activite, activite2])
+    services.activite_cloturer(par=None, activite=activite2, date_cloture=J + datetime.timedelta(days=10))
+    connecter_verifie(client, administrateur)
+    page = texte(client.get(reverse("afas:accueil")))
+    assert "Activités dont un rôle n'est tenu par personne</a></td><td>2</td>" in page
+    assert "Approbateurs en attente de validation par la Caf</a></td><td>1</td>" in page
+    assert "prennent fin dans les 30 jours</td><td>2</td>" in page
