@@ -9,7 +9,6 @@ from django.utils.functional import SimpleLazyObject
 from portail.templatetags.portail_dsfr import date_heure, formulaires_en_erreur, heure
 
 
-
 class _Formulaire(forms.Form):
     nom = forms.CharField()
 
