@@ -6,6 +6,7 @@ import datetime
 from django import template
 from django.forms import BaseForm
 from django.utils import timezone
+from django.utils.functional import LazyObject
 
 from portail.socle.csv import texte_cellule
 
@@ -38,6 +39,10 @@ def formulaires_en_erreur(context: template.Context) -> list[BaseForm]:
     validation peut avoir des effets, l'authentification par exemple)."""
     vus: list[BaseForm] = []
     for valeur in context.flatten().values():
+        # Un objet paresseux (menu, utilisateur) n'est pas un formulaire : ne pas l'évaluer (un
+        # isinstance sur lui lirait __class__ et lancerait ses requêtes).
+        if isinstance(valeur, LazyObject):
+            continue
         if isinstance(valeur, BaseForm) and valeur.is_bound and valeur._errors and valeur not in vus:
             vus.append(valeur)
     return vus

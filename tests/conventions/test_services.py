@@ -2,10 +2,12 @@
 (django-guardian) réconciliés sur les faits datés."""
 
 import datetime
+import html
 import zoneinfo
 
 import pytest
 import time_machine
+from django.template.loader import render_to_string
 from guardian.shortcuts import get_perms
 
 from conventions import perms, services
@@ -384,6 +386,8 @@ class TestAvenant:
         # L'historique du détail et du PDF nomme les deux administrateurs.
         contenu = convention_contenu(convention)
         assert [m.administrateur for m in contenu.mandats] == [compte, successeur]
+        page = render_to_string("conventions/convention.html", {"convention": convention, "contenu": contenu})
+        assert "(remplacé le jour de sa prise d'effet)" in html.unescape(page)
 
     def test_changement_prevu_apres_la_cloture_reste_dans_l_historique(
         self, agent_caf, convention, administrateur, compte_successeur

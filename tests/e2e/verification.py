@@ -6,7 +6,8 @@
 - ``verifier_page(page)`` : sur la page affichée, à 1280 px puis à 320 px de large, axe-core
   (WCAG 2.1 A et AA) ne trouve aucune violation grave ou critique, et la page n'est pas plus large
   que la fenêtre (aucun défilement horizontal de toute la page) ; chaque case à cocher et bouton
-  radio DSFR est suivi de son label (sinon la case est invisible). Les parcours l'appellent sur
+  radio DSFR est suivi de son label (sinon la case est invisible) ; chaque lien d'évitement mène
+  à un élément de la page. Les parcours l'appellent sur
   chaque page qu'ils visitent.
 
 axe-core est vendu dans ``tests/e2e/vendor/axe.min.js`` (paquet npm ``axe-core``, version
@@ -82,10 +83,18 @@ CASES_SANS_LABEL_FRERE = """() => [...document.querySelectorAll('input[type=chec
   .map(e => e.id || e.name)"""
 
 
+# Un lien d'évitement (« Contenu », « Menu », « Pied de page ») mène à un élément de la page.
+LIENS_D_EVITEMENT_ORPHELINS = """() => [...document.querySelectorAll('.fr-skiplinks a[href^="#"]')]
+  .filter(a => !document.getElementById(a.getAttribute('href').slice(1)))
+  .map(a => a.getAttribute('href'))"""
+
+
 def problemes_page(page, largeurs: tuple[int, ...] = LARGEURS) -> list[str]:
     """Les problèmes de la page affichée à chaque largeur ; la taille de la fenêtre est rétablie."""
     taille = page.viewport_size
     problemes: list[str] = []
+    if orphelins := page.evaluate(LIENS_D_EVITEMENT_ORPHELINS):
+        problemes.append(f"liens d'évitement vers une cible absente de la page : {orphelins}")
     if invisibles := page.evaluate(CASES_SANS_LABEL_FRERE):
         problemes.append(f"cases ou boutons radio invisibles (pas de label juste après l'input) : {invisibles}")
     try:
