@@ -14,7 +14,6 @@ import unicodedata
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
 from django.core import signing
 from django.db import IntegrityError, transaction
@@ -32,6 +31,7 @@ from habilitations.models import (
     SessionUtilisateur,
     Utilisateur,
 )
+from habilitations.provisoire import provisoire_empreinte
 from portail.audit import audit_enregistrer
 from portail.dates import aujourdhui, q_ouvert
 from portail.emails import courriel_preparer
@@ -143,7 +143,7 @@ def mot_de_passe_provisoire_emettre(*, utilisateur: Utilisateur, par: Utilisateu
     courriel. Valable 24 heures, une seule connexion. Le mot de passe personnel éventuel reste
     valable : demander un mot de passe provisoire ne permet pas de bloquer le compte d'autrui."""
     provisoire = "".join(secrets.choice(ALPHABET_PROVISOIRE) for _ in range(LONGUEUR_PROVISOIRE))
-    utilisateur.mot_de_passe_provisoire = make_password(provisoire)
+    utilisateur.mot_de_passe_provisoire = provisoire_empreinte(provisoire)
     utilisateur.mot_de_passe_provisoire_expire_le = timezone.now() + settings.MOT_DE_PASSE_PROVISOIRE_DUREE
     utilisateur.mot_de_passe_provisoire_utilise_le = None
     utilisateur.save(
@@ -165,12 +165,24 @@ def mot_de_passe_provisoire_emettre(*, utilisateur: Utilisateur, par: Utilisateu
     )
 
 
-def mot_de_passe_oublie(*, identifiant: str) -> None:
+@transaction.atomic
+def mot_de_passe_oublie(*, identifiant: str, demande_le: datetime.datetime | None = None) -> None:
     """Envoie un nouveau mot de passe provisoire si l'identifiant désigne un compte ouvert.
-    Ne dit rien sinon : la page répond la même chose dans tous les cas."""
-    user = Utilisateur.objects.filter(identifiant=identifiant.strip().upper()).first()
+    Ne dit rien sinon : la page répond la même chose dans tous les cas.
+
+    Idempotent pour une même demande (``demande_le``, l'heure de la demande) : une tâche livrée
+    deux fois n'émet pas un second mot de passe si un provisoire a été émis depuis la demande."""
+    user = Utilisateur.objects.select_for_update().filter(identifiant=identifiant.strip().upper()).first()
     if user is None or not user.is_active or not user.est_ouvert():
         logger.info("mot de passe oublié : aucun compte ouvert pour la demande")
+        return
+    emis_le = (
+        user.mot_de_passe_provisoire_expire_le - settings.MOT_DE_PASSE_PROVISOIRE_DUREE
+        if user.mot_de_passe_provisoire_expire_le
+        else None
+    )
+    if demande_le is not None and emis_le is not None and emis_le >= demande_le:
+        logger.info("mot de passe oublié : demande déjà traitée utilisateur=%s", user.pk)
         return
     mot_de_passe_provisoire_emettre(utilisateur=user, par=None)
 

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
@@ -26,6 +27,7 @@ from habilitations.forms import (
 from habilitations.middleware import CLE_CHOIX_MOT_DE_PASSE
 from habilitations.models import SessionUtilisateur
 from habilitations.receivers import CLE_A_DOUBLE_AUTHENTIFICATION
+from habilitations.tasks import mot_de_passe_oublie as tache_mot_de_passe_oublie
 from portail.middleware import adresse_client
 
 logger = logging.getLogger(__name__)
@@ -90,7 +92,7 @@ def mot_de_passe_oublie(request):
             logger.warning("mot de passe oublié : limite atteinte adresse=%s", adresse_client(request))
             messages.error(request, "Trop de demandes ont été faites. Patientez une heure avant de réessayer.")
             return render(request, "habilitations/mot_de_passe_oublie.html", {"form": form}, status=429)
-        services.mot_de_passe_oublie(identifiant=identifiant)
+        _mot_de_passe_oublie_programmer(identifiant)
         messages.success(
             request,
             "Si cet identifiant correspond à un compte ouvert, un mot de passe provisoire vient d'être envoyé à "
@@ -98,6 +100,18 @@ def mot_de_passe_oublie(request):
         )
         return redirect("habilitations:connexion")
     return render(request, "habilitations/mot_de_passe_oublie.html", {"form": form})
+
+
+def _mot_de_passe_oublie_programmer(identifiant: str) -> None:
+    """Confie la demande à Celery : la requête coûte la même chose que le compte existe ou non
+    (issue 10, point 2). Courtier injoignable : la demande est traitée ici même, plutôt que
+    perdue (le temps de réponse peut alors trahir l'existence du compte, le temps de la panne)."""
+    demande_le = timezone.now()
+    try:
+        tache_mot_de_passe_oublie.delay(identifiant, demande_le.isoformat())
+    except Exception:
+        logger.warning("mot de passe oublié : courtier indisponible, demande traitée dans la requête", exc_info=True)
+        services.mot_de_passe_oublie(identifiant=identifiant, demande_le=demande_le)
 
 
 def _limite_atteinte(espace: str, cle: str, limite: int) -> bool:
