@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +27,7 @@ from habilitations.middleware import CLE_CHOIX_MOT_DE_PASSE
 from habilitations.models import SessionUtilisateur
 from habilitations.receivers import CLE_A_DOUBLE_AUTHENTIFICATION
 from habilitations.tasks import mot_de_passe_oublie as tache_mot_de_passe_oublie
+from portail import cache_partage
 from portail.middleware import adresse_client
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,31 @@ class ConnexionView(auth_views.LoginView):
     template_name = "habilitations/connexion.html"
     form_class = ConnexionForm
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        # Avant tout hachage : un flot de tentatives (identifiants neufs, jamais verrouillés)
+        # depuis une même adresse ne doit pas occuper les processeurs de tout le monde.
+        if cache_partage.limite_atteinte(
+            "connexion-ip",
+            adresse_client(request) or "",
+            settings.CONNEXION_LIMITE_ADRESSE,
+            fenetre=settings.CONNEXION_LIMITE_FENETRE_SECONDES,
+        ):
+            logger.warning("connexion : limite par adresse atteinte adresse=%s", adresse_client(request))
+            minutes = max(1, settings.CONNEXION_LIMITE_FENETRE_SECONDES // 60)
+            return render(
+                request,
+                self.template_name,
+                {
+                    "form": self.get_form_class()(request, initial={"username": request.POST.get("username", "")}),
+                    "erreur_verrouillage": (
+                        "Trop de tentatives de connexion viennent de votre adresse réseau. Patientez "
+                        f"{minutes} minutes avant de réessayer."
+                    ),
+                },
+                status=429,
+            )
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         user = form.get_user()
@@ -86,9 +111,11 @@ def mot_de_passe_oublie(request):
     form = MotDePasseOublieForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         identifiant = form.cleaned_data["identifiant"].strip().upper()
-        if _limite_atteinte(
+        if cache_partage.limite_atteinte(
             "oubli-id", identifiant, settings.MOT_DE_PASSE_OUBLIE_LIMITE_IDENTIFIANT
-        ) | _limite_atteinte("oubli-ip", adresse_client(request) or "", settings.MOT_DE_PASSE_OUBLIE_LIMITE_ADRESSE):
+        ) | cache_partage.limite_atteinte(
+            "oubli-ip", adresse_client(request) or "", settings.MOT_DE_PASSE_OUBLIE_LIMITE_ADRESSE
+        ):
             logger.warning("mot de passe oublié : limite atteinte adresse=%s", adresse_client(request))
             messages.error(request, "Trop de demandes ont été faites. Patientez une heure avant de réessayer.")
             return render(request, "habilitations/mot_de_passe_oublie.html", {"form": form}, status=429)
@@ -112,16 +139,6 @@ def _mot_de_passe_oublie_programmer(identifiant: str) -> None:
     except Exception:
         logger.warning("mot de passe oublié : courtier indisponible, demande traitée dans la requête", exc_info=True)
         services.mot_de_passe_oublie(identifiant=identifiant, demande_le=demande_le)
-
-
-def _limite_atteinte(espace: str, cle: str, limite: int) -> bool:
-    """Fenêtre fixe d'une heure, comptée dans le cache partagé (Redis en production)."""
-    nom = f"limite:{espace}:{cle}"
-    cache.add(nom, 0, timeout=3600)
-    try:
-        return cache.incr(nom) > limite
-    except ValueError:
-        return False
 
 
 @require_http_methods(["GET", "POST"])

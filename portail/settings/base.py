@@ -162,6 +162,12 @@ ECHEANCE_APPARTENANCE_JOURS = env_int("ECHEANCE_APPARTENANCE_JOURS", 7)
 ECHEANCE_TABLEAU_DE_BORD_JOURS = env_int("ECHEANCE_TABLEAU_DE_BORD_JOURS", 30)
 OTP_TOTP_ISSUER = "Portail Partenaires"
 
+# Connexion : au plus tant de tentatives par adresse réseau et par fenêtre, refusées avant tout
+# hachage (un flot d'identifiants neufs, jamais verrouillés, ralentirait tout le monde). Assez
+# haut pour un bureau entier derrière une même adresse à l'heure de l'embauche.
+CONNEXION_LIMITE_ADRESSE = env_int("CONNEXION_LIMITE_ADRESSE", 30)
+CONNEXION_LIMITE_FENETRE_SECONDES = env_int("CONNEXION_LIMITE_FENETRE_SECONDES", 300)
+
 # « Mot de passe oublié ? » : limites par identifiant et par adresse, par heure.
 MOT_DE_PASSE_OUBLIE_LIMITE_IDENTIFIANT = env_int("MOT_DE_PASSE_OUBLIE_LIMITE_IDENTIFIANT", 3)
 MOT_DE_PASSE_OUBLIE_LIMITE_ADRESSE = env_int("MOT_DE_PASSE_OUBLIE_LIMITE_ADRESSE", 20)
@@ -264,7 +270,12 @@ CELERY_BEAT_SCHEDULE = {
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_CACHE_URL")}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("REDIS_CACHE_URL"),
+            # Redis injoignable : échouer vite, le repli de portail.cache_partage prend le relais.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if env_str("REDIS_CACHE_URL", "")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
