@@ -8,6 +8,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
+from portail.emails import sujet_normaliser
 from portail.models import Courriel
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ def courriel_envoyer(*, courriel_id: int) -> bool:
         courriel.tentatives += 1
         try:
             EmailMessage(
-                subject=courriel.sujet,
+                # Une ligne écrite avant la normalisation du sujet partirait en erreur à jamais.
+                subject=sujet_normaliser(courriel.sujet),
                 body=courriel.corps,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[courriel.destinataire],

@@ -117,3 +117,37 @@ class TestBoiteAuxLettresDeDeveloppement:
         assert user.identifiant in client.get(f"/dev/courriels/{courriel.pk}/").content.decode()
         settings.DEBUG = False
         assert client.get(f"/dev/courriels/{courriel.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+class TestSujetSurUneLigne:
+    """Issue 10, point 7 : un saut de ligne dans un libellé saisi faisait échouer l'envoi pour
+    toujours (« Header values may not contain linefeed »)."""
+
+    def test_libelle_avec_sauts_de_ligne(self, django_capture_on_commit_callbacks):
+        convention = factories.ConventionFactory(libelle="Accueil\r\nde loisirs\u2028été\x0b2026")
+        user = factories.creer_utilisateur(organisme=convention.organisme)
+        mail.outbox.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            courriel = courriel_preparer(
+                modele="administrateur_remplace",
+                destinataire=user.email,
+                contexte={"utilisateur": user, "successeur": user, "convention": convention, "avenant": None},
+            )
+        courriel.refresh_from_db()
+        assert courriel.envoye_le is not None
+        assert mail.outbox[-1].subject == (
+            "Portail Partenaires : changement d'administrateur de la convention « Accueil de loisirs été 2026 »"
+        )
+
+    def test_une_ligne_ecrite_avant_la_correction_part_quand_meme(self):
+        courriel = Courriel.objects.create(
+            modele="identifiant", destinataire="a@b.test", sujet="Portail\nPartenaires", corps="."
+        )
+        assert services.courriel_envoyer(courriel_id=courriel.pk)
+        assert mail.outbox[-1].subject == "Portail Partenaires"
+
+    def test_sujet_borne_a_la_colonne(self):
+        from portail.emails import SUJET_LONGUEUR_MAX, sujet_normaliser
+
+        assert len(sujet_normaliser("x" * 1000)) == SUJET_LONGUEUR_MAX
