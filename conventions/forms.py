@@ -19,6 +19,7 @@ from conventions.enums import TypeAvenant
 from conventions.models import Organisme, Profil, Service
 from conventions.validators import siret_normaliser
 from habilitations.models import Utilisateur
+from portail.chiffres import sont_chiffres_ascii
 from portail.dates import aujourdhui
 from portail.forms import PortailForm
 
@@ -99,7 +100,7 @@ class OrganismeChoixFiltre(django_filters.FilterSet):
             return queryset
         condition = Q(raison_sociale__icontains=value)
         siret = siret_normaliser(value)
-        if siret.isdigit():
+        if sont_chiffres_ascii(siret):
             condition |= Q(siret__startswith=siret)
         return queryset.filter(condition)
 
