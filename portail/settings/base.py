@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Le premier : l'identifiant de requête est dans tous les journaux, erreurs comprises.
+    "portail.exploitation.IdentifiantRequeteMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -59,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portail.exploitation.SansCacheAuthentifieMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -283,15 +286,32 @@ CACHES = {
 
 MESSAGE_TAGS = {10: "info", 20: "info", 25: "success", 30: "warning", 40: "error"}
 
+# Journaux sur la sortie d'erreur (collectés par docker, systemd…), en production comme en
+# développement. Chaque ligne porte l'identifiant de la requête (portail.exploitation) ; les
+# erreurs serveur (django.request) y écrivent leur trace complète, même DEBUG désactivé (la
+# configuration par défaut de Django ne les écrit qu'en DEBUG, ou par courriel aux ADMINS).
+# Jamais de données personnelles : les journaux citent des clés (utilisateur=12), pas de noms
+# ni d'adresses mail.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"simple": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "simple"}},
+    "filters": {"id_requete": {"()": "portail.exploitation.IdentifiantRequeteFilter"}},
+    "formatters": {"simple": {"format": "%(asctime)s %(levelname)s %(name)s [%(id_requete)s] %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "simple",
+            "filters": ["id_requete"],
+        }
+    },
     "loggers": {
         "portail": {"handlers": ["console"], "level": "INFO"},
         "habilitations": {"handlers": ["console"], "level": "INFO"},
         "conventions": {"handlers": ["console"], "level": "INFO"},
         "afas": {"handlers": ["console"], "level": "INFO"},
+        # Erreurs 500, avec leur trace ; propagate=False : pas de doublon.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
