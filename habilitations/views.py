@@ -25,7 +25,7 @@ from habilitations.forms import (
 )
 from habilitations.middleware import CLE_CHOIX_MOT_DE_PASSE
 from habilitations.models import SessionUtilisateur
-from habilitations.receivers import CLE_A_DOUBLE_AUTHENTIFICATION
+from habilitations.receivers import CLE_A_DOUBLE_AUTHENTIFICATION, connexion_terminer
 from habilitations.tasks import mot_de_passe_oublie as tache_mot_de_passe_oublie
 from portail import cache_partage
 from portail.middleware import adresse_client
@@ -181,6 +181,7 @@ def activer_otp(request):
         if codes is not None:
             otp_login(request, device)
             request.session[CLE_A_DOUBLE_AUTHENTIFICATION] = True
+            connexion_terminer(request, request.user)
             messages.success(request, "La double authentification est activée.")
             return render(
                 request,
@@ -211,6 +212,7 @@ def verifier_otp(request):
         device = otp.verifier(request.user, form.cleaned_data["code"])
         if device is not None:
             otp_login(request, device)
+            connexion_terminer(request, request.user)
             return redirect(_suivant(request))
         logger.info("double authentification : code refusé utilisateur=%s", request.user.pk)
         form.add_error(
