@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from habilitations.enums import Poste
@@ -260,15 +259,11 @@ def fichier_lire(contenu: bytes, *, convention: Convention, jour: datetime.date 
 
 def _verifier_adresses(lignes: list[LigneLue], *, convention: Convention, jour: datetime.date) -> None:
     """Une adresse mail en double dans le fichier (la première occurrence reste valide), ou déjà
-    celle d'un compte ouvert ou à venir de la convention (même règle que
-    ``services.email_verifier_disponible``, en une seule requête pour tout le fichier)."""
+    celle d'un compte ouvert ou à venir de la convention (la règle unique,
+    ``Utilisateur.objects.detenteurs_adresses``, en une seule requête pour tout le fichier)."""
     adresses = {ligne.valeurs["email"].lower() for ligne in lignes if ligne.valeurs["email"]}
     existants = dict(
-        Utilisateur.objects.annotate(adresse=Lower("email"))
-        .filter(convention=convention, adresse__in=adresses)
-        .filter(Q(date_cloture__isnull=True) | Q(date_cloture__gt=jour))
-        .order_by("pk")
-        .values_list("adresse", "identifiant")
+        Utilisateur.objects.detenteurs_adresses(convention, adresses, jour).values_list("adresse", "identifiant")
     )
     premieres: dict[str, int] = {}
     for ligne in lignes:

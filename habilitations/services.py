@@ -242,7 +242,16 @@ def utilisateur_cloturer(*, par: Utilisateur | None, utilisateur: Utilisateur, d
 
 def email_changement_demander(*, utilisateur: Utilisateur, nouvel_email: str) -> None:
     """Envoie à la nouvelle adresse un lien de confirmation valable 48 heures. L'adresse du
-    compte ne change qu'à la confirmation."""
+    compte ne change qu'à la confirmation. L'adresse doit être libre dans la convention, à la
+    demande comme à la confirmation (un autre compte a pu la prendre entre-temps)."""
+    if utilisateur.convention_id:
+        try:
+            email_verifier_disponible(convention=utilisateur.convention, email=nouvel_email, sauf=utilisateur)
+        except ErreurMetier:
+            # Sans l'identifiant de l'autre compte : « Mon profil » ne le révèle pas.
+            raise ErreurMetier(
+                "Cette adresse mail est déjà celle d'un autre compte ouvert de votre convention : choisissez-en une autre."
+            ) from None
     jeton = signing.dumps(
         {"u": utilisateur.pk, "nouveau": nouvel_email.strip().lower(), "ancien": utilisateur.email},
         salt=SEL_CHANGEMENT_EMAIL,
@@ -272,6 +281,8 @@ def email_changement_confirmer(*, utilisateur: Utilisateur, jeton: str) -> str:
         raise ErreurMetier("Ce lien de confirmation n'est pas valide.") from exc
     if donnees.get("u") != utilisateur.pk or donnees.get("ancien") != utilisateur.email:
         raise ErreurMetier("Ce lien de confirmation n'est pas valide ou a déjà été utilisé.")
+    if utilisateur.convention_id:
+        email_verifier_disponible(convention=utilisateur.convention, email=donnees["nouveau"], sauf=utilisateur)
     ancien = utilisateur.email
     utilisateur.email = donnees["nouveau"]
     utilisateur.save(update_fields=["email"])
@@ -287,11 +298,9 @@ def email_changement_confirmer(*, utilisateur: Utilisateur, jeton: str) -> str:
 
 
 def email_verifier_disponible(*, convention: Convention, email: str, sauf: Utilisateur | None = None) -> None:
-    """Une adresse mail n'est celle que d'un seul compte ouvert (ou à venir) d'une convention."""
-    email = email.strip().lower()
-    autres = Utilisateur.objects.filter(convention=convention, email__iexact=email).filter(
-        Q(date_cloture__isnull=True) | Q(date_cloture__gt=aujourdhui())
-    )
+    """Une adresse mail n'est celle que d'un seul compte ouvert (ou à venir) d'une convention
+    (la règle : ``Utilisateur.objects.detenteurs_adresses``)."""
+    autres = Utilisateur.objects.detenteurs_adresses(convention, [email])
     if sauf is not None:
         autres = autres.exclude(pk=sauf.pk)
     autre = autres.first()
@@ -368,12 +377,20 @@ def utilisateur_modifier(
     telephone: str = "",
     poste: str = Poste.SEDENTAIRE,
 ) -> Utilisateur:
-    """Modifier l'identité et les coordonnées d'un compte (les dates ont leurs propres actes)."""
+    """Modifier l'identité et les coordonnées d'un compte (les dates ont leurs propres actes).
+
+    Sa propre adresse mail, quel que soit l'écran, ne change qu'après le lien de confirmation
+    envoyé à la nouvelle adresse (comme depuis « Mon profil ») : l'adresse du compte reste
+    l'ancienne, le lien part. L'appelant le voit à ``utilisateur.email`` inchangé."""
     if utilisateur.convention_id:
         email_verifier_disponible(convention=utilisateur.convention, email=email, sauf=utilisateur)
+    email = email.strip().lower()
+    if par is not None and par.pk == utilisateur.pk and email != utilisateur.email.lower():
+        email_changement_demander(utilisateur=utilisateur, nouvel_email=email)
+        email = utilisateur.email
     avant = _donnees_utilisateur(utilisateur)
     utilisateur.nom, utilisateur.prenom = nom.strip(), prenom.strip()
-    utilisateur.email, utilisateur.telephone = email.strip().lower(), telephone.strip()
+    utilisateur.email, utilisateur.telephone = email, telephone.strip()
     utilisateur.poste = poste
     utilisateur.save(update_fields=["nom", "prenom", "email", "telephone", "poste"])
     apres = _donnees_utilisateur(utilisateur)

@@ -240,7 +240,11 @@ def regenerer_codes_secours(request):
 def profil(request):
     form = ChangerEmailForm(request.POST or None, utilisateur=request.user)
     if request.method == "POST" and form.is_valid():
-        services.email_changement_demander(utilisateur=request.user, nouvel_email=form.cleaned_data["email"])
+        try:
+            services.email_changement_demander(utilisateur=request.user, nouvel_email=form.cleaned_data["email"])
+        except services.ErreurMetier as exc:
+            form.add_error("email", str(exc))
+    if request.method == "POST" and form.is_valid():
         messages.success(
             request,
             f"Un lien de confirmation vient d'être envoyé à {form.cleaned_data['email']}. Votre adresse ne change "
