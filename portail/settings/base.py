@@ -99,6 +99,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Connexions persistantes : vérifiées avant chaque requête, pour qu'un redémarrage de
+        # PostgreSQL ne coûte pas une erreur 500 par processus web (tests/pannes).
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
