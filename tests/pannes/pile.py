@@ -37,10 +37,12 @@ def _binaires_postgresql() -> Path:
     return candidats[-1].parent
 
 
-def _en_postgres(commande: list[str], **kwargs) -> subprocess.CompletedProcess:
+def _en_postgres(commande: list[str]) -> None:
+    # Sorties vers /dev/null et non vers un tube : le serveur lancé par pg_ctl hériterait du
+    # tube et run() attendrait sa fin pour toujours.
     if os.geteuid() == 0:
         commande = ["runuser", "-u", "postgres", "--", *commande]
-    return subprocess.run(commande, check=True, capture_output=True, text=True, **kwargs)
+    subprocess.run(commande, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def attendre(condition, delai: float, quoi: str, pas: float = 0.25):
@@ -126,7 +128,19 @@ class Pile:
         )
 
     def postgresql_redemarrer(self) -> None:
-        _en_postgres([str(self.pg_bin / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "restart"])
+        _en_postgres(
+            [
+                str(self.pg_bin / "pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.pgdata / "postgresql.log"),
+                "-m",
+                "fast",
+                "-w",
+                "restart",
+            ]
+        )
 
     def postgresql_arreter(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
