@@ -130,9 +130,10 @@ def test_postgresql_redemarre_pendant_une_rafale(pile):
     for fil in fils:
         fil.join(timeout=30)
 
-    pendant = collections.Counter(s for t, s, _ in resultats if coupure <= t < reprise)
+    # Par moment : finie avant la coupure, commencée après la reprise, ou à cheval.
+    avant = collections.Counter(s for t, s, d in resultats if t + d < coupure)
     apres = collections.Counter(s for t, s, _ in resultats if t >= reprise)
-    avant = collections.Counter(s for t, s, _ in resultats if t < coupure)
+    pendant = collections.Counter(s for t, s, d in resultats if t + d >= coupure and t < reprise)
     plus_long = max(d for _, _, d in resultats)
     print(
         f"\nPostgreSQL redémarré ({reprise - coupure:.1f} s) pendant 4 clients en boucle : avant {dict(avant)}, "
