@@ -144,10 +144,16 @@ def test_postgresql_redemarre_pendant_une_rafale(pile):
     assert set(avant) == {"200"}, avant
     assert set(pendant) <= {"200", "500", "503"}, pendant
     assert plus_long < 15
-    # ... et, PostgreSQL revenu, chaque requête réussit : connexions persistantes vérifiées
-    # (CONN_HEALTH_CHECKS) au lieu d'une erreur 500 par processus.
+    # ... et, PostgreSQL revenu, chaque requête réussit.
     assert set(apres) == {"200"}, apres
     assert sum(apres.values()) > 10
+
+    # Redémarrage au calme : chaque processus web garde une connexion persistante morte. Sans
+    # vérification avant usage (CONN_HEALTH_CHECKS), sa première requête serait une erreur 500.
+    pile.postgresql_redemarrer()
+    premieres = collections.Counter(str(admin.get(profil)[0]) for _ in range(8))
+    print(f"Redémarrage au calme, 8 requêtes ensuite : {dict(premieres)}")  # noqa: T201
+    assert set(premieres) == {"200"}, premieres
 
 
 def test_une_tache_livree_deux_fois_ne_fait_rien_deux_fois(pile):
