@@ -140,9 +140,10 @@ def test_postgresql_redemarre_pendant_une_rafale(pile):
         f"pendant {dict(pendant)}, après {dict(apres)} ; réponse la plus longue {plus_long:.1f} s ; "
         "gunicorn jamais redémarré."
     )
-    # Le serveur a toujours répondu (pas de connexion coupée ni d'attente sans fin) ...
+    # Le serveur a toujours répondu, par une page ou une erreur HTTP (400 : session non
+    # enregistrée ; 500), jamais par une connexion coupée ni une attente sans fin ...
     assert set(avant) == {"200"}, avant
-    assert set(pendant) <= {"200", "500", "503"}, pendant
+    assert set(pendant) <= {"200", "400", "500", "503"}, pendant
     assert plus_long < 15
     # ... et, PostgreSQL revenu, chaque requête réussit.
     assert set(apres) == {"200"}, apres
