@@ -153,7 +153,7 @@ def test_postgresql_redemarre_pendant_une_rafale(pile):
     # vérification avant usage (CONN_HEALTH_CHECKS), sa première requête serait une erreur 500.
     pile.postgresql_redemarrer()
     premieres = collections.Counter(str(admin.get(profil)[0]) for _ in range(8))
-    print(f"Redémarrage au calme, 8 requêtes ensuite : {dict(premieres)}")  # noqa: T201
+    print(f"Redémarrage au calme, 8 requêtes ensuite : {dict(premieres)}")
     assert set(premieres) == {"200"}, premieres
 
 
