@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEPS := $(VENV)/.deps-installees
 
-.PHONY: install run demo test test-e2e lint format check lock bench-hash clean
+.PHONY: install run demo test test-e2e verify lint format check lock bench-hash clean
 
 $(PY):
 	$(PYTHON_SYSTEME) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: install
 
 test-e2e: install
 	$(PY) -m pytest tests/e2e
+
+## verify : contrôles de panne (Redis arrêté, PostgreSQL redémarré, tâche livrée deux fois) sur une
+## pile jetable démarrée par le test (PostgreSQL et Redis installés requis) ; quelques minutes
+verify: install
+	$(PY) -m pytest tests/pannes -m panne -s
 
 ## lint : ruff (règles et format), couches et cycles d'imports (import-linter, contrats dans pyproject.toml)
 lint: install

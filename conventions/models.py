@@ -55,6 +55,13 @@ class Organisme(models.Model):
         verbose_name_plural = "organismes partenaires"
         ordering = ["raison_sociale"]
         indexes = [models.Index(fields=["caf", "raison_sociale"])]
+        constraints = [
+            # Chiffres ASCII seulement (portail.socle.chiffres) : un même SIRET en chiffres
+            # arabes-indiens ne peut pas devenir un second organisme, quelle que soit la porte.
+            models.CheckConstraint(
+                condition=models.Q(siret__regex=r"^[0-9]{14}$"), name="organisme_siret_14_chiffres_ascii"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.raison_sociale

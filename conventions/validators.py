@@ -2,14 +2,17 @@
 
 from django.core.exceptions import ValidationError
 
+from portail.socle.chiffres import chiffres_normaliser, sont_chiffres_ascii
+
 # Les établissements de La Poste partagent le SIREN 356 000 000 : la clé de Luhn ne s'y applique
 # pas toujours : la somme des chiffres du SIRET doit être un multiple de 5 (règle de l'Insee).
 SIREN_LA_POSTE = "356000000"
 
 
 def siret_normaliser(valeur: str) -> str:
-    """Retire les espaces et les points qu'on recopie souvent d'un courrier (« 211 201 999 00018 »)."""
-    return "".join(c for c in (valeur or "") if c not in " .\u00a0")
+    """Retire les espaces et les points qu'on recopie souvent d'un courrier (« 211 201 999 00018 »),
+    après normalisation NFKC (portail.socle.chiffres)."""
+    return chiffres_normaliser(valeur, separateurs=" .\u00a0")
 
 
 def cle_luhn_valide(chiffres: str) -> bool:
@@ -22,8 +25,7 @@ def cle_luhn_valide(chiffres: str) -> bool:
 
 def valider_siret(valeur: str) -> None:
     siret = siret_normaliser(valeur)
-    # Chiffres ASCII : « ² » passe isdigit() mais pas int() (une erreur serveur, auparavant).
-    if len(siret) != 14 or not (siret.isascii() and siret.isdigit()):
+    if len(siret) != 14 or not sont_chiffres_ascii(siret):
         raise ValidationError("Le SIRET doit comporter exactement 14 chiffres.", code="siret_format")
     valide = cle_luhn_valide(siret)
     if not valide and siret.startswith(SIREN_LA_POSTE):

@@ -15,6 +15,17 @@ class UtilisateurCreationForm(forms.ModelForm):
         fields = ["nom", "prenom", "email", "telephone", "poste", "date_ouverture", "date_cloture", "caf", "organisme"]
 
 
+class UtilisateurModificationForm(forms.ModelForm):
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if self.instance.convention_id:
+            try:
+                services.email_verifier_disponible(convention=self.instance.convention, email=email, sauf=self.instance)
+            except services.ErreurMetier as exc:
+                raise ValidationError(str(exc)) from exc
+        return email
+
+
 @admin.register(Utilisateur)
 class UtilisateurAdmin(admin.ModelAdmin):
     list_display = ["identifiant", "nom", "prenom", "email", "date_ouverture", "date_cloture", "caf", "organisme"]
@@ -43,13 +54,18 @@ class UtilisateurAdmin(admin.ModelAdmin):
         if obj is None:
             kwargs["form"] = UtilisateurCreationForm
             kwargs["fields"] = UtilisateurCreationForm.Meta.fields
+        else:
+            kwargs["form"] = UtilisateurModificationForm
         return super().get_form(request, obj, **kwargs)
 
     def get_fields(self, request, obj=None):
         return UtilisateurCreationForm.Meta.fields if obj is None else self.fields
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
+        if obj is None:
+            return []
+        # Sa propre adresse ne change que par le lien de confirmation de « Mon profil ».
+        return [*self.readonly_fields, "email"] if obj.pk == request.user.pk else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -7,10 +7,10 @@ mot de passe personnel avant toute autre page.
 """
 
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.hashers import check_password
 from django.utils import timezone
 
 from habilitations.models import Utilisateur
+from habilitations.provisoire import EMPREINTE_FACTICE, provisoire_verifier
 
 # Raison d'un refus, lue par le formulaire quand le mot de passe fourni était pourtant le bon.
 REFUS_COMPTE_CLOTURE = "compte_cloture"
@@ -28,16 +28,17 @@ class IdentifiantBackend(ModelBackend):
         try:
             user = Utilisateur._default_manager.get_by_natural_key(username)
         except Utilisateur.DoesNotExist:
-            # Même coût qu'un compte existant : pas d'énumération par le temps de réponse.
+            # Même coût qu'un compte existant : un hachage Argon2 et un HMAC, pas d'énumération
+            # par le temps de réponse (tests/habilitations/test_temps_constant.py).
             Utilisateur().set_password(password)
+            provisoire_verifier(password, EMPREINTE_FACTICE)
             return None
 
+        # Un seul hachage lent par tentative : le mot de passe personnel (Django calcule un
+        # hachage factice si le compte n'en a pas encore) ; le provisoire n'est qu'un HMAC,
+        # calculé à chaque fois, même quand le personnel est le bon.
         personnel = user.check_password(password)
-        provisoire = (
-            not personnel
-            and bool(user.mot_de_passe_provisoire)
-            and check_password(password, user.mot_de_passe_provisoire)
-        )
+        provisoire = provisoire_verifier(password, user.mot_de_passe_provisoire) and not personnel
         if not (personnel or provisoire):
             return None
         if not self.user_can_authenticate(user) or not user.est_ouvert():

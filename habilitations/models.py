@@ -12,6 +12,7 @@ import hmac
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin
 
@@ -23,6 +24,20 @@ from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_per
 class UtilisateurQuerySet(DateeQuerySet):
     def agents_caf(self):
         return self.filter(caf__isnull=False)
+
+    def detenteurs_adresses(self, convention, adresses, jour=None):
+        """La règle unique de l'adresse mail : elle n'est celle que d'un seul compte ouvert (ou
+        à venir) d'une convention. Les comptes de ``convention`` ouverts ou à venir le ``jour``
+        dont l'adresse, sans tenir compte de la casse, est l'une des ``adresses`` ; annotés
+        ``adresse`` (en minuscules). Création, modification, réouverture, « Mon profil »,
+        administration technique et import la lisent tous ici."""
+        jour = jour or aujourdhui()
+        return (
+            self.annotate(adresse=Lower("email"))
+            .filter(convention=convention, adresse__in={a.strip().lower() for a in adresses})
+            .filter(models.Q(date_cloture__isnull=True) | models.Q(date_cloture__gt=jour))
+            .order_by("pk")
+        )
 
 
 class UtilisateurManager(BaseUserManager.from_queryset(UtilisateurQuerySet)):

@@ -16,22 +16,48 @@ CLE_CONNECTE_LE = "connecte_le"
 CLE_DERNIERE_ACTIVITE = "derniere_activite"
 # Noté à la connexion : le compte a une application d'authentification confirmée.
 CLE_A_DOUBLE_AUTHENTIFICATION = "a_double_authentification"
+# Noté quand la connexion est complète (double authentification comprise).
+CLE_CONNEXION_TERMINEE = "connexion_terminee"
 
 
 def connexion_reussie(sender, request, user, **kwargs) -> None:
+    """Mot de passe accepté : la session s'ouvre. Si la double authentification reste à passer
+    (ou à activer), la connexion n'est pas encore complète : ni « dernière connexion », ni
+    « Connexion » au journal, ni remise à zéro du compteur d'inactivité ; la tentative est
+    journalisée pour ce qu'elle est. ``connexion_terminer`` le fera après le code."""
     maintenant = timezone.now()
-    user.connexion_precedente = user.last_login
-    user.last_login = maintenant
-    user.save(update_fields=["connexion_precedente", "last_login"])
+    a_double_authentification = perms.a_double_authentification(user)
     if request is not None and hasattr(request, "session"):
         request.session[CLE_CONNECTE_LE] = maintenant.timestamp()
         request.session[CLE_DERNIERE_ACTIVITE] = maintenant.timestamp()
-        request.session[CLE_A_DOUBLE_AUTHENTIFICATION] = perms.a_double_authentification(user)
+        request.session[CLE_A_DOUBLE_AUTHENTIFICATION] = a_double_authentification
         if not request.session.session_key:
             request.session.save()
         SessionUtilisateur.objects.update_or_create(
             session_key=request.session.session_key, defaults={"utilisateur": user}
         )
+    if a_double_authentification or perms.double_authentification_requise(user):
+        logger.info(
+            "mot de passe accepté, double authentification attendue utilisateur=%s adresse=%s",
+            user.pk,
+            adresse_client(request) if request else None,
+        )
+        audit_enregistrer(par=user, action="connexion_mot_de_passe_accepte", cible=user)
+        return
+    connexion_terminer(request, user)
+
+
+def connexion_terminer(request, user) -> None:
+    """La connexion est complète (mot de passe, puis code de double authentification s'il est
+    exigé) : elle compte comme connexion (dernière connexion, compteur d'inactivité, journal).
+    Une seule fois par session : réactiver la double authentification plus tard n'en est pas une."""
+    if request is not None and hasattr(request, "session"):
+        if request.session.get(CLE_CONNEXION_TERMINEE):
+            return
+        request.session[CLE_CONNEXION_TERMINEE] = True
+    user.connexion_precedente = user.last_login
+    user.last_login = timezone.now()
+    user.save(update_fields=["connexion_precedente", "last_login"])
     logger.info("connexion réussie utilisateur=%s adresse=%s", user.pk, adresse_client(request) if request else None)
     audit_enregistrer(par=user, action="connexion_reussie", cible=user)
 

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
 from django.core import signing
 from django.db import IntegrityError, transaction
@@ -35,13 +34,13 @@ from habilitations.models import (
     SessionUtilisateur,
     Utilisateur,
 )
+from habilitations.provisoire import provisoire_empreinte
 from portail.models import EvenementAudit
 from portail.socle.audit import audit_ecrire, audit_enregistrer, audit_preparer
 from portail.socle.dates import (
     aujourdhui,
     q_chevauche,
     q_ouvert,
-    q_pas_encore_cloture,
     verifier_ouverture_non_passee,
     verifier_periode,
     verifier_plage,
@@ -207,7 +206,7 @@ def mot_de_passe_provisoire_emettre(
 def _mot_de_passe_provisoire_tirer(utilisateur: Utilisateur) -> str:
     """Tire le mot de passe provisoire et en pose l'empreinte sur le compte (non enregistré)."""
     provisoire = "".join(secrets.choice(ALPHABET_PROVISOIRE) for _ in range(LONGUEUR_PROVISOIRE))
-    utilisateur.mot_de_passe_provisoire = make_password(provisoire)
+    utilisateur.mot_de_passe_provisoire = provisoire_empreinte(provisoire)
     utilisateur.mot_de_passe_provisoire_expire_le = timezone.now() + settings.MOT_DE_PASSE_PROVISOIRE_DUREE
     utilisateur.mot_de_passe_provisoire_utilise_le = None
     return provisoire
@@ -227,12 +226,24 @@ def _courriel_mot_de_passe(utilisateur: Utilisateur, provisoire: str, motif: Mot
     }
 
 
-def mot_de_passe_oublie(*, identifiant: str) -> None:
+@transaction.atomic
+def mot_de_passe_oublie(*, identifiant: str, demande_le: datetime.datetime | None = None) -> None:
     """Envoie un nouveau mot de passe provisoire si l'identifiant désigne un compte ouvert.
-    Ne dit rien sinon : la page répond la même chose dans tous les cas."""
-    user = Utilisateur.objects.filter(identifiant=identifiant.strip().upper()).first()
+    Ne dit rien sinon : la page répond la même chose dans tous les cas.
+
+    Idempotent pour une même demande (``demande_le``, l'heure de la demande) : une tâche livrée
+    deux fois n'émet pas un second mot de passe si un provisoire a été émis depuis la demande."""
+    user = Utilisateur.objects.select_for_update().filter(identifiant=identifiant.strip().upper()).first()
     if user is None or not user.is_active or not user.est_ouvert():
         logger.info("mot de passe oublié : aucun compte ouvert pour la demande")
+        return
+    emis_le = (
+        user.mot_de_passe_provisoire_expire_le - settings.MOT_DE_PASSE_PROVISOIRE_DUREE
+        if user.mot_de_passe_provisoire_expire_le
+        else None
+    )
+    if demande_le is not None and emis_le is not None and emis_le >= demande_le:
+        logger.info("mot de passe oublié : demande déjà traitée utilisateur=%s", user.pk)
         return
     mot_de_passe_provisoire_emettre(utilisateur=user, par=None)
 
@@ -294,7 +305,16 @@ def utilisateur_cloturer(*, par: Utilisateur | None, utilisateur: Utilisateur, d
 
 def email_changement_demander(*, utilisateur: Utilisateur, nouvel_email: str) -> None:
     """Envoie à la nouvelle adresse un lien de confirmation valable 48 heures. L'adresse du
-    compte ne change qu'à la confirmation."""
+    compte ne change qu'à la confirmation. L'adresse doit être libre dans la convention, à la
+    demande comme à la confirmation (un autre compte a pu la prendre entre-temps)."""
+    if utilisateur.convention_id:
+        try:
+            email_verifier_disponible(convention=utilisateur.convention, email=nouvel_email, sauf=utilisateur)
+        except ErreurMetier:
+            # Sans l'identifiant de l'autre compte : « Mon profil » ne le révèle pas.
+            raise ErreurMetier(
+                "Cette adresse mail est déjà celle d'un autre compte ouvert de votre convention : choisissez-en une autre."
+            ) from None
     jeton = signing.dumps(
         {"u": utilisateur.pk, "nouveau": nouvel_email.strip().lower(), "ancien": utilisateur.email},
         salt=SEL_CHANGEMENT_EMAIL,
@@ -324,6 +344,8 @@ def email_changement_confirmer(*, utilisateur: Utilisateur, jeton: str) -> str:
         raise ErreurMetier("Ce lien de confirmation n'est pas valide.") from exc
     if donnees.get("u") != utilisateur.pk or donnees.get("ancien") != utilisateur.email:
         raise ErreurMetier("Ce lien de confirmation n'est pas valide ou a déjà été utilisé.")
+    if utilisateur.convention_id:
+        email_verifier_disponible(convention=utilisateur.convention, email=donnees["nouveau"], sauf=utilisateur)
     ancien = utilisateur.email
     utilisateur.email = donnees["nouveau"]
     utilisateur.save(update_fields=["email"])
@@ -339,11 +361,9 @@ def email_changement_confirmer(*, utilisateur: Utilisateur, jeton: str) -> str:
 
 
 def email_verifier_disponible(*, convention: Convention, email: str, sauf: Utilisateur | None = None) -> None:
-    """Une adresse mail n'est celle que d'un seul compte ouvert (ou à venir) d'une convention."""
-    email = email.strip().lower()
-    autres = Utilisateur.objects.filter(convention=convention, email__iexact=email).filter(
-        q_pas_encore_cloture(aujourdhui())
-    )
+    """Une adresse mail n'est celle que d'un seul compte ouvert (ou à venir) d'une convention
+    (la règle : ``Utilisateur.objects.detenteurs_adresses``)."""
+    autres = Utilisateur.objects.detenteurs_adresses(convention, [email])
     if sauf is not None:
         autres = autres.exclude(pk=sauf.pk)
     autre = autres.first()
@@ -426,12 +446,20 @@ def utilisateur_modifier(
     telephone: str = "",
     poste: str = Poste.SEDENTAIRE,
 ) -> Utilisateur:
-    """Modifier l'identité et les coordonnées d'un compte (les dates ont leurs propres actes)."""
+    """Modifier l'identité et les coordonnées d'un compte (les dates ont leurs propres actes).
+
+    Sa propre adresse mail, quel que soit l'écran, ne change qu'après le lien de confirmation
+    envoyé à la nouvelle adresse (comme depuis « Mon profil ») : l'adresse du compte reste
+    l'ancienne, le lien part. L'appelant le voit à ``utilisateur.email`` inchangé."""
     if utilisateur.convention_id:
         email_verifier_disponible(convention=utilisateur.convention, email=email, sauf=utilisateur)
+    email = email.strip().lower()
+    if par is not None and par.pk == utilisateur.pk and email != utilisateur.email.lower():
+        email_changement_demander(utilisateur=utilisateur, nouvel_email=email)
+        email = utilisateur.email
     avant = _donnees_utilisateur(utilisateur)
     utilisateur.nom, utilisateur.prenom = nom.strip(), prenom.strip()
-    utilisateur.email, utilisateur.telephone = email.strip().lower(), telephone.strip()
+    utilisateur.email, utilisateur.telephone = email, telephone.strip()
     utilisateur.poste = poste
     utilisateur.save(update_fields=["nom", "prenom", "email", "telephone", "poste"])
     apres = _donnees_utilisateur(utilisateur)

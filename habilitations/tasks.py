@@ -1,3 +1,5 @@
+import datetime
+
 from celery import shared_task
 
 from habilitations import services
@@ -21,3 +23,10 @@ def taches_quotidiennes() -> dict[str, int]:
         "comptes_avertis": avertis,
         "comptes_suspendus": suspendus,
     }
+
+
+@shared_task(ignore_result=True)
+def mot_de_passe_oublie(identifiant: str, demande_le: str) -> None:
+    """« Mot de passe oublié ? » traité hors de la requête : la page répond en temps constant,
+    que le compte existe ou non. Idempotent : une livraison en double n'émet rien de plus."""
+    services.mot_de_passe_oublie(identifiant=identifiant, demande_le=datetime.datetime.fromisoformat(demande_le))

@@ -7,6 +7,8 @@ import unicodedata
 from django.core.exceptions import ValidationError
 from django.utils.translation import ngettext
 
+from portail.socle.chiffres import chiffres_normaliser
+
 
 def _sans_accents(texte: str) -> str:
     decompose = unicodedata.normalize("NFKD", texte)
@@ -62,7 +64,7 @@ class SansIdentifiantNiNomValidator:
 # --- Téléphone ----------------------------------------------------------------------------------
 
 # Après retrait des espaces et des points : 0 puis 9 chiffres, ou +33 puis 9 chiffres.
-TELEPHONE_FRANCAIS = re.compile(r"^(?:0|\+33)([1-9]\d{8})$")
+TELEPHONE_FRANCAIS = re.compile(r"^(?:0|\+33)([1-9][0-9]{8})$")
 
 
 def telephone_normaliser(texte: str) -> str:
@@ -70,12 +72,14 @@ def telephone_normaliser(texte: str) -> str:
     CSV) : un numéro français, 10 chiffres ou +33, espaces et points acceptés, rendu sous la
     forme ``0565483356`` (les confirmations se comparent et la liste s'affiche sans dépendre des
     séparateurs) ; vide s'il n'est pas donné ; ValidationError sinon."""
-    compact = re.sub(r"[\s.]", "", texte or "")
+    # NFKC : chiffres pleine chasse ou en exposant recopiés deviennent ASCII ; les autres
+    # chiffres (arabes-indiens…) sont refusés par [0-9] (portail.socle.chiffres).
+    compact = re.sub(r"[\s.]", "", chiffres_normaliser(texte))
     if not compact:
         return ""
     if trouve := TELEPHONE_FRANCAIS.fullmatch(compact):
         return f"0{trouve.group(1)}"
-    if re.fullmatch(r"[1-9]\d{8}", compact):
+    if re.fullmatch(r"[1-9][0-9]{8}", compact):
         # Un tableur qui prend le numéro pour un nombre efface le zéro initial.
         raise ValidationError(
             f"Le téléphone « {texte} » n'a que 9 chiffres : le 0 initial a-t-il été effacé par le tableur ?"

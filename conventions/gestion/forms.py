@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from conventions.enums import TypeAvenant
 from conventions.models import Organisme, Profil, Service
 from conventions.validators import siret_normaliser
+from portail.socle.chiffres import sont_chiffres_ascii
 from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide
 from portail.socle.forms import GABARIT_CASE, GABARIT_RADIOS, PortailForm, champ_date
 from portail.socle.listes import cle_primaire
@@ -94,7 +95,7 @@ class OrganismeChoixFiltre(django_filters.FilterSet):
             return queryset
         condition = Q(raison_sociale__icontains=value)
         siret = siret_normaliser(value)
-        if siret.isdigit():
+        if sont_chiffres_ascii(siret):
             condition |= Q(siret__startswith=siret)
         return queryset.filter(condition)
 

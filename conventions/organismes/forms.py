@@ -27,7 +27,7 @@ class OrganismeForm(PortailForm):
     code_postal = forms.CharField(
         label="Code postal",
         required=False,
-        validators=[RegexValidator(r"^\d{5}$", "Le code postal comporte 5 chiffres.", code="code_postal")],
+        validators=[RegexValidator(r"^[0-9]{5}$", "Le code postal comporte 5 chiffres.", code="code_postal")],
     )
     commune = forms.CharField(label="Commune", max_length=120, required=False)
 

@@ -1,6 +1,5 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
-from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 
 from habilitations.backends import (
@@ -9,6 +8,7 @@ from habilitations.backends import (
     REFUS_PROVISOIRE_EXPIRE,
     REFUS_PROVISOIRE_UTILISE,
 )
+from habilitations.provisoire import provisoire_verifier
 from portail.socle.forms import PortailForm, PortailFormMixin
 
 MESSAGES_REFUS = {
@@ -71,7 +71,7 @@ class _InterditProvisoireMixin:
         cleaned = super().clean()
         password = cleaned.get("new_password1")
         provisoire = self.user.mot_de_passe_provisoire
-        if password and provisoire and "new_password1" not in self.errors and check_password(password, provisoire):
+        if password and provisoire and "new_password1" not in self.errors and provisoire_verifier(password, provisoire):
             self.add_error(
                 "new_password1",
                 ValidationError(

@@ -7,9 +7,9 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
@@ -26,7 +26,9 @@ from habilitations.compte.forms import (
 )
 from habilitations.middleware import CLE_CHOIX_MOT_DE_PASSE
 from habilitations.models import SessionUtilisateur
-from habilitations.receivers import CLE_A_DOUBLE_AUTHENTIFICATION
+from habilitations.receivers import CLE_A_DOUBLE_AUTHENTIFICATION, connexion_terminer
+from habilitations.tasks import mot_de_passe_oublie as tache_mot_de_passe_oublie
+from portail.socle import cache_partage
 from portail.socle.middleware import adresse_client
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,31 @@ class ConnexionView(auth_views.LoginView):
     form_class = ConnexionForm
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):
+        # Avant tout hachage : un flot de tentatives (identifiants neufs, jamais verrouillés)
+        # depuis une même adresse ne doit pas occuper les processeurs de tout le monde.
+        if cache_partage.limite_atteinte(
+            "connexion-ip",
+            adresse_client(request) or "",
+            settings.CONNEXION_LIMITE_ADRESSE,
+            fenetre=settings.CONNEXION_LIMITE_FENETRE_SECONDES,
+        ):
+            logger.warning("connexion : limite par adresse atteinte adresse=%s", adresse_client(request))
+            minutes = max(1, settings.CONNEXION_LIMITE_FENETRE_SECONDES // 60)
+            return render(
+                request,
+                self.template_name,
+                {
+                    "form": self.get_form_class()(request, initial={"username": request.POST.get("username", "")}),
+                    "erreur_verrouillage": (
+                        "Trop de tentatives de connexion viennent de votre adresse réseau. Patientez "
+                        f"{minutes} minutes avant de réessayer."
+                    ),
+                },
+                status=429,
+            )
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
         user = form.get_user()
         reponse = super().form_valid(form)
@@ -97,13 +124,15 @@ def mot_de_passe_oublie(request):
     form = MotDePasseOublieForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         identifiant = form.cleaned_data["identifiant"].strip().upper()
-        if _limite_atteinte(
+        if cache_partage.limite_atteinte(
             "oubli-id", identifiant, settings.MOT_DE_PASSE_OUBLIE_LIMITE_IDENTIFIANT
-        ) | _limite_atteinte("oubli-ip", adresse_client(request) or "", settings.MOT_DE_PASSE_OUBLIE_LIMITE_ADRESSE):
+        ) | cache_partage.limite_atteinte(
+            "oubli-ip", adresse_client(request) or "", settings.MOT_DE_PASSE_OUBLIE_LIMITE_ADRESSE
+        ):
             logger.warning("mot de passe oublié : limite atteinte adresse=%s", adresse_client(request))
             messages.error(request, "Trop de demandes ont été faites. Patientez une heure avant de réessayer.")
             return render(request, "habilitations/mot_de_passe_oublie.html", {"form": form}, status=429)
-        services.mot_de_passe_oublie(identifiant=identifiant)
+        _mot_de_passe_oublie_programmer(identifiant)
         messages.success(
             request,
             "Si cet identifiant correspond à un compte ouvert, un mot de passe provisoire vient d'être envoyé à "
@@ -113,14 +142,16 @@ def mot_de_passe_oublie(request):
     return render(request, "habilitations/mot_de_passe_oublie.html", {"form": form})
 
 
-def _limite_atteinte(espace: str, cle: str, limite: int) -> bool:
-    """Fenêtre fixe d'une heure, comptée dans le cache partagé (Redis en production)."""
-    nom = f"limite:{espace}:{cle}"
-    cache.add(nom, 0, timeout=3600)
+def _mot_de_passe_oublie_programmer(identifiant: str) -> None:
+    """Confie la demande à Celery : la requête coûte la même chose que le compte existe ou non
+    (issue 10, point 2). Courtier injoignable : la demande est traitée ici même, plutôt que
+    perdue (le temps de réponse peut alors trahir l'existence du compte, le temps de la panne)."""
+    demande_le = timezone.now()
     try:
-        return cache.incr(nom) > limite
-    except ValueError:
-        return False
+        tache_mot_de_passe_oublie.delay(identifiant, demande_le.isoformat())
+    except Exception:
+        logger.warning("mot de passe oublié : courtier indisponible, demande traitée dans la requête", exc_info=True)
+        services.mot_de_passe_oublie(identifiant=identifiant, demande_le=demande_le)
 
 
 @require_http_methods(["GET", "POST"])
@@ -163,6 +194,7 @@ def activer_otp(request):
         if codes is not None:
             otp_login(request, device)
             request.session[CLE_A_DOUBLE_AUTHENTIFICATION] = True
+            connexion_terminer(request, request.user)
             messages.success(request, "La double authentification est activée.")
             return render(
                 request,
@@ -193,6 +225,7 @@ def verifier_otp(request):
         device = otp.verifier(request.user, form.cleaned_data["code"])
         if device is not None:
             otp_login(request, device)
+            connexion_terminer(request, request.user)
             return redirect(_suivant(request))
         logger.info("double authentification : code refusé utilisateur=%s", request.user.pk)
         form.add_error(
@@ -220,7 +253,11 @@ def regenerer_codes_secours(request):
 def profil(request):
     form = ChangerEmailForm(request.POST or None, utilisateur=request.user)
     if request.method == "POST" and form.is_valid():
-        services.email_changement_demander(utilisateur=request.user, nouvel_email=form.cleaned_data["email"])
+        try:
+            services.email_changement_demander(utilisateur=request.user, nouvel_email=form.cleaned_data["email"])
+        except services.ErreurMetier as exc:
+            form.add_error("email", str(exc))
+    if request.method == "POST" and form.is_valid():
         messages.success(
             request,
             f"Un lien de confirmation vient d'être envoyé à {form.cleaned_data['email']}. Votre adresse ne change "

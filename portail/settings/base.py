@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Le premier : l'identifiant de requête est dans tous les journaux, erreurs comprises.
+    "portail.socle.exploitation.IdentifiantRequeteMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -63,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portail.socle.exploitation.SansCacheAuthentifieMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -100,6 +103,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Connexions persistantes : vérifiées avant chaque requête, pour qu'un redémarrage de
+        # PostgreSQL ne coûte pas une erreur 500 par processus web (tests/pannes).
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -169,6 +175,12 @@ ECHEANCE_APPARTENANCE_JOURS = env_int("ECHEANCE_APPARTENANCE_JOURS", 7)
 # Tableau de bord « appartenances qui se terminent bientôt », en jours.
 ECHEANCE_TABLEAU_DE_BORD_JOURS = env_int("ECHEANCE_TABLEAU_DE_BORD_JOURS", 30)
 OTP_TOTP_ISSUER = "Portail Partenaires"
+
+# Connexion : au plus tant de tentatives par adresse réseau et par fenêtre, refusées avant tout
+# hachage (un flot d'identifiants neufs, jamais verrouillés, ralentirait tout le monde). Assez
+# haut pour un bureau entier derrière une même adresse à l'heure de l'embauche.
+CONNEXION_LIMITE_ADRESSE = env_int("CONNEXION_LIMITE_ADRESSE", 30)
+CONNEXION_LIMITE_FENETRE_SECONDES = env_int("CONNEXION_LIMITE_FENETRE_SECONDES", 300)
 
 # « Mot de passe oublié ? » : limites par identifiant et par adresse, par heure.
 MOT_DE_PASSE_OUBLIE_LIMITE_IDENTIFIANT = env_int("MOT_DE_PASSE_OUBLIE_LIMITE_IDENTIFIANT", 3)
@@ -277,7 +289,12 @@ CELERY_BEAT_SCHEDULE = {
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_CACHE_URL")}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("REDIS_CACHE_URL"),
+            # Redis injoignable : échouer vite, le repli de portail.socle.cache_partage prend le relais.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if env_str("REDIS_CACHE_URL", "")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -285,15 +302,32 @@ CACHES = {
 
 MESSAGE_TAGS = {10: "info", 20: "info", 25: "success", 30: "warning", 40: "error"}
 
+# Journaux sur la sortie d'erreur (collectés par docker, systemd…), en production comme en
+# développement. Chaque ligne porte l'identifiant de la requête (portail.socle.exploitation) ; les
+# erreurs serveur (django.request) y écrivent leur trace complète, même DEBUG désactivé (la
+# configuration par défaut de Django ne les écrit qu'en DEBUG, ou par courriel aux ADMINS).
+# Jamais de données personnelles : les journaux citent des clés (utilisateur=12), pas de noms
+# ni d'adresses mail.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"simple": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "simple"}},
+    "filters": {"id_requete": {"()": "portail.socle.exploitation.IdentifiantRequeteFilter"}},
+    "formatters": {"simple": {"format": "%(asctime)s %(levelname)s %(name)s [%(id_requete)s] %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "simple",
+            "filters": ["id_requete"],
+        }
+    },
     "loggers": {
         "portail": {"handlers": ["console"], "level": "INFO"},
         "habilitations": {"handlers": ["console"], "level": "INFO"},
         "conventions": {"handlers": ["console"], "level": "INFO"},
         "afas": {"handlers": ["console"], "level": "INFO"},
+        # Erreurs 500, avec leur trace ; propagate=False : pas de doublon.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

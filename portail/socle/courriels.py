@@ -5,6 +5,7 @@ messages déjà en file) ; ``portail/tasks.py`` les expose à la découverte aut
 """
 
 import logging
+import unicodedata
 from datetime import timedelta
 
 from celery import shared_task
@@ -19,6 +20,20 @@ logger = logging.getLogger(__name__)
 
 DELAI_INITIAL = timedelta(minutes=1)
 DELAI_MAX = timedelta(hours=6)
+
+SUJET_LONGUEUR_MAX = 250  # portail.Courriel.sujet
+
+
+def sujet_normaliser(texte: str) -> str:
+    """Un sujet tient sur une ligne : un en-tête ne peut contenir ni saut de ligne ni caractère
+    de contrôle (« Header values may not contain linefeed »), et le sujet se construit souvent
+    avec un texte saisi (libellé de convention, nom). Tout caractère de contrôle ou séparateur de
+    ligne devient une espace, les espaces se réduisent à une, le tout est borné à la colonne."""
+    propre = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in texte)
+    propre = " ".join(propre.split())
+    if len(propre) > SUJET_LONGUEUR_MAX:
+        propre = propre[: SUJET_LONGUEUR_MAX - 1].rstrip() + "…"
+    return propre
 
 
 def delai_avant_nouvel_essai(tentatives: int) -> timedelta:
@@ -39,7 +54,8 @@ def courriel_envoyer(*, courriel_id: int) -> bool:
         courriel.tentatives += 1
         try:
             EmailMessage(
-                subject=courriel.sujet,
+                # Une ligne écrite avant la normalisation du sujet partirait en erreur à jamais.
+                subject=sujet_normaliser(courriel.sujet),
                 body=courriel.corps,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[courriel.destinataire],

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 
 from portail.models import Courriel
-from portail.socle.courriels import envoyer_courriel
+from portail.socle.courriels import envoyer_courriel, sujet_normaliser
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def adresse_portail() -> str:
 
 def _rendre(*, modele: str, destinataire: str, contexte: dict[str, Any]) -> Courriel:
     contexte = {"portail_url": adresse_portail(), **contexte}
-    sujet = render_to_string(f"emails/{modele}_subject.txt", contexte).strip()
+    sujet = sujet_normaliser(render_to_string(f"emails/{modele}_subject.txt", contexte))
     corps = render_to_string(f"emails/{modele}_body.txt", contexte)
     return Courriel(modele=modele, destinataire=destinataire, sujet=sujet, corps=corps)
 

@@ -3,15 +3,17 @@
 Émis dans la session à chaque affichage du formulaire, réservés dans le cache partagé à l'envoi
 (``cache.add`` est atomique, même entre processus avec Redis : un double clic n'en réserve qu'un),
 libérés si l'envoi est refusé (le formulaire corrigé peut être renvoyé), consommés au succès en
-retenant l'objet créé (le second envoi y mène au lieu d'en créer un autre).
+retenant l'objet créé (le second envoi y mène au lieu d'en créer un autre). Cache indisponible :
+la réservation se replie sur le cache du processus (``portail.socle.cache_partage``).
 """
 
 from __future__ import annotations
 
 import secrets
 
-from django.core.cache import cache
 from django.http import HttpRequest
+
+from portail.socle import cache_partage
 
 JETONS_GARDES = 20
 DUREE_RESERVATION = 10 * 60
@@ -36,11 +38,11 @@ class Jetons:
         d'autre ne l'a réservé à l'instant."""
         if not jeton or jeton not in request.session.get(self.cle_emis, []):
             return False
-        return cache.add(self.cle_reservation.format(jeton), True, timeout=DUREE_RESERVATION)
+        return cache_partage.reserver(self.cle_reservation.format(jeton), duree=DUREE_RESERVATION)
 
     def liberer(self, jeton: str) -> None:
         """Envoi refusé : rien n'a été créé, le même formulaire corrigé peut être renvoyé."""
-        cache.delete(self.cle_reservation.format(jeton))
+        cache_partage.liberer(self.cle_reservation.format(jeton))
 
     def consommer(self, request: HttpRequest, jeton: str, objet_pk: int) -> None:
         request.session[self.cle_emis] = [j for j in request.session.get(self.cle_emis, []) if j != jeton]

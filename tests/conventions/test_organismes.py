@@ -482,3 +482,42 @@ class TestDetail:
             reponse = client.get(detail(organisme))
         assert reponse.status_code == 200
         assert texte(reponse).count("/partenaires/conventions/") >= nombre
+
+
+ARABES_INDIENS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+PLEINE_CHASSE = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.django_db
+class TestChiffresAscii:
+    """Issue 10, point 4 : un identifiant est fait de chiffres ASCII après normalisation."""
+
+    def test_le_meme_siret_en_chiffres_arabes_indiens_ne_cree_pas_un_second_organisme(self, client, caf, agent_caf):
+        connecter(client, agent_caf)
+        assert client.post(ENREGISTRER, saisie()).status_code == 302
+        reponse = client.post(ENREGISTRER, saisie(siret=SIRET_VALIDE.translate(ARABES_INDIENS)))
+        assert reponse.status_code == 200
+        assert "Le SIRET doit comporter exactement 14 chiffres." in texte(reponse)
+        assert Organisme.objects.count() == 1
+
+    def test_pleine_chasse_normalisee(self):
+        form = OrganismeForm(saisie(siret=SIRET_VALIDE.translate(PLEINE_CHASSE)))
+        assert form.is_valid(), form.errors
+        assert form.cleaned_data["siret"] == SIRET_VALIDE
+
+    def test_code_postal_et_telephone(self):
+        from django.core.exceptions import ValidationError
+
+        from habilitations.validators import telephone_normaliser
+
+        form = OrganismeForm(saisie(code_postal="١٢٣٤٠"))
+        assert form.errors["code_postal"] == ["Le code postal comporte 5 chiffres."]
+        with pytest.raises(ValidationError):
+            telephone_normaliser("٠٥٦٥٤٨٣٣٥٦")
+        assert telephone_normaliser("０５ ６５ ４８ ３３ ５６") == "0565483356"
+
+    def test_la_base_refuse_aussi(self, caf):
+        from django.db import IntegrityError, transaction
+
+        with pytest.raises(IntegrityError), transaction.atomic():
+            factories.OrganismeFactory(caf=caf, siret=SIRET_VALIDE.translate(ARABES_INDIENS))

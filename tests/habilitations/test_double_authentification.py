@@ -127,3 +127,45 @@ class TestVerification:
         reponse = client.get(VERIFIER)
         assert reponse.status_code == 302
         assert reponse.url.startswith(reverse("habilitations:connexion"))
+
+
+@pytest.mark.django_db
+class TestConnexionInachevee:
+    """Issue 9 : mot de passe accepté mais code jamais saisi, ce n'est pas une connexion."""
+
+    def test_ni_derniere_connexion_ni_journal_ni_inactivite(self, client, administrateur):
+        from portail.models import EvenementAudit
+
+        device = TOTPDevice.objects.create(user=administrateur, name="app", confirmed=True)
+        administrateur.refresh_from_db()
+        avant = (administrateur.last_login, administrateur.connexion_precedente)
+        se_connecter(client, administrateur)
+        assert client.get(ACCUEIL).url.startswith(VERIFIER)
+        administrateur.refresh_from_db()
+        assert (administrateur.last_login, administrateur.connexion_precedente) == avant
+        actions = list(EvenementAudit.objects.filter(acteur=administrateur).values_list("action", flat=True))
+        assert "connexion_reussie" not in actions
+        assert "connexion_mot_de_passe_accepte" in actions
+
+        # Le code saisi, la connexion compte : une fois.
+        client.post(VERIFIER, {"code": code_courant(device)})
+        administrateur.refresh_from_db()
+        assert administrateur.last_login is not None and administrateur.last_login != avant[0]
+        client.get(ACTIVER)
+        actions = list(EvenementAudit.objects.filter(acteur=administrateur).values_list("action", flat=True))
+        assert actions.count("connexion_reussie") == 1
+
+    def test_premier_enrolement_termine_la_connexion(self, client, agent_caf):
+        se_connecter(client, agent_caf)
+        agent_caf.refresh_from_db()
+        assert agent_caf.last_login is None
+        client.get(ACTIVER)
+        device = TOTPDevice.objects.get(user=agent_caf)
+        client.post(ACTIVER, {"code": code_courant(device)})
+        agent_caf.refresh_from_db()
+        assert agent_caf.last_login is not None
+
+    def test_sans_double_authentification_le_mot_de_passe_suffit(self, client, declarant):
+        se_connecter(client, declarant)
+        declarant.refresh_from_db()
+        assert declarant.last_login is not None

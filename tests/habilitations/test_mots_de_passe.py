@@ -192,3 +192,20 @@ def test_la_session_reste_suivie_apres_un_changement_de_mot_de_passe(client, dja
     with django_capture_on_commit_callbacks(execute=True):
         services.utilisateur_cloturer(par=None, utilisateur=user, date_cloture=aujourdhui())
     assert Session.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_demande_livree_deux_fois_n_emet_qu_un_mot_de_passe():
+    """La tâche « mot de passe oublié » livrée deux fois (acks tardifs, worker redémarré) :
+    un seul mot de passe provisoire, un seul courriel. Une nouvelle demande en émet un autre."""
+    from django.utils import timezone
+
+    from habilitations import tasks
+
+    user = factories.creer_utilisateur()
+    demande_le = timezone.now().isoformat()
+    tasks.mot_de_passe_oublie(user.identifiant, demande_le)
+    tasks.mot_de_passe_oublie(user.identifiant, demande_le)
+    assert Courriel.objects.filter(modele="mot_de_passe_provisoire", destinataire=user.email).count() == 1 + 1
+    tasks.mot_de_passe_oublie(user.identifiant, timezone.now().isoformat())
+    assert Courriel.objects.filter(modele="mot_de_passe_provisoire", destinataire=user.email).count() == 1 + 2

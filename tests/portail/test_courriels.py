@@ -179,3 +179,37 @@ class TestChaqueCourrielDitCeQuiSEstPasse:
         assert "Un compte vous a été ouvert" not in identifiant
         assert "Votre administrateur vous a renvoyé" in provisoire
         assert "à l'origine de cette demande" not in provisoire
+
+
+@pytest.mark.django_db
+class TestSujetSurUneLigne:
+    """Issue 10, point 7 : un saut de ligne dans un libellé saisi faisait échouer l'envoi pour
+    toujours (« Header values may not contain linefeed »)."""
+
+    def test_libelle_avec_sauts_de_ligne(self, django_capture_on_commit_callbacks):
+        convention = factories.ConventionFactory(libelle="Accueil\r\nde loisirs\u2028été\x0b2026")
+        user = factories.creer_utilisateur(organisme=convention.organisme)
+        mail.outbox.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            courriel = courriel_preparer(
+                modele="administrateur_remplace",
+                destinataire=user.email,
+                contexte={"utilisateur": user, "successeur": user, "convention": convention, "avenant": None},
+            )
+        courriel.refresh_from_db()
+        assert courriel.envoye_le is not None
+        assert mail.outbox[-1].subject == (
+            "Portail Partenaires : changement d'administrateur de la convention « Accueil de loisirs été 2026 »"
+        )
+
+    def test_une_ligne_ecrite_avant_la_correction_part_quand_meme(self):
+        courriel = Courriel.objects.create(
+            modele="identifiant", destinataire="a@b.test", sujet="Portail\nPartenaires", corps="."
+        )
+        assert services.courriel_envoyer(courriel_id=courriel.pk)
+        assert mail.outbox[-1].subject == "Portail Partenaires"
+
+    def test_sujet_borne_a_la_colonne(self):
+        from portail.socle.courriels import SUJET_LONGUEUR_MAX, sujet_normaliser
+
+        assert len(sujet_normaliser("x" * 1000)) == SUJET_LONGUEUR_MAX

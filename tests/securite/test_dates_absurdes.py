@@ -1,5 +1,5 @@
 """Issue 10, point 9 : une année 0001 ou 9999 est une faute de frappe. La plage est écrite une
-fois (``portail.dates``) ; formulaires et services la respectent, quelle que soit la porte."""
+fois (``portail.socle.dates``) ; formulaires et services la respectent, quelle que soit la porte."""
 
 import datetime
 

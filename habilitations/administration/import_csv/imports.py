@@ -25,13 +25,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import QuerySet
-from django.db.models.functions import Lower
 
 from habilitations.enums import Poste
 from habilitations.models import EtatImport, ImportUtilisateurs, LigneImport, Utilisateur
 from habilitations.validators import telephone_normaliser
 from portail.socle.audit import audit_enregistrer
-from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide, q_pas_encore_cloture
+from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide
 from portail.socle.erreurs import ErreurMetier
 
 if TYPE_CHECKING:
@@ -259,15 +258,11 @@ def fichier_lire(contenu: bytes, *, convention: Convention, jour: datetime.date 
 
 def _verifier_adresses(lignes: list[LigneLue], *, convention: Convention, jour: datetime.date) -> None:
     """Une adresse mail en double dans le fichier (la première occurrence reste valide), ou déjà
-    celle d'un compte ouvert ou à venir de la convention (même règle que
-    ``services.email_verifier_disponible``, en une seule requête pour tout le fichier)."""
+    celle d'un compte ouvert ou à venir de la convention (la règle unique,
+    ``Utilisateur.objects.detenteurs_adresses``, en une seule requête pour tout le fichier)."""
     adresses = {ligne.valeurs["email"].lower() for ligne in lignes if ligne.valeurs["email"]}
     existants = dict(
-        Utilisateur.objects.annotate(adresse=Lower("email"))
-        .filter(convention=convention, adresse__in=adresses)
-        .filter(q_pas_encore_cloture(jour))
-        .order_by("pk")
-        .values_list("adresse", "identifiant")
+        Utilisateur.objects.detenteurs_adresses(convention, adresses, jour).values_list("adresse", "identifiant")
     )
     premieres: dict[str, int] = {}
     for ligne in lignes:

@@ -38,6 +38,7 @@ LIBELLES_ACTES: dict[str, str] = {
     "email_changement_demander": "Demande de changement d'adresse mail",
     "email_changement_confirmer": "Changement d'adresse mail confirmé",
     "connexion_reussie": "Connexion",
+    "connexion_mot_de_passe_accepte": "Mot de passe accepté, double authentification non encore passée",
     "connexion_echouee": "Échec de connexion",
     "codes_secours_generer": "Génération des codes de secours",
     "double_authentification_activer": "Activation de la double authentification",

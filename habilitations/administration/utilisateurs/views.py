@@ -221,12 +221,19 @@ def utilisateur_modifier(request: HttpRequest, convention: int, pk: int) -> Http
     cible = utilisateur_ou_404(perimetre, pk)
     form = UtilisateurModifierForm(request.POST if request.method == "POST" else None, utilisateur=cible)
     if request.method == "POST" and form.is_valid():
+        arguments = form.arguments_coordonnees()
         try:
-            services.utilisateur_modifier(par=request.user, utilisateur=cible, **form.arguments_coordonnees())
+            services.utilisateur_modifier(par=request.user, utilisateur=cible, **arguments)
         except ErreurMetier as exc:
             refus_afficher(form, exc)
         else:
             messages.success(request, f"Le compte {cible.identifiant} ({cible.get_full_name()}) est modifié.")
+            if cible.email != arguments["email"].strip().lower():
+                messages.info(
+                    request,
+                    f"Un lien de confirmation vient d'être envoyé à {arguments['email'].strip().lower()} : votre "
+                    "adresse mail ne change qu'après avoir ouvert ce lien.",
+                )
             return redirect("gestion:utilisateur", convention=perimetre.convention.pk, pk=cible.pk)
     return render(
         request,

@@ -1,0 +1,73 @@
+"""Le cache partagé (Redis en production) pour ce qui doit être compté ou réservé entre tous les
+processus : limites de débit, jetons à usage unique. Une panne du cache dégrade, elle ne casse
+rien (issue 10, point 5).
+
+Repli choisi : le cache du processus. Pendant la panne, chaque processus compte et réserve pour
+lui seul : une limite vaut au plus « limite × nombre de processus web » (3 avec docker compose),
+un double clic qui tomberait sur deux processus différents pourrait passer. C'est une protection
+réduite mais réelle, sans 500 ni refus général :
+
+- refuser tout (« fail closed ») empêcherait chacun de se connecter ou de recevoir un mot de
+  passe provisoire tant que Redis est arrêté : la panne d'un cache deviendrait celle du portail ;
+- un compteur en base ajouterait une écriture à chaque tentative de connexion, sur la base que
+  ces limites protègent justement d'une avalanche.
+
+Chaque repli est journalisé (avertissement), pour que l'exploitation voie la panne.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+_SECOURS = LocMemCache("portail-cache-de-secours", {"OPTIONS": {"MAX_ENTRIES": 10_000}})
+ERREURS_CACHE = (RedisError, OSError)
+
+
+def _appeler(methode: str, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return getattr(cache, methode)(*args, **kwargs)
+    except ERREURS_CACHE as exc:
+        logger.warning("cache partagé indisponible (%s) : repli sur le cache du processus", type(exc).__name__)
+        return getattr(_SECOURS, methode)(*args, **kwargs)
+
+
+def reserver(cle: str, *, duree: int) -> bool:
+    """Vrai pour le premier qui réserve ``cle`` (atomique entre processus tant que Redis répond)."""
+    return bool(_appeler("add", cle, True, timeout=duree))
+
+
+def liberer(cle: str) -> None:
+    _appeler("delete", cle)
+
+
+def limite_atteinte(espace: str, cle: str, limite: int, *, fenetre: int = 3600) -> bool:
+    """Compte un essai de plus dans une fenêtre fixe de ``fenetre`` secondes ; vrai au-delà de
+    ``limite`` essais."""
+    nom = f"limite:{espace}:{cle}"
+
+    def compter(cache_) -> int:
+        cache_.add(nom, 0, timeout=fenetre)
+        try:
+            return cache_.incr(nom)
+        except ValueError:  # la clé a expiré entre les deux appels : nouvelle fenêtre
+            cache_.add(nom, 1, timeout=fenetre)
+            return 1
+
+    try:
+        total = compter(cache)
+    except ERREURS_CACHE as exc:
+        logger.warning("cache partagé indisponible (%s) : limite comptée par processus", type(exc).__name__)
+        total = compter(_SECOURS)
+    return total > limite
+
+
+def vider_secours() -> None:
+    """Pour les tests : le cache de secours est propre au processus."""
+    _SECOURS.clear()
