@@ -423,13 +423,14 @@ def convention_formaliser_avec_administrateur(
     nouvel_administrateur: dict[str, Any] | None = None,
 ) -> Convention:
     """« Formaliser une convention » : son administrateur est un compte existant de l'organisme,
-    ou un nouveau compte créé ici par ``utilisateur_creer`` (courriels d'identifiant et de mot de
-    passe provisoire), puis la convention par ``conventions.services.convention_formaliser``."""
+    ou un nouveau compte créé ici par la porte des comptes (``utilisateur_creer``, dont le corps
+    s'exécute dans cette transaction : courriels d'identifiant et de mot de passe provisoire),
+    puis la convention par ``conventions.services.convention_formaliser``."""
     _administrateur_choisi(
         administrateur, nouvel_administrateur, "Choisissez un administrateur existant ou créez-en un, l'un des deux."
     )
     if nouvel_administrateur is not None:
-        administrateur = utilisateur_creer(par=par, organisme=organisme, **nouvel_administrateur)
+        administrateur = _utilisateur_creer(par=par, organisme=organisme, **nouvel_administrateur)
     return conventions_services.convention_formaliser(
         par=par,
         organisme=organisme,
@@ -453,16 +454,17 @@ def avenant_enregistrer_avec_administrateur(
     nouvel_administrateur: dict[str, Any] | None = None,
 ) -> Avenant:
     """« Enregistrer un avenant » : un changement d'administrateur nomme un compte existant de
-    l'organisme, ou un nouveau compte de la convention créé ici par ``utilisateur_creer`` (deux
-    courriels), puis l'avenant par ``conventions.services.avenant_enregistrer`` (qui prévient le
-    successeur et son prédécesseur)."""
+    l'organisme, ou un nouveau compte de la convention créé ici par la porte des comptes
+    (``utilisateur_creer``, dans cette transaction : deux courriels), puis l'avenant par
+    ``conventions.services.avenant_enregistrer`` (qui prévient le successeur et son
+    prédécesseur)."""
     if type_avenant == TypeAvenant.ADMINISTRATEUR and nouvel_administrateur is not None:
         _administrateur_choisi(
             administrateur,
             nouvel_administrateur,
             "Choisissez le nouvel administrateur parmi les comptes existants ou créez-en un.",
         )
-        administrateur = utilisateur_creer(par=par, convention=convention, **nouvel_administrateur)
+        administrateur = _utilisateur_creer(par=par, convention=convention, **nouvel_administrateur)
     return conventions_services.avenant_enregistrer(
         par=par,
         convention=convention,
