@@ -15,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
-from conventions import extensions
 from conventions.enums import EtatConvention
 from conventions.models import Convention, Mandat, Organisme
 from portail.socle.dates import aujourdhui, q_ouvert
@@ -71,16 +70,17 @@ def est_administrateur_partenaire(user: Utilisateur) -> bool:
 
 
 def conventions_visibles(user: Utilisateur) -> QuerySet[Convention]:
-    """Ce que « Consulter les conventions » montre : refus par défaut (queryset vide). Un
-    partenaire y voit les conventions qu'il administre et celles où il est responsable d'un
-    groupe effectif (la couche des habilitations répond, voir ``conventions/extensions.py``)."""
+    """Les conventions que l'utilisateur lit par son rôle dans les conventions : refus par défaut
+    (queryset vide). L'agent Caf celles de sa Caf, la supervision nationale toutes, un partenaire
+    celles qu'il administre ce jour. Un responsable d'habilitations lit aussi les conventions de
+    ses groupes : ses groupes sont des habilitations, la couche du dessus ajoute donc ces
+    conventions (``habilitations.perms.conventions_consultables``, pour « Consulter les
+    conventions »)."""
     if est_agent_caf(user):
         return Convention.objects.filter(caf_id=user.caf_id)
     if est_superviseur_national(user):
         return Convention.objects.all()
-    visibles = conventions_administrees(user)
-    deleguees = extensions.conventions_deleguees(user)
-    return visibles if deleguees is None else visibles | deleguees
+    return conventions_administrees(user)
 
 
 def peut_gerer_convention(user: Utilisateur, convention: Convention) -> bool:

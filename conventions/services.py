@@ -18,7 +18,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from conventions import extensions
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
 from conventions.validators import siret_normaliser, valider_siret
@@ -131,12 +130,12 @@ def convention_formaliser(
     date_ouverture: datetime.date,
     date_cloture: datetime.date | None = None,
     profils: Iterable[Profil],
-    administrateur: Utilisateur | None = None,
-    nouvel_administrateur: dict[str, Any] | None = None,
+    administrateur: Utilisateur,
 ) -> Convention:
     """Formalise une convention entre la Caf de l'agent (pivot) et un organisme de cette Caf.
-    L'administrateur est un utilisateur existant de l'organisme, ou un nouveau compte créé ici
-    (courriels d'identifiant et de mot de passe provisoire). État « En cours » jusqu'à validation."""
+    L'administrateur est un compte existant de l'organisme (un nouveau compte se crée avec la
+    convention par ``habilitations.services.convention_formaliser_avec_administrateur``, la
+    couche des comptes). État « En cours » jusqu'à validation."""
     caf = par.caf
     if caf is None:
         raise ErreurMetier("Seul un agent Caf formalise une convention.")
@@ -146,10 +145,6 @@ def convention_formaliser(
     profils = list(profils)
     if not profils:
         raise ErreurMetier("Accordez au moins un profil d'un service.")
-    if (administrateur is None) == (nouvel_administrateur is None):
-        raise ErreurMetier("Choisissez un administrateur existant ou créez-en un, l'un des deux.")
-    if administrateur is None:
-        administrateur = extensions.compte_creer(par=par, organisme=organisme, **nouvel_administrateur)
     _verifier_administrateur_possible(administrateur, organisme, date_ouverture)
 
     convention = Convention.objects.create(
@@ -280,11 +275,11 @@ def avenant_enregistrer(
     objet: str,
     date_effet: datetime.date,
     administrateur: Utilisateur | None = None,
-    nouvel_administrateur: dict[str, Any] | None = None,
 ) -> Avenant:
     """Enregistre un avenant daté. Un changement d'administrateur arrête le mandat en cours à la
-    date d'effet et ouvre celui du successeur (existant ou créé ici) : la convention a toujours
-    exactement un administrateur, et l'historique reste."""
+    date d'effet et ouvre celui du successeur, un compte existant (un nouveau compte se crée avec
+    l'avenant par ``habilitations.services.avenant_enregistrer_avec_administrateur``) : la
+    convention a toujours exactement un administrateur, et l'historique reste."""
     convention = _verrouiller(convention)
     jour = aujourdhui()
     if convention.etat != EtatConvention.VALIDEE:
@@ -320,10 +315,8 @@ def avenant_enregistrer(
         actuel = mandat_ouvert(convention, date_effet)
         if actuel is None:
             raise ErreurMetier("Aucun administrateur n'est en fonction à cette date.", champ="date_effet")
-        if (administrateur is None) == (nouvel_administrateur is None):
-            raise ErreurMetier("Choisissez le nouvel administrateur parmi les comptes existants ou créez-en un.")
         if administrateur is None:
-            administrateur = extensions.compte_creer(par=par, convention=convention, **nouvel_administrateur)
+            raise ErreurMetier("Choisissez le nouvel administrateur parmi les comptes existants ou créez-en un.")
         if administrateur.pk == actuel.administrateur_id:
             raise ErreurMetier(f"{administrateur.get_full_name()} est déjà l'administrateur de cette convention.")
         _verifier_administrateur_possible(administrateur, convention.organisme, date_effet)

@@ -9,12 +9,8 @@ class HabilitationsConfig(AppConfig):
         from django.contrib.auth import signals
         from django.contrib.auth.models import update_last_login
 
-        from conventions import extensions
-        from habilitations import perms, receivers, services
+        from habilitations import receivers
 
         # Notre récepteur garde la connexion précédente avant de noter celle-ci.
         signals.user_logged_in.disconnect(update_last_login, dispatch_uid="update_last_login")
         receivers.connecter()
-        # Les conventions (couche du dessous) créent le compte d'un administrateur et montrent
-        # leurs conventions aux responsables d'habilitations par ces deux fonctions.
-        extensions.inscrire(creer_compte=services.utilisateur_creer, conventions_deleguees=perms.conventions_deleguees)

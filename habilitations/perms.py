@@ -104,13 +104,24 @@ def codes_secours(user: Utilisateur) -> CodeSecoursDevice | None:
 def est_gestionnaire_habilitations(user: Utilisateur) -> bool:
     """Administrateur d'une convention ou responsable d'un groupe, ce jour : la rubrique
     « Gestion des habilitations » du menu."""
-    return user.organisme_id is not None and conventions_visibles(user).exists()
+    return user.organisme_id is not None and conventions_consultables(user).exists()
 
 
 def conventions_deleguees(user: Utilisateur) -> QuerySet[Convention]:
-    """Les conventions où l'utilisateur est responsable d'un groupe effectif ce jour : il les voit
-    dans « Consulter les conventions » (inscrit auprès de ``conventions.extensions``)."""
+    """Les conventions où l'utilisateur est responsable d'un groupe effectif ce jour."""
     return Convention.objects.filter(pk__in=groupes_responsable(user).values("convention_id"))
+
+
+def conventions_consultables(user: Utilisateur) -> QuerySet[Convention]:
+    """Ce que « Consulter les conventions » montre (liste, détail, PDF ; 404 au-delà) : refus par
+    défaut (queryset vide). Les conventions lues par le rôle dans les conventions (agent Caf,
+    supervision nationale, administrateur : ``conventions.perms.conventions_visibles``) et, pour
+    un partenaire, celles où il est responsable d'un groupe effectif ce jour (ses groupes sont
+    des habilitations : la question se pose ici, où les deux sont connus)."""
+    visibles = conventions_visibles(user)
+    if user.is_authenticated and user.organisme_id is not None:
+        return visibles | conventions_deleguees(user)
+    return visibles
 
 
 # --- Gestion des habilitations : le périmètre d'un utilisateur dans une convention --------------

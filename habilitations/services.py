@@ -22,7 +22,9 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from conventions.models import Caf, Convention, Mandat, Organisme, Profil
+from conventions import services as conventions_services
+from conventions.enums import TypeAvenant
+from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil
 from conventions.services import mandats_bloquant_cloture
 from habilitations import perms
 from habilitations.enums import Poste
@@ -433,6 +435,86 @@ def utilisateur_creer_dans_convention(
         )
     audit_ecrire(journal)
     return user
+
+
+# --- L'administrateur nommé par une convention ou un avenant --------------------------------
+#
+# Nommer l'administrateur d'une convention, c'est lui ouvrir un accès : quand il faut créer son
+# compte, l'acte touche les deux couches (comptes ici, conventions en dessous). Il s'orchestre
+# donc ici, en une transaction : un refus de l'une ou de l'autre ne laisse ni compte, ni
+# convention, ni avenant, ni courriel.
+
+
+def _administrateur_choisi(
+    administrateur: Utilisateur | None, nouvel_administrateur: dict[str, Any] | None, message: str
+) -> None:
+    if (administrateur is None) == (nouvel_administrateur is None):
+        raise ErreurMetier(message)
+
+
+@transaction.atomic
+def convention_formaliser_avec_administrateur(
+    *,
+    par: Utilisateur,
+    organisme: Organisme,
+    libelle: str,
+    date_ouverture: datetime.date,
+    date_cloture: datetime.date | None = None,
+    profils: Iterable[Profil],
+    administrateur: Utilisateur | None = None,
+    nouvel_administrateur: dict[str, Any] | None = None,
+) -> Convention:
+    """« Formaliser une convention » : son administrateur est un compte existant de l'organisme,
+    ou un nouveau compte créé ici par la porte des comptes (``utilisateur_creer``, dont le corps
+    s'exécute dans cette transaction : courriels d'identifiant et de mot de passe provisoire),
+    puis la convention par ``conventions.services.convention_formaliser``."""
+    _administrateur_choisi(
+        administrateur, nouvel_administrateur, "Choisissez un administrateur existant ou créez-en un, l'un des deux."
+    )
+    if nouvel_administrateur is not None:
+        administrateur = _utilisateur_creer(par=par, organisme=organisme, **nouvel_administrateur)
+    return conventions_services.convention_formaliser(
+        par=par,
+        organisme=organisme,
+        libelle=libelle,
+        date_ouverture=date_ouverture,
+        date_cloture=date_cloture,
+        profils=profils,
+        administrateur=administrateur,
+    )
+
+
+@transaction.atomic
+def avenant_enregistrer_avec_administrateur(
+    *,
+    par: Utilisateur,
+    convention: Convention,
+    type_avenant: str,
+    objet: str,
+    date_effet: datetime.date,
+    administrateur: Utilisateur | None = None,
+    nouvel_administrateur: dict[str, Any] | None = None,
+) -> Avenant:
+    """« Enregistrer un avenant » : un changement d'administrateur nomme un compte existant de
+    l'organisme, ou un nouveau compte de la convention créé ici par la porte des comptes
+    (``utilisateur_creer``, dans cette transaction : deux courriels), puis l'avenant par
+    ``conventions.services.avenant_enregistrer`` (qui prévient le successeur et son
+    prédécesseur)."""
+    if type_avenant == TypeAvenant.ADMINISTRATEUR and nouvel_administrateur is not None:
+        _administrateur_choisi(
+            administrateur,
+            nouvel_administrateur,
+            "Choisissez le nouvel administrateur parmi les comptes existants ou créez-en un.",
+        )
+        administrateur = _utilisateur_creer(par=par, convention=convention, **nouvel_administrateur)
+    return conventions_services.avenant_enregistrer(
+        par=par,
+        convention=convention,
+        type_avenant=type_avenant,
+        objet=objet,
+        date_effet=date_effet,
+        administrateur=administrateur,
+    )
 
 
 @transaction.atomic

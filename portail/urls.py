@@ -1,7 +1,25 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from conventions import urls as conventions_urls
+from habilitations.administration.administrateurs import views as administrateurs
+from habilitations.consultation_conventions import views as consultation
 from portail import views
+
+# L'espace ``conventions:`` réunit les écrans de la couche des conventions et ceux des conventions
+# qui vivent dans la couche des comptes, parce qu'ils voient aussi les habilitations : consulter
+# (un responsable d'habilitations lit les conventions de ses groupes), formaliser et enregistrer
+# un avenant (l'administrateur nommé peut être un compte créé sur place).
+conventions = [
+    # Conventions : consultation (agents, supervision, administrateurs et responsables partenaires).
+    path("partenaires/conventions/", consultation.conventions, name="conventions"),
+    path("partenaires/conventions/<int:pk>/", consultation.convention, name="convention"),
+    path("partenaires/conventions/<int:pk>/pdf/", consultation.convention_pdf, name="convention_pdf"),
+    # Conventions : nommer l'administrateur (agents de la Caf pivot).
+    path("partenaires/conventions/formaliser/", administrateurs.convention_formaliser, name="convention_formaliser"),
+    path("partenaires/conventions/<int:pk>/avenant/", administrateurs.avenant_enregistrer, name="avenant_enregistrer"),
+    *conventions_urls.urlpatterns,
+]
 
 urlpatterns = [
     path(
@@ -22,7 +40,7 @@ urlpatterns = [
         ),
     ),
     path("", include("habilitations.urls")),
-    path("", include("conventions.urls")),
+    path("", include((conventions, "conventions"))),
     path("", include("habilitations.administration.urls")),
     path("", include("afas.urls")),
     path("administration/", admin.site.urls),

@@ -15,6 +15,7 @@ from conventions.consultation.pdf import convention_contenu
 from conventions.enums import EtatConvention, TypeAvenant
 from conventions.models import Avenant, Convention, Mandat, Profil
 from habilitations import perms as habilitations_perms
+from habilitations import services as habilitations_services
 from habilitations.models import Utilisateur
 from portail.models import Courriel, EvenementAudit
 from portail.socle.dates import aujourdhui
@@ -57,7 +58,9 @@ def formaliser(agent, organisme, **surcharges) -> Convention:
         "profils": Profil.objects.filter(code__in=["CDAP-T1", "AFAS-DECLARER"]),
     }
     arguments.update(surcharges)
-    return services.convention_formaliser(**arguments)
+    # La porte des écrans : un compte existant ou créé sur place (couche des comptes), puis la
+    # convention, en une transaction.
+    return habilitations_services.convention_formaliser_avec_administrateur(**arguments)
 
 
 # --- Formaliser ---------------------------------------------------------------------------
@@ -109,7 +112,14 @@ class TestFormaliser:
         assert administrateur.organisme == organisme and administrateur.email == "c.vidal@exemple.test"
         modeles = Courriel.objects.filter(destinataire="c.vidal@exemple.test").values_list("modele", flat=True)
         assert sorted(modeles) == ["identifiant", "mot_de_passe_provisoire"]
-        assert EvenementAudit.objects.filter(action="utilisateur_creer", acteur=agent_caf).exists()
+        assert list(
+            EvenementAudit.objects.filter(acteur=agent_caf).order_by("pk").values_list("action", flat=True)
+        ) == [
+            "utilisateur_creer",
+            "mot_de_passe_provisoire_emettre",
+            "convention_formaliser",
+        ]
+        assert audit("convention_formaliser", convention).apres["administrateur"] == administrateur.identifiant
 
     @pytest.mark.parametrize(
         ("cas", "message"),
@@ -304,7 +314,7 @@ def changer_administrateur(agent, convention, successeur=None, date_effet=None, 
         "administrateur": successeur,
     }
     arguments.update(surcharges)
-    return services.avenant_enregistrer(**arguments)
+    return habilitations_services.avenant_enregistrer_avec_administrateur(**arguments)
 
 
 @pytest.mark.django_db
@@ -413,6 +423,37 @@ class TestAvenant:
         )
         assert avenant.nouvel_administrateur.email == "tom.bru@exemple.test"
         assert avenant.nouvel_administrateur.organisme == convention.organisme
+        assert avenant.nouvel_administrateur.convention == convention
+        # Le compte (identifiant, mot de passe provisoire) et l'avenant (nommé, remplacé).
+        modeles = Courriel.objects.filter(destinataire="tom.bru@exemple.test").values_list("modele", flat=True)
+        assert sorted(modeles) == ["administrateur_nomme", "identifiant", "mot_de_passe_provisoire"]
+        assert Courriel.objects.filter(destinataire=administrateur.email, modele="administrateur_remplace").exists()
+        assert list(EvenementAudit.objects.filter(acteur=agent_caf).order_by("pk").values_list("action", flat=True))[
+            -3:
+        ] == ["utilisateur_creer", "mot_de_passe_provisoire_emettre", "avenant_enregistrer"]
+
+    @pytest.mark.parametrize("cas", ["date_passee", "convention_en_cours", "les_deux"])
+    def test_nouveau_compte_refus_ne_laisse_ni_compte_ni_courriel(
+        self, agent_caf, convention, administrateur, compte_successeur, cas
+    ):
+        """Le compte est créé dans la transaction de l'avenant : un refus de l'avenant l'annule."""
+        arguments = {
+            "date_effet": jour_dans(3),
+            "nouvel_administrateur": {"nom": "Bru", "prenom": "Tom", "email": "tom.bru@exemple.test"},
+        }
+        if cas == "date_passee":
+            arguments["date_effet"] = jour_dans(-1)
+        elif cas == "convention_en_cours":
+            Convention.objects.filter(pk=convention.pk).update(etat=EtatConvention.EN_COURS)
+        else:
+            arguments["administrateur"] = compte_successeur
+        comptes, courriels = Utilisateur.objects.count(), Courriel.objects.count()
+        with pytest.raises(ErreurMetier):
+            changer_administrateur(agent_caf, convention, **arguments)
+        assert (Utilisateur.objects.count(), Courriel.objects.count()) == (comptes, courriels)
+        assert not Utilisateur.objects.filter(email="tom.bru@exemple.test").exists()
+        assert not Avenant.objects.exists()
+        assert not EvenementAudit.objects.filter(action="utilisateur_creer", acteur=agent_caf).exists()
 
     @pytest.mark.parametrize(
         ("cas", "message"),

@@ -128,7 +128,7 @@ class Command(BaseCommand):
         if nouvelle:
             # Formalisée comme par l'agent : l'administrateur est créé avec elle.
             _cle, nom, prenom, email, _role, _otp = COMPTES[1]
-            convention = conventions_services.convention_formaliser(
+            convention = services.convention_formaliser_avec_administrateur(
                 par=agent,
                 organisme=organisme,
                 libelle="Convention Mon Compte Partenaire — Commune de Roquebrune-sur-Aveyron",
@@ -198,7 +198,7 @@ class Command(BaseCommand):
                 code_postal=code_postal,
             )
             if numero == 0:
-                conventions_services.convention_formaliser(
+                services.convention_formaliser_avec_administrateur(
                     par=agent,
                     organisme=organisme,
                     libelle=f"Convention AFAS — {raison_sociale}",

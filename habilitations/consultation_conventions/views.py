@@ -1,8 +1,11 @@
 """Consulter les conventions, le détail d'une convention et son PDF.
 
-Trois rôles lisent : l'agent Caf (sa Caf), la supervision nationale (toutes, en lecture seule) et
-l'administrateur partenaire (celles qu'il administre ce jour). Une convention hors de ce
-périmètre répond 404, comme si elle n'existait pas.
+Quatre rôles lisent : l'agent Caf (sa Caf), la supervision nationale (toutes, en lecture seule),
+l'administrateur partenaire (celles qu'il administre ce jour) et le responsable d'habilitations
+(celles de ses groupes effectifs). Ses groupes sont des habilitations : ces écrans sont donc dans
+cette couche, qui voit les deux (``habilitations.perms.conventions_consultables``) ; leurs noms
+d'URL restent dans l'espace ``conventions:`` et leurs gabarits dans ``conventions/``. Une
+convention hors de ce périmètre répond 404, comme si elle n'existait pas.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -16,15 +19,17 @@ from conventions import perms
 from conventions.consultation import pdf
 from conventions.consultation.filtres import TRI_PAR_DEFAUT, TRIS, ConventionFilterSet
 from conventions.models import Caf, Convention
+from habilitations.perms import conventions_consultables
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import fil_ariane
 
 
 def _perimetre(user) -> tuple[QuerySet[Convention], list[Caf]]:
     """Les conventions que l'utilisateur lit et les Caf pivots que le filtre propose. Refus par
-    défaut (403) pour qui n'est ni agent Caf, ni supervision, ni administrateur ce jour : un
-    administrateur a au moins une Caf pivot, celle d'une convention qu'il administre."""
-    visibles = perms.conventions_visibles(user)
+    défaut (403) pour qui n'est ni agent Caf, ni supervision, ni administrateur ou responsable
+    d'habilitations ce jour : un partenaire a au moins une Caf pivot, celle d'une convention
+    qu'il lit."""
+    visibles = conventions_consultables(user)
     if perms.est_agent_caf(user):
         return visibles, []  # sa seule Caf : pas de filtre à proposer
     if perms.est_superviseur_national(user):
@@ -37,7 +42,7 @@ def _perimetre(user) -> tuple[QuerySet[Convention], list[Caf]]:
 
 def _convention_visible(request, pk: int) -> Convention:
     return get_object_or_404(
-        perms.conventions_visibles(request.user).select_related("caf", "organisme__type_organisme"), pk=pk
+        conventions_consultables(request.user).select_related("caf", "organisme__type_organisme"), pk=pk
     )
 
 
