@@ -1,5 +1,6 @@
 """Connexion, mots de passe, double authentification et « Mon profil »."""
 
+import hashlib
 import logging
 
 from django.conf import settings
@@ -101,8 +102,10 @@ def mot_de_passe_oublie(request):
 
 
 def _limite_atteinte(espace: str, cle: str, limite: int) -> bool:
-    """Fenêtre fixe d'une heure, comptée dans le cache partagé (Redis en production)."""
-    nom = f"limite:{espace}:{cle}"
+    """Fenêtre fixe d'une heure, comptée dans le cache partagé (Redis en production). La clé saisie
+    (un identifiant : caractères de contrôle, 5 000 caractères) est réduite à son empreinte : une
+    clé de cache n'accepte ni l'un ni l'autre."""
+    nom = f"limite:{espace}:{hashlib.sha256(cle.encode()).hexdigest()}"
     cache.add(nom, 0, timeout=3600)
     try:
         return cache.incr(nom) > limite
