@@ -17,6 +17,7 @@ Chaque repli est journalisé (avertissement), pour que l'exploitation voie la pa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -49,8 +50,9 @@ def liberer(cle: str) -> None:
 
 def limite_atteinte(espace: str, cle: str, limite: int, *, fenetre: int = 3600) -> bool:
     """Compte un essai de plus dans une fenêtre fixe de ``fenetre`` secondes ; vrai au-delà de
-    ``limite`` essais."""
-    nom = f"limite:{espace}:{cle}"
+    ``limite`` essais. La clé saisie (un identifiant : caractères de contrôle, 5 000 caractères)
+    est réduite à son empreinte : une clé de cache n'accepte ni l'un ni l'autre."""
+    nom = f"limite:{espace}:{hashlib.sha256(cle.encode()).hexdigest()}"
 
     def compter(cache_) -> int:
         cache_.add(nom, 0, timeout=fenetre)

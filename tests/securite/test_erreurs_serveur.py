@@ -65,3 +65,11 @@ def test_formaliser_profil_cle_forgee(client, agent_caf, convention, administrat
     jeton = client.get(url).context["jeton"]
     reponse = client.post(url, {"jeton": jeton, "libelle": "Convention forgée", "profils": [valeur]})
     assert reponse.status_code == 200
+
+
+@pytest.mark.parametrize("identifiant", ["\x08", "ÜŸ\x02", "A" * 5000])
+def test_mot_de_passe_oublie_identifiant_hostile(client, db, identifiant):
+    """Trouvé par la garde des entrées hostiles : l'identifiant saisi entrait tel quel dans la clé
+    de cache de la limite (CacheKeyWarning, une erreur avec memcached et en test strict)."""
+    reponse = client.post(reverse("habilitations:mot_de_passe_oublie"), {"identifiant": identifiant})
+    assert reponse.status_code in (200, 302)
