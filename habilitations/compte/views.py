@@ -81,6 +81,7 @@ class ConnexionView(auth_views.LoginView):
                 self.template_name,
                 {
                     "form": self.get_form_class()(request, initial={"username": request.POST.get("username", "")}),
+                    "next": request.POST.get("next", ""),
                     "erreur_verrouillage": (
                         "Trop de tentatives de connexion viennent de votre adresse réseau. Patientez "
                         f"{minutes} minutes avant de réessayer."

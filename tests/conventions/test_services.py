@@ -7,7 +7,7 @@ import zoneinfo
 
 import pytest
 import time_machine
-from django.template.loader import render_to_string
+from django.urls import reverse
 from guardian.shortcuts import get_perms
 
 from conventions import perms, services
@@ -21,6 +21,7 @@ from portail.models import Courriel, EvenementAudit
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from tests import factories
+from tests.conftest import connecter_verifie
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 DROIT = "administrer_convention"
@@ -379,7 +380,9 @@ class TestAvenant:
         ]
         assert services.mandat_ouvert(convention, jour_dans(5)).administrateur == successeur
 
-    def test_convention_ouverte_aujourd_hui_changement_du_jour_garde_l_historique(self, agent_caf, organisme, compte):
+    def test_convention_ouverte_aujourd_hui_changement_du_jour_garde_l_historique(
+        self, client, agent_caf, organisme, compte
+    ):
         convention = formaliser(agent_caf, organisme, administrateur=compte, date_ouverture=aujourdhui())
         services.convention_valider(par=agent_caf, convention=convention)
         successeur = factories.creer_utilisateur(nom="Vidal", prenom="Claire", organisme=organisme)
@@ -396,7 +399,8 @@ class TestAvenant:
         # L'historique du détail et du PDF nomme les deux administrateurs.
         contenu = convention_contenu(convention)
         assert [m.administrateur for m in contenu.mandats] == [compte, successeur]
-        page = render_to_string("conventions/convention.html", {"convention": convention, "contenu": contenu})
+        connecter_verifie(client, agent_caf)
+        page = client.get(reverse("conventions:convention", args=[convention.pk])).content.decode()
         assert "(remplacé le jour de sa prise d'effet)" in html.unescape(page)
 
     def test_changement_prevu_apres_la_cloture_reste_dans_l_historique(

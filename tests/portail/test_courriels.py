@@ -2,6 +2,7 @@
 balayage relance ce qui n'est pas parti, avec un délai qui double."""
 
 import datetime
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -194,7 +195,12 @@ class TestSujetSurUneLigne:
             courriel = courriel_preparer(
                 modele="administrateur_remplace",
                 destinataire=user.email,
-                contexte={"utilisateur": user, "successeur": user, "convention": convention, "avenant": None},
+                contexte={
+                    "utilisateur": user,
+                    "successeur": user,
+                    "convention": convention,
+                    "avenant": SimpleNamespace(numero=1, date_effet=convention.date_ouverture),
+                },
             )
         courriel.refresh_from_db()
         assert courriel.envoye_le is not None
