@@ -25,6 +25,7 @@ from afas.models import (
 from conventions.models import Convention, Organisme
 from habilitations import perms as perms_habilitations
 from habilitations.models import Appartenance
+from habilitations.models import Utilisateur as UtilisateurModele
 from portail.socle.dates import aujourdhui, q_ouvert
 
 if TYPE_CHECKING:
@@ -138,14 +139,12 @@ def menu_partenaire(user: Utilisateur) -> tuple[bool, bool]:
     """(gestionnaire d'habilitations, habilitateur AFAS) pour le menu d'un partenaire, en une
     seule requête : la même que posait déjà seule « est_gestionnaire_habilitations ». (False,
     False) sans requête pour les autres comptes."""
-    from habilitations.models import Utilisateur as Modele
-
     if not user.is_authenticated or user.organisme_id is None or user.caf_id:
         return False, False
     return (
-        Modele.objects.filter(pk=user.pk)
+        UtilisateurModele.objects.filter(pk=user.pk)
         .annotate(
-            gestionnaire=Exists(perms_habilitations.conventions_visibles(user)),
+            gestionnaire=Exists(perms_habilitations.conventions_consultables(user)),
             habiliter=Exists(conventions_habilitables(user)),
         )
         .values_list("gestionnaire", "habiliter")
