@@ -631,6 +631,16 @@ class Generateur:
         poids = [float(c.taille) if c.groupes else 0.0 for c in autres]
         for c, n in zip(autres, _repartir(restant, poids), strict=True):
             c.appartenances = min(n, (c.taille - 1) * c.groupes) if c.groupes else 0
+        # Ce que les plafonds ont retenu va aux conventions qui ont encore de la place.
+        manque = restant - sum(c.appartenances for c in autres)
+        for c in sorted(autres, key=lambda c: -c.taille):
+            if manque <= 0:
+                break
+            place = (c.taille - 1) * c.groupes - c.appartenances
+            ajout = min(place, manque, c.taille)
+            if ajout > 0:
+                c.appartenances += ajout
+                manque -= ajout
         poids = [float(c.taille) for c in autres]
         for c, n in zip(autres, _repartir(max(0, e.journal - g.journal), poids), strict=True):
             c.journal = n
