@@ -37,9 +37,20 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.models import UserObjectPermission
 
 from conventions.enums import EtatConvention
-from conventions.models import Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
+from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
 from conventions.validators import cle_luhn_valide
-from habilitations.models import Appartenance, CompteurIdentifiant, Groupe, GroupeProfil, Utilisateur
+from habilitations.models import (
+    Appartenance,
+    CodeSecours,
+    CodeSecoursDevice,
+    CompteurIdentifiant,
+    Groupe,
+    GroupeProfil,
+    ImportUtilisateurs,
+    LigneImport,
+    SessionUtilisateur,
+    Utilisateur,
+)
 from portail.models import EvenementAudit
 
 # Marque des données générées : tout compte généré a une adresse dans ce domaine, tout organisme
@@ -339,6 +350,17 @@ TABLES_GENEREES: list[type[models.Model]] = [
 ]
 
 
+# Ce que l'usage d'une base générée ajoute (connexions, imports, avenants) : effacé avec elle.
+TABLES_USAGE: list[type[models.Model]] = [
+    SessionUtilisateur,
+    CodeSecours,
+    CodeSecoursDevice,
+    LigneImport,
+    ImportUtilisateurs,
+    Avenant,
+]
+
+
 def etat_de_la_base() -> str:
     """« vide », « generee » ou « autre » (des données saisies ou chargées autrement)."""
     comptes = Utilisateur.objects.all()
@@ -355,8 +377,13 @@ def vider_donnees_generees() -> None:
     """Efface les données d'une base qui ne contient que des données générées."""
     if etat_de_la_base() == "autre":
         raise BaseNonGeneree("La base contient des données non générées.")
-    with transaction.atomic():
-        for modele in TABLES_GENEREES:
+    with transaction.atomic(), connection.cursor() as curseur:
+        if connection.vendor == "postgresql":
+            # CASCADE : aussi ce que l'usage a ajouté (sessions, imports, avenants, journal…).
+            tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in TABLES_GENEREES)
+            curseur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            return
+        for modele in [*TABLES_USAGE, *TABLES_GENEREES]:
             modele._default_manager.all()._raw_delete(connection.alias)
 
 
