@@ -378,6 +378,8 @@ def main() -> int:
         # Le plancher encore, en fin de course : la machine partagée varie, on garde le pire des deux.
         fin = mesurer(sessions["administrateur"], plancher, args.requetes * 2, args.concurrence)
         resultats[0]["p95_fin"] = fin["p95"]
+        # Requêtes d'une page ordinaire : pas celles de la première page après la connexion.
+        resultats[0]["requetes_sql"] = fin["requetes_sql"]
         resultats[0]["p95"] = max(resultats[0]["p95"], fin["p95"])
         resultats.append(
             mesurer_connexion(
