@@ -25,7 +25,7 @@ import json
 import random
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
@@ -33,6 +33,7 @@ from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.models import UserObjectPermission
 
@@ -52,6 +53,7 @@ from habilitations.models import (
     Utilisateur,
 )
 from portail.models import EvenementAudit
+from portail.socle.dates import aujourdhui
 
 # Marque des données générées : tout compte généré a une adresse dans ce domaine, tout organisme
 # un SIRET qui commence par ce préfixe (aucun SIREN réel ne commence par 999).
@@ -237,7 +239,8 @@ class Barre:
         self.flux.flush()
 
     def finir(self) -> float:
-        self._afficher(time.monotonic())
+        if self.faites < self.total:
+            self._afficher(time.monotonic())
         self.flux.write("\n")
         self.flux.flush()
         return time.monotonic() - self.debut
@@ -429,8 +432,9 @@ class Generateur:
         self.rng = random.Random(graine)  # noqa: S311 (déterminisme voulu, rien de secret)
         self.graine = graine
         self.ecrivain = Ecrivain(progression=progression)
-        self.jour = datetime.datetime.now(tz=datetime.UTC).date()
-        self.maintenant = datetime.datetime.now(tz=datetime.UTC).replace(microsecond=0)
+        # Le jour du portail (Paris), comme les vérifications et la réconciliation le lisent.
+        self.jour = aujourdhui()
+        self.maintenant = timezone.now().replace(microsecond=0)
         self.compteurs: dict[str, int] = {}
         self.prochain: dict[type[models.Model], int] = {}
 
@@ -1048,7 +1052,7 @@ class Generateur:
                 curseur.execute(sql)
 
 
-def analyser(ecrire: Callable[[str], None] | None = None) -> float:
+def analyser() -> float:
     """Statistiques du planificateur après le chargement (ANALYZE), comme l'autovacuum le ferait."""
     debut = time.monotonic()
     with connection.cursor() as curseur:

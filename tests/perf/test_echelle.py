@@ -8,8 +8,6 @@ visitées avec le client de test de Django, sans gunicorn, pour rester rapide.
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
@@ -24,6 +22,7 @@ from habilitations.models import Appartenance, Groupe, GroupeProfil, Utilisateur
 from habilitations.services import droits_groupes_reconcilier
 from portail import generation
 from portail.generation import Echelle, GrandeCommune
+from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
 
@@ -109,7 +108,7 @@ def test_aucune_page_ne_coute_plus_de_requetes_quand_les_donnees_doublent(client
 @pytest.mark.django_db
 def test_les_donnees_generees_respectent_les_regles_du_portail():
     resume = _generer(PETITE)
-    jour = datetime.datetime.now(tz=datetime.UTC).date()
+    jour = aujourdhui()
     # Les droits objets sont exactement ceux que la réconciliation nocturne calculerait.
     assert droits_reconcilier() == (0, 0)
     assert droits_groupes_reconcilier() == (0, 0)
