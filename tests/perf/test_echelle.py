@@ -164,3 +164,21 @@ def test_le_generateur_refuse_une_base_qui_contient_des_donnees_saisies():
     with pytest.raises(CommandError, match="ne viennent pas du générateur"):
         call_command("generer_donnees", "--echelle", "demo", "--remplacer", "--sans-progression")
     assert Utilisateur.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_la_page_plancher_n_existe_que_dans_les_reglages_du_banc(client, administrateur):
+    connecter_verifie(client, administrateur)
+    assert client.get("/banc/plancher/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_le_banc_compte_les_requetes_de_chaque_reponse(client, administrateur, settings):
+    # Comme portail.settings.bench (qui exige les variables de production pour s'importer).
+    settings.ROOT_URLCONF = "portail.urls_banc"
+    settings.MIDDLEWARE = ["portail.banc.RequetesSQLMiddleware", *settings.MIDDLEWARE]
+    connecter_verifie(client, administrateur)
+    with CaptureQueriesContext(connection) as requetes:
+        reponse = client.get("/banc/plancher/")
+    assert reponse.status_code == 200
+    assert reponse["X-Requetes-SQL"] == str(len(requetes))
