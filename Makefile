@@ -63,13 +63,13 @@ bench-hash: install
 ECHELLE ?= departement
 GRAINE ?= 1
 bench-donnees: install
-	@test -n "$$DATABASE_URL" || { echo "DATABASE_URL (PostgreSQL) est requis : voir README, « Banc d'essai »."; exit 1; }
+	@test -n "$$DATABASE_URL" || { echo "DATABASE_URL (PostgreSQL) est requis : voir README, « Données à l'échelle et banc d'essai »."; exit 1; }
 	DJANGO_SETTINGS_MODULE=portail.settings.bench $(PY) manage.py migrate --noinput
 	DJANGO_SETTINGS_MODULE=portail.settings.bench $(PY) manage.py generer_donnees --echelle $(ECHELLE) --graine $(GRAINE) --remplacer
 
 ## bench : gunicorn (réglages bench) sur les données générées, charge bornée, tableau et bench/results/*.json
 bench: install
-	@test -n "$$DATABASE_URL" || { echo "DATABASE_URL (PostgreSQL) est requis : voir README, « Banc d'essai »."; exit 1; }
+	@test -n "$$DATABASE_URL" || { echo "DATABASE_URL (PostgreSQL) est requis : voir README, « Données à l'échelle et banc d'essai »."; exit 1; }
 	DJANGO_SETTINGS_MODULE=portail.settings.bench $(PY) manage.py collectstatic --noinput -v0
 	$(PY) bench/banc.py $(BANC_OPTIONS)
 
