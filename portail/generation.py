@@ -591,6 +591,10 @@ class Generateur:
             elif tirage < 0.07:
                 etat, ouverture = EtatConvention.VALIDEE, self._jour_avant(365 * 6, 365 * 2)
                 cloture = self._jour_avant(300, 1)
+            elif rang < len(grandes):
+                # Les grandes communes sont conventionnées depuis des années : tous les tableaux
+                # de bord (comptes inactifs depuis un an compris) ont de quoi se remplir.
+                etat, ouverture, cloture = EtatConvention.VALIDEE, self._jour_avant(365 * 8, 365 * 4), None
             else:
                 etat, ouverture, cloture = EtatConvention.VALIDEE, self._jour_avant(365 * 5, 30), None
             self.conventions.append(
