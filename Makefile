@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEPS := $(VENV)/.deps-installees
 
-.PHONY: install run demo test test-e2e verify lint format check lock bench-hash clean
+.PHONY: install run demo test test-e2e verify lint format check lock bench-hash bench bench-donnees clean
 
 $(PY):
 	$(PYTHON_SYSTEME) -m venv $(VENV)
@@ -66,6 +66,20 @@ lock:
 
 bench-hash: install
 	DJANGO_SETTINGS_MODULE=portail.settings.dev $(PY) manage.py mesurer_hachage
+
+## bench-donnees : remplit la base de DATABASE_URL avec des données générées (ECHELLE=demo|departement|nationale)
+ECHELLE ?= departement
+GRAINE ?= 1
+bench-donnees: install
+	@test -n "$$DATABASE_URL" || { echo "DATABASE_URL (PostgreSQL) est requis : voir README, « Données à l'échelle et banc d'essai »."; exit 1; }
+	DJANGO_SETTINGS_MODULE=portail.settings.bench $(PY) manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=portail.settings.bench $(PY) manage.py generer_donnees --echelle $(ECHELLE) --graine $(GRAINE) --remplacer
+
+## bench : gunicorn (réglages bench) sur les données générées, charge bornée, tableau et bench/results/*.json
+bench: install
+	@test -n "$$DATABASE_URL" || { echo "DATABASE_URL (PostgreSQL) est requis : voir README, « Données à l'échelle et banc d'essai »."; exit 1; }
+	DJANGO_SETTINGS_MODULE=portail.settings.bench $(PY) manage.py collectstatic --noinput -v0
+	$(PY) bench/banc.py $(BANC_OPTIONS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -46,10 +46,9 @@ def test_siret_en_chiffres_exposants(client, agent_caf, siret):
     )
     assert reponse.status_code == 200
     # Après la normalisation NFKC (« ² » → « 2 »), un refus en français : format ou clé de contrôle.
-    assert (
-        "Le SIRET doit comporter exactement 14 chiffres." in texte(reponse)
-        or "Ce SIRET n'est pas valide (clé de contrôle incorrecte)" in texte(reponse)
-    )
+    assert "Le SIRET doit comporter exactement 14 chiffres." in texte(
+        reponse
+    ) or "Ce SIRET n'est pas valide (clé de contrôle incorrecte)" in texte(reponse)
     assert Organisme.objects.count() == avant
 
 

@@ -1,0 +1,437 @@
+"""Banc d'essai du portail (``make bench``) : gunicorn comme en production, une charge bornée
+envoyée d'un autre processus, un tableau Markdown et un fichier JSON dans ``bench/results/``.
+
+Prérequis : une base PostgreSQL remplie par ``manage.py generer_donnees`` (le résumé qu'il écrit,
+``bench/personas.json``, donne les personas, leurs secrets TOTP et les objets à visiter), Redis,
+et les variables d'environnement de production (``DATABASE_URL``, ``REDIS_CACHE_URL``,
+``CELERY_BROKER_URL``, ``DJANGO_SECRET_KEY``). Le script démarre gunicorn avec
+``portail.settings.bench`` (réglages de production + en-tête ``X-Requetes-SQL`` + page plancher),
+connecte les personas (mot de passe puis code TOTP), mesure chaque page avec un nombre fixe de
+requêtes, puis arrête gunicorn. Boucle locale seulement ; durée bornée (``--duree-max``).
+
+Client : la bibliothèque standard (``http.client`` dans des fils), sans dépendance ajoutée. Le
+client attend la réponse entière (corps lu jusqu'au bout) : c'est ce temps qui est mesuré.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import statistics
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RACINE = Path(__file__).resolve().parent.parent
+EN_TETE_REQUETES = "X-Requetes-SQL"
+OBJECTIF_RAPPORT = 3.0  # listes, détails, tableaux de bord : p95 ≤ 3 × plancher
+OBJECTIF_EXPORT = 50_000  # lignes/s
+OBJECTIF_PDF = 0.3  # s (p95)
+OBJECTIF_CONNEXION = 15  # connexions/s par cœur
+
+
+def totp(cle_hex: str, instant: float | None = None, pas: int = 30, chiffres: int = 6) -> str:
+    """RFC 6238 (HMAC-SHA1), comme django-otp avec ses réglages par défaut."""
+    compteur = int((instant if instant is not None else time.time()) // pas)
+    empreinte = hmac.new(bytes.fromhex(cle_hex), struct.pack(">Q", compteur), hashlib.sha1).digest()
+    decalage = empreinte[-1] & 0x0F
+    code = (struct.unpack(">I", empreinte[decalage : decalage + 4])[0] & 0x7FFFFFFF) % 10**chiffres
+    return f"{code:0{chiffres}d}"
+
+
+@dataclass
+class Reponse:
+    statut: int
+    en_tetes: dict[str, str]
+    corps: bytes
+    duree: float
+
+
+@dataclass
+class Session:
+    """Un navigateur minimal : des cookies, une connexion neuve par requête (gunicorn en workers
+    synchrones ferme la connexion après chaque réponse)."""
+
+    hote: str
+    port: int
+    cookies: dict[str, str] = field(default_factory=dict)
+    verrou: threading.Lock = field(default_factory=threading.Lock)
+
+    def requete(self, methode: str, chemin: str, donnees: dict | None = None) -> Reponse:
+        en_tetes = {"Host": f"{self.hote}:{self.port}"}
+        with self.verrou:
+            if self.cookies:
+                en_tetes["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        corps = None
+        if donnees is not None:
+            corps = urllib.parse.urlencode(donnees).encode()
+            en_tetes["Content-Type"] = "application/x-www-form-urlencoded"
+            en_tetes["Referer"] = f"http://{self.hote}:{self.port}{chemin}"
+        debut = time.perf_counter()
+        connexion = http.client.HTTPConnection(self.hote, self.port, timeout=120)
+        try:
+            connexion.request(methode, chemin, body=corps, headers=en_tetes)
+            reponse = connexion.getresponse()
+            contenu = reponse.read()
+        finally:
+            connexion.close()
+        duree = time.perf_counter() - debut
+        with self.verrou:
+            for valeur in reponse.headers.get_all("Set-Cookie") or []:
+                nom, _, reste = valeur.partition("=")
+                self.cookies[nom.strip()] = reste.split(";", 1)[0]
+        return Reponse(reponse.status, {k.lower(): v for k, v in reponse.getheaders()}, contenu, duree)
+
+    def jeton_csrf(self, chemin: str) -> str:
+        page = self.requete("GET", chemin)
+        trouve = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.corps)
+        if not trouve:
+            raise RuntimeError(f"pas de jeton CSRF sur {chemin} (statut {page.statut})")
+        return trouve.group(1).decode()
+
+
+def connecter(session: Session, identifiant: str, mot_de_passe: str, cle_totp: str | None) -> None:
+    jeton = session.jeton_csrf("/connexion/")
+    r = session.requete(
+        "POST", "/connexion/", {"csrfmiddlewaretoken": jeton, "username": identifiant, "password": mot_de_passe}
+    )
+    if r.statut != 302:
+        raise RuntimeError(f"connexion de {identifiant} refusée (statut {r.statut})")
+    if cle_totp is None:
+        return
+    for _essai in range(2):
+        jeton = session.jeton_csrf("/connexion/verification/")
+        r = session.requete("POST", "/connexion/verification/", {"csrfmiddlewaretoken": jeton, "code": totp(cle_totp)})
+        if r.statut == 302:
+            return
+        # Code déjà utilisé dans cette fenêtre de 30 s (banc relancé aussitôt) : on attend la suivante.
+        time.sleep(31 - time.time() % 30)
+    raise RuntimeError(f"double authentification de {identifiant} refusée")
+
+
+@dataclass
+class Page:
+    nom: str
+    persona: str
+    chemin: str
+    genre: str = "page"  # page, export, pdf, plancher
+
+
+def pages(p: dict) -> list[Page]:
+    c, u, g, gr, o = p["convention"], p["utilisateur"], p["grand_groupe"], p["groupe_responsable"], p["organisme"]
+    conv = f"/partenaires/conventions/{c}/"
+    liste = [
+        Page("accueil", "administrateur", "/"),
+        Page("règles d'usage", "administrateur", "/regles-d-usage/"),
+        Page("profil", "administrateur", "/profil/"),
+        Page("conventions (administrateur)", "administrateur", "/partenaires/conventions/"),
+        Page("convention, détail", "administrateur", conv),
+        Page("convention, PDF", "administrateur", conv + "pdf/", "pdf"),
+        Page("utilisateurs, page 1", "administrateur", conv + "utilisateurs/"),
+        Page("utilisateurs, page 1 000", "administrateur", conv + "utilisateurs/?page=1000"),
+        Page("utilisateurs, filtre nom", "administrateur", conv + "utilisateurs/?nom=ard"),
+        Page("utilisateurs, tri par date", "administrateur", conv + "utilisateurs/?tri=-date_ouverture"),
+        Page("utilisateurs, filtre grand groupe", "administrateur", conv + f"utilisateurs/?groupe={g}"),
+        Page("utilisateur, détail", "administrateur", conv + f"utilisateurs/{u}/"),
+        Page("utilisateur, appartenances", "administrateur", conv + f"utilisateurs/{u}/appartenances/"),
+        Page("groupes, page 1", "administrateur", conv + "groupes/"),
+        Page("groupes, page 1 000", "administrateur", conv + "groupes/?page=1000"),
+        Page("groupe, habilitations", "administrateur", conv + f"groupes/{gr}/habilitations/"),
+        Page("grand groupe, membres p. 1", "administrateur", conv + f"groupes/{g}/appartenances/"),
+        Page("grand groupe, membres p. 1 000", "administrateur", conv + f"groupes/{g}/appartenances/?page=1000"),
+        Page("tableaux de bord (administrateur)", "administrateur", conv + "tableaux-de-bord/"),
+        Page("journal, page 1", "administrateur", conv + "journal/"),
+        Page("journal, page 1 000", "administrateur", conv + "journal/?page=1000"),
+        Page("export jamais activés", "administrateur", conv + "tableaux-de-bord/jamais-actives.csv", "export"),
+        Page("export inactifs", "administrateur", conv + "tableaux-de-bord/inactifs.csv", "export"),
+        Page("export profils", "administrateur", conv + "tableaux-de-bord/profils.csv", "export"),
+        Page("export échéances", "administrateur", conv + "tableaux-de-bord/echeances.csv", "export"),
+        Page("export groupes orphelins", "administrateur", conv + "tableaux-de-bord/groupes-orphelins.csv", "export"),
+        Page("export journal", "administrateur", conv + "journal.csv", "export"),
+        Page("utilisateurs, page 1 (responsable)", "responsable", conv + "utilisateurs/"),
+        Page("utilisateurs, page 1 000 (responsable)", "responsable", conv + "utilisateurs/?page=1000"),
+        Page("groupes (responsable)", "responsable", conv + "groupes/"),
+        Page("groupe, membres (responsable)", "responsable", conv + f"groupes/{gr}/appartenances/"),
+        Page("organismes, page 1 (agent Caf)", "agent_caf", "/partenaires/organismes/"),
+        Page("organismes, page 1 000 (agent Caf)", "agent_caf", "/partenaires/organismes/?page=1000"),
+        Page("organisme, détail (agent Caf)", "agent_caf", f"/partenaires/organismes/{o}/"),
+        Page("agents Caf (agent Caf)", "agent_caf", "/partenaires/agents-caf/"),
+        Page("conventions, page 1 (agent Caf)", "agent_caf", "/partenaires/conventions/"),
+        Page("conventions, page 1 000 (agent Caf)", "agent_caf", "/partenaires/conventions/?page=1000"),
+        Page("convention, détail (agent Caf)", "agent_caf", conv),
+        Page("utilisateurs, page 1 (agent Caf)", "agent_caf", conv + "utilisateurs/"),
+        Page("utilisateurs, page 1 000 (agent Caf)", "agent_caf", conv + "utilisateurs/?page=1000"),
+        Page("tableaux de bord (agent Caf)", "agent_caf", conv + "tableaux-de-bord/"),
+        Page("conventions, page 1 (national)", "superviseur", "/partenaires/conventions/"),
+        Page("conventions, page 1 000 (national)", "superviseur", "/partenaires/conventions/?page=1000"),
+        Page("organismes, page 1 (national)", "superviseur", "/partenaires/organismes/"),
+        Page("organismes, page 1 000 (national)", "superviseur", "/partenaires/organismes/?page=1000"),
+        Page("convention, détail (national)", "superviseur", conv),
+    ]
+    return liste
+
+
+def centile(valeurs: list[float], q: float) -> float:
+    """Centile par interpolation (statistics.quantiles, méthode « inclusive »)."""
+    if len(valeurs) == 1:
+        return valeurs[0]
+    return statistics.quantiles(valeurs, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def mesurer(session: Session, page: Page, requetes: int, concurrence: int) -> dict:
+    essai = session.requete("GET", page.chemin)  # échauffement, et contrôle du statut
+    if essai.statut != 200:
+        return {"page": page.nom, "chemin": page.chemin, "persona": page.persona, "erreur": f"statut {essai.statut}"}
+    durees: list[float] = []
+    statuts: set[int] = set()
+    debut = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(concurrence) as pool:
+        for r in pool.map(lambda _i: session.requete("GET", page.chemin), range(requetes)):
+            durees.append(r.duree)
+            statuts.add(r.statut)
+    mur = time.perf_counter() - debut
+    resultat = {
+        "page": page.nom,
+        "chemin": page.chemin,
+        "persona": page.persona,
+        "genre": page.genre,
+        "requetes_sql": int(essai.en_tetes.get(EN_TETE_REQUETES.lower(), "-1")),
+        "n": len(durees),
+        "p50": centile(durees, 0.50),
+        "p95": centile(durees, 0.95),
+        "requetes_par_s": len(durees) / mur,
+        "octets": len(essai.corps),
+        "statuts": sorted(statuts),
+    }
+    if page.genre == "export":
+        lignes = max(0, essai.corps.count(b"\n") - 1)  # moins l'en-tête
+        resultat["lignes"] = lignes
+        resultat["lignes_par_s"] = lignes / resultat["p50"]
+    return resultat
+
+
+def mesurer_connexion(hote: str, port: int, identifiants: list[str], mot_de_passe: str, concurrence: int) -> dict:
+    """Connexions par mot de passe de comptes ordinaires (sans double authentification) : seule la
+    requête POST est chronométrée (le jeton CSRF est pris avant)."""
+    sessions = []
+    for identifiant in identifiants:
+        s = Session(hote, port)
+        sessions.append((s, identifiant, s.jeton_csrf("/connexion/")))
+
+    def un(arg):
+        s, identifiant, jeton = arg
+        return s.requete(
+            "POST", "/connexion/", {"csrfmiddlewaretoken": jeton, "username": identifiant, "password": mot_de_passe}
+        )
+
+    debut = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(concurrence) as pool:
+        reponses = list(pool.map(un, sessions))
+    mur = time.perf_counter() - debut
+    durees = [r.duree for r in reponses]
+    reussies = sum(r.statut == 302 for r in reponses)
+    return {
+        "page": "connexion (mot de passe)",
+        "chemin": "/connexion/",
+        "persona": "comptes ordinaires",
+        "genre": "connexion",
+        "requetes_sql": int(reponses[0].en_tetes.get(EN_TETE_REQUETES.lower(), "-1")),
+        "n": len(durees),
+        "reussies": reussies,
+        "p50": centile(durees, 0.5),
+        "p95": centile(durees, 0.95),
+        "requetes_par_s": reussies / mur,
+        "par_coeur": reussies / mur / (os.cpu_count() or 1),
+    }
+
+
+def juger(r: dict, plancher_p95: float) -> None:
+    """Objectif du ticket et verdict, écrits dans le résultat."""
+    if "erreur" in r:
+        r["objectif"], r["atteint"] = "—", None
+        return
+    r["rapport"] = r["p95"] / plancher_p95
+    if r["genre"] == "export":
+        if r["lignes"] < 10_000:
+            r["objectif"], r["atteint"] = f"≥ {_n(OBJECTIF_EXPORT)} lignes/s (sans objet : {r['lignes']} lignes)", None
+        else:
+            r["objectif"], r["atteint"] = f"≥ {_n(OBJECTIF_EXPORT)} lignes/s", r["lignes_par_s"] >= OBJECTIF_EXPORT
+    elif r["genre"] == "pdf":
+        r["objectif"], r["atteint"] = f"p95 ≤ {OBJECTIF_PDF} s", r["p95"] <= OBJECTIF_PDF
+    elif r["genre"] == "connexion":
+        r["objectif"], r["atteint"] = f"≥ {OBJECTIF_CONNEXION}/s par cœur", r["par_coeur"] >= OBJECTIF_CONNEXION
+    elif r["genre"] == "plancher":
+        r["objectif"], r["atteint"] = "référence", None
+    else:
+        r["objectif"], r["atteint"] = f"p95 ≤ {OBJECTIF_RAPPORT:g} × plancher", r["rapport"] <= OBJECTIF_RAPPORT
+
+
+def _n(x: float) -> str:
+    """12 345 (espace des milliers, à la française)."""
+    return f"{x:,.0f}".replace(",", " ")
+
+
+def tableau(resultats: list[dict]) -> str:
+    lignes = [
+        "| page | requêtes SQL | p50 (ms) | p95 (ms) | req/s | p95 ÷ plancher | objectif | atteint |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in resultats:
+        if "erreur" in r:
+            lignes.append(f"| {r['page']} | — | — | — | — | — | {r['erreur']} | non mesuré |")
+            continue
+        debit = f"{r['requetes_par_s']:.1f}"
+        if r["genre"] == "export":
+            debit += f" ({_n(r['lignes'])} lignes, {_n(r['lignes_par_s'])} lignes/s)"
+        if r["genre"] == "connexion":
+            debit += f" ({r['par_coeur']:.1f}/s par cœur)"
+        atteint = {True: "oui", False: "**non**", None: "—"}[r["atteint"]]
+        lignes.append(
+            f"| {r['page']} | {r['requetes_sql']} | {r['p50'] * 1000:.0f} | {r['p95'] * 1000:.0f} | {debit} "
+            f"| {r['rapport']:.1f} | {r['objectif']} | {atteint} |"
+        )
+    return "\n".join(lignes)
+
+
+def demarrer_gunicorn(port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portail.settings.bench"}
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    # Comme le Dockerfile (README, mode complet), sur la boucle locale.
+    return subprocess.Popen(  # noqa: S603 (commande fixe)
+        [
+            str(gunicorn),
+            "portail.wsgi:application",
+            f"--bind=127.0.0.1:{port}",
+            f"--workers={workers}",
+            "--worker-tmp-dir=/dev/shm",
+            "--timeout=120",
+        ],
+        cwd=RACINE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def attendre(port: int, processus: subprocess.Popen, delai: float = 60) -> None:
+    fin = time.monotonic() + delai
+    while time.monotonic() < fin:
+        if processus.poll() is not None:
+            raise RuntimeError("gunicorn s'est arrêté : " + processus.stderr.read().decode()[-2000:])
+        try:
+            if Session("127.0.0.1", port).requete("GET", "/sante/").statut == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("gunicorn ne répond pas sur /sante/")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BANC_PORT", "8107")))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--requetes", type=int, default=20, help="requêtes mesurées par page")
+    parser.add_argument("--requetes-lourdes", type=int, default=6, help="par export et PDF")
+    parser.add_argument("--concurrence", type=int, default=2)
+    parser.add_argument("--connexions", type=int, default=40)
+    parser.add_argument("--duree-max", type=float, default=1200, help="secondes ; les pages restantes sont sautées")
+    parser.add_argument("--personas", default=str(RACINE / "bench" / "personas.json"))
+    parser.add_argument("--sortie", default=str(RACINE / "bench" / "results"))
+    parser.add_argument("--filtre", default="", help="ne mesurer que les pages dont le nom contient ce texte")
+    args = parser.parse_args()
+
+    resume = json.loads(Path(args.personas).read_text())
+    p = resume["personas"]
+    charge_avant = os.getloadavg()
+    gunicorn = demarrer_gunicorn(args.port, args.workers)
+    debut = time.monotonic()
+    try:
+        attendre(args.port, gunicorn)
+        sessions: dict[str, Session] = {}
+        for role, compte in p["comptes"].items():
+            sessions[role] = Session("127.0.0.1", args.port)
+            connecter(sessions[role], compte["identifiant"], p["mot_de_passe"], compte["cle_totp_hex"])
+        plancher = Page("plancher (page authentifiée nue)", "administrateur", "/banc/plancher/", "plancher")
+        resultats = [mesurer(sessions["administrateur"], plancher, args.requetes * 2, args.concurrence)]
+        for page in pages(p):
+            if args.filtre and args.filtre not in page.nom:
+                continue
+            if time.monotonic() - debut > args.duree_max:
+                resultats.append({"page": page.nom, "chemin": page.chemin, "erreur": "durée maximale atteinte"})
+                continue
+            n = args.requetes_lourdes if page.genre in ("export", "pdf") else args.requetes
+            resultats.append(mesurer(sessions[page.persona], page, n, args.concurrence))
+            print(f"  {page.nom} : fait", file=sys.stderr)
+        # Le plancher encore, en fin de course : la machine partagée varie, on garde le pire des deux.
+        fin = mesurer(sessions["administrateur"], plancher, args.requetes * 2, args.concurrence)
+        resultats[0]["p95_fin"] = fin["p95"]
+        # Requêtes d'une page ordinaire : pas celles de la première page après la connexion.
+        resultats[0]["requetes_sql"] = fin["requetes_sql"]
+        resultats[0]["p95"] = max(resultats[0]["p95"], fin["p95"])
+        resultats.append(
+            mesurer_connexion(
+                "127.0.0.1", args.port, p["connexion"][: args.connexions], p["mot_de_passe"], args.concurrence * 2
+            )
+        )
+    finally:
+        gunicorn.terminate()
+        try:
+            gunicorn.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            gunicorn.kill()
+    plancher_p95 = resultats[0]["p95"]
+    for r in resultats:
+        juger(r, plancher_p95)
+    texte = tableau(resultats)
+    print(texte)
+    moment = datetime.datetime.now(tz=datetime.UTC)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+        cwd=RACINE,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    sortie = Path(args.sortie)
+    sortie.mkdir(parents=True, exist_ok=True)
+    fichier = sortie / f"{moment:%Y%m%dT%H%M%SZ}-{resume['echelle']}.json"
+    fichier.write_text(
+        json.dumps(
+            {
+                "moment": moment.isoformat(),
+                "commit": commit,
+                "echelle": resume["echelle"],
+                "graine": resume["graine"],
+                "workers": args.workers,
+                "concurrence": args.concurrence,
+                "coeurs": os.cpu_count(),
+                "charge_avant": charge_avant,
+                "charge_apres": os.getloadavg(),
+                "duree_s": round(time.monotonic() - debut, 1),
+                "plancher_p95": plancher_p95,
+                "resultats": resultats,
+                "tableau": texte,
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+    print(f"\nRésultats : {fichier.relative_to(RACINE)} ; charge (1, 5, 15 min) {os.getloadavg()}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Le banc d'essai en petit, dans `make test` : le générateur écrit des données valides, et aucune
+page ne coûte plus de requêtes SQL quand les données doublent (une requête par ligne, un N+1, se
+voit ici bien avant la production).
+
+Les pages sont celles de ``bench/banc.py`` (une seule liste : une page ajoutée au banc entre ici),
+visitées avec le client de test de Django, sans gunicorn, pour rester rapide.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from bench.banc import pages
+from conventions.enums import EtatConvention
+from conventions.models import Convention, Mandat, Organisme
+from conventions.services import droits_reconcilier
+from conventions.validators import valider_siret
+from habilitations.models import Appartenance, Groupe, GroupeProfil, Utilisateur
+from habilitations.services import droits_groupes_reconcilier
+from portail import generation
+from portail.generation import Echelle, GrandeCommune
+from portail.socle.dates import aujourdhui
+from tests import factories
+from tests.conftest import connecter_verifie
+
+# Deux échelles où chaque liste a plus d'une page (25 lignes) : seules les données changent.
+PETITE = Echelle(
+    nom="petite",
+    cafs=2,
+    organismes=60,
+    conventions=66,
+    utilisateurs=420,
+    appartenances=650,
+    groupes=80,
+    journal=400,
+    grande_commune=GrandeCommune(utilisateurs=150, groupes=35, appartenances=260, journal=80, grand_groupe=40),
+    autres_grandes=(30,),
+    agents_par_caf=2,
+)
+DOUBLE = Echelle(
+    nom="double",
+    cafs=2,
+    organismes=120,
+    conventions=132,
+    utilisateurs=900,
+    appartenances=1_400,
+    groupes=170,
+    journal=900,
+    grande_commune=GrandeCommune(utilisateurs=320, groupes=75, appartenances=560, journal=170, grand_groupe=90),
+    autres_grandes=(60, 40),
+    agents_par_caf=2,
+)
+
+
+def _generer(echelle: Echelle) -> dict:
+    resume = generation.Generateur(echelle, graine=3, progression=False).generer()
+    if connection.vendor == "postgresql":
+        generation.analyser()
+    return resume
+
+
+def _requetes_par_page(client, resume: dict) -> dict[str, int]:
+    """Nombre de requêtes SQL de chaque page du banc, pour la persona qui la visite."""
+    personas = resume["personas"]
+    comptes = {
+        role: Utilisateur.objects.get(identifiant=compte["identifiant"]) for role, compte in personas["comptes"].items()
+    }
+    mesures = {}
+    connecte = None
+    for page in pages(personas):
+        if page.persona != connecte:
+            client.logout()
+            connecter_verifie(client, comptes[page.persona])
+            connecte = page.persona
+            # Les caches du processus (types de contenu, permissions) se remplissent au premier
+            # passage, dans la première échelle seulement : une visite d'échauffement les égalise.
+            client.get("/")
+        with CaptureQueriesContext(connection) as requetes:
+            reponse = client.get(page.chemin)
+            if reponse.streaming:
+                b"".join(reponse.streaming_content)
+        assert reponse.status_code == 200, (page.nom, reponse.status_code)
+        mesures[page.nom] = len(requetes)
+    return mesures
+
+
+@pytest.mark.django_db
+def test_aucune_page_ne_coute_plus_de_requetes_quand_les_donnees_doublent(client):
+    mesures = {}
+    for echelle in (PETITE, DOUBLE):
+        with transaction.atomic():
+            resume = _generer(echelle)
+            mesures[echelle.nom] = _requetes_par_page(client, resume)
+            transaction.set_rollback(True)
+        client.logout()
+    ecarts = {
+        page: (mesures["petite"][page], mesures["double"][page])
+        for page in mesures["petite"]
+        if mesures["petite"][page] != mesures["double"][page]
+    }
+    assert not ecarts, f"requêtes (petite, double) qui changent avec le volume : {ecarts}"
+    assert len(mesures["petite"]) >= 40
+
+
+@pytest.mark.django_db
+def test_les_donnees_generees_respectent_les_regles_du_portail():
+    resume = _generer(PETITE)
+    jour = aujourdhui()
+    # Les droits objets sont exactement ceux que la réconciliation nocturne calculerait.
+    assert droits_reconcilier() == (0, 0)
+    assert droits_groupes_reconcilier() == (0, 0)
+    # SIRET à clé de Luhn ; une convention ouverte a exactement un mandat ouvert.
+    for siret in Organisme.objects.values_list("siret", flat=True):
+        valider_siret(siret)
+    for convention in Convention.objects.effectives(jour):
+        assert convention.mandats.ouverts(jour).count() == 1
+    # Chemins matérialisés ; un sous-groupe n'a que des profils de son parent ; quatre niveaux au plus.
+    groupes = {g.pk: g for g in Groupe.objects.all()}
+    profils = {}
+    for gp in GroupeProfil.objects.all():
+        profils.setdefault(gp.groupe_id, set()).add(gp.profil_id)
+    for g in groupes.values():
+        parent = groupes.get(g.parent_id)
+        assert g.chemin == (parent.chemin if parent else "/") + f"{g.pk}/"
+        assert g.niveau == (parent.niveau + 1 if parent else 1) <= 4
+        if parent:
+            assert profils[g.pk] <= profils[parent.pk]
+            assert g.convention_id == parent.convention_id
+    # Appartenances : aux groupes de sa convention, dates cohérentes, sans doublon.
+    vues = set()
+    for a in Appartenance.objects.select_related("utilisateur", "groupe"):
+        assert a.utilisateur.convention_id == a.groupe.convention_id
+        assert a.date_cloture is None or a.date_cloture > a.date_ouverture
+        assert a.utilisateur.date_cloture is None or a.date_ouverture < a.utilisateur.date_cloture
+        assert (a.utilisateur_id, a.groupe_id) not in vues
+        vues.add((a.utilisateur_id, a.groupe_id))
+    # Les proportions : la grande commune en tête, des conventions de toutes les tailles.
+    grande = Convention.objects.get(pk=resume["personas"]["convention"])
+    assert grande.utilisateurs.count() == PETITE.grande_commune.utilisateurs
+    assert Appartenance.objects.filter(groupe_id=resume["personas"]["grand_groupe"]).count() == 40
+    assert Convention.objects.filter(etat=EtatConvention.EN_COURS).exists()
+    assert Mandat.objects.count() == PETITE.conventions
+
+
+@pytest.mark.django_db
+def test_le_generateur_est_deterministe():
+    with transaction.atomic():
+        _generer(PETITE)
+        premier = list(Utilisateur.objects.order_by("pk").values_list("identifiant", "nom", "prenom", "email"))
+        transaction.set_rollback(True)
+    _generer(PETITE)
+    second = list(Utilisateur.objects.order_by("pk").values_list("identifiant", "nom", "prenom", "email"))
+    assert [ligne[:3] for ligne in premier] == [ligne[:3] for ligne in second]
+
+
+@pytest.mark.django_db
+def test_le_generateur_refuse_une_base_qui_contient_des_donnees_saisies():
+    factories.creer_utilisateur(nom="Saisi", prenom="Vraiment")
+    with pytest.raises(CommandError, match="ne viennent pas du générateur"):
+        call_command("generer_donnees", "--echelle", "demo", "--sans-progression", "--resume", "/dev/null")
+    with pytest.raises(CommandError, match="ne viennent pas du générateur"):
+        call_command("generer_donnees", "--echelle", "demo", "--remplacer", "--sans-progression")
+    assert Utilisateur.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_la_page_plancher_n_existe_que_dans_les_reglages_du_banc(client, administrateur):
+    connecter_verifie(client, administrateur)
+    assert client.get("/banc/plancher/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_le_banc_compte_les_requetes_de_chaque_reponse(client, administrateur, settings):
+    # Comme portail.settings.bench (qui exige les variables de production pour s'importer).
+    settings.ROOT_URLCONF = "portail.urls_banc"
+    settings.MIDDLEWARE = ["portail.banc.RequetesSQLMiddleware", *settings.MIDDLEWARE]
+    connecter_verifie(client, administrateur)
+    with CaptureQueriesContext(connection) as requetes:
+        reponse = client.get("/banc/plancher/")
+    assert reponse.status_code == 200
+    assert reponse["X-Requetes-SQL"] == str(len(requetes))
