@@ -1,0 +1,74 @@
+"""Une appartenance AFAS-DECLARER qui prend fin plus tard laisse les droits effectifs jusqu'à
+cette date : Actif dans la recherche, et le rôle n'est pas « Non attribué » (issue 12)."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from afas import services
+from afas.enums import RoleAfas
+from habilitations import services as services_habilitations
+from habilitations.models import Appartenance
+from portail.socle.dates import aujourdhui
+from tests.conftest import connecter_verifie
+from tests.utils import texte
+
+pytestmark = pytest.mark.django_db
+
+J = aujourdhui()
+
+
+def _resultats(client, etat: str) -> str:
+    page = texte(client.get(reverse("afas:habilitations"), {"etat": etat, "lieux": "oui"}))
+    return page[page.index("</form>", page.index("form-recherche")) :]
+
+
+def test_appartenance_qui_finit_plus_tard(client, administrateur, declarant, activite):
+    for role in (RoleAfas.FDA, RoleAfas.FDF):
+        services.habilitation_afas_affecter(
+            par=administrateur, utilisateur=declarant, role=role, date_ouverture=J, activites=[activite], lieux=[]
+        )
+    appartenance = Appartenance.objects.get(utilisateur=declarant)
+    services_habilitations.appartenance_cloturer(
+        par=administrateur, appartenance=appartenance, date_cloture=J + datetime.timedelta(days=10)
+    )
+    connecter_verifie(client, administrateur)
+    assert "FERRAND Paul" in _resultats(client, "actif")
+    non_attribue = _resultats(client, "non_attribue")
+    assert "Approbateur" in non_attribue
+    assert "Fournisseur de données financières" not in non_attribue
+    assert "Fournisseur de données d'activité" not in non_attribue
+    # Le jour où l'appartenance prend fin, les rôles ne sont plus tenus.
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=10)):
+        connecter_verifie(client, administrateur)
+        assert "FERRAND Paul" not in _resultats(client, "actif")
+        assert "FERRAND Paul" in _resultats(client, "inactif")
+        non_attribue = _resultats(client, "non_attribue")
+        assert "Fournisseur de données financières" in non_attribue
+        assert "Fournisseur de données d'activité" in non_attribue
+
+
+@pytest.mark.parametrize("valeur", ["²", "٣", "99999999999999999999"])
+def test_cle_du_partenaire_en_chiffres_non_ascii(client, administrateur, declarant, activite, valeur):
+    """« ² » passe ``isdigit()`` mais pas ``int()`` : la page répondait 500 (garde des entrées
+    hostiles). Refusé avec un message, rien n'est écrit."""
+    connecter_verifie(client, administrateur)
+    reponse = client.post(
+        reverse("afas:habiliter"),
+        {
+            "partenaire": valeur,
+            "utilisateur": declarant.pk,
+            "role": RoleAfas.FDF,
+            "activites": [activite.pk],
+            "toutes_activite": [valeur],
+            "portee": "lieux",
+            "enregistrer": "1",
+        },
+    )
+    assert reponse.status_code == 200
+    assert "Choisissez le partenaire." in texte(reponse)
+    assert not declarant.habilitations_afas.exists()
+    assert client.get(reverse("afas:habiliter_portee"), {"partenaire": valeur}).status_code == 200
