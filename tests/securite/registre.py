@@ -262,6 +262,7 @@ REGISTRE: dict[str, Politique] = {
         "administrateur",
         une_habilitation_afas,
         cible="habilitation_afas",
+        parametres=("requete",),
         lecture_caf=404,
         attendus={"habilitateur": 200, "responsable": 404, "membre": 404},
     ),
