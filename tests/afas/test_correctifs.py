@@ -11,7 +11,7 @@ from django.utils import timezone
 from afas import services
 from afas.enums import RoleAfas
 from habilitations import services as services_habilitations
-from habilitations.models import Appartenance
+from habilitations.models import Appartenance, Utilisateur
 from portail.socle.dates import aujourdhui
 from tests.conftest import connecter_verifie
 from tests.utils import texte
@@ -72,3 +72,28 @@ def test_cle_du_partenaire_en_chiffres_non_ascii(client, administrateur, declara
     assert "Choisissez le partenaire." in texte(reponse)
     assert not declarant.habilitations_afas.exists()
     assert client.get(reverse("afas:habiliter_portee"), {"partenaire": valeur}).status_code == 200
+
+
+def test_administration_technique_en_lecture_seule(client, administrateur, declarant, activite, lieu):
+    """Les modèles AFAS se consultent dans l'administration technique, même par un superutilisateur,
+    sans rien y créer, modifier ni supprimer (pas de porte dérobée aux services)."""
+    (h,) = services.habilitation_afas_affecter(
+        par=administrateur, utilisateur=declarant, role=RoleAfas.APPROBATEUR, date_ouverture=J, activites=[activite]
+    )
+    Utilisateur.objects.filter(pk=administrateur.pk).update(is_staff=True, is_superuser=True)
+    administrateur.refresh_from_db()
+    connecter_verifie(client, administrateur)
+    objets = {
+        "activite": activite,
+        "lieuimplantation": lieu,
+        "habilitationafas": h,
+        "validationapprobateur": h.validation,
+    }
+    for modele, obj in objets.items():
+        assert client.get(reverse(f"admin:afas_{modele}_changelist")).status_code == 200
+        assert client.get(reverse(f"admin:afas_{modele}_change", args=[obj.pk])).status_code == 200
+        assert client.get(reverse(f"admin:afas_{modele}_add")).status_code == 403
+        assert client.get(reverse(f"admin:afas_{modele}_delete", args=[obj.pk])).status_code == 403
+    client.post(reverse("admin:afas_validationapprobateur_change", args=[h.validation.pk]), {"decision": "validee"})
+    h.validation.refresh_from_db()
+    assert h.validation.decision == "en_attente"
