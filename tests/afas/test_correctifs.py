@@ -97,3 +97,35 @@ def test_administration_technique_en_lecture_seule(client, administrateur, decla
     client.post(reverse("admin:afas_validationapprobateur_change", args=[h.validation.pk]), {"decision": "validee"})
     h.validation.refresh_from_db()
     assert h.validation.decision == "en_attente"
+
+
+def test_mes_tableaux_de_bord_gagnent_les_lignes_afas(
+    client, administrateur, declarant, responsable, activite, convention
+):
+    """Les lignes AFAS de l'habilitateur dans « Mes tableaux de bord » de la convention, liées à
+    la recherche du partenaire ; une appartenance AFAS-DECLARER qui finit dans 10 jours fait
+    compter ses habilitations parmi celles qui prennent fin (l'accueil ne regardait que les
+    dates de l'habilitation, du compte, de la convention et de l'activité)."""
+    for role in (RoleAfas.FDA, RoleAfas.FDF, RoleAfas.APPROBATEUR):
+        services.habilitation_afas_affecter(
+            par=administrateur, utilisateur=declarant, role=role, date_ouverture=J, activites=[activite]
+        )
+    appartenance = Appartenance.objects.get(utilisateur=declarant)
+    services_habilitations.appartenance_cloturer(
+        par=administrateur, appartenance=appartenance, date_cloture=J + datetime.timedelta(days=10)
+    )
+    connecter_verifie(client, administrateur)
+    page = texte(client.get(reverse("gestion:tableaux_de_bord", args=[convention.pk])))
+    recherche = reverse("afas:habilitations") + f"?partenaire={convention.pk}&lieux=oui"
+    assert f'<a class="fr-link" href="{recherche}&etat=non_attribue">' in page
+    assert "Activités dont un rôle AFAS n'est tenu par personne</a></td><td>1</td>" in page
+    assert "Approbateurs en attente de validation par la Caf</a></td><td>1</td>" in page
+    assert "prennent fin dans les 30 jours</a></td><td>2</td>" in page
+    accueil = texte(client.get(reverse("afas:accueil")))
+    assert "prennent fin dans les 30 jours</td><td>2</td>" in accueil
+
+    # Le responsable d'habilitations n'habilite pas en AFAS : pas de lignes AFAS.
+    connecter_verifie(client, responsable)
+    page = client.get(reverse("gestion:tableaux_de_bord", args=[convention.pk]))
+    assert page.status_code in (200, 404)
+    assert "Aides financières d'action sociale</h2>" not in texte(page)
