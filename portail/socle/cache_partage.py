@@ -17,6 +17,7 @@ Chaque repli est journalisé (avertissement), pour que l'exploitation voie la pa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -50,7 +51,9 @@ def liberer(cle: str) -> None:
 def limite_atteinte(espace: str, cle: str, limite: int, *, fenetre: int = 3600) -> bool:
     """Compte un essai de plus dans une fenêtre fixe de ``fenetre`` secondes ; vrai au-delà de
     ``limite`` essais."""
-    nom = f"limite:{espace}:{cle}"
+    # La clé vient souvent de la saisie (un identifiant) : son empreinte, jamais le texte reçu, qui
+    # peut contenir des caractères de contrôle ou dépasser la longueur d'une clé de cache.
+    nom = f"limite:{espace}:{hashlib.sha256(cle.encode()).hexdigest()}"
 
     def compter(cache_) -> int:
         cache_.add(nom, 0, timeout=fenetre)
