@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from afas.habilitations import tableau_de_bord as afas_tableau_de_bord
 from conventions import urls as conventions_urls
+from habilitations.administration import urls as gestion_urls
 from habilitations.administration.administrateurs import views as administrateurs
 from habilitations.consultation_conventions import views as consultation
 from portail import views
@@ -41,7 +43,17 @@ urlpatterns = [
     ),
     path("", include("habilitations.urls")),
     path("", include((conventions, "conventions"))),
-    path("", include("habilitations.administration.urls")),
+    # « Mes tableaux de bord » gagne les lignes AFAS : composé ici, la couche des habilitations
+    # n'important pas AFAS.
+    path(
+        "",
+        include(
+            (
+                gestion_urls.avec_complements_tableaux(afas_tableau_de_bord.lignes_tableaux_de_bord),
+                gestion_urls.app_name,
+            )
+        ),
+    ),
     path("", include("afas.urls")),
     path("administration/", admin.site.urls),
 ]

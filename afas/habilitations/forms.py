@@ -12,6 +12,7 @@ from conventions.models import Convention
 from habilitations.models import Utilisateur
 from portail.socle.dates import aujourdhui, q_ouvert
 from portail.socle.forms import GABARIT_CASE, GABARIT_RADIOS, PortailForm, champ_date
+from portail.socle.listes import cle_primaire
 
 OUI_NON = [("oui", "Oui"), ("non", "Non")]
 
@@ -158,8 +159,10 @@ class HabiliterForm(PortailForm):
     def _convention(self, conventions: QuerySet[Convention]) -> Convention | None:
         valeur = self._valeur("partenaire")
         liste = list(conventions)
-        if valeur.isdigit():
-            return next((c for c in liste if c.pk == int(valeur)), None)
+        if valeur:
+            # Une clé reçue : chiffres ASCII seulement (« ² » passe isdigit() mais pas int()).
+            pk = cle_primaire(valeur)
+            return next((c for c in liste if c.pk == pk), None)
         if len(liste) == 1:
             self.initial.setdefault("partenaire", liste[0].pk)
             return liste[0]
@@ -174,7 +177,7 @@ class HabiliterForm(PortailForm):
             else:
                 # « Sélectionner tous les lieux d'implantation de l'activité X » : parmi les lieux
                 # proposés seulement.
-                par_activite = [v for v in self.data.getlist("toutes_activite") if v.isdigit()]
+                par_activite = [pk for v in self.data.getlist("toutes_activite") if (pk := cle_primaire(v))]
                 lieux = list(donnees.get("lieux") or [])
                 lieux += [
                     lieu

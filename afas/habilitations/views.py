@@ -5,11 +5,9 @@ convention : 404."""
 
 from __future__ import annotations
 
-import datetime
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,8 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from afas import perms, services
 from afas.enums import EtatHabilitation, RoleAfas
 from afas.habilitations import recherche as moteur
+from afas.habilitations import tableau_de_bord
 from afas.habilitations.forms import HabiliterForm, RechercheForm, SuppressionForm
-from afas.models import HabilitationAfas, declarants, q_historique
+from afas.models import declarants
 from conventions.models import Convention
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
@@ -53,32 +52,13 @@ def accueil(request):
     return render(
         request,
         "afas/accueil.html",
-        {"roles": roles, "habiliter": bool(ids), "tableau": _tableau_de_bord(ids) if ids else None, "fil": _fil()},
+        {
+            "roles": roles,
+            "habiliter": bool(ids),
+            "tableau": tableau_de_bord.tableau(ids) if ids else None,
+            "fil": _fil(),
+        },
     )
-
-
-JOURS_FIN_PROCHAINE = 30
-
-
-def _tableau_de_bord(ids: list[int]) -> dict[str, int]:
-    """Les lignes AFAS de l'habilitateur : activités dont un rôle n'est tenu par personne,
-    approbateurs qui attendent la Caf, habilitations actives qui prennent fin dans les 30 jours
-    (la leur, ou celle du compte, de la convention ou de l'activité). Quatre requêtes."""
-    jour = aujourdhui()
-    conventions = Convention.objects.filter(pk__in=ids)
-    membres = declarants(jour, conventions)
-    criteres = {"lieux": "oui", "role": ""}
-    limite = jour + datetime.timedelta(days=JOURS_FIN_PROCHAINE)
-    fin = Q()
-    for prefixe in ("", "utilisateur__", "convention__", "activite__"):
-        fin |= Q(**{f"{prefixe}date_cloture__gt": jour, f"{prefixe}date_cloture__lte": limite})
-    habilitations = HabilitationAfas.objects.filter(convention__in=conventions)
-    return {
-        "non_attribues": moteur.activites_non_attribuees(conventions, criteres, jour, membres).count(),
-        "en_attente": habilitations.en_attente().exclude(q_historique(jour)).count(),
-        "fin_prochaine": habilitations.actives(jour, membres).filter(fin).count(),
-        "jours": JOURS_FIN_PROCHAINE,
-    }
 
 
 @require_GET

@@ -1,11 +1,12 @@
 """« Gestion des habilitations » d'une convention : utilisateurs, groupes, appartenances,
 tableaux de bord, journal, imports. Toutes les adresses commencent par la convention."""
 
-from django.urls import path
+from django.urls import URLPattern, path
 
 from habilitations.administration.groupes import views as views_groupes
 from habilitations.administration.import_csv import views as views_import
 from habilitations.administration.journal import views as views_journal
+from habilitations.administration.tableaux_de_bord import tableaux
 from habilitations.administration.tableaux_de_bord import views as views_tableaux
 from habilitations.administration.utilisateurs import views as views_utilisateurs
 
@@ -62,3 +63,15 @@ urlpatterns = [
     path(U + "imports/<int:pk>/", views_import.import_apercu, name="import_apercu"),
     path(U + "imports/<int:pk>/progression/", views_import.import_progression, name="import_progression"),
 ]
+
+
+def avec_complements_tableaux(complements: tableaux.Complements) -> list[URLPattern]:
+    """Ces adresses, « Mes tableaux de bord » recevant ``complements`` : la coquille y branche
+    les lignes des couches supérieures (AFAS), que cette couche ne peut pas importer. Mêmes
+    chemins, mêmes noms."""
+    return [
+        URLPattern(p.pattern, p.callback, {**p.default_args, "complements": complements}, p.name)
+        if p.name == "tableaux_de_bord"
+        else p
+        for p in urlpatterns
+    ]

@@ -177,3 +177,24 @@ def test_file_de_la_caf(client, agent_caf, convention, administrateur, nombre):
     assert f"{nombre} demande" in page
     print(f"{nombre} approbateurs en attente : {n} requêtes")
     assert n == BUDGET_FILE_CAF
+
+
+BUDGET_TABLEAUX_DE_BORD = 26
+BUDGET_ACCUEIL = 16
+
+
+@pytest.mark.parametrize("nombre", [10, 2000])
+def test_lignes_afas_des_tableaux_de_bord(client, convention, administrateur, nombre):
+    """« Mes tableaux de bord » et l'Accueil AFAS de l'administrateur : les lignes AFAS (rôles non
+    tenus, approbateurs en attente, fins prochaines) coûtent le même nombre de requêtes avec 2 000
+    activités, 5 000 lieux et 20 000 habilitations qu'avec 10 activités."""
+    charger(convention, administrateur, nombre)
+    connecter_verifie(client, administrateur)
+    tableaux = reverse("gestion:tableaux_de_bord", args=[convention.pk])
+    client.get(tableaux)  # première page de la session : caches remplis
+    n_tableaux, page = compter(client, tableaux, {})
+    assert "Activités dont un rôle AFAS n'est tenu par personne" in page
+    n_accueil, page = compter(client, reverse("afas:accueil"), {})
+    assert "Tableau de bord des habilitations AFAS" in page
+    print(f"{nombre} activités : tableaux de bord {n_tableaux}, accueil AFAS {n_accueil}")
+    assert (n_tableaux, n_accueil) == (BUDGET_TABLEAUX_DE_BORD, BUDGET_ACCUEIL)

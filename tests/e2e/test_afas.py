@@ -3,8 +3,10 @@ FDA sur deux lieux d'implantation et le rôle d'approbateur sur deux activités 
 attend la Caf (« * ») ; l'agent de la Caf le valide ; la recherche montre tout Actif ; un FDA
 supprimé passe en Historique et son lieu en Non attribué.
 
-Après chaque navigation, ``verifier_page(page)`` est appelée : c'est là que se branche la
-vérification d'accessibilité commune (axe-core) ; ici, elle vérifie seulement le titre."""
+Après chaque navigation (et chaque liste rafraîchie par htmx), ``verifier_page(page)`` est
+appelée : un seul titre, puis la garde commune (``tests/e2e/verification.py`` : axe-core sans
+violation grave ou critique à 1280 et 320 px, rien ne déborde, cases DSFR visibles) ; les erreurs
+JavaScript sont relevées par la fixture ``navigateur``."""
 
 import re
 
@@ -16,6 +18,7 @@ from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.afas.conftest import creer_activite, creer_lieu
 from tests.e2e.test_habilitations import connecter_avec_double_authentification
+from tests.e2e.verification import verifier_page as verifier_garde_commune
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -31,6 +34,7 @@ def connecter(page, user) -> None:
 
 def verifier_page(page) -> None:
     expect(page.locator("h1")).to_have_count(1)
+    verifier_garde_commune(page)
 
 
 def ouvrir_menu_afas(page, lien: str) -> None:
@@ -53,6 +57,8 @@ def habiliter(page, *, role: str, portee: str, cases: list[str], bouton: str) ->
     page.get_by_label(re.compile(r"^\s*Au rôle de")).select_option(label=role)
     page.locator("label", has_text=portee).click()
     page.get_by_role("button", name=re.compile(r"^\s*Afficher les")).click()  # htmx : la liste seule
+    expect(page.locator("#portee label", has_text=cases[0])).to_be_visible()
+    verifier_page(page)
     for case in cases:
         page.locator("#portee label", has_text=case).click()
     page.get_by_role("button", name=bouton, exact=True).click()

@@ -7,7 +7,16 @@ Convention ``convention`` (Caf 012, organisme ``organisme``), administrée par `
     |                                         ce jour par l'administrateur (issue 10, point 1)
     └── A1 (CDAP-T1)             responsable : ``responsable`` ; membres : ``membre``, et
                                  ``responsable`` jusqu'à demain (date posée par l'administrateur)
-    D  (AFAS-DECLARER)           responsable : ``administrateur`` ; membre : ``declarant``
+    D  (AFAS-DECLARER)           responsable : ``administrateur`` ; membres : ``declarant``,
+                                 ``habilitateur``
+    H  (AFAS-HABILITER)          responsable : ``administrateur`` ; membre : ``habilitateur``
+
+AFAS (issue 12), écrit par les services d'``afas`` : l'activité ``activite`` (avec son lieu
+``lieu``) de l'organisme, où ``declarant`` est fournisseur de données financières
+(``habilitation``) et approbateur en attente de la Caf pivot (``validation``) ; ``habilitateur``
+(déclarant et AFAS-HABILITER, ni administrateur ni responsable) y est fournisseur de données
+d'activité (``habilitation_habilitateur``, la sienne) ; ``activite_autre`` est une activité
+de l'autre organisme.
 
 ``convention_autre`` : même Caf, autre organisme, administrée par ``exterieur``, avec son groupe
 ``groupe_autre`` (les identifiants d'un autre locataire). ``agent_caf`` est agent de la Caf
@@ -20,6 +29,9 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from afas import services as services_afas
+from afas.enums import NatureActivite, RoleAfas, TypeActivite
+from afas.models import Activite, HabilitationAfas, LieuImplantation, ValidationApprobateur
 from conventions.models import Caf, Convention, Organisme, Profil
 from habilitations import services
 from habilitations.models import Appartenance, Groupe, ImportUtilisateurs, Utilisateur
@@ -28,6 +40,7 @@ from tests import factories
 
 PERSONAS = (
     "administrateur",
+    "habilitateur",
     "responsable",
     "membre",
     "declarant",
@@ -58,6 +71,13 @@ class Monde:
     agent_autre_caf: Utilisateur
     exterieur: Utilisateur
     personnel: Utilisateur
+    habilitateur: Utilisateur
+    activite: Activite
+    lieu: LieuImplantation
+    activite_autre: Activite
+    habilitation: HabilitationAfas
+    habilitation_habilitateur: HabilitationAfas
+    validation: ValidationApprobateur
 
     def persona(self, nom: str) -> Utilisateur:
         return getattr(self, nom)
@@ -71,6 +91,7 @@ class Monde:
             str(self.groupe_autre.pk),
             str(self.convention_autre.pk),
             str(self.convention_autre.organisme_id),
+            str(self.activite_autre.pk),
         ]
 
 
@@ -140,6 +161,43 @@ def construire() -> Monde:
     import_utilisateurs = ImportUtilisateurs.objects.create(
         convention=convention, par=administrateur, nom_fichier="utilisateurs.csv"
     )
+
+    # AFAS : activités, lieu, rôles, un approbateur qui attend la Caf pivot.
+    habilitateur = factories.creer_utilisateur(nom="Albouy", prenom="Celine", convention=convention)
+    groupe_h = _groupe(convention, "H", administrateur, ["AFAS-HABILITER"])
+    for groupe in (groupe_d, groupe_h):
+        services.appartenance_ouvrir(par=None, utilisateur=habilitateur, groupe=groupe, date_ouverture=depuis)
+    debut_activites = jour - datetime.timedelta(days=100)
+    activite = services_afas.activite_creer(
+        par=None,
+        organisme=convention.organisme,
+        libelle="Accueil de loisirs Lioujas",
+        numero_equipement="EQ000001",
+        type_activite=TypeActivite.ALSH,
+        nature=NatureActivite.EXTRASCOLAIRE,
+        date_ouverture=debut_activites,
+    )
+    lieu = services_afas.lieu_creer(
+        par=None, activite=activite, libelle="Lioujas école", date_ouverture=debut_activites
+    )
+    activite_autre = services_afas.activite_creer(
+        par=None,
+        organisme=convention_autre.organisme,
+        libelle="Crèche des Lilas",
+        numero_equipement="EQ000900",
+        type_activite=TypeActivite.EAJE,
+        nature="",
+        date_ouverture=debut_activites,
+    )
+    (habilitation,) = services_afas.habilitation_afas_affecter(
+        par=administrateur, utilisateur=declarant, role=RoleAfas.FDF, date_ouverture=jour, activites=[activite]
+    )
+    (approbateur,) = services_afas.habilitation_afas_affecter(
+        par=administrateur, utilisateur=declarant, role=RoleAfas.APPROBATEUR, date_ouverture=jour, activites=[activite]
+    )
+    (habilitation_habilitateur,) = services_afas.habilitation_afas_affecter(
+        par=administrateur, utilisateur=habilitateur, role=RoleAfas.FDA, date_ouverture=jour, lieux=[lieu]
+    )
     return Monde(
         caf=caf,
         convention=convention,
@@ -160,4 +218,11 @@ def construire() -> Monde:
         agent_autre_caf=agent_autre_caf,
         exterieur=exterieur,
         personnel=personnel,
+        habilitateur=habilitateur,
+        activite=activite,
+        lieu=lieu,
+        activite_autre=activite_autre,
+        habilitation=habilitation,
+        habilitation_habilitateur=habilitation_habilitateur,
+        validation=approbateur.validation,
     )

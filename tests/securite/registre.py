@@ -3,7 +3,7 @@
 Une adresse sans ligne ici fait échouer ``test_registre.py`` : c'est voulu. Pour déclarer une
 nouvelle adresse (AFAS comprise), ajoutez une ligne à ``REGISTRE``, par son nom d'URL :
 
-    "afas:declarations": objet("declarant", convention, lecture_caf=200, methodes=GET),
+    "afas:activite": objet("agent_caf", une_activite, methodes=GET, attendus=HORS_AGENTS),
 
 Les politiques :
 
@@ -22,7 +22,7 @@ GET, ce qui prouve que les refus des autres ne viennent pas d'une adresse mal co
 ``kwargs`` construit les arguments de l'adresse depuis le monde. ``attendus`` précise ce que
 reçoit une autre persona (par exemple l'agent de la Caf pivot, qui lit sans écrire : 403 sur une
 page d'écriture). ``cible`` dit ce que désigne ``pk`` (``utilisateur``, ``appartenance``,
-``groupe``) : la garde d'auto-escalade y met sa propre clé. Un code attendu peut être un couple
+``groupe``, ``habilitation_afas``, ``validation_afas``) : la garde d'auto-escalade y met sa propre clé. Un code attendu peut être un couple
 (GET, POST) quand la page se lit mais ne s'écrit pas. ``filtres`` : la page est une liste
 filtrée en GET (la garde des entrées hostiles lui envoie ses paramètres, lus dans la page, plus
 ``tri``, ``page`` et ``parametres`` pour une page qui n'est pas du HTML, un export CSV).
@@ -129,6 +129,31 @@ def l_organisme(m: Monde) -> dict:
     return {"pk": m.organisme.pk}
 
 
+# AFAS (issue 12).
+def une_activite(m: Monde) -> dict:
+    return {"pk": m.activite.pk}
+
+
+def un_lieu(m: Monde) -> dict:
+    return {"pk": m.lieu.pk}
+
+
+def une_habilitation_afas(m: Monde) -> dict:
+    return {"pk": m.habilitation.pk}
+
+
+def une_validation(m: Monde) -> dict:
+    return {"pk": m.validation.pk}
+
+
+# Les pages AFAS du partenaire (accueil, administration des profils) : l'administrateur de
+# l'autre partenaire, dont la convention accorde AFAS-DECLARER, y est chez lui (200) ; celles
+# des agents : quiconque n'est pas agent reçoit 403 avant toute recherche d'objet, l'agent d'une
+# autre Caf 404 sur un objet de la Caf pivot.
+HABILITATEURS = {"exterieur": 200, "agent_caf": 403, "responsable": 403, "membre": 403}
+NON_AGENTS = {"exterieur": 403, "declarant": 403, "administrateur": 403, "habilitateur": 403}
+HORS_AGENTS = {**NON_AGENTS, "agent_autre_caf": 404}
+
 # Gestion des habilitations : l'administrateur agit ; l'agent de la Caf pivot lit (200) mais
 # n'écrit pas (403) ; les autres ne voient pas la convention (404).
 LIT, ECRIT = {"lecture_caf": 200, "methodes": GET}, {"lecture_caf": 403}
@@ -214,6 +239,49 @@ REGISTRE: dict[str, Politique] = {
     "gestion:import_apercu": objet("administrateur", import_csv, **ECRIT),
     # La progression (JSON) : le contrôle d'accès précède celui de la méthode (404 même en POST).
     "gestion:import_progression": objet("administrateur", import_csv, lecture_caf=403, methodes=GET),
+    # AFAS, côté partenaire : l'accueil et « Mes déclarations » pour le déclarant et l'habilitateur.
+    "afas:accueil": role(
+        "declarant", methodes=GET, attendus={**HABILITATEURS, "declarant": 200, "administrateur": 200}
+    ),
+    "afas:mes_declarations": role(
+        "declarant", methodes=GET, attendus={**HABILITATEURS, "declarant": 200, "administrateur": 200}
+    ),
+    # « Administration des profils » : l'administrateur ou le profil effectif AFAS-HABILITER.
+    "afas:habilitations": role(
+        "administrateur", methodes=GET, filtres=True, attendus={**HABILITATEURS, "habilitateur": 200}
+    ),
+    "afas:habiliter": role("administrateur", attendus={**HABILITATEURS, "habilitateur": 200}),
+    "afas:habiliter_portee": role(
+        "administrateur",
+        methodes=GET,
+        parametres=("partenaire", "utilisateur", "role", "type_activite", "nature", "portee"),
+        attendus={**HABILITATEURS, "habilitateur": 200},
+    ),
+    # Supprimer : dans son périmètre seulement (404 pour tout autre), jamais la sienne (404).
+    "afas:habilitation_supprimer": objet(
+        "administrateur",
+        une_habilitation_afas,
+        cible="habilitation_afas",
+        parametres=("requete",),
+        lecture_caf=404,
+        attendus={"habilitateur": 200, "responsable": 404, "membre": 404},
+    ),
+    # AFAS, côté Caf : les listes des agents (l'agent d'une autre Caf y voit la sienne).
+    "afas:activites": role("agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}),
+    "afas:lieux": role("agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}),
+    "afas:activite_creer": role("agent_caf", attendus={**AGENTS, "administrateur": 403}),
+    "afas:validations": role("agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}),
+    "afas:preparation": role("agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}),
+    # Les objets d'une Caf : ses agents seuls.
+    "afas:activite": objet("agent_caf", une_activite, methodes=GET, attendus=HORS_AGENTS),
+    "afas:activite_modifier": objet("agent_caf", une_activite, attendus=HORS_AGENTS),
+    "afas:activite_cloturer": objet("agent_caf", une_activite, attendus=HORS_AGENTS),
+    "afas:lieu_creer": objet("agent_caf", lambda m: {"activite": m.activite.pk}, attendus=HORS_AGENTS),
+    "afas:lieu_modifier": objet("agent_caf", un_lieu, attendus=HORS_AGENTS),
+    "afas:lieu_cloturer": objet("agent_caf", un_lieu, attendus=HORS_AGENTS),
+    # Valider ou refuser un approbateur : les agents de la Caf pivot.
+    "afas:valider": objet("agent_caf", une_validation, cible="validation_afas", attendus=HORS_AGENTS),
+    "afas:refuser": objet("agent_caf", une_validation, cible="validation_afas", attendus=HORS_AGENTS),
 }
 
 # L'administration technique de Django : une politique pour tout le groupe ``admin:*`` (son

@@ -19,13 +19,15 @@ from urllib.parse import urlsplit
 import pytest
 from django.urls import reverse
 
+from afas.enums import Portee, RoleAfas
+from afas.models import HabilitationAfas, ValidationApprobateur
 from habilitations import perms
 from habilitations.models import Appartenance, Groupe, Utilisateur
 from portail.socle.dates import aujourdhui
 from tests.securite import formulaires, registre
 from tests.securite.conftest import connecter
 
-PERSONAS = ("administrateur", "responsable", "membre", "declarant", "agent_caf")
+PERSONAS = ("administrateur", "habilitateur", "responsable", "membre", "declarant", "agent_caf")
 JOURS = (0, 1, 2, 30, 365)
 OPTIONS_PAR_LISTE = 8
 
@@ -39,6 +41,9 @@ class Acces:
     administre: dict[int, frozenset[int]]
     appartenances: frozenset[tuple[int, datetime.date, datetime.date | None]]
     compte: tuple
+    # AFAS (issue 12) : ses rôles actifs jour par jour, et toutes ses habilitations.
+    roles_afas: dict[int, frozenset[int]]
+    habilitations_afas: frozenset[tuple]
 
     @classmethod
     def de(cls, user: Utilisateur) -> Acces:
@@ -69,11 +74,20 @@ class Acces:
                 user.convention_id,
                 frozenset(user.user_permissions.values_list("pk", flat=True)),
             ),
+            roles_afas={
+                n: frozenset(HabilitationAfas.objects.filter(utilisateur=user).actives(j).values_list("pk", flat=True))
+                for n, j in jours.items()
+            },
+            habilitations_afas=frozenset(
+                HabilitationAfas.objects.filter(utilisateur=user).values_list(
+                    "pk", "role", "activite_id", "lieu_id", "date_ouverture", "date_cloture", "validation__decision"
+                )
+            ),
         )
 
     def gains_depuis(self, avant: Acces) -> list[str]:
         gains = []
-        for nom in ("profils", "responsable_de", "administre"):
+        for nom in ("profils", "responsable_de", "administre", "roles_afas"):
             for n in JOURS:
                 nouveaux = getattr(self, nom)[n] - getattr(avant, nom)[n]
                 if nouveaux:
@@ -88,6 +102,12 @@ class Acces:
         (debut, fin, suspendu, *reste), (debut_av, fin_av, suspendu_av, *reste_av) = self.compte, avant.compte
         if debut < debut_av or (fin_av is not None and (fin is None or fin > fin_av)) or (suspendu_av and not suspendu):
             gains.append(f"compte rouvert ou prolongé : {avant.compte[:3]} → {self.compte[:3]}")
+        anciennes = {h[0]: h for h in avant.habilitations_afas}
+        for h in self.habilitations_afas:
+            if h[0] not in anciennes:
+                gains.append(f"rôle AFAS {h[1]} sur l'activité {h[2]} (lieu {h[3]})")
+            elif h[6] != anciennes[h[0]][6] and h[6] == "validee":
+                gains.append(f"approbation AFAS {h[0]} validée")
         if reste != reste_av:
             gains.append("rattachement ou permissions du compte changés")
         return gains
@@ -99,6 +119,10 @@ def _ses_cles(monde, user: Utilisateur, cible: str) -> list[int]:
         return [user.pk]
     if cible == "appartenance":
         return list(Appartenance.objects.filter(utilisateur=user).values_list("pk", flat=True))
+    if cible == "habilitation_afas":
+        return list(HabilitationAfas.objects.filter(utilisateur=user).values_list("pk", flat=True))
+    if cible == "validation_afas":
+        return list(ValidationApprobateur.objects.filter(habilitation__utilisateur=user).values_list("pk", flat=True))
     groupes = Groupe.objects.filter(convention=monde.convention).order_by("pk")
     return sorted(
         set(groupes.filter(appartenances__utilisateur=user).values_list("pk", flat=True))
@@ -131,7 +155,8 @@ def _envois(user: Utilisateur, formulaire: formulaires.Formulaire):
 ADRESSES = sorted(
     (nom, p)
     for nom, p in registre.REGISTRE.items()
-    if "POST" in p.methodes and (p.cible or nom in ("gestion:groupe_creer", "gestion:utilisateur_creer"))
+    if "POST" in p.methodes
+    and (p.cible or nom in ("gestion:groupe_creer", "gestion:utilisateur_creer", "afas:habiliter"))
 )
 
 
@@ -162,3 +187,31 @@ def test_personne_ne_s_accorde_rien(client, db, monde, persona):
     gains = Acces.de(user).gains_depuis(avant)
     assert not gains, f"{persona} s'est accordé : {gains}"
     assert requetes > len(ADRESSES)
+
+
+@pytest.mark.parametrize("persona", ["administrateur", "habilitateur", "declarant"])
+def test_personne_ne_se_donne_un_role_afas(client, db, monde, persona):
+    """HABILITER UN UTILISATEUR envoyé avec sa propre clé (le formulaire ne la propose pas) :
+    chaque rôle, sur l'activité, sur son lieu, sur « toutes les activités » ; et l'approbateur en
+    attente ne valide pas sa propre demande. Rien n'est gagné."""
+    user = monde.persona(persona)
+    connecter(client, user)
+    avant = Acces.de(user)
+    base = {"partenaire": monde.convention.pk, "utilisateur": user.pk, "date_ouverture": aujourdhui().isoformat()}
+    for role, portee, bouton in itertools.product(RoleAfas.values, Portee.values, ("enregistrer", "quitter")):
+        envoi = {
+            **base,
+            "role": role,
+            "portee": portee,
+            "activites": [monde.activite.pk],
+            "lieux": [monde.lieu.pk],
+            "toutes_activite": [monde.activite.pk],
+            "toutes": "on",
+            bouton: "1",
+        }
+        assert client.post(reverse("afas:habiliter"), envoi).status_code in (200, 403)
+    for nom in ("afas:valider", "afas:refuser"):
+        reponse = client.post(reverse(nom, kwargs={"pk": monde.validation.pk}), {"motif": "Moi-même"})
+        assert reponse.status_code in (403, 404)
+    gains = Acces.de(user).gains_depuis(avant)
+    assert not gains, f"{persona} s'est accordé : {gains}"

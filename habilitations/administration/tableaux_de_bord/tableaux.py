@@ -10,7 +10,7 @@ comptes. Les faits datés sont relus à la date du jour, comme partout.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -27,7 +27,9 @@ from portail.socle.csv import texte_cellule
 from portail.socle.dates import q_ouvert, q_pas_encore_cloture
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
+
+    from django.http import HttpRequest
 
 APERCU = 10
 TAILLE_LOT = 2000  # lignes lues à la fois par l'itérateur des exports
@@ -54,6 +56,29 @@ class Section:
     lignes: list[Ligne]
     tronquee: bool  # il y a plus de lignes que l'écran n'en montre : l'export les a toutes
     aucun: str
+
+
+@dataclass(frozen=True)
+class LigneComplementaire:
+    """Une ligne qu'une couche supérieure ajoute à « Mes tableaux de bord » (AFAS : rôles non
+    tenus, approbateurs en attente, habilitations qui prennent fin) : un libellé, un nombre, le
+    lien où agir. Voir ``Complements``."""
+
+    libelle: str
+    nombre: int
+    lien: str | None = None
+
+
+# Le point d'extension de « Mes tableaux de bord » : une fonction de la requête et du périmètre
+# (déjà vérifié) qui rend les lignes complémentaires, en un nombre constant de requêtes. Cette
+# couche n'en connaît aucune : la coquille la passe explicitement à l'adresse de la page
+# (``habilitations.administration.urls.avec_complements_tableaux``, appelée dans
+# ``portail/urls.py``).
+Complements = Callable[["HttpRequest", perms.Perimetre], "Sequence[LigneComplementaire]"]
+
+
+def aucun_complement(request: HttpRequest, perimetre: perms.Perimetre) -> list[LigneComplementaire]:
+    return []
 
 
 def _pluriel(nombre: int, singulier: str, pluriel: str) -> str:

@@ -28,14 +28,21 @@ def _fil() -> list:
 
 
 @require_GET
-def tableaux_de_bord(request, convention: int):
-    """Une section par tableau : son nombre, ses premières lignes, son export."""
+def tableaux_de_bord(request, convention: int, complements: tableaux.Complements = tableaux.aucun_complement):
+    """Une section par tableau : son nombre, ses premières lignes, son export ; puis les lignes
+    ``complements`` des couches supérieures (AFAS), calculées après le contrôle du périmètre."""
     perimetre = perimetre_ou_404(request, convention)
     sections = [classe(perimetre).section() for classe in tableaux.TABLEAUX.values()]
     return render(
         request,
         "habilitations/gestion/tableaux_de_bord.html",
-        {"perimetre": perimetre, "sections": sections, "apercu": tableaux.APERCU, "fil": _fil()},
+        {
+            "perimetre": perimetre,
+            "sections": sections,
+            "complements": complements(request, perimetre),
+            "apercu": tableaux.APERCU,
+            "fil": _fil(),
+        },
     )
 
 

@@ -1,0 +1,77 @@
+"""Les lignes AFAS de l'habilitateur (issue 12) : activités dont un rôle n'est tenu par personne,
+approbateurs qui attendent la Caf, habilitations actives qui prennent fin bientôt. Montrées sur
+l'Accueil AFAS et, composées par la coquille (``portail/urls.py``), dans « Mes tableaux de bord »
+de la convention. Un nombre constant de requêtes, quel que soit le volume."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.urls import reverse
+
+from afas import perms
+from afas.habilitations import recherche as moteur
+from afas.models import HabilitationAfas, declarants, q_effective, q_historique
+from conventions.models import Convention
+from habilitations.administration.tableaux_de_bord.tableaux import LigneComplementaire
+from portail.socle.dates import aujourdhui
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from habilitations.perms import Perimetre
+
+JOURS_FIN_PROCHAINE = 30
+
+
+@dataclass(frozen=True)
+class TableauAfas:
+    non_attribues: int
+    en_attente: int
+    fin_prochaine: int
+    jours: int = JOURS_FIN_PROCHAINE
+
+
+def tableau(ids: list[int], jour: datetime.date | None = None) -> TableauAfas:
+    """Les trois nombres pour les conventions ``ids`` (celles où l'utilisateur habilite). Quatre
+    requêtes. « Prend fin » : active ce jour et plus active dans ``JOURS_FIN_PROCHAINE`` jours,
+    quelle qu'en soit la cause (sa date de fin, ou celle du compte, de l'appartenance
+    AFAS-DECLARER, de la convention, de l'activité ou du lieu : les droits sont relus à la date)."""
+    jour = jour or aujourdhui()
+    conventions = Convention.objects.filter(pk__in=ids)
+    membres = declarants(jour, conventions)
+    criteres = {"lieux": "oui", "role": ""}
+    limite = jour + datetime.timedelta(days=JOURS_FIN_PROCHAINE)
+    habilitations = HabilitationAfas.objects.filter(convention__in=conventions)
+    return TableauAfas(
+        non_attribues=moteur.activites_non_attribuees(conventions, criteres, jour, membres).count(),
+        en_attente=habilitations.en_attente().exclude(q_historique(jour)).count(),
+        fin_prochaine=habilitations.actives(jour, membres).exclude(q_effective(limite)).count(),
+    )
+
+
+def lignes_tableaux_de_bord(request: HttpRequest, perimetre: Perimetre) -> list[LigneComplementaire]:
+    """Le complément AFAS de « Mes tableaux de bord » : rien (une requête) pour qui n'habilite
+    pas dans cette convention ; sinon ses trois lignes, liées à la recherche du partenaire."""
+    convention = perimetre.convention
+    if not perms.conventions_habilitables(request.user).filter(pk=convention.pk).exists():
+        return []
+    t = tableau([convention.pk])
+    recherche = reverse("afas:habilitations") + f"?partenaire={convention.pk}&lieux=oui"
+    return [
+        LigneComplementaire(
+            "Activités dont un rôle AFAS n'est tenu par personne", t.non_attribues, recherche + "&etat=non_attribue"
+        ),
+        LigneComplementaire(
+            "Approbateurs en attente de validation par la Caf",
+            t.en_attente,
+            recherche + "&etat=inactif&role=APPROBATEUR",
+        ),
+        LigneComplementaire(
+            f"Habilitations AFAS actives qui prennent fin dans les {t.jours} jours",
+            t.fin_prochaine,
+            recherche + "&etat=actif",
+        ),
+    ]
