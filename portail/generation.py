@@ -850,6 +850,10 @@ class Generateur:
                             self.responsable_persona = responsable
                         if c is self.grande and numero == 1:
                             self.grand_groupe = pk
+                            # Le grand groupe déclare aussi pour AFAS, à toute échelle : la grande
+                            # commune a des déclarants (les pages AFAS et les tableaux de bord de
+                            # l'administrateur lisent alors les mêmes requêtes d'une échelle à l'autre).
+                            profils = sorted({*profils, self.profils["AFAS-DECLARER"]})
                         chemin = f"{chemin_parent}{pk}/"
                         courants.append((pk, chemin, profils))
                         c.liste_groupes.append((pk, ouverture, cloture))
