@@ -39,17 +39,26 @@ def script_axe() -> str:
 def ecouter_erreurs(page) -> list[str]:
     """Relève, dans la liste renvoyée, les erreurs de la console et les exceptions de la page."""
     erreurs: list[str] = []
+    # Les documents eux-mêmes servis en erreur (404 hors périmètre…) : voulus, le test vérifie leur
+    # statut. Chromium le signale aussi en console, parfois sans l'adresse du message ; une
+    # ressource absente (script, style, image) reste une erreur.
+    documents_en_erreur: set[str] = set()
+
+    def reponse(response) -> None:
+        if response.status >= 400 and response.request.is_navigation_request():
+            documents_en_erreur.add(response.url)
 
     def console(message) -> None:
         if message.type != "error":
             return
-        # Une page d'erreur voulue (404 hors périmètre…) : Chromium signale le statut du document
-        # lui-même ; le test vérifie ce statut. Une ressource absente (script, style, image) reste
-        # une erreur.
-        if message.text.startswith("Failed to load resource") and message.location.get("url") == page.url:
+        if (
+            message.text.startswith("Failed to load resource")
+            and (message.location.get("url") or page.url) in documents_en_erreur
+        ):
             return
         erreurs.append(f"console ({page.url}) : {message.text}")
 
+    page.on("response", reponse)
     page.on("console", console)
     page.on("pageerror", lambda exc: erreurs.append(f"exception ({page.url}) : {exc}"))
     return erreurs
