@@ -18,18 +18,10 @@ from django.utils import timezone
 from afas.enums import DecisionCaf, EtatHabilitation, NatureActivite, RoleAfas, TypeActivite
 from conventions.enums import EtatConvention
 from habilitations.models import Appartenance
-from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, q_ouvert
+from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_ouvert
 
 PROFIL_DECLARER = "AFAS-DECLARER"
 PROFIL_HABILITER = "AFAS-HABILITER"
-
-
-def _contrainte_dates(nom: str) -> models.CheckConstraint:
-    return models.CheckConstraint(
-        condition=Q(date_cloture__isnull=True) | Q(date_cloture__gte=F("date_ouverture")),
-        name=nom,
-        violation_error_message="La date de clôture ne peut pas précéder la date d'ouverture.",
-    )
 
 
 class ActiviteQuerySet(DateeQuerySet):
@@ -58,7 +50,7 @@ class Activite(Datee):
             models.Index(fields=["organisme", "libelle"]),
             models.Index(fields=["organisme", "type_activite", "nature"]),
         ]
-        constraints = [_contrainte_dates("activite_cloture_apres_ouverture")]
+        constraints = [contrainte_periode("activite_cloture_apres_ouverture")]
 
     def __str__(self) -> str:
         return self.libelle
@@ -78,7 +70,7 @@ class LieuImplantation(Datee):
         verbose_name_plural = "lieux d'implantation"
         ordering = ["libelle"]
         indexes = [models.Index(fields=["activite", "libelle"])]
-        constraints = [_contrainte_dates("lieu_cloture_apres_ouverture")]
+        constraints = [contrainte_periode("lieu_cloture_apres_ouverture")]
 
     def __str__(self) -> str:
         return self.libelle
@@ -209,7 +201,7 @@ class HabilitationAfas(Datee):
             models.Index(fields=["convention", "date_ouverture"]),
         ]
         constraints = [
-            _contrainte_dates("habilitation_afas_fin_apres_debut"),
+            contrainte_periode("habilitation_afas_fin_apres_debut"),
             models.CheckConstraint(
                 condition=Q(lieu__isnull=True) | Q(role=RoleAfas.FDA),
                 name="habilitation_afas_lieu_seulement_fda",

@@ -18,7 +18,7 @@ from conventions.models import Convention, Organisme
 from conventions.services import mandat_ouvert
 from habilitations.models import Utilisateur
 from portail.socle.audit import audit_enregistrer
-from portail.socle.dates import aujourdhui
+from portail.socle.dates import aujourdhui, verifier_periode
 from portail.socle.emails import courriel_preparer
 from portail.socle.erreurs import ErreurMetier
 
@@ -31,20 +31,15 @@ def _iso(jour: datetime.date | None) -> str | None:
     return jour.isoformat() if jour else None
 
 
-def _verifier_dates(date_ouverture: datetime.date, date_cloture: datetime.date | None) -> None:
-    if date_cloture is not None and date_cloture < date_ouverture:
-        raise ErreurMetier("La date de clôture ne peut pas précéder la date d'ouverture.")
-
-
 def _verifier_nature(type_activite: str, nature: str) -> None:
     if type_activite not in TypeActivite.values:
-        raise ErreurMetier("Type d'activité inconnu.")
+        raise ErreurMetier("Type d'activité inconnu.", champ="type_activite")
     if nature and nature not in NatureActivite.values:
-        raise ErreurMetier("Nature d'activité inconnue.")
+        raise ErreurMetier("Nature d'activité inconnue.", champ="nature")
     if nature and type_activite != TypeActivite.ALSH:
-        raise ErreurMetier("La nature d'activité ne concerne que les accueils de loisirs (ALSH).")
+        raise ErreurMetier("La nature d'activité ne concerne que les accueils de loisirs (ALSH).", champ="nature")
     if type_activite == TypeActivite.ALSH and not nature:
-        raise ErreurMetier("La nature d'activité est obligatoire pour un ALSH.")
+        raise ErreurMetier("La nature d'activité est obligatoire pour un ALSH.", champ="nature")
 
 
 def _donnees_activite(a: Activite) -> dict[str, Any]:
@@ -86,10 +81,10 @@ def activite_creer(
 ) -> Activite:
     """Une activité du partenaire ; le numéro d'équipement est unique et ne change plus."""
     _verifier_nature(type_activite, nature)
-    _verifier_dates(date_ouverture, date_cloture)
+    verifier_periode(date_ouverture, date_cloture)
     numero = numero_equipement.strip().upper()
     if Activite.objects.filter(numero_equipement=numero).exists():
-        raise ErreurMetier("Ce numéro d'équipement est déjà celui d'une autre activité.")
+        raise ErreurMetier("Ce numéro d'équipement est déjà celui d'une autre activité.", champ="numero_equipement")
     activite = Activite.objects.create(
         organisme=organisme,
         libelle=libelle.strip(),
@@ -117,7 +112,7 @@ def activite_modifier(
     """Libellé, type, nature et dates ; le numéro d'équipement reste celui de la création."""
     activite = Activite.objects.select_for_update().get(pk=activite.pk)
     _verifier_nature(type_activite, nature)
-    _verifier_dates(date_ouverture, date_cloture)
+    verifier_periode(date_ouverture, date_cloture)
     avant = _donnees_activite(activite)
     activite.libelle = libelle.strip()
     activite.type_activite = type_activite
@@ -137,8 +132,8 @@ def activite_cloturer(*, par: Utilisateur | None, activite: Activite, date_clotu
     date sont fermés avec elle. Les habilitations cessent d'être effectives d'elles-mêmes."""
     activite = Activite.objects.select_for_update().get(pk=activite.pk)
     if date_cloture < aujourdhui():
-        raise ErreurMetier("La date de clôture ne peut pas être passée.")
-    _verifier_dates(activite.date_ouverture, date_cloture)
+        raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
+    verifier_periode(activite.date_ouverture, date_cloture)
     if activite.est_cloture():
         raise ErreurMetier(f"Cette activité est déjà clôturée depuis le {activite.date_cloture:%d/%m/%Y}.")
     avant = _donnees_activite(activite)
@@ -155,9 +150,9 @@ def activite_cloturer(*, par: Utilisateur | None, activite: Activite, date_clotu
 
 def _verifier_lieu_dans_activite(activite: Activite, date_ouverture: datetime.date) -> None:
     if date_ouverture < activite.date_ouverture:
-        raise ErreurMetier("Le lieu ne peut pas ouvrir avant son activité.")
+        raise ErreurMetier("Le lieu ne peut pas ouvrir avant son activité.", champ="date_ouverture")
     if activite.date_cloture is not None and date_ouverture >= activite.date_cloture:
-        raise ErreurMetier("Le lieu ne peut pas ouvrir après la clôture de son activité.")
+        raise ErreurMetier("Le lieu ne peut pas ouvrir après la clôture de son activité.", champ="date_ouverture")
 
 
 @transaction.atomic
@@ -172,7 +167,7 @@ def lieu_creer(
     date_ouverture: datetime.date,
     date_cloture: datetime.date | None = None,
 ) -> LieuImplantation:
-    _verifier_dates(date_ouverture, date_cloture)
+    verifier_periode(date_ouverture, date_cloture)
     _verifier_lieu_dans_activite(activite, date_ouverture)
     lieu = LieuImplantation.objects.create(
         activite=activite,
@@ -200,7 +195,7 @@ def lieu_modifier(
     date_cloture: datetime.date | None,
 ) -> LieuImplantation:
     lieu = LieuImplantation.objects.select_for_update().select_related("activite").get(pk=lieu.pk)
-    _verifier_dates(date_ouverture, date_cloture)
+    verifier_periode(date_ouverture, date_cloture)
     _verifier_lieu_dans_activite(lieu.activite, date_ouverture)
     avant = _donnees_lieu(lieu)
     lieu.libelle, lieu.adresse, lieu.code_postal, lieu.commune = (
@@ -219,8 +214,8 @@ def lieu_modifier(
 def lieu_cloturer(*, par: Utilisateur | None, lieu: LieuImplantation, date_cloture: datetime.date) -> LieuImplantation:
     lieu = LieuImplantation.objects.select_for_update().get(pk=lieu.pk)
     if date_cloture < aujourdhui():
-        raise ErreurMetier("La date de clôture ne peut pas être passée.")
-    _verifier_dates(lieu.date_ouverture, date_cloture)
+        raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
+    verifier_periode(lieu.date_ouverture, date_cloture)
     if lieu.est_cloture():
         raise ErreurMetier(f"Ce lieu est déjà clôturé depuis le {lieu.date_cloture:%d/%m/%Y}.")
     avant = _donnees_lieu(lieu)
@@ -277,7 +272,7 @@ def habilitation_afas_affecter(
     if lieux and role != RoleAfas.FDA:
         raise ErreurMetier("Seul le rôle de fournisseur de données d'activité se donne sur des lieux d'implantation.")
     if date_ouverture < jour:
-        raise ErreurMetier("La date de début ne peut pas être passée.")
+        raise ErreurMetier("La date de début ne peut pas être passée.", champ="date_ouverture")
     # Verrou sur le compte : deux affectations simultanées du même utilisateur passent l'une après
     # l'autre, et la seconde voit la première (doublons refusés).
     utilisateur = Utilisateur.objects.select_for_update().get(pk=utilisateur.pk)
@@ -430,7 +425,7 @@ def approbateur_refuser(*, par: Utilisateur, validation: ValidationApprobateur, 
     """La Caf refuse, motif obligatoire : l'habilitation se termine (Historique) et garde le motif."""
     motif = (motif or "").strip()
     if not motif:
-        raise ErreurMetier("Le motif du refus est obligatoire.")
+        raise ErreurMetier("Le motif du refus est obligatoire.", champ="motif")
     validation = _verrouiller_validation(validation, par)
     avant = _decision(validation) | {"date_cloture": _iso(validation.habilitation.date_cloture)}
     validation.decision = DecisionCaf.REFUSEE

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from afas.enums import NatureActivite, TypeActivite
-from portail.socle.dates import aujourdhui
+from portail.socle.dates import MESSAGE_PERIODE, aujourdhui, periode_valide
 from portail.socle.forms import GABARIT_CASE, PortailForm, champ_date
 
 
@@ -36,8 +36,8 @@ class ActiviteForm(PortailForm):
     def clean(self):
         donnees = super().clean()
         ouverture, cloture = donnees.get("date_ouverture"), donnees.get("date_cloture")
-        if ouverture and cloture and cloture < ouverture:
-            self.add_error("date_cloture", "La date de clôture ne peut pas précéder la date d'ouverture.")
+        if ouverture and not periode_valide(ouverture, cloture):
+            self.add_error("date_cloture", MESSAGE_PERIODE)
         return donnees
 
 
@@ -57,8 +57,8 @@ class LieuForm(PortailForm):
     def clean(self):
         donnees = super().clean()
         ouverture, cloture = donnees.get("date_ouverture"), donnees.get("date_cloture")
-        if ouverture and cloture and cloture < ouverture:
-            self.add_error("date_cloture", "La date de clôture ne peut pas précéder la date d'ouverture.")
+        if ouverture and not periode_valide(ouverture, cloture):
+            self.add_error("date_cloture", MESSAGE_PERIODE)
         return donnees
 
 

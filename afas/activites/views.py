@@ -14,6 +14,7 @@ from afas import perms, services
 from afas.activites.filtres import ActiviteFiltre, LieuFiltre
 from afas.activites.forms import ActiviteForm, CloturerForm, LieuForm
 from portail.socle.erreurs import ErreurMetier
+from portail.socle.forms import refus_afficher
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import fil_ariane
 
@@ -119,7 +120,7 @@ def activite_creer(request):
         try:
             activite = services.activite_creer(par=request.user, **form.cleaned_data)
         except ErreurMetier as erreur:
-            form.add_error(None, str(erreur))
+            refus_afficher(form, erreur)
         else:
             messages.success(request, f"L'activité « {activite.libelle} » est enregistrée.")
             return redirect("afas:activite", activite.pk)
@@ -138,7 +139,7 @@ def activite_modifier(request, pk: int):
         try:
             services.activite_modifier(par=request.user, activite=activite, **form.cleaned_data)
         except ErreurMetier as erreur:
-            form.add_error(None, str(erreur))
+            refus_afficher(form, erreur)
         else:
             messages.success(request, "L'activité est modifiée.")
             return redirect("afas:activite", activite.pk)
@@ -157,7 +158,7 @@ def activite_cloturer(request, pk: int):
                 par=request.user, activite=activite, date_cloture=form.cleaned_data["date_cloture"]
             )
         except ErreurMetier as erreur:
-            form.add_error("date_cloture", str(erreur))
+            refus_afficher(form, erreur)
         else:
             messages.success(request, "L'activité est clôturée, avec ses lieux d'implantation.")
             return redirect("afas:activite", activite.pk)
@@ -181,7 +182,7 @@ def lieu_creer(request, activite: int):
         try:
             services.lieu_creer(par=request.user, activite=activite, **form.cleaned_data)
         except ErreurMetier as erreur:
-            form.add_error(None, str(erreur))
+            refus_afficher(form, erreur)
         else:
             messages.success(request, "Le lieu d'implantation est enregistré.")
             return redirect("afas:activite", activite.pk)
@@ -201,7 +202,7 @@ def lieu_modifier(request, pk: int):
         try:
             services.lieu_modifier(par=request.user, lieu=lieu, **form.cleaned_data)
         except ErreurMetier as erreur:
-            form.add_error(None, str(erreur))
+            refus_afficher(form, erreur)
         else:
             messages.success(request, "Le lieu d'implantation est modifié.")
             return redirect("afas:activite", lieu.activite_id)
@@ -218,7 +219,7 @@ def lieu_cloturer(request, pk: int):
         try:
             services.lieu_cloturer(par=request.user, lieu=lieu, date_cloture=form.cleaned_data["date_cloture"])
         except ErreurMetier as erreur:
-            form.add_error("date_cloture", str(erreur))
+            refus_afficher(form, erreur)
         else:
             messages.success(request, "Le lieu d'implantation est clôturé.")
             return redirect("afas:activite", lieu.activite_id)

@@ -22,6 +22,7 @@ from afas.models import declarants
 from conventions.models import Convention
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
+from portail.socle.forms import refus_afficher
 from portail.socle.listes import paginer
 from portail.socle.navigation import fil_ariane
 
@@ -142,7 +143,7 @@ def habiliter(request):
                 lieux=d["lieux_choisis"],
             )
         except ErreurMetier as erreur:
-            form.add_error(None, str(erreur))
+            refus_afficher(form, erreur)
         else:
             messages.success(request, "Les habilitations ont été créées avec succès.")
             for h in creees:
@@ -191,7 +192,7 @@ def supprimer(request, pk: int):
         try:
             services.habilitation_afas_supprimer(par=request.user, habilitation=habilitation)
         except ErreurMetier as erreur:
-            form.add_error(None, str(erreur))
+            refus_afficher(form, erreur)
         else:
             messages.success(request, "L'habilitation est supprimée : elle figure désormais dans l'Historique.")
             return redirect(_retour_recherche(requete))

@@ -15,6 +15,7 @@ from afas.attribution import etat_preparation
 from afas.validation.filtres import ValidationFiltre
 from afas.validation.forms import RefusForm, ValidationForm
 from portail.socle.erreurs import ErreurMetier
+from portail.socle.forms import refus_afficher
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import fil_ariane
 
@@ -83,7 +84,7 @@ def _decider(request, pk: int, form_class, gabarit: str):
                     request, f"L'approbateur {validation.habilitation.utilisateur.get_full_name()} est validé."
                 )
         except ErreurMetier as erreur:
-            form.add_error(None, str(erreur))
+            refus_afficher(form, erreur)
         else:
             return redirect("afas:validations")
     return render(

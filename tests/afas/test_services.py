@@ -226,7 +226,7 @@ def test_activite_regles(convention):
     creer_activite(convention.organisme, numero="eq77")
     with pytest.raises(ErreurMetier, match="déjà celui d'une autre activité"):
         creer_activite(convention.organisme, numero="EQ77")
-    with pytest.raises(ErreurMetier, match="précéder"):
+    with pytest.raises(ErreurMetier, match="postérieure à la date d'ouverture"):
         creer_activite(convention.organisme, date_ouverture=J, date_cloture=J - datetime.timedelta(days=1))
 
 
