@@ -18,7 +18,7 @@ from django.utils import timezone
 from afas.enums import DecisionCaf, EtatHabilitation, NatureActivite, RoleAfas, TypeActivite
 from conventions.enums import EtatConvention
 from habilitations.models import Appartenance
-from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_ouvert
+from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_chevauche, q_ouvert
 
 PROFIL_DECLARER = "AFAS-DECLARER"
 PROFIL_HABILITER = "AFAS-HABILITER"
@@ -164,10 +164,7 @@ class HabilitationAfasQuerySet(DateeQuerySet):
 
     def chevauchant(self, debut: datetime.date, fin: datetime.date | None):
         """Celles dont la période croise [debut, fin) : même rôle deux fois en même temps."""
-        q = Q(date_cloture__isnull=True) | Q(date_cloture__gt=debut)
-        if fin is not None:
-            q &= Q(date_ouverture__lt=fin)
-        return self.filter(q)
+        return self.filter(q_chevauche(debut, fin))
 
 
 class HabilitationAfas(Datee):

@@ -18,7 +18,7 @@ from conventions.models import Convention, Organisme
 from conventions.services import mandat_ouvert
 from habilitations.models import Utilisateur
 from portail.socle.audit import audit_enregistrer
-from portail.socle.dates import aujourdhui, verifier_periode
+from portail.socle.dates import aujourdhui, verifier_cloture_non_passee, verifier_periode
 from portail.socle.emails import courriel_preparer
 from portail.socle.erreurs import ErreurMetier
 
@@ -131,8 +131,7 @@ def activite_cloturer(*, par: Utilisateur | None, activite: Activite, date_clotu
     """Ferme l'activité à cette date (pas dans le passé) ; ses lieux encore ouverts après cette
     date sont fermés avec elle. Les habilitations cessent d'être effectives d'elles-mêmes."""
     activite = Activite.objects.select_for_update().get(pk=activite.pk)
-    if date_cloture < aujourdhui():
-        raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
+    verifier_cloture_non_passee(date_cloture)
     verifier_periode(activite.date_ouverture, date_cloture)
     if activite.est_cloture():
         raise ErreurMetier(f"Cette activité est déjà clôturée depuis le {activite.date_cloture:%d/%m/%Y}.")
@@ -213,8 +212,7 @@ def lieu_modifier(
 @transaction.atomic
 def lieu_cloturer(*, par: Utilisateur | None, lieu: LieuImplantation, date_cloture: datetime.date) -> LieuImplantation:
     lieu = LieuImplantation.objects.select_for_update().get(pk=lieu.pk)
-    if date_cloture < aujourdhui():
-        raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
+    verifier_cloture_non_passee(date_cloture)
     verifier_periode(lieu.date_ouverture, date_cloture)
     if lieu.est_cloture():
         raise ErreurMetier(f"Ce lieu est déjà clôturé depuis le {lieu.date_cloture:%d/%m/%Y}.")

@@ -27,6 +27,7 @@ from portail.socle.dates import (
     periode_valide,
     q_ouvert,
     q_pas_encore_cloture,
+    verifier_cloture_non_passee,
     verifier_periode,
     verifier_plage,
 )
@@ -225,8 +226,7 @@ def convention_cloturer(*, par: Utilisateur, convention: Convention, date_clotur
     convention = _verrouiller(convention)
     jour = aujourdhui()
     verifier_plage(date_cloture, champ="date_cloture")
-    if date_cloture < jour:
-        raise ErreurMetier("La date de clôture ne peut pas être passée.")
+    verifier_cloture_non_passee(date_cloture)
     if not periode_valide(convention.date_ouverture, date_cloture):
         raise ErreurMetier(
             "La date de clôture doit être postérieure à la date d'ouverture de la convention.", champ="date_cloture"

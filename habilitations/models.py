@@ -18,7 +18,7 @@ from django_otp.models import Device, ThrottlingMixin
 
 from conventions.enums import EtatConvention
 from habilitations.enums import Poste
-from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_ouvert
+from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_ouvert, q_pas_encore_cloture
 
 
 class UtilisateurQuerySet(DateeQuerySet):
@@ -35,7 +35,7 @@ class UtilisateurQuerySet(DateeQuerySet):
         return (
             self.annotate(adresse=Lower("email"))
             .filter(convention=convention, adresse__in={a.strip().lower() for a in adresses})
-            .filter(models.Q(date_cloture__isnull=True) | models.Q(date_cloture__gt=jour))
+            .filter(q_pas_encore_cloture(jour))
             .order_by("pk")
         )
 

@@ -43,6 +43,7 @@ from portail.socle.dates import (
     aujourdhui,
     q_chevauche,
     q_ouvert,
+    verifier_cloture_non_passee,
     verifier_ouverture_non_passee,
     verifier_periode,
     verifier_plage,
@@ -278,8 +279,7 @@ def utilisateur_cloturer(*, par: Utilisateur | None, utilisateur: Utilisateur, d
     aussitôt ses sessions ; une clôture future prend effet à sa date, car chaque requête relit
     les dates du compte."""
     verifier_plage(date_cloture, champ="date_cloture")
-    if date_cloture < aujourdhui():
-        raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
+    verifier_cloture_non_passee(date_cloture)
     bloquants = mandats_bloquant_cloture(utilisateur, date_cloture)
     if bloquants:
         libelles = ", ".join(f"« {m.convention.libelle} »" for m in bloquants)
@@ -915,9 +915,8 @@ def appartenance_cloturer(
 ) -> Appartenance:
     """Clôture une appartenance aujourd'hui ou à une date future (le profil cesse ce jour-là)."""
     verifier_plage(date_cloture, champ="date_cloture")
-    if date_cloture < aujourdhui():
-        raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
-    if appartenance.date_cloture is not None and appartenance.date_cloture <= aujourdhui():
+    verifier_cloture_non_passee(date_cloture)
+    if appartenance.est_cloture():
         raise ErreurMetier("Cette appartenance est déjà clôturée.")
     if date_cloture < appartenance.date_ouverture:
         # Pas encore commencée : la clore revient à l'annuler (période vide, l'historique reste).

@@ -129,7 +129,7 @@ def convention_cloturer(request: HttpRequest, pk: int) -> HttpResponse:
     par la convention se ferme."""
     convention = convention_geree(request, pk)
     jour = aujourdhui()
-    deja_cloturee = convention.date_cloture is not None and convention.date_cloture <= jour
+    deja_cloturee = convention.est_cloture(jour)
     form = CloturerForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and not deja_cloturee and form.is_valid():
         date_cloture = form.cleaned_data["date_cloture"]

@@ -105,6 +105,12 @@ def verifier_ouverture_non_passee(date_ouverture: datetime.date) -> None:
         raise ErreurMetier("La date d'ouverture ne peut pas être passée.", champ="date_ouverture")
 
 
+def verifier_cloture_non_passee(date_cloture: datetime.date) -> None:
+    """On ne clôt rien dans le passé : aujourd'hui au plus tôt (l'historique ne se réécrit pas)."""
+    if date_cloture < aujourdhui():
+        raise ErreurMetier("La date de clôture ne peut pas être passée.", champ="date_cloture")
+
+
 def contrainte_periode(nom: str) -> models.CheckConstraint:
     """La base refuse une clôture avant l'ouverture. Une clôture égale à l'ouverture reste
     permise : c'est une période vide, celle d'une appartenance ou d'un mandat annulés avant

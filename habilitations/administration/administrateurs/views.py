@@ -172,9 +172,7 @@ def avenant_enregistrer(request: HttpRequest, pk: int) -> HttpResponse:
     convention = convention_geree(request, pk)
     jour = aujourdhui()
     mandat = administrateur_en_fonction(convention)
-    possible = convention.etat == EtatConvention.VALIDEE and (
-        convention.date_cloture is None or convention.date_cloture > jour
-    )
+    possible = convention.etat == EtatConvention.VALIDEE and not convention.est_cloture(jour)
     form = AvenantForm(
         request.POST if request.method == "POST" else None,
         organisme=convention.organisme,
