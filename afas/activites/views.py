@@ -3,6 +3,9 @@ Caf pour les organismes de sa Caf. Hors rôle : 403 ; objet d'une autre Caf : 40
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -17,6 +20,9 @@ from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
 from portail.socle.listes import paginer, trier
 from portail.socle.navigation import fil_ariane
+
+if TYPE_CHECKING:
+    from django.http import HttpResponse
 
 TRI_ACTIVITES = {
     "partenaire": ("organisme__raison_sociale",),
@@ -96,10 +102,10 @@ def activite(request, pk: int):
     )
 
 
-def _formulaire(request, form, gabarit: str, titre: str, retour: str, **contexte):
+def _formulaire(request, form, titre: str, retour: str, **contexte):
     return render(
         request,
-        gabarit,
+        "afas/formulaire.html",
         {
             "form": form,
             "titre": titre,
@@ -108,6 +114,21 @@ def _formulaire(request, form, gabarit: str, titre: str, retour: str, **contexte
             **contexte,
         },
     )
+
+
+def _enregistrer(request, form, acte: Callable[[dict], int], succes: str) -> HttpResponse | None:
+    """Un envoi valide appelle le service (``acte`` rend l'activité à montrer ensuite) : refus
+    sous son champ, ou message de succès et retour à la fiche de l'activité. None sinon (la page
+    du formulaire se réaffiche)."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        activite_pk = acte(form.cleaned_data)
+    except ErreurMetier as erreur:
+        refus_afficher(form, erreur)
+        return None
+    messages.success(request, succes)
+    return redirect("afas:activite", activite_pk)
 
 
 @require_http_methods(["GET", "POST"])
@@ -124,7 +145,7 @@ def activite_creer(request):
         else:
             messages.success(request, f"L'activité « {activite.libelle} » est enregistrée.")
             return redirect("afas:activite", activite.pk)
-    return _formulaire(request, form, "afas/formulaire.html", "Enregistrer une activité", reverse("afas:activites"))
+    return _formulaire(request, form, "Enregistrer une activité", reverse("afas:activites"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -135,16 +156,14 @@ def activite_modifier(request, pk: int):
         c: getattr(activite, c) for c in ("libelle", "type_activite", "nature", "date_ouverture", "date_cloture")
     }
     form = ActiviteForm(request.POST or None, initial=initial, modification=True)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.activite_modifier(par=request.user, activite=activite, **form.cleaned_data)
-        except ErreurMetier as erreur:
-            refus_afficher(form, erreur)
-        else:
-            messages.success(request, "L'activité est modifiée.")
-            return redirect("afas:activite", activite.pk)
+    reponse = _enregistrer(
+        request,
+        form,
+        lambda d: services.activite_modifier(par=request.user, activite=activite, **d).pk,
+        "L'activité est modifiée.",
+    )
     retour = reverse("afas:activite", args=[activite.pk])
-    return _formulaire(request, form, "afas/formulaire.html", f"Modifier l'activité {activite.libelle}", retour)
+    return reponse or _formulaire(request, form, f"Modifier l'activité {activite.libelle}", retour)
 
 
 @require_http_methods(["GET", "POST"])
@@ -152,23 +171,17 @@ def activite_cloturer(request, pk: int):
     _exiger_agent(request)
     activite = get_object_or_404(perms.activites_gerees(request.user), pk=pk)
     form = CloturerForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.activite_cloturer(
-                par=request.user, activite=activite, date_cloture=form.cleaned_data["date_cloture"]
-            )
-        except ErreurMetier as erreur:
-            refus_afficher(form, erreur)
-        else:
-            messages.success(request, "L'activité est clôturée, avec ses lieux d'implantation.")
-            return redirect("afas:activite", activite.pk)
-    retour = reverse("afas:activite", args=[activite.pk])
-    return _formulaire(
+    reponse = _enregistrer(
         request,
         form,
-        "afas/formulaire.html",
+        lambda d: services.activite_cloturer(par=request.user, activite=activite, date_cloture=d["date_cloture"]).pk,
+        "L'activité est clôturée, avec ses lieux d'implantation.",
+    )
+    return reponse or _formulaire(
+        request,
+        form,
         f"Clôturer l'activité {activite.libelle}",
-        retour,
+        reverse("afas:activite", args=[activite.pk]),
         avertissement="À la date de clôture, ses lieux d'implantation ferment aussi et les habilitations AFAS sur cette activité cessent d'avoir effet.",
     )
 
@@ -178,18 +191,14 @@ def lieu_creer(request, activite: int):
     _exiger_agent(request)
     activite = get_object_or_404(perms.activites_gerees(request.user), pk=activite)
     form = LieuForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.lieu_creer(par=request.user, activite=activite, **form.cleaned_data)
-        except ErreurMetier as erreur:
-            refus_afficher(form, erreur)
-        else:
-            messages.success(request, "Le lieu d'implantation est enregistré.")
-            return redirect("afas:activite", activite.pk)
-    retour = reverse("afas:activite", args=[activite.pk])
-    return _formulaire(
-        request, form, "afas/formulaire.html", f"Ajouter un lieu d'implantation à {activite.libelle}", retour
+    reponse = _enregistrer(
+        request,
+        form,
+        lambda d: services.lieu_creer(par=request.user, activite=activite, **d).activite_id,
+        "Le lieu d'implantation est enregistré.",
     )
+    retour = reverse("afas:activite", args=[activite.pk])
+    return reponse or _formulaire(request, form, f"Ajouter un lieu d'implantation à {activite.libelle}", retour)
 
 
 @require_http_methods(["GET", "POST"])
@@ -198,16 +207,14 @@ def lieu_modifier(request, pk: int):
     lieu = get_object_or_404(perms.lieux_geres(request.user), pk=pk)
     champs = ("libelle", "adresse", "code_postal", "commune", "date_ouverture", "date_cloture")
     form = LieuForm(request.POST or None, initial={c: getattr(lieu, c) for c in champs})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.lieu_modifier(par=request.user, lieu=lieu, **form.cleaned_data)
-        except ErreurMetier as erreur:
-            refus_afficher(form, erreur)
-        else:
-            messages.success(request, "Le lieu d'implantation est modifié.")
-            return redirect("afas:activite", lieu.activite_id)
+    reponse = _enregistrer(
+        request,
+        form,
+        lambda d: services.lieu_modifier(par=request.user, lieu=lieu, **d).activite_id,
+        "Le lieu d'implantation est modifié.",
+    )
     retour = reverse("afas:activite", args=[lieu.activite_id])
-    return _formulaire(request, form, "afas/formulaire.html", f"Modifier le lieu {lieu.libelle}", retour)
+    return reponse or _formulaire(request, form, f"Modifier le lieu {lieu.libelle}", retour)
 
 
 @require_http_methods(["GET", "POST"])
@@ -215,13 +222,11 @@ def lieu_cloturer(request, pk: int):
     _exiger_agent(request)
     lieu = get_object_or_404(perms.lieux_geres(request.user), pk=pk)
     form = CloturerForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.lieu_cloturer(par=request.user, lieu=lieu, date_cloture=form.cleaned_data["date_cloture"])
-        except ErreurMetier as erreur:
-            refus_afficher(form, erreur)
-        else:
-            messages.success(request, "Le lieu d'implantation est clôturé.")
-            return redirect("afas:activite", lieu.activite_id)
+    reponse = _enregistrer(
+        request,
+        form,
+        lambda d: services.lieu_cloturer(par=request.user, lieu=lieu, date_cloture=d["date_cloture"]).activite_id,
+        "Le lieu d'implantation est clôturé.",
+    )
     retour = reverse("afas:activite", args=[lieu.activite_id])
-    return _formulaire(request, form, "afas/formulaire.html", f"Clôturer le lieu {lieu.libelle}", retour)
+    return reponse or _formulaire(request, form, f"Clôturer le lieu {lieu.libelle}", retour)
