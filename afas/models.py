@@ -9,13 +9,25 @@ de la convention et de l'activité (et du lieu) : une tâche en retard ne prolon
 from __future__ import annotations
 
 import datetime
+import uuid
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from afas.enums import DecisionCaf, EtatHabilitation, NatureActivite, RoleAfas, TypeActivite
+from afas.enums import (
+    DecisionCaf,
+    EtatDeclaration,
+    EtatHabilitation,
+    EtatLancement,
+    NatureActivite,
+    RoleAfas,
+    TypeActivite,
+    TypeDeclaration,
+)
 from conventions.enums import EtatConvention
 from habilitations.models import Appartenance
 from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_chevauche, q_ouvert
@@ -273,3 +285,269 @@ class ValidationApprobateur(models.Model):
 
     def __str__(self) -> str:
         return f"Validation de l'approbateur {self.habilitation_id} : {self.get_decision_display()}"
+
+
+# --- Déclarations ------------------------------------------------------------------------------
+
+
+class AppelDeclaration(models.Model):
+    """L'appel de déclaration d'une Caf : un exercice, un type, les activités concernées (résolues au
+    lancement, figées ici) et les dates. La tâche de lancement crée une déclaration par activité ;
+    ``creees`` sur ``total`` donne la barre de progression. ``cle`` rend un double envoi inoffensif."""
+
+    caf = models.ForeignKey("conventions.Caf", on_delete=models.PROTECT, related_name="appels_declaration")
+    cle = models.UUIDField("clé d'envoi", default=uuid.uuid4, unique=True, editable=False)
+    exercice = models.PositiveSmallIntegerField("exercice")
+    type_declaration = models.CharField("type de déclaration", max_length=20, choices=TypeDeclaration)
+    type_activite = models.CharField("type d'activité", max_length=10, choices=TypeActivite, blank=True)
+    nature = models.CharField("nature d'activité", max_length=10, choices=NatureActivite, blank=True)
+    activites = models.ManyToManyField(Activite, related_name="appels", verbose_name="activités concernées")
+    date_ouverture = models.DateField("ouverture de la saisie")
+    date_limite = models.DateField("date limite de transmission")
+    lance_par = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    lance_le = models.DateTimeField("lancé le", default=timezone.now)
+    etat_lancement = models.CharField(
+        "lancement", max_length=20, choices=EtatLancement, default=EtatLancement.EN_ATTENTE
+    )
+    total = models.PositiveIntegerField("activités concernées", default=0)
+    creees = models.PositiveIntegerField("déclarations créées", default=0)
+    termine_le = models.DateTimeField("lancement terminé le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "appel de déclaration"
+        verbose_name_plural = "appels de déclaration"
+        ordering = ["-lance_le"]
+        indexes = [models.Index(fields=["caf", "-lance_le"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(date_limite__gte=F("date_ouverture")), name="appel_limite_apres_ouverture"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_declaration_display()} {self.exercice}"
+
+
+class Declaration(models.Model):
+    """La déclaration d'une activité pour un exercice et un type : une seule, quel que soit le nombre
+    d'appels ou de livraisons de la tâche (contrainte d'unicité). Son état suit
+    ``afas.declarations.etats`` ; chaque passage est daté dans ``EvenementDeclaration``."""
+
+    appel = models.ForeignKey(AppelDeclaration, on_delete=models.PROTECT, related_name="declarations")
+    activite = models.ForeignKey(Activite, on_delete=models.PROTECT, related_name="declarations")
+    caf = models.ForeignKey("conventions.Caf", on_delete=models.PROTECT, related_name="+")
+    exercice = models.PositiveSmallIntegerField("exercice")
+    type_declaration = models.CharField("type de déclaration", max_length=20, choices=TypeDeclaration)
+    etat = models.CharField("état", max_length=20, choices=EtatDeclaration, default=EtatDeclaration.A_SAISIR)
+    date_ouverture = models.DateField("ouverture de la saisie")
+    date_limite = models.DateField("date limite de transmission")
+    creee_le = models.DateTimeField("créée le", default=timezone.now)
+    modifiee_le = models.DateTimeField("modifiée le", default=timezone.now)
+    commentaire_ecart = models.TextField(
+        "commentaire sur l'écart au prévisionnel",
+        blank=True,
+        help_text="Obligatoire pour un réel qui s'écarte de plus de 20 % de son prévisionnel.",
+    )
+    relance_7j_le = models.DateTimeField("relance à 7 jours", null=True, blank=True)
+    relance_1j_le = models.DateTimeField("relance à 1 jour", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "déclaration"
+        verbose_name_plural = "déclarations"
+        ordering = ["date_limite", "pk"]
+        indexes = [
+            models.Index(fields=["caf", "etat", "date_limite"]),
+            models.Index(fields=["appel", "etat"]),
+            models.Index(fields=["activite", "exercice"]),
+            models.Index(fields=["etat", "date_limite"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["activite", "exercice", "type_declaration"], name="declaration_unique_par_activite"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_declaration_display()} {self.exercice} — {self.activite_id}"
+
+
+def _montant(**kwargs) -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        **kwargs,
+    )
+
+
+class DonneesActivite(models.Model):
+    """La part du fournisseur de données d'activité (FDA) : une ligne par lieu d'implantation (ou
+    pour l'activité elle-même sans lieu) et par nature, créée avec la déclaration. Vide (None) tant
+    que rien n'est saisi. ``version`` : deux enregistrements concurrents, le second est prévenu."""
+
+    declaration = models.ForeignKey(Declaration, on_delete=models.CASCADE, related_name="donnees_activite")
+    lieu = models.ForeignKey(LieuImplantation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    nature = models.CharField("nature d'activité", max_length=10, choices=NatureActivite, blank=True)
+    heures_realisees = _montant(verbose_name="heures réalisées")
+    heures_facturees = _montant(verbose_name="heures facturées")
+    heures_mercredi = _montant(verbose_name="heures du mercredi (Plan mercredi)")
+    enfants_inscrits = models.PositiveIntegerField("nombre d'enfants inscrits", null=True, blank=True)
+    jours_ouverture = models.PositiveSmallIntegerField(
+        "jours d'ouverture", null=True, blank=True, validators=[MaxValueValidator(366)]
+    )
+    amplitude_ouverture = models.DecimalField(
+        "amplitude d'ouverture (heures par jour)",
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("24"))],
+    )
+    version = models.PositiveIntegerField(default=0)
+    saisie_par = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    saisie_le = models.DateTimeField("saisie le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "données d'activité"
+        verbose_name_plural = "données d'activité"
+        ordering = ["declaration", "lieu__libelle", "nature"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["declaration", "lieu", "nature"],
+                condition=Q(lieu__isnull=False),
+                name="donnees_activite_unique_par_lieu",
+            ),
+            models.UniqueConstraint(
+                fields=["declaration", "nature"],
+                condition=Q(lieu__isnull=True),
+                name="donnees_activite_unique_sans_lieu",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Données d'activité {self.declaration_id} / {self.lieu_id or '-'} / {self.nature}"
+
+
+#: Le plan comptable associatif, tel qu'un partenaire le connaît : (champ, compte, libellé).
+COMPTES_CHARGES = (
+    ("c60", "60", "Achats"),
+    ("c61", "61", "Services extérieurs"),
+    ("c62", "62", "Autres services extérieurs"),
+    ("c63", "63", "Impôts, taxes et versements assimilés"),
+    ("c64", "64", "Charges de personnel"),
+    ("c65", "65", "Autres charges de gestion courante"),
+    ("c66", "66", "Charges financières"),
+    ("c67", "67", "Charges exceptionnelles"),
+    ("c68", "68", "Dotations aux amortissements, dépréciations et provisions"),
+)
+COMPTES_PRODUITS = (
+    ("p70", "70", "Ventes de produits finis, prestations de services"),
+    ("p71", "71", "Production stockée"),
+    ("p72", "72", "Production immobilisée"),
+    ("p74", "74", "Subventions d'exploitation"),
+    ("p75", "75", "Autres produits de gestion courante"),
+    ("p76", "76", "Produits financiers"),
+    ("p77", "77", "Produits exceptionnels"),
+    ("p78", "78", "Reprises sur amortissements, dépréciations et provisions"),
+)
+
+
+class DonneesFinancieres(models.Model):
+    """La part du fournisseur de données financières (FDF) : charges (60 à 68), produits (70 à 78),
+    participations familiales (comprises dans le 70) et taux de ressortissants du régime général."""
+
+    declaration = models.OneToOneField(Declaration, on_delete=models.CASCADE, related_name="donnees_financieres")
+    c60 = _montant(verbose_name="60 — Achats")
+    c61 = _montant(verbose_name="61 — Services extérieurs")
+    c62 = _montant(verbose_name="62 — Autres services extérieurs")
+    c63 = _montant(verbose_name="63 — Impôts, taxes et versements assimilés")
+    c64 = _montant(verbose_name="64 — Charges de personnel")
+    c65 = _montant(verbose_name="65 — Autres charges de gestion courante")
+    c66 = _montant(verbose_name="66 — Charges financières")
+    c67 = _montant(verbose_name="67 — Charges exceptionnelles")
+    c68 = _montant(verbose_name="68 — Dotations aux amortissements, dépréciations et provisions")
+    p70 = _montant(verbose_name="70 — Ventes de produits finis, prestations de services")
+    p71 = _montant(verbose_name="71 — Production stockée")
+    p72 = _montant(verbose_name="72 — Production immobilisée")
+    p74 = _montant(verbose_name="74 — Subventions d'exploitation")
+    p75 = _montant(verbose_name="75 — Autres produits de gestion courante")
+    p76 = _montant(verbose_name="76 — Produits financiers")
+    p77 = _montant(verbose_name="77 — Produits exceptionnels")
+    p78 = _montant(verbose_name="78 — Reprises sur amortissements, dépréciations et provisions")
+    participations_familiales = _montant(verbose_name="participations familiales")
+    taux_ressortissants = models.DecimalField(
+        "taux de ressortissants du régime général (%)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    version = models.PositiveIntegerField(default=0)
+    saisie_par = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    saisie_le = models.DateTimeField("saisie le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "données financières"
+        verbose_name_plural = "données financières"
+
+    def __str__(self) -> str:
+        return f"Données financières {self.declaration_id}"
+
+    @property
+    def total_charges(self) -> Decimal:
+        return sum((getattr(self, champ) or Decimal("0") for champ, _, _ in COMPTES_CHARGES), Decimal("0"))
+
+    @property
+    def total_produits(self) -> Decimal:
+        return sum((getattr(self, champ) or Decimal("0") for champ, _, _ in COMPTES_PRODUITS), Decimal("0"))
+
+
+class EvenementDeclaration(models.Model):
+    """Un passage d'état daté, par qui, avec son commentaire : l'historique montré sur la déclaration."""
+
+    declaration = models.ForeignKey(Declaration, on_delete=models.CASCADE, related_name="evenements")
+    etat_avant = models.CharField("état avant", max_length=20, choices=EtatDeclaration, blank=True)
+    etat_apres = models.CharField("état après", max_length=20, choices=EtatDeclaration)
+    par = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    le = models.DateTimeField("le", default=timezone.now)
+    commentaire = models.TextField("commentaire", blank=True)
+
+    class Meta:
+        verbose_name = "événement de déclaration"
+        verbose_name_plural = "événements de déclaration"
+        ordering = ["declaration", "le", "pk"]
+        indexes = [models.Index(fields=["declaration", "le"])]
+
+    def __str__(self) -> str:
+        return f"{self.declaration_id} : {self.etat_avant or '-'} → {self.etat_apres}"
+
+
+class Recepisse(models.Model):
+    """Le récépissé d'une transmission : le contenu transmis figé (JSON canonique), son empreinte
+    SHA-256 et le PDF rendu. Une déclaration renvoyée puis retransmise en a un par transmission."""
+
+    declaration = models.ForeignKey(Declaration, on_delete=models.PROTECT, related_name="recepisses")
+    numero = models.PositiveSmallIntegerField("numéro de transmission")
+    transmise_par = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    transmise_le = models.DateTimeField("transmise le", default=timezone.now)
+    contenu = models.JSONField("contenu transmis")
+    empreinte = models.CharField("empreinte SHA-256", max_length=64)
+    pdf = models.BinaryField("récépissé PDF", blank=True)
+
+    class Meta:
+        verbose_name = "récépissé de transmission"
+        verbose_name_plural = "récépissés de transmission"
+        ordering = ["declaration", "numero"]
+        constraints = [
+            models.UniqueConstraint(fields=["declaration", "numero"], name="recepisse_unique_par_numero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Récépissé {self.numero} de la déclaration {self.declaration_id}"

@@ -10,14 +10,19 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from afas.enums import SAISISSABLES, EtatDeclaration, RoleAfas
 from afas.models import (
     PROFIL_DECLARER,
     PROFIL_HABILITER,
     Activite,
+    AppelDeclaration,
+    Declaration,
+    DonneesActivite,
     HabilitationAfas,
     LieuImplantation,
     ValidationApprobateur,
@@ -149,4 +154,116 @@ def menu_partenaire(user: Utilisateur) -> tuple[bool, bool]:
         )
         .values_list("gestionnaire", "habiliter")
         .get()
+    )
+
+
+# --- Déclarations ------------------------------------------------------------------------------
+#
+# Un déclarant voit les déclarations des activités où il tient ce jour un rôle « Actif » (sur
+# l'activité ou sur l'un de ses lieux) ; chaque rôle n'écrit que sa part : le FDA les données
+# d'activité (toutes, ou celles de son lieu), le FDF les données financières ; l'approbateur lit
+# tout et transmet. L'agent Caf voit les déclarations des activités des organismes de sa Caf,
+# lance les appels et instruit ce qui est transmis. Les déclarations des autres : 404.
+
+
+@dataclass(frozen=True)
+class RolesDeclaration:
+    """Les rôles actifs ce jour d'un utilisateur sur l'activité d'une déclaration."""
+
+    approbateur: bool = False
+    fdf: bool = False
+    fda_activite: bool = False
+    fda_lieux: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def fda(self) -> bool:
+        return self.fda_activite or bool(self.fda_lieux)
+
+    @property
+    def aucun(self) -> bool:
+        return not (self.approbateur or self.fdf or self.fda)
+
+
+def activites_declarees(user: Utilisateur, jour: datetime.date | None = None) -> list[int]:
+    """Les activités où l'utilisateur tient ce jour au moins un rôle actif (lues une fois)."""
+    if not user.is_authenticated or user.caf_id or user.organisme_id is None:
+        return []
+    return list(
+        HabilitationAfas.objects.filter(utilisateur=user).actives(jour).values_list("activite_id", flat=True).distinct()
+    )
+
+
+def declarations_du_declarant(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Declaration]:
+    """« Mes déclarations » : celles des activités où il tient un rôle actif ce jour."""
+    return Declaration.objects.filter(activite_id__in=activites_declarees(user, jour))
+
+
+def roles_sur_declaration(
+    user: Utilisateur, declaration: Declaration, jour: datetime.date | None = None
+) -> RolesDeclaration:
+    """Les rôles actifs ce jour de ``user`` sur l'activité de ``declaration`` (une requête)."""
+    if not user.is_authenticated or user.caf_id or user.organisme_id is None:
+        return RolesDeclaration()
+    tenus = list(
+        HabilitationAfas.objects.filter(utilisateur=user, activite_id=declaration.activite_id)
+        .actives(jour)
+        .values_list("role", "lieu_id")
+    )
+    return RolesDeclaration(
+        approbateur=any(r == RoleAfas.APPROBATEUR for r, _ in tenus),
+        fdf=any(r == RoleAfas.FDF for r, _ in tenus),
+        fda_activite=any(r == RoleAfas.FDA and lieu is None for r, lieu in tenus),
+        fda_lieux=frozenset(lieu for r, lieu in tenus if r == RoleAfas.FDA and lieu is not None),
+    )
+
+
+def declarations_caf(user: Utilisateur) -> QuerySet[Declaration]:
+    """Les déclarations que l'agent Caf suit et instruit : celles des organismes de sa Caf."""
+    if not perms_habilitations.est_agent_caf(user):
+        return Declaration.objects.none()
+    return Declaration.objects.filter(caf_id=user.caf_id)
+
+
+def appels_visibles(user: Utilisateur) -> QuerySet[AppelDeclaration]:
+    """Les appels de déclaration de la Caf de l'agent ; rien pour les autres."""
+    if not perms_habilitations.est_agent_caf(user):
+        return AppelDeclaration.objects.none()
+    return AppelDeclaration.objects.filter(caf_id=user.caf_id)
+
+
+def peut_lancer_appel(user: Utilisateur) -> bool:
+    return perms_habilitations.est_agent_caf(user)
+
+
+def saisie_ouverte(declaration: Declaration, jour: datetime.date | None = None) -> bool:
+    """La saisie est ouverte : la date d'ouverture de l'appel est atteinte et la déclaration
+    n'est ni transmise ni validée."""
+    return declaration.etat in SAISISSABLES and declaration.date_ouverture <= (jour or aujourdhui())
+
+
+def peut_saisir_ligne(roles: RolesDeclaration, declaration: Declaration, ligne: DonneesActivite) -> bool:
+    """Une ligne de données d'activité : le FDA de l'activité, ou celui du lieu de la ligne."""
+    return saisie_ouverte(declaration) and (
+        roles.fda_activite or (ligne.lieu_id is not None and ligne.lieu_id in roles.fda_lieux)
+    )
+
+
+def peut_saisir_financier(roles: RolesDeclaration, declaration: Declaration) -> bool:
+    """Les données financières : le FDF seulement."""
+    return saisie_ouverte(declaration) and roles.fdf
+
+
+def peut_transmettre(roles: RolesDeclaration, declaration: Declaration) -> bool:
+    """« Transmettre à la Caf » : l'approbateur, sur une déclaration « À approuver » (complète ;
+    le service le vérifie encore sous verrou)."""
+    return roles.approbateur and declaration.etat == EtatDeclaration.A_APPROUVER
+
+
+def peut_instruire(user: Utilisateur, declaration: Declaration) -> bool:
+    """« Valider » ou « Renvoyer pour correction » : un agent de la Caf de la déclaration, quand
+    elle est transmise."""
+    return (
+        perms_habilitations.est_agent_caf(user)
+        and declaration.caf_id == user.caf_id
+        and declaration.etat == EtatDeclaration.TRANSMISE
     )

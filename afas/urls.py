@@ -1,7 +1,11 @@
 from django.urls import path
 
 from afas.activites import views as views_activites
+from afas.campagnes import urls as urls_campagnes
+from afas.declarations import urls as urls_declarations
+from afas.financement import urls as urls_financement
 from afas.habilitations import views as views_habilitations
+from afas.instruction import urls as urls_instruction
 from afas.validation import views as views_validation
 
 app_name = "afas"
@@ -38,3 +42,11 @@ urlpatterns = [
     path("afas/approbateurs-a-valider/<int:pk>/refuser/", views_validation.refuser, name="refuser"),
     path("afas/partenaires/", views_validation.preparation, name="preparation"),
 ]
+
+# Déclarations (appels de la Caf, saisie, transmission et instruction) et financement.
+urlpatterns += (
+    urls_campagnes.urlpatterns
+    + urls_declarations.urlpatterns
+    + urls_instruction.urlpatterns
+    + urls_financement.urlpatterns
+)

@@ -1,0 +1,5 @@
+"""Adresses de afas.declarations : composées par afas/urls.py."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
