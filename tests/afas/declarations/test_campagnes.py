@@ -277,7 +277,7 @@ def donnees_formulaire(**kwargs):
 def test_lancer_par_l_ecran_apercu_puis_confirmation(
     client, agent_caf, partenaire, caf, django_capture_on_commit_callbacks
 ):
-    convention, admin, declarant = partenaire_pret(caf, agent_caf, nom="Vidal")
+    convention, _admin, _declarant = partenaire_pret(caf, agent_caf, nom="Vidal")
     creer_activite(convention.organisme, "Crèche sans rôle", numero="EAJE000004", type_activite=TypeActivite.EAJE)
     connecter_verifie(client, agent_caf)
     url = reverse("afas:appel_lancer")
