@@ -16,7 +16,9 @@ AFAS (issue 12), écrit par les services d'``afas`` : l'activité ``activite`` (
 (``habilitation``) et approbateur en attente de la Caf pivot (``validation``) ; ``habilitateur``
 (déclarant et AFAS-HABILITER, ni administrateur ni responsable) y est fournisseur de données
 d'activité (``habilitation_habilitateur``, la sienne) ; ``activite_autre`` est une activité
-de l'autre organisme.
+de l'autre organisme. Déclarations (issue 13) : ``appel``, un appel de déclaration de la Caf
+pivot lancé par ``agent_caf`` sur toutes ses activités ouvertes, et ``declaration``, celle de
+``activite`` (créée par la tâche de l'appel).
 
 ``convention_autre`` : même Caf, autre organisme, administrée par ``exterieur``, avec son groupe
 ``groupe_autre`` (les identifiants d'un autre locataire). ``agent_caf`` est agent de la Caf
@@ -27,11 +29,20 @@ technique (``is_staff``).
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 
 from afas import services as services_afas
-from afas.enums import NatureActivite, RoleAfas, TypeActivite
-from afas.models import Activite, HabilitationAfas, LieuImplantation, ValidationApprobateur
+from afas.campagnes import services as campagnes
+from afas.enums import NatureActivite, RoleAfas, TypeActivite, TypeDeclaration
+from afas.models import (
+    Activite,
+    AppelDeclaration,
+    Declaration,
+    HabilitationAfas,
+    LieuImplantation,
+    ValidationApprobateur,
+)
 from conventions.models import Caf, Convention, Organisme, Profil
 from habilitations import services
 from habilitations.models import Appartenance, Groupe, ImportUtilisateurs, Utilisateur
@@ -78,6 +89,8 @@ class Monde:
     habilitation: HabilitationAfas
     habilitation_habilitateur: HabilitationAfas
     validation: ValidationApprobateur
+    appel: AppelDeclaration
+    declaration: Declaration
 
     def persona(self, nom: str) -> Utilisateur:
         return getattr(self, nom)
@@ -198,6 +211,18 @@ def construire() -> Monde:
     (habilitation_habilitateur,) = services_afas.habilitation_afas_affecter(
         par=administrateur, utilisateur=habilitateur, role=RoleAfas.FDA, date_ouverture=jour, lieux=[lieu]
     )
+    # Déclarations : l'appel de la Caf pivot ; la tâche (d'ordinaire après la validation de la
+    # transaction, que le monde ne valide jamais) crée ses déclarations ici même.
+    appel = campagnes.appel_lancer(
+        par=agent_caf,
+        cle=uuid.uuid4(),
+        exercice=jour.year,
+        type_declaration=TypeDeclaration.PREVISIONNEL,
+        criteres=campagnes.Criteres(),
+        date_ouverture=jour,
+        date_limite=jour + datetime.timedelta(days=30),
+    )
+    campagnes.appel_deployer(appel_id=appel.pk)
     return Monde(
         caf=caf,
         convention=convention,
@@ -225,4 +250,6 @@ def construire() -> Monde:
         habilitation=habilitation,
         habilitation_habilitateur=habilitation_habilitateur,
         validation=approbateur.validation,
+        appel=appel,
+        declaration=Declaration.objects.get(appel=appel, activite=activite),
     )

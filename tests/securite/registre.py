@@ -146,6 +146,11 @@ def une_validation(m: Monde) -> dict:
     return {"pk": m.validation.pk}
 
 
+# Déclarations (issue 13).
+def un_appel(m: Monde) -> dict:
+    return {"pk": m.appel.pk}
+
+
 # Les pages AFAS du partenaire (accueil, administration des profils) : l'administrateur de
 # l'autre partenaire, dont la convention accorde AFAS-DECLARER, y est chez lui (200) ; celles
 # des agents : quiconque n'est pas agent reçoit 403 avant toute recherche d'objet, l'agent d'une
@@ -282,6 +287,12 @@ REGISTRE: dict[str, Politique] = {
     # Valider ou refuser un approbateur : les agents de la Caf pivot.
     "afas:valider": objet("agent_caf", une_validation, cible="validation_afas", attendus=HORS_AGENTS),
     "afas:refuser": objet("agent_caf", une_validation, cible="validation_afas", attendus=HORS_AGENTS),
+    # Appels de déclaration : les agents Caf ; l'appel d'une autre Caf répond 404.
+    "afas:appels": role("agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}),
+    "afas:appel_lancer": role("agent_caf", attendus={**AGENTS, "administrateur": 403}),
+    "afas:appel": objet("agent_caf", un_appel, methodes=GET, filtres=True, attendus=HORS_AGENTS),
+    "afas:appel_progression": objet("agent_caf", un_appel, methodes=GET, attendus=HORS_AGENTS),
+    "afas:appel_export": objet("agent_caf", un_appel, methodes=GET, attendus=HORS_AGENTS),
 }
 
 # L'administration technique de Django : une politique pour tout le groupe ``admin:*`` (son
