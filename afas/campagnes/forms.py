@@ -68,7 +68,7 @@ class AppelForm(PortailForm):
         error_messages={"invalid_choice": "Choisissez une nature d'activité de la liste."},
     )
     numeros = forms.CharField(
-        label="Numéros d'équipement",
+        label="Numéros d'équipement (activités choisies)",
         required=False,
         max_length=20000,
         widget=forms.Textarea(attrs={"rows": 3}),
