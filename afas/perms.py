@@ -189,7 +189,11 @@ def activites_declarees(user: Utilisateur, jour: datetime.date | None = None) ->
     if not user.is_authenticated or user.caf_id or user.organisme_id is None:
         return []
     return list(
-        HabilitationAfas.objects.filter(utilisateur=user).actives(jour).values_list("activite_id", flat=True).distinct()
+        HabilitationAfas.objects.filter(utilisateur=user)
+        .actives(jour)
+        .order_by()  # sans l'ordre du modèle, qui entrerait dans le DISTINCT (doublons)
+        .values_list("activite_id", flat=True)
+        .distinct()
     )
 
 
