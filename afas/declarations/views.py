@@ -122,6 +122,9 @@ def declaration(request, pk: int):
     donnees.voir_financier = perms.peut_voir_financier(request.user, roles)
     donnees.financier_editable = perms.peut_saisir_financier(roles, objet)
     transmettre = perms.peut_transmettre(roles, objet)
+    evenements = lecture.evenements(objet)
+    # Renvoyée par la Caf : son commentaire en tête, pour corriger sans le chercher dans l'historique.
+    renvoi = next((e for e in reversed(evenements) if e.etat_apres == EtatDeclaration.RENVOYEE), None)
     return render(
         request,
         "afas/declarations/declaration.html",
@@ -129,7 +132,8 @@ def declaration(request, pk: int):
             "declaration": objet,
             "donnees": donnees,
             "roles": roles,
-            "evenements": lecture.evenements(objet),
+            "evenements": evenements,
+            "renvoi": renvoi if objet.etat in (EtatDeclaration.RENVOYEE, EtatDeclaration.EN_COURS) else None,
             "transmettre_url": _transmettre_url(objet.pk) if transmettre else None,
             "saisie_ouverte": perms.saisie_ouverte(objet),
             "lecture_caf": perms.lit_en_caf(request.user, objet),
