@@ -479,6 +479,21 @@ def test_second_enregistrement_sur_une_version_perimee(client, declaration, fda,
     assert poster_ligne(client, declaration, ecole, heures_realisees="10", enfants_inscrits="4").status_code == 302
 
 
+def test_double_envoi_sans_conflit_ni_double_ecriture(client, declaration, fda):
+    """Un double clic sur Enregistrer : deux envois de la version 0 avec les mêmes valeurs ; le
+    second ne réécrit rien et n'annonce pas de conflit."""
+    ecole = ligne_de(declaration, "École")
+    connecter_verifie(client, fda)
+    for _ in range(2):
+        assert poster_ligne(client, declaration, ecole, heures_realisees="10,5").status_code == 302
+    ecole.refresh_from_db()
+    assert ecole.version == 1
+    assert EvenementAudit.objects.filter(action="declaration_donnees_activite").count() == 1
+    # Mêmes mains, autres valeurs, version périmée : un conflit (l'autre onglet).
+    reponse = client.post(url_ligne(declaration, ecole), {"version": "0", "heures_realisees": "11"})
+    assert "rechargez la page" in " ".join(reponse.context["form"].non_field_errors())
+
+
 def test_version_perimee_financier(declaration, fdf):
     services.donnees_financieres_enregistrer(par=fdf, declaration=declaration, version=0, valeurs={"c60": Decimal(1)})
     with pytest.raises(ErreurMetier, match="modifiées par"):
