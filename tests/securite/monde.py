@@ -20,7 +20,8 @@ de l'autre organisme.
 
 Déclarations (issue 13, saisie) : ``declaration``, le prévisionnel de ``activite`` (« À saisir »),
 avec sa ligne d'activité du lieu ``ligne_declaration`` ; ``declarant`` y est FDF, ``habilitateur``
-FDA du lieu (sa ligne) ; l'agent de la Caf pivot la lit.
+FDA du lieu (sa ligne), ``approbateur`` (membre de D) approbateur validé par la Caf pivot ;
+l'agent de la Caf pivot la lit.
 
 ``convention_autre`` : même Caf, autre organisme, administrée par ``exterieur``, avec son groupe
 ``groupe_autre`` (les identifiants d'un autre locataire). ``agent_caf`` est agent de la Caf
@@ -59,6 +60,7 @@ PERSONAS = (
     "agent_caf",
     "agent_autre_caf",
     "exterieur",
+    "approbateur",
 )
 
 
@@ -93,6 +95,7 @@ class Monde:
     # Déclarations (saisie des déclarants).
     declaration: Declaration
     ligne_declaration: DonneesActivite
+    approbateur: Utilisateur
 
     def persona(self, nom: str) -> Utilisateur:
         return getattr(self, nom)
@@ -215,6 +218,16 @@ def construire() -> Monde:
     )
     # Déclarations (saisie des déclarants) : le prévisionnel de l'activité, une ligne pour le lieu.
     declaration = creer_declaration(activite)
+    approbateur_valide = factories.creer_utilisateur(nom="Rouquette", prenom="Anne", convention=convention)
+    services.appartenance_ouvrir(par=None, utilisateur=approbateur_valide, groupe=groupe_d, date_ouverture=depuis)
+    (approbation,) = services_afas.habilitation_afas_affecter(
+        par=administrateur,
+        utilisateur=approbateur_valide,
+        role=RoleAfas.APPROBATEUR,
+        date_ouverture=jour,
+        activites=[activite],
+    )
+    services_afas.approbateur_valider(par=agent_caf, validation=approbation.validation)
     return Monde(
         caf=caf,
         convention=convention,
@@ -244,4 +257,5 @@ def construire() -> Monde:
         validation=approbateur.validation,
         declaration=declaration,
         ligne_declaration=declaration.donnees_activite.get(lieu=lieu),
+        approbateur=approbateur_valide,
     )

@@ -262,25 +262,25 @@ REGISTRE: dict[str, Politique] = {
         "declarant", methodes=GET, filtres=True, attendus={**HABILITATEURS, "declarant": 200, "administrateur": 200}
     ),
     # Une déclaration et la saisie de ses parts (le déclarant du monde est FDF, l'habilitateur FDA
-    # du lieu ; l'agent de la Caf pivot lit).
+    # du lieu, l'approbateur lit tout sans rien saisir ; l'agent de la Caf pivot lit).
     "afas:declaration": objet(
         "declarant",
         une_declaration,
         methodes=GET,
         lecture_caf=200,
-        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 200},
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 200, "approbateur": 200},
     ),
     "afas:declaration_activite": objet(
         "habilitateur",
         une_ligne_de_declaration,
         lecture_caf=403,
-        attendus={**SANS_ROLE_DECLARATION, "declarant": 403, "habilitateur": 200},
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 403, "habilitateur": 200, "approbateur": 403},
     ),
     "afas:declaration_financier": objet(
         "declarant",
         une_declaration,
         lecture_caf=403,
-        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 403},
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 403, "approbateur": 403},
     ),
     # « Administration des profils » : l'administrateur ou le profil effectif AFAS-HABILITER.
     "afas:habilitations": role(
