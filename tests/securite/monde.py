@@ -20,6 +20,10 @@ de l'autre organisme. Déclarations (issue 13) : ``appel``, un appel de déclara
 pivot lancé par ``agent_caf`` sur toutes ses activités ouvertes, et ``declaration``, celle de
 ``activite`` (créée par la tâche de l'appel).
 
+Déclarations (issue 13, saisie) : ``declaration`` (« À saisir »), avec sa ligne d'activité du lieu ``ligne_declaration`` ; ``declarant`` y est FDF, ``habilitateur``
+FDA du lieu (sa ligne), ``approbateur`` (membre de D) approbateur validé par la Caf pivot ;
+l'agent de la Caf pivot la lit.
+
 ``convention_autre`` : même Caf, autre organisme, administrée par ``exterieur``, avec son groupe
 ``groupe_autre`` (les identifiants d'un autre locataire). ``agent_caf`` est agent de la Caf
 pivot, ``agent_autre_caf`` d'une autre Caf ; ``personnel`` est un compte de l'administration
@@ -39,6 +43,7 @@ from afas.models import (
     Activite,
     AppelDeclaration,
     Declaration,
+    DonneesActivite,
     HabilitationAfas,
     LieuImplantation,
     ValidationApprobateur,
@@ -58,6 +63,7 @@ PERSONAS = (
     "agent_caf",
     "agent_autre_caf",
     "exterieur",
+    "approbateur",
 )
 
 
@@ -91,6 +97,8 @@ class Monde:
     validation: ValidationApprobateur
     appel: AppelDeclaration
     declaration: Declaration
+    ligne_declaration: DonneesActivite
+    approbateur: Utilisateur
 
     def persona(self, nom: str) -> Utilisateur:
         return getattr(self, nom)
@@ -223,6 +231,17 @@ def construire() -> Monde:
         date_limite=jour + datetime.timedelta(days=30),
     )
     campagnes.appel_deployer(appel_id=appel.pk)
+    # Un approbateur validé de l'activité (saisie, transmission).
+    approbateur_valide = factories.creer_utilisateur(nom="Rouquette", prenom="Anne", convention=convention)
+    services.appartenance_ouvrir(par=None, utilisateur=approbateur_valide, groupe=groupe_d, date_ouverture=depuis)
+    (approbation,) = services_afas.habilitation_afas_affecter(
+        par=administrateur,
+        utilisateur=approbateur_valide,
+        role=RoleAfas.APPROBATEUR,
+        date_ouverture=jour,
+        activites=[activite],
+    )
+    services_afas.approbateur_valider(par=agent_caf, validation=approbation.validation)
     return Monde(
         caf=caf,
         convention=convention,
@@ -252,4 +271,6 @@ def construire() -> Monde:
         validation=approbateur.validation,
         appel=appel,
         declaration=Declaration.objects.get(appel=appel, activite=activite),
+        ligne_declaration=Declaration.objects.get(appel=appel, activite=activite).donnees_activite.get(lieu=lieu),
+        approbateur=approbateur_valide,
     )

@@ -151,6 +151,21 @@ def un_appel(m: Monde) -> dict:
     return {"pk": m.appel.pk}
 
 
+# Déclarations (issue 13, saisie des déclarants).
+def une_declaration(m: Monde) -> dict:
+    return {"pk": m.declaration.pk}
+
+
+def une_ligne_de_declaration(m: Monde) -> dict:
+    return {"pk": m.declaration.pk, "ligne": m.ligne_declaration.pk}
+
+
+# Une déclaration : ceux qui n'ont pas de rôle actif sur son activité ne la voient pas (404) ;
+# qui la voit sans pouvoir saisir une part (l'agent de la Caf, le FDF sur l'activité, le FDA sur
+# les finances) reçoit 403.
+SANS_ROLE_DECLARATION = {"administrateur": 404, "responsable": 404, "membre": 404}
+
+
 # Les pages AFAS du partenaire (accueil, administration des profils) : l'administrateur de
 # l'autre partenaire, dont la convention accorde AFAS-DECLARER, y est chez lui (200) ; celles
 # des agents : quiconque n'est pas agent reçoit 403 avant toute recherche d'objet, l'agent d'une
@@ -249,7 +264,28 @@ REGISTRE: dict[str, Politique] = {
         "declarant", methodes=GET, attendus={**HABILITATEURS, "declarant": 200, "administrateur": 200}
     ),
     "afas:mes_declarations": role(
-        "declarant", methodes=GET, attendus={**HABILITATEURS, "declarant": 200, "administrateur": 200}
+        "declarant", methodes=GET, filtres=True, attendus={**HABILITATEURS, "declarant": 200, "administrateur": 200}
+    ),
+    # Une déclaration et la saisie de ses parts (le déclarant du monde est FDF, l'habilitateur FDA
+    # du lieu, l'approbateur lit tout sans rien saisir ; l'agent de la Caf pivot lit).
+    "afas:declaration": objet(
+        "declarant",
+        une_declaration,
+        methodes=GET,
+        lecture_caf=200,
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 200, "approbateur": 200},
+    ),
+    "afas:declaration_activite": objet(
+        "habilitateur",
+        une_ligne_de_declaration,
+        lecture_caf=403,
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 403, "habilitateur": 200, "approbateur": 403},
+    ),
+    "afas:declaration_financier": objet(
+        "declarant",
+        une_declaration,
+        lecture_caf=403,
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 403, "approbateur": 403},
     ),
     # « Administration des profils » : l'administrateur ou le profil effectif AFAS-HABILITER.
     "afas:habilitations": role(
