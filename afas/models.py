@@ -647,10 +647,12 @@ class LabelPlanMercredi(models.Model):
     mercredi reçoivent le bonus. Posé par un agent de la Caf de l'activité, un exercice à la fois :
     le label suit la charte signée par le partenaire, qui a ses dates ; un simple drapeau sur
     l'activité changerait le calcul des années passées, et un drapeau sur le paramètre de la Caf
-    le donnerait à tous ses accueils."""
+    le donnerait à tous ses accueils. Rien ne s'efface : retirer le label passe ``labellise`` à
+    faux (le journal garde qui l'a fait et quand)."""
 
     activite = models.ForeignKey(Activite, on_delete=models.PROTECT, related_name="labels_plan_mercredi")
     exercice = models.PositiveSmallIntegerField("exercice")
+    labellise = models.BooleanField("labellisé Plan mercredi", default=True)
     pose_par = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     pose_le = models.DateTimeField("posé le", default=timezone.now)
 

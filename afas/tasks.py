@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from afas import services
+from afas.financement import statistiques
 
 
 @shared_task(ignore_result=True)
@@ -18,3 +19,10 @@ def relancer_validations() -> int:
 def relancer_validation(validation_id: int) -> int:
     # Livrée deux fois, la seconde ne fait rien : la relance est datée sous verrou.
     return services.validation_relancer(validation_id=validation_id)
+
+
+@shared_task(ignore_result=True)
+def statistiques_calculer() -> int:
+    """Chaque nuit (beat) : le résumé statistique des montants figés (quartiles par Caf et pour
+    la nation), que lisent les pages de statistiques. Idempotente : tout est recalculé."""
+    return statistiques.statistiques_calculer()

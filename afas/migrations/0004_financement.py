@@ -98,6 +98,7 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("exercice", models.PositiveSmallIntegerField(verbose_name="exercice")),
+                ("labellise", models.BooleanField(default=True, verbose_name="labellisé Plan mercredi")),
                 ("pose_le", models.DateTimeField(default=django.utils.timezone.now, verbose_name="posé le")),
                 (
                     "activite",

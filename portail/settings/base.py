@@ -285,6 +285,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "afas.tasks.relancer_validations",
         "schedule": crontab(minute=20),
     },
+    # Statistiques AFAS : quartiles et médianes des montants figés, par Caf et nationaux.
+    "statistiques-afas": {
+        "task": "afas.tasks.statistiques_calculer",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 
 CACHES = {
