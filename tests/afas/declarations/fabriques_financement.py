@@ -99,7 +99,9 @@ def declaration_du_monde(m) -> Declaration:
     return existante.first() or creer_declaration(
         m.activite,
         type_declaration=TypeDeclaration.REEL,
-        lignes=[{"heures_realisees": "1000", "enfants_inscrits": 20, "jours_ouverture": 100, "amplitude_ouverture": "8"}],
+        lignes=[
+            {"heures_realisees": "1000", "enfants_inscrits": 20, "jours_ouverture": 100, "amplitude_ouverture": "8"}
+        ],
         charges="5000",
         ressortissants="90",
     )
