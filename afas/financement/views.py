@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from afas import perms
 from afas.enums import FIGES, TypeDeclaration
@@ -27,6 +27,7 @@ from afas.models import (
     StatistiqueReference,
 )
 from portail.socle.csv import reponse_csv
+from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
 from portail.socle.listes import cle_primaire, paginer
@@ -194,7 +195,6 @@ def activite_historique(request, pk: int):
         precedent = montant
     comparaison.reverse()
     agent = perms.peut_labelliser_plan_mercredi(request.user, activite)
-    exercices = sorted({d.exercice for d in declarations}, reverse=True)
     return render(
         request,
         "afas/financement/historique.html",
@@ -202,30 +202,30 @@ def activite_historique(request, pk: int):
             "activite": activite,
             "lignes": lignes,
             "comparaison": comparaison,
-            "form_plan_mercredi": PlanMercrediForm(exercices=exercices) if agent and exercices else None,
-            "labels": list(
-                LabelPlanMercredi.objects.filter(activite=activite, labellise=True).values_list("exercice", flat=True)
-            )
-            if agent
-            else [],
+            "agent": agent,
             "fil": _fil_caf(("Activités", reverse("afas:activites"))) if agent else _fil(),
         },
     )
 
 
-@require_POST
+def _exercices_label() -> list[int]:
+    """Les exercices qu'un agent labellise : les trois derniers, l'année et la suivante."""
+    annee = aujourdhui().year
+    return list(range(annee + 1, annee - 4, -1))
+
+
+@require_http_methods(["GET", "POST"])
 def activite_plan_mercredi(request, pk: int):
     """Poser ou retirer le label Plan mercredi d'un exercice (agent de la Caf de l'activité)."""
     activite = get_object_or_404(perms.activites_consultables(request.user).select_related("organisme"), pk=pk)
     if not perms.peut_labelliser_plan_mercredi(request.user, activite):
         raise PermissionDenied
-    exercices = sorted(set(Declaration.objects.filter(activite=activite).values_list("exercice", flat=True)))
-    form = PlanMercrediForm(request.POST, exercices=exercices)
-    if form.is_valid():
+    form = PlanMercrediForm(request.POST or None, exercices=_exercices_label())
+    if request.method == "POST" and form.is_valid():
         try:
             change = services.plan_mercredi_definir(par=request.user, activite=activite, **form.cleaned_data)
         except ErreurMetier as erreur:
-            messages.error(request, erreur.message)
+            refus_afficher(form, erreur)
         else:
             etat = "posé" if form.cleaned_data["labellise"] else "retiré"
             messages.success(
@@ -234,9 +234,28 @@ def activite_plan_mercredi(request, pk: int):
                 if change
                 else "Rien n'a changé : le label était déjà dans cet état.",
             )
-    else:
-        messages.error(request, "Choisissez un exercice de l'activité et l'état du label.")
-    return redirect("afas:activite_historique", activite.pk)
+            return redirect("afas:activite_historique", activite.pk)
+    labels = list(
+        LabelPlanMercredi.objects.filter(activite=activite, labellise=True)
+        .order_by("-exercice")
+        .values_list("exercice", flat=True)
+    )
+    return render(
+        request,
+        "afas/formulaire.html",
+        {
+            "form": form,
+            "titre": f"Plan mercredi — {activite.libelle}",
+            "avertissement": "Exercices labellisés : "
+            + (", ".join(str(e) for e in labels) or "aucun")
+            + ". Le label donne le bonus par heure du mercredi ; un montant déjà figé à la transmission ne change pas.",
+            "retour": reverse("afas:activite_historique", args=[activite.pk]),
+            "fil": _fil_caf(
+                ("Activités", reverse("afas:activites")),
+                ("Historique", reverse("afas:activite_historique", args=[activite.pk])),
+            ),
+        },
+    )
 
 
 # --- Statistiques d'une activité ----------------------------------------------------------------

@@ -146,6 +146,26 @@ def une_validation(m: Monde) -> dict:
     return {"pk": m.validation.pk}
 
 
+# Financement AFAS (issue 14) : la déclaration du monde (réel 2025 de ``activite``), créée à la
+# demande par les fabriques du financement, et une ligne du barème national (migration).
+def declaration_financement(m: Monde) -> dict:
+    from tests.afas.declarations.fabriques_financement import declaration_du_monde
+
+    return {"pk": declaration_du_monde(m).pk}
+
+
+def appel_financement(m: Monde) -> dict:
+    from tests.afas.declarations.fabriques_financement import declaration_du_monde
+
+    return {"pk": declaration_du_monde(m).appel_id}
+
+
+def parametre_national(m: Monde) -> dict:
+    from afas.models import ParametreFinancement
+
+    return {"pk": ParametreFinancement.objects.filter(caf__isnull=True).order_by("pk").values_list("pk", flat=True)[0]}
+
+
 # Les pages AFAS du partenaire (accueil, administration des profils) : l'administrateur de
 # l'autre partenaire, dont la convention accorde AFAS-DECLARER, y est chez lui (200) ; celles
 # des agents : quiconque n'est pas agent reçoit 403 avant toute recherche d'objet, l'agent d'une
@@ -153,6 +173,8 @@ def une_validation(m: Monde) -> dict:
 HABILITATEURS = {"exterieur": 200, "agent_caf": 403, "responsable": 403, "membre": 403}
 NON_AGENTS = {"exterieur": 403, "declarant": 403, "administrateur": 403, "habilitateur": 403}
 HORS_AGENTS = {**NON_AGENTS, "agent_autre_caf": 404}
+LECTEURS_ACTIVITE = {"habilitateur": 200, "administrateur": 404, "responsable": 404, "membre": 404}
+HORS_APPEL = {"exterieur": 404, "declarant": 404, "administrateur": 404, "habilitateur": 404, "agent_autre_caf": 404}
 
 # Gestion des habilitations : l'administrateur agit ; l'agent de la Caf pivot lit (200) mais
 # n'écrit pas (403) ; les autres ne voient pas la convention (404).
@@ -282,6 +304,28 @@ REGISTRE: dict[str, Politique] = {
     # Valider ou refuser un approbateur : les agents de la Caf pivot.
     "afas:valider": objet("agent_caf", une_validation, cible="validation_afas", attendus=HORS_AGENTS),
     "afas:refuser": objet("agent_caf", une_validation, cible="validation_afas", attendus=HORS_AGENTS),
+    # Financement (issue 14) : le montant, l'historique et les statistiques se lisent par qui a un
+    # rôle actif sur l'activité (déclarant FDF, habilitateur FDA de son lieu) et par les agents de
+    # la Caf ; tout autre : 404.
+    "afas:declaration_financement": objet(
+        "declarant", declaration_financement, methodes=GET, sans_role=200, lecture_caf=200, attendus=LECTEURS_ACTIVITE
+    ),
+    "afas:activite_historique": objet(
+        "declarant", une_activite, methodes=GET, sans_role=200, lecture_caf=200, attendus=LECTEURS_ACTIVITE
+    ),
+    "afas:activite_statistiques": objet(
+        "declarant", une_activite, methodes=GET, sans_role=200, lecture_caf=200, attendus=LECTEURS_ACTIVITE
+    ),
+    # Le label Plan mercredi : les agents de la Caf de l'activité ; le déclarant la voit (403).
+    "afas:activite_plan_mercredi": objet(
+        "agent_caf", une_activite, attendus={**LECTEURS_ACTIVITE, "declarant": 403, "habilitateur": 403}
+    ),
+    # Le financement d'un appel et son export : les agents de la Caf de l'appel.
+    "afas:appel_financement": objet("agent_caf", appel_financement, methodes=GET, attendus=HORS_APPEL),
+    "afas:appel_financement_export": objet("agent_caf", appel_financement, methodes=GET, attendus=HORS_APPEL),
+    # Les paramètres : tout agent Caf lit le barème national et l'adapte pour sa Caf.
+    "afas:parametres": role("agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}),
+    "afas:parametre_modifier": objet("agent_caf", parametre_national, attendus={**NON_AGENTS, "agent_autre_caf": 200}),
 }
 
 # L'administration technique de Django : une politique pour tout le groupe ``admin:*`` (son

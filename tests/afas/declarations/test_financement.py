@@ -322,7 +322,10 @@ def test_label_plan_mercredi_par_l_agent_de_la_caf(client, agent_caf, agent_autr
     connecter_verifie(client, agent_autre_caf)
     assert client.post(url, {"exercice": "2025", "labellise": "oui"}).status_code == 404
     connecter_verifie(client, agent_caf)
-    assert client.post(url, {"exercice": "2025", "labellise": "oui"}).status_code == 302
-    assert LabelPlanMercredi.objects.get(activite=activite, exercice=2025).labellise
-    assert client.post(url, {"exercice": "1999", "labellise": "oui"}).status_code == 302
+    exercice = str(aujourdhui().year)
+    assert client.post(url, {"exercice": exercice, "labellise": "oui"}).status_code == 302
+    assert LabelPlanMercredi.objects.get(activite=activite, exercice=int(exercice)).labellise
+    assert client.get(url).status_code == 200
+    refus = client.post(url, {"exercice": "1999", "labellise": "oui"})
+    assert refus.status_code == 200 and "Sélectionnez un choix valide" in refus.content.decode()
     assert LabelPlanMercredi.objects.count() == 1
