@@ -263,10 +263,16 @@ def activite_plan_mercredi(request, pk: int):
 LARGEUR, HAUTEUR_LIGNE, MARGE_GAUCHE, MARGE_DROITE = 640, 64, 180, 24
 
 
+def _svg(nombre: float) -> str:
+    """Une coordonnée SVG : point décimal, jamais la virgule de la locale française."""
+    return f"{nombre:.1f}"
+
+
 def _graphique(indicateurs: list[dict]) -> list[dict]:
     """Les coordonnées du graphique SVG : pour chaque indicateur, une bande par référence (Caf,
     nation) de Q1 à Q3 avec la médiane, et la valeur de l'activité ; une échelle par indicateur,
-    de zéro à la plus grande valeur montrée (les indicateurs n'ont pas la même unité)."""
+    de zéro à la plus grande valeur montrée (les indicateurs n'ont pas la même unité). Les
+    coordonnées sont écrites ici en texte : le gabarit les localiserait (« 559,3 »)."""
     utile = LARGEUR - MARGE_GAUCHE - MARGE_DROITE
     rangees = []
     for i, ind in enumerate(indicateurs):
@@ -277,32 +283,27 @@ def _graphique(indicateurs: list[dict]) -> list[dict]:
         maximum = max(valeurs) or Decimal(1)
 
         def x(v, maximum=maximum):
-            return round(MARGE_GAUCHE + float(v / maximum) * utile, 1)
+            return MARGE_GAUCHE + float(v / maximum) * utile
 
         y = 20 + i * HAUTEUR_LIGNE
         bandes = []
         for j, (nom, ref) in enumerate((("Caf", ind["caf"]), ("Nation", ind["nation"]))):
             if ref:
+                haut = y + j * 18
                 bandes.append(
                     {
-                        "nom": nom,
-                        "x": x(ref.q1),
-                        "largeur": max(round(x(ref.q3) - x(ref.q1), 1), 1),
-                        "mediane": x(ref.mediane),
-                        "y": y + j * 18,
+                        "x": _svg(x(ref.q1)),
+                        "largeur": _svg(max(x(ref.q3) - x(ref.q1), 1)),
+                        "mediane": _svg(x(ref.mediane)),
+                        "y": str(haut),
+                        "y2": str(haut + 14),
                         "classe": "caf" if nom == "Caf" else "nation",
                     }
                 )
-        rangees.append(
-            {
-                "libelle": ind["libelle"],
-                "y": y,
-                "y_texte": y + 18,
-                "bandes": bandes,
-                "point": x(ind["valeur"]) if ind["valeur"] is not None else None,
-                "y_point": y + 17,
-            }
-        )
+        point = None
+        if ind["valeur"] is not None:
+            point = {"x": _svg(x(ind["valeur"]) - 5), "y": str(y + 12), "cx": _svg(x(ind["valeur"])), "cy": str(y + 17)}
+        rangees.append({"libelle": ind["libelle"], "y_texte": str(y + 18), "bandes": bandes, "point": point})
     return rangees
 
 
