@@ -170,7 +170,10 @@ def activite_historique(request, pk: int):
             "estimation": estimations[d.pk],
             "fige": bool(d.montants_actuels) and d.etat in FIGES,
             "url": _url_declaration(d.pk),
-            "recepisses": [{"r": r, "url": url_recepisse(r.pk)} for r in d.recepisses.all()],
+            "recepisses": [
+                {"r": r, "url": url_recepisse(r.pk), "morceaux": [r.empreinte[i : i + 16] for i in range(0, 64, 16)]}
+                for r in d.recepisses.all()
+            ],
         }
         for d in declarations
     ]
@@ -260,7 +263,7 @@ def activite_plan_mercredi(request, pk: int):
 
 # --- Statistiques d'une activité ----------------------------------------------------------------
 
-LARGEUR, HAUTEUR_LIGNE, MARGE_GAUCHE, MARGE_DROITE = 640, 64, 180, 24
+LARGEUR, HAUTEUR_LIGNE, MARGE = 720, 84, 12
 
 
 def _svg(nombre: float) -> str:
@@ -269,41 +272,58 @@ def _svg(nombre: float) -> str:
 
 
 def _graphique(indicateurs: list[dict]) -> list[dict]:
-    """Les coordonnées du graphique SVG : pour chaque indicateur, une bande par référence (Caf,
-    nation) de Q1 à Q3 avec la médiane, et la valeur de l'activité ; une échelle par indicateur,
-    de zéro à la plus grande valeur montrée (les indicateurs n'ont pas la même unité). Les
-    coordonnées sont écrites ici en texte : le gabarit les localiserait (« 559,3 »)."""
-    utile = LARGEUR - MARGE_GAUCHE - MARGE_DROITE
+    """Les coordonnées du graphique SVG : pour chaque indicateur, son libellé, une bande par
+    référence (Caf, nation) du premier au troisième quartile avec un trait à la médiane, et un
+    losange à la valeur de l'activité ; chaque indicateur a son échelle (ils n'ont pas la même
+    unité), de la plus petite à la plus grande valeur montrée, élargie d'un dixième de chaque
+    côté, bornes écrites sous l'axe. Les coordonnées sont du texte écrit ici : le gabarit les
+    localiserait (« 559,3 »)."""
+    utile = LARGEUR - 2 * MARGE
     rangees = []
     for i, ind in enumerate(indicateurs):
-        valeurs = [ind["valeur"] or Decimal(0)]
+        valeurs = [v for v in [ind["valeur"]] if v is not None]
         for ref in (ind["caf"], ind["nation"]):
             if ref:
-                valeurs.append(ref.q3)
-        maximum = max(valeurs) or Decimal(1)
+                valeurs += [ref.q1, ref.q3]
+        bas, haut = (min(valeurs), max(valeurs)) if valeurs else (Decimal(0), Decimal(1))
+        marge = (haut - bas) / 10 or (abs(haut) / 10) or Decimal(1)
+        bas, haut = max(bas - marge, Decimal(0)) if bas >= 0 else bas - marge, haut + marge
 
-        def x(v, maximum=maximum):
-            return MARGE_GAUCHE + float(v / maximum) * utile
+        def x(v, bas=bas, haut=haut):
+            return MARGE + float((v - bas) / (haut - bas)) * utile
 
-        y = 20 + i * HAUTEUR_LIGNE
+        y = 8 + i * HAUTEUR_LIGNE
         bandes = []
         for j, (nom, ref) in enumerate((("Caf", ind["caf"]), ("Nation", ind["nation"]))):
             if ref:
-                haut = y + j * 18
+                y_bande = y + 22 + j * 20
                 bandes.append(
                     {
                         "x": _svg(x(ref.q1)),
-                        "largeur": _svg(max(x(ref.q3) - x(ref.q1), 1)),
+                        "largeur": _svg(max(x(ref.q3) - x(ref.q1), 2)),
                         "mediane": _svg(x(ref.mediane)),
-                        "y": str(haut),
-                        "y2": str(haut + 14),
+                        "y": str(y_bande),
+                        "y2": str(y_bande + 16),
                         "classe": "caf" if nom == "Caf" else "nation",
                     }
                 )
         point = None
         if ind["valeur"] is not None:
-            point = {"x": _svg(x(ind["valeur"]) - 5), "y": str(y + 12), "cx": _svg(x(ind["valeur"])), "cy": str(y + 17)}
-        rangees.append({"libelle": ind["libelle"], "y_texte": str(y + 18), "bandes": bandes, "point": point})
+            cx, cy = x(ind["valeur"]), y + 40
+            point = {"x": _svg(cx - 6), "y": str(cy - 6), "cx": _svg(cx), "cy": str(cy)}
+        rangees.append(
+            {
+                "libelle": ind["libelle"],
+                "y_texte": str(y + 14),
+                "bandes": bandes,
+                "point": point,
+                "y_axe": str(y + 62),
+                "y_bornes": str(y + 76),
+                "x_fin": str(LARGEUR - MARGE),
+                "bas": _valeur_texte(bas, ind["unite"]),
+                "haut": _valeur_texte(haut, ind["unite"]),
+            }
+        )
     return rangees
 
 
@@ -353,6 +373,7 @@ def activite_statistiques(request, pk: int):
                 {
                     "code": ind.code,
                     "libelle": ind.libelle,
+                    "unite": ind.unite,
                     "valeur": valeur,
                     "valeur_texte": _valeur_texte(valeur, ind.unite),
                     "caf": caf,
@@ -382,7 +403,7 @@ def activite_statistiques(request, pk: int):
             "provisoire": choisie is not None and choisie.etat not in FIGES,
             "indicateurs": indicateurs,
             "graphique": _graphique(indicateurs),
-            "hauteur_graphique": 20 + len(indicateurs) * HAUTEUR_LIGNE,
+            "hauteur_graphique": 12 + len(indicateurs) * HAUTEUR_LIGNE,
             "largeur_graphique": LARGEUR,
             "calculee_le": calculee_le,
             "fil": _fil_caf(("Activités", reverse("afas:activites"))) if agent else _fil(),

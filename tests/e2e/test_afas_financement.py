@@ -81,7 +81,7 @@ def test_declarant_et_agent_lisent_le_financement(navigateur, live_server):
     page.get_by_role("link", name="Historique de l'activité").click()
     verifier_page(page)
     expect(page.get_by_role("table", name="Comparaison annuelle de Accueil de loisirs Lioujas")).to_be_visible()
-    expect(page.get_by_text(re.compile("SHA-256 [0-9a-f]{64}"))).to_be_visible()
+    expect(page.get_by_text(re.compile("SHA-256 [0-9a-f]{16}"))).to_be_visible()
     page.get_by_role("link", name="Statistiques de l'activité").click()
     verifier_page(page)
 
