@@ -81,7 +81,6 @@ def declaration_financement(request, pk: int):
         "afas/financement/declaration.html",
         {
             "declaration": declaration,
-            "montant": services.montant_pour_page(declaration),
             "url_declaration": _url_declaration(declaration.pk),
             "fil": _fil(("Historique", reverse("afas:activite_historique", args=[declaration.activite_id]))),
         },
