@@ -252,6 +252,20 @@ def test_statistiques_graphique_et_tableau(client, fdf, activite, convention, de
     assert "Références calculées le" in texte
 
 
+# Budgets (mesurés) : session, compte, appareil de double authentification, puis la page, puis le
+# menu (convention ouverte, profils effectifs) et l'écriture de la session (point de sauvegarde,
+# mise à jour, libération).
+# Historique (déclarant) : ses activités (droits), l'activité, ses déclarations, leurs lignes,
+# récépissés et montants figés (préchargés), les paramètres des exercices, les labels Plan mercredi.
+BUDGET_HISTORIQUE = 16
+# Statistiques (déclarant) : mêmes lectures que l'historique sans les récépissés, plus les
+# références de la nuit (une requête par index).
+BUDGET_STATISTIQUES = 16
+# Financement d'un appel (agent) : l'appel, comptage et page des déclarations, lignes et montants
+# figés préchargés, paramètres, labels, hors norme de la page, total de la Caf, liste des hors norme.
+BUDGET_APPEL = 17
+
+
 def _compter(client, url):
     with CaptureQueriesContext(connection) as requetes:
         reponse = client.get(url)
@@ -267,7 +281,11 @@ def test_budget_de_l_historique_ne_grandit_pas_avec_les_declarations(client, fdf
     peu = _compter(client, url)
     for exercice, type_declaration in ((2025, "previsionnel"), (2025, "reel"), (2026, "previsionnel"), (2024, "reel")):
         transmettre(previsionnel(activite, exercice=exercice, type_declaration=type_declaration), par=fdf)
-    assert _compter(client, url) == peu
+    statistiques.statistiques_calculer()
+    assert _compter(client, url) == peu == BUDGET_HISTORIQUE
+    url_statistiques = reverse("afas:activite_statistiques", args=[activite.pk])
+    client.get(url_statistiques)
+    assert _compter(client, url_statistiques) == BUDGET_STATISTIQUES
 
 
 def test_caf_financement_d_un_appel_total_et_export(client, agent_caf, activite, declarant, convention):
@@ -285,7 +303,8 @@ def test_caf_financement_d_un_appel_total_et_export(client, agent_caf, activite,
     for i in range(5):
         a = creer_activite(convention.organisme, f"CLSH {i}", numero=f"EQ-G{i}")
         transmettre(previsionnel(a, appel=appel), par=declarant)
-    assert _compter(client, url) == peu
+    statistiques.statistiques_calculer()
+    assert _compter(client, url) == peu == BUDGET_APPEL
     export = client.get(reverse("afas:appel_financement_export", args=[appel.pk]))
     contenu = b"".join(export.streaming_content).decode("utf-8-sig")
     assert contenu.count("\r\n") == 1 + 7
