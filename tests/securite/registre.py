@@ -160,6 +160,13 @@ def appel_financement(m: Monde) -> dict:
     return {"pk": declaration_du_monde(m).appel_id}
 
 
+def activite_declaree(m: Monde) -> dict:
+    """L'activité du monde, avec sa déclaration (l'historique et les statistiques ont à montrer)."""
+    from tests.afas.declarations.fabriques_financement import declaration_du_monde
+
+    return {"pk": declaration_du_monde(m).activite_id}
+
+
 def parametre_national(m: Monde) -> dict:
     from afas.models import ParametreFinancement
 
@@ -311,18 +318,28 @@ REGISTRE: dict[str, Politique] = {
         "declarant", declaration_financement, methodes=GET, sans_role=200, lecture_caf=200, attendus=LECTEURS_ACTIVITE
     ),
     "afas:activite_historique": objet(
-        "declarant", une_activite, methodes=GET, sans_role=200, lecture_caf=200, attendus=LECTEURS_ACTIVITE
+        "declarant", activite_declaree, methodes=GET, sans_role=200, lecture_caf=200, attendus=LECTEURS_ACTIVITE
     ),
     "afas:activite_statistiques": objet(
-        "declarant", une_activite, methodes=GET, sans_role=200, lecture_caf=200, attendus=LECTEURS_ACTIVITE
+        "declarant",
+        activite_declaree,
+        methodes=GET,
+        parametres=("declaration",),
+        sans_role=200,
+        lecture_caf=200,
+        attendus=LECTEURS_ACTIVITE,
     ),
     # Le label Plan mercredi : les agents de la Caf de l'activité ; le déclarant la voit (403).
     "afas:activite_plan_mercredi": objet(
         "agent_caf", une_activite, attendus={**LECTEURS_ACTIVITE, "declarant": 403, "habilitateur": 403}
     ),
     # Le financement d'un appel et son export : les agents de la Caf de l'appel.
-    "afas:appel_financement": objet("agent_caf", appel_financement, methodes=GET, attendus=HORS_APPEL),
-    "afas:appel_financement_export": objet("agent_caf", appel_financement, methodes=GET, attendus=HORS_APPEL),
+    "afas:appel_financement": objet(
+        "agent_caf", appel_financement, methodes=GET, parametres=("page",), attendus=HORS_APPEL
+    ),
+    "afas:appel_financement_export": objet(
+        "agent_caf", appel_financement, methodes=GET, parametres=("page",), attendus=HORS_APPEL
+    ),
     # Les paramètres : tout agent Caf lit le barème national et l'adapte pour sa Caf.
     "afas:parametres": role("agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}),
     "afas:parametre_modifier": objet("agent_caf", parametre_national, attendus={**NON_AGENTS, "agent_autre_caf": 200}),
