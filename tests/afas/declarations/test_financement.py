@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from afas import services as services_afas
-from afas.enums import RoleAfas, TypeActivite, TypeDeclaration
+from afas.enums import EtatDeclaration, RoleAfas, TypeActivite, TypeDeclaration
 from afas.financement import services, statistiques
-from afas.models import LabelPlanMercredi, MontantEstime, ParametreFinancement, StatistiqueReference
+from afas.models import Declaration, LabelPlanMercredi, MontantEstime, ParametreFinancement, StatistiqueReference
 from portail.models import EvenementAudit
 from portail.socle.dates import aujourdhui
 from tests.afas.conftest import creer_activite
@@ -349,3 +349,27 @@ def test_label_plan_mercredi_par_l_agent_de_la_caf(client, agent_caf, agent_autr
     refus = client.post(url, {"exercice": "1999", "labellise": "oui"})
     assert refus.status_code == 200 and "Sélectionnez un choix valide" in refus.content.decode()
     assert LabelPlanMercredi.objects.count() == 1
+
+
+def test_renvoyee_montre_l_estimation_a_jour_et_actualise_sans_avances(activite, declarant):
+    """Une déclaration renvoyée pour correction n'est plus figée : la page montre l'estimation à
+    jour (provisoire) ; un actualisé donne un droit, sans avances ni solde."""
+    declaration = transmettre(previsionnel(activite), par=declarant)
+    Declaration.objects.filter(pk=declaration.pk).update(etat=EtatDeclaration.RENVOYEE)
+    declaration.refresh_from_db()
+    page = services.montant_pour_page(declaration)
+    assert page["fige"] is None
+    assert page["estimation"].montant == D("12420.00")
+    actualise = previsionnel(activite, type_declaration=TypeDeclaration.ACTUALISE_JUIN)
+    estimation = services.estimer(actualise)
+    assert (estimation.montant, estimation.avances, estimation.solde) == (D("12420.00"), None, None)
+
+
+def test_balise_montant_declaration_avec_la_seule_declaration(activite):
+    from django.template import Context, Template
+
+    declaration = previsionnel(activite)
+    html = Template("{% load afas_financement %}{% montant_declaration declaration %}").render(
+        Context({"declaration": declaration})
+    )
+    assert "Financement estimé" in html and "12\u202f420,00\u00a0€" in html
