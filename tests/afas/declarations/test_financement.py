@@ -262,8 +262,9 @@ BUDGET_HISTORIQUE = 16
 # références de la nuit (une requête par index).
 BUDGET_STATISTIQUES = 16
 # Financement d'un appel (agent) : l'appel, comptage et page des déclarations, lignes et montants
-# figés préchargés, paramètres, labels, hors norme de la page, total de la Caf, liste des hors norme.
-BUDGET_APPEL = 17
+# figés préchargés, paramètres, labels, bornes nationales de l'appel, hors norme de la page, total de la
+# Caf, liste des hors norme.
+BUDGET_APPEL = 18
 
 
 def _compter(client, url):
@@ -299,15 +300,18 @@ def test_caf_financement_d_un_appel_total_et_export(client, agent_caf, activite,
     texte = reponse.content.decode()
     assert "12\u202f420,00\u00a0€" in texte  # total : la seule déclaration transmise
     assert "1 déclaration transmise" in texte
-    peu = _compter(client, url)
-    for i in range(5):
+    # Les bornes des hors norme existent dès 4 pairs transmis : on mesure à 4, puis à 9.
+    for i in range(8):
+        if i == 3:
+            statistiques.statistiques_calculer()
+            peu = _compter(client, url)
         a = creer_activite(convention.organisme, f"CLSH {i}", numero=f"EQ-G{i}")
         transmettre(previsionnel(a, appel=appel), par=declarant)
     statistiques.statistiques_calculer()
     assert _compter(client, url) == peu == BUDGET_APPEL
     export = client.get(reverse("afas:appel_financement_export", args=[appel.pk]))
     contenu = b"".join(export.streaming_content).decode("utf-8-sig")
-    assert contenu.count("\r\n") == 1 + 7
+    assert contenu.count("\r\n") == 1 + 10
     assert "12420,00" in contenu
     assert str(d.activite.numero_equipement) in contenu
 
@@ -373,3 +377,27 @@ def test_balise_montant_declaration_avec_la_seule_declaration(activite):
         Context({"declaration": declaration})
     )
     assert "Financement estimé" in html and "12\u202f420,00\u00a0€" in html
+
+
+def test_appel_signale_l_activite_hors_norme(client, agent_caf, convention, declarant):
+    """Cinq pairs au plafond : 0,3 × 4,60 × 90 % = 1,242 €/h chacun, écart interquartile nul ;
+    une sixième à 10 000 € ÷ 10 000 h = 1,00 €/h : 0,3 × 1,00 × 90 % = 0,27 €/h, hors norme."""
+    appel = creer_appel(convention.organisme.caf)
+    for i in range(5):
+        a = creer_activite(convention.organisme, f"Pair {i}", numero=f"EQ-H{i}")
+        transmettre(previsionnel(a, appel=appel), par=declarant)
+    basse = creer_activite(convention.organisme, "Accueil économe", numero="EQ-H9")
+    transmettre(
+        creer_declaration(basse, appel=appel, lignes=[LIGNE_ALSH], charges="10000", ressortissants="90"), par=declarant
+    )
+    statistiques.statistiques_calculer()
+    connecter_verifie(client, agent_caf)
+    reponse = client.get(reverse("afas:appel_financement", args=[appel.pk]))
+    lignes_hors_norme = [h["m"].declaration.activite.libelle for h in reponse.context["hors_norme"]]
+    assert lignes_hors_norme == ["Accueil économe"]
+    assert [ligne["d"].activite.libelle for ligne in reponse.context["lignes"] if ligne["hors_norme"]] == [
+        "Accueil économe"
+    ]
+    export = client.get(reverse("afas:appel_financement_export", args=[appel.pk]))
+    contenu = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert [ligne.split(";")[1] for ligne in contenu.splitlines() if ligne.endswith(";Oui")] == ["Accueil économe"]
