@@ -551,3 +551,198 @@ class Recepisse(models.Model):
 
     def __str__(self) -> str:
         return f"Récépissé {self.numero} de la déclaration {self.declaration_id}"
+
+
+# --- Financement (issue 14) : paramètres, label Plan mercredi, montants figés, statistiques ------
+
+
+class ParametreFinancementQuerySet(models.QuerySet):
+    def applicables(self, caf_id: int | None, exercice: int, type_activite: str):
+        """Les lignes qui peuvent valoir pour cette Caf : les siennes et le barème national."""
+        return self.filter(Q(caf_id=caf_id) | Q(caf__isnull=True), exercice=exercice, type_activite=type_activite)
+
+
+class ParametreFinancement(models.Model):
+    """Les paramètres du calcul pour un exercice et un type d'activité (et une nature d'ALSH ;
+    vide : toutes natures). ``caf`` vide : le barème national, écrit par migration depuis les
+    circulaires publiques de la Cnaf et lu par toutes les Caf ; une Caf qui a sa propre ligne
+    (créée par ses agents depuis l'écran des paramètres) l'emporte pour ses déclarations.
+    Versionnés par exercice : changer l'exercice N+1 ne touche ni l'exercice N, ni un montant déjà
+    figé à la transmission (qui garde une copie des paramètres utilisés)."""
+
+    caf = models.ForeignKey(
+        "conventions.Caf", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="caf"
+    )
+    exercice = models.PositiveSmallIntegerField("exercice")
+    type_activite = models.CharField("type d'activité", max_length=10, choices=TypeActivite)
+    nature = models.CharField("nature d'activité", max_length=10, choices=NatureActivite, blank=True)
+    taux = models.DecimalField(
+        "taux de prise en charge (%)",
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    prix_plafond = models.DecimalField(
+        "prix plafond",
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="En euros par heure (ALSH, EAJE) ou en euros par an (LAEP, RPE).",
+    )
+    bonus_mercredi = models.DecimalField(
+        "bonus Plan mercredi (€ par heure)",
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    taux_avance_1 = models.DecimalField(
+        "première avance (% du prévisionnel)", max_digits=5, decimal_places=2, default=Decimal("35")
+    )
+    taux_avance_2 = models.DecimalField(
+        "seconde avance (% du prévisionnel)", max_digits=5, decimal_places=2, default=Decimal("35")
+    )
+    source = models.TextField("source")
+    modifie_par = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    modifie_le = models.DateTimeField("modifié le", default=timezone.now)
+
+    objects = ParametreFinancementQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "paramètre de financement"
+        verbose_name_plural = "paramètres de financement"
+        ordering = ["-exercice", "type_activite", "nature", "caf"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["caf", "exercice", "type_activite", "nature"],
+                condition=Q(caf__isnull=False),
+                name="parametre_unique_par_caf",
+            ),
+            models.UniqueConstraint(
+                fields=["exercice", "type_activite", "nature"],
+                condition=Q(caf__isnull=True),
+                name="parametre_unique_national",
+            ),
+            models.CheckConstraint(
+                condition=Q(taux_avance_1__gte=0, taux_avance_2__gte=0)
+                & Q(taux_avance_1__lte=Decimal("70") - F("taux_avance_2")),
+                name="parametre_avances_70_pour_cent_au_plus",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        portee = "national" if self.caf_id is None else f"Caf {self.caf_id}"
+        nature = f" {self.nature}" if self.nature else ""
+        return f"{self.type_activite}{nature} {self.exercice} ({portee})"
+
+    @property
+    def unite_plafond(self) -> str:
+        return "€/h" if self.type_activite in (TypeActivite.ALSH, TypeActivite.EAJE) else "€ par an"
+
+
+class LabelPlanMercredi(models.Model):
+    """L'activité (un ALSH) est labellisée Plan mercredi pour cet exercice : ses heures du
+    mercredi reçoivent le bonus. Posé par un agent de la Caf de l'activité, un exercice à la fois :
+    le label suit la charte signée par le partenaire, qui a ses dates ; un simple drapeau sur
+    l'activité changerait le calcul des années passées, et un drapeau sur le paramètre de la Caf
+    le donnerait à tous ses accueils. Rien ne s'efface : retirer le label passe ``labellise`` à
+    faux (le journal garde qui l'a fait et quand)."""
+
+    activite = models.ForeignKey(Activite, on_delete=models.PROTECT, related_name="labels_plan_mercredi")
+    exercice = models.PositiveSmallIntegerField("exercice")
+    labellise = models.BooleanField("labellisé Plan mercredi", default=True)
+    pose_par = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    pose_le = models.DateTimeField("posé le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "label Plan mercredi"
+        verbose_name_plural = "labels Plan mercredi"
+        constraints = [
+            models.UniqueConstraint(fields=["activite", "exercice"], name="plan_mercredi_unique_par_exercice"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Plan mercredi {self.exercice} — {self.activite_id}"
+
+
+class MontantEstime(models.Model):
+    """Le montant d'une déclaration figé à sa transmission : les paramètres utilisés (copie JSON),
+    chaque étape du calcul et les indicateurs que lisent les statistiques. Une déclaration renvoyée
+    puis retransmise en a un par transmission ; seul le dernier est ``actuel``. Les champs de
+    l'activité (Caf, type, nature) sont recopiés : les statistiques se calculent sur cette table
+    seule."""
+
+    declaration = models.ForeignKey(Declaration, on_delete=models.PROTECT, related_name="montants")
+    calcule_le = models.DateTimeField("calculé le", default=timezone.now)
+    calcule_par = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actuel = models.BooleanField("montant en vigueur", default=True)
+    parametres = models.JSONField("paramètres utilisés")
+    etapes = models.JSONField("étapes du calcul")
+    montant = models.DecimalField("montant estimé", max_digits=14, decimal_places=2)
+    caf = models.ForeignKey("conventions.Caf", on_delete=models.PROTECT, related_name="+")
+    exercice = models.PositiveSmallIntegerField("exercice")
+    type_declaration = models.CharField("type de déclaration", max_length=20, choices=TypeDeclaration)
+    type_activite = models.CharField("type d'activité", max_length=10, choices=TypeActivite)
+    nature = models.CharField("nature d'activité", max_length=10, choices=NatureActivite, blank=True)
+    heures_realisees = models.DecimalField("heures réalisées", max_digits=14, decimal_places=2)
+    total_charges = models.DecimalField("total des charges", max_digits=14, decimal_places=2)
+    prix_revient_horaire = models.DecimalField(max_digits=14, decimal_places=4, null=True)
+    heures_par_enfant = models.DecimalField(max_digits=14, decimal_places=4, null=True)
+    taux_remplissage = models.DecimalField(max_digits=14, decimal_places=4, null=True)
+    montant_par_heure = models.DecimalField(max_digits=14, decimal_places=4, null=True)
+
+    class Meta:
+        verbose_name = "montant estimé"
+        verbose_name_plural = "montants estimés"
+        ordering = ["declaration", "-calcule_le", "-pk"]
+        indexes = [
+            models.Index(fields=["declaration", "-calcule_le"]),
+            models.Index(
+                fields=["exercice", "type_declaration", "type_activite", "nature", "caf"],
+                condition=Q(actuel=True),
+                name="montant_actuel_par_groupe",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["declaration"], condition=Q(actuel=True), name="montant_un_seul_actuel"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Montant de la déclaration {self.declaration_id} : {self.montant}"
+
+
+class StatistiqueReference(models.Model):
+    """Le résumé calculé chaque nuit (``afas.tasks.statistiques_calculer``) : effectif, premier
+    quartile, médiane et troisième quartile d'un indicateur, pour un exercice, un type de
+    déclaration, un type et une nature d'activité, dans une Caf (``caf``) ou dans la nation
+    (``caf`` vide). Les pages de statistiques lisent ces lignes : leur coût ne dépend pas du
+    nombre de déclarations."""
+
+    caf = models.ForeignKey("conventions.Caf", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    exercice = models.PositiveSmallIntegerField("exercice")
+    type_declaration = models.CharField("type de déclaration", max_length=20, choices=TypeDeclaration)
+    type_activite = models.CharField("type d'activité", max_length=10, choices=TypeActivite)
+    nature = models.CharField("nature d'activité", max_length=10, choices=NatureActivite, blank=True)
+    indicateur = models.CharField("indicateur", max_length=30)
+    effectif = models.PositiveIntegerField("nombre de déclarations")
+    q1 = models.DecimalField("premier quartile", max_digits=14, decimal_places=4)
+    mediane = models.DecimalField("médiane", max_digits=14, decimal_places=4)
+    q3 = models.DecimalField("troisième quartile", max_digits=14, decimal_places=4)
+    calculee_le = models.DateTimeField("calculée le")
+
+    class Meta:
+        verbose_name = "statistique de référence"
+        verbose_name_plural = "statistiques de référence"
+        indexes = [
+            models.Index(
+                fields=["exercice", "type_declaration", "type_activite", "nature", "caf"],
+                name="statistique_par_groupe",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.indicateur} {self.type_activite} {self.exercice} ({self.caf_id or 'national'})"

@@ -25,6 +25,7 @@ from afas.models import (
     DonneesActivite,
     HabilitationAfas,
     LieuImplantation,
+    ParametreFinancement,
     ValidationApprobateur,
 )
 from conventions.models import Convention, Organisme
@@ -313,3 +314,37 @@ def peut_voir_financier(user: Utilisateur, roles: RolesDeclaration) -> bool:
 def lit_en_caf(user: Utilisateur, declaration: Declaration) -> bool:
     """Un agent de la Caf de la déclaration : il la lit sans rien y saisir."""
     return perms_habilitations.est_agent_caf(user) and declaration.caf_id == user.caf_id
+
+
+# --- Financement (issue 14) ---------------------------------------------------------------------
+#
+# L'historique et les statistiques d'une activité : le déclarant qui y tient ce jour un rôle actif
+# et les agents de la Caf de l'activité ; le montant d'une déclaration : qui voit la déclaration
+# (``declarations_lisibles``).
+# Les paramètres de financement : les agents Caf lisent le barème national et celui de leur Caf,
+# et n'écrivent que celui de leur Caf ; le label Plan mercredi : les agents de la Caf de
+# l'activité. Tout autre : 404 sur un objet, 403 sur une page de rôle.
+
+
+def activites_consultables(user: Utilisateur) -> QuerySet[Activite]:
+    """Les activités dont l'utilisateur lit l'historique et les statistiques."""
+    if perms_habilitations.est_agent_caf(user):
+        return Activite.objects.filter(organisme__caf_id=user.caf_id)
+    return Activite.objects.filter(pk__in=activites_declarees(user))
+
+
+def peut_gerer_parametres(user: Utilisateur) -> bool:
+    """L'écran des paramètres de financement : un agent Caf au compte ouvert."""
+    return perms_habilitations.est_agent_caf(user)
+
+
+def parametres_visibles(user: Utilisateur) -> QuerySet[ParametreFinancement]:
+    """Le barème national et les paramètres de la Caf de l'agent ; rien pour les autres."""
+    if not perms_habilitations.est_agent_caf(user):
+        return ParametreFinancement.objects.none()
+    return ParametreFinancement.objects.filter(Q(caf__isnull=True) | Q(caf_id=user.caf_id))
+
+
+def peut_labelliser_plan_mercredi(user: Utilisateur, activite: Activite) -> bool:
+    """Poser ou retirer le label Plan mercredi : un agent de la Caf de l'activité."""
+    return perms_habilitations.est_agent_caf(user) and activite.organisme.caf_id == user.caf_id

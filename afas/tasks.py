@@ -5,6 +5,7 @@ from django.db import InterfaceError, OperationalError
 
 from afas import services
 from afas.campagnes import services as campagnes
+from afas.financement import statistiques
 
 
 @shared_task(ignore_result=True)
@@ -60,3 +61,10 @@ def reprendre_appels() -> int:
     for appel_id in ids:
         deployer_appel.delay(appel_id)
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def statistiques_calculer() -> int:
+    """Chaque nuit (beat) : le résumé statistique des montants figés (quartiles par Caf et pour
+    la nation), que lisent les pages de statistiques. Idempotente : tout est recalculé."""
+    return statistiques.statistiques_calculer()

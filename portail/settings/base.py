@@ -292,6 +292,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Lancements d'appels de déclaration restés inachevés (courtier absent) : republiés.
     "reprendre-appels-afas": {"task": "afas.tasks.reprendre_appels", "schedule": 600.0},
+    # Statistiques AFAS : quartiles et médianes des montants figés, par Caf et nationaux.
+    "statistiques-afas": {
+        "task": "afas.tasks.statistiques_calculer",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 
 CACHES = {

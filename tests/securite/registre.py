@@ -166,6 +166,33 @@ def une_ligne_de_declaration(m: Monde) -> dict:
 SANS_ROLE_DECLARATION = {"administrateur": 404, "responsable": 404, "membre": 404}
 
 
+# Financement AFAS (issue 14) : la déclaration du monde (réel 2025 de ``activite``), créée à la
+# demande par les fabriques du financement, et une ligne du barème national (migration).
+def declaration_financement(m: Monde) -> dict:
+    from tests.afas.declarations.fabriques_financement import declaration_du_monde
+
+    return {"pk": declaration_du_monde(m).pk}
+
+
+def appel_financement(m: Monde) -> dict:
+    from tests.afas.declarations.fabriques_financement import declaration_du_monde
+
+    return {"pk": declaration_du_monde(m).appel_id}
+
+
+def activite_declaree(m: Monde) -> dict:
+    """L'activité du monde, avec sa déclaration (l'historique et les statistiques ont à montrer)."""
+    from tests.afas.declarations.fabriques_financement import declaration_du_monde
+
+    return {"pk": declaration_du_monde(m).activite_id}
+
+
+def parametre_national(m: Monde) -> dict:
+    from afas.models import ParametreFinancement
+
+    return {"pk": ParametreFinancement.objects.filter(caf__isnull=True).order_by("pk").values_list("pk", flat=True)[0]}
+
+
 # Les pages AFAS du partenaire (accueil, administration des profils) : l'administrateur de
 # l'autre partenaire, dont la convention accorde AFAS-DECLARER, y est chez lui (200) ; celles
 # des agents : quiconque n'est pas agent reçoit 403 avant toute recherche d'objet, l'agent d'une
@@ -173,6 +200,8 @@ SANS_ROLE_DECLARATION = {"administrateur": 404, "responsable": 404, "membre": 40
 HABILITATEURS = {"exterieur": 200, "agent_caf": 403, "responsable": 403, "membre": 403}
 NON_AGENTS = {"exterieur": 403, "declarant": 403, "administrateur": 403, "habilitateur": 403}
 HORS_AGENTS = {**NON_AGENTS, "agent_autre_caf": 404}
+LECTEURS_ACTIVITE = {"habilitateur": 200, "administrateur": 404, "responsable": 404, "membre": 404}
+HORS_APPEL = {"exterieur": 404, "declarant": 404, "administrateur": 404, "habilitateur": 404, "agent_autre_caf": 404}
 
 # Gestion des habilitations : l'administrateur agit ; l'agent de la Caf pivot lit (200) mais
 # n'écrit pas (403) ; les autres ne voient pas la convention (404).
@@ -329,6 +358,38 @@ REGISTRE: dict[str, Politique] = {
     "afas:appel": objet("agent_caf", un_appel, methodes=GET, filtres=True, attendus=HORS_AGENTS),
     "afas:appel_progression": objet("agent_caf", un_appel, methodes=GET, attendus=HORS_AGENTS),
     "afas:appel_export": objet("agent_caf", un_appel, methodes=GET, attendus=HORS_AGENTS),
+    # Financement (issue 14) : le montant, l'historique et les statistiques se lisent par qui a un
+    # rôle actif sur l'activité (déclarant FDF, habilitateur FDA de son lieu) et par les agents de
+    # la Caf ; tout autre : 404.
+    "afas:declaration_financement": objet(
+        "declarant", declaration_financement, methodes=GET, sans_role=200, lecture_caf=200, attendus=LECTEURS_ACTIVITE
+    ),
+    "afas:activite_historique": objet(
+        "declarant", activite_declaree, methodes=GET, sans_role=200, lecture_caf=200, attendus=LECTEURS_ACTIVITE
+    ),
+    "afas:activite_statistiques": objet(
+        "declarant",
+        activite_declaree,
+        methodes=GET,
+        parametres=("declaration",),
+        sans_role=200,
+        lecture_caf=200,
+        attendus=LECTEURS_ACTIVITE,
+    ),
+    # Le label Plan mercredi : les agents de la Caf de l'activité ; le déclarant la voit (403).
+    "afas:activite_plan_mercredi": objet(
+        "agent_caf", une_activite, attendus={**LECTEURS_ACTIVITE, "declarant": 403, "habilitateur": 403}
+    ),
+    # Le financement d'un appel et son export : les agents de la Caf de l'appel.
+    "afas:appel_financement": objet(
+        "agent_caf", appel_financement, methodes=GET, parametres=("page",), attendus=HORS_APPEL
+    ),
+    "afas:appel_financement_export": objet(
+        "agent_caf", appel_financement, methodes=GET, parametres=("page",), attendus=HORS_APPEL
+    ),
+    # Les paramètres : tout agent Caf lit le barème national et l'adapte pour sa Caf.
+    "afas:parametres": role("agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}),
+    "afas:parametre_modifier": objet("agent_caf", parametre_national, attendus={**NON_AGENTS, "agent_autre_caf": 200}),
 }
 
 # L'administration technique de Django : une politique pour tout le groupe ``admin:*`` (son
