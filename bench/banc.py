@@ -350,7 +350,11 @@ def main() -> int:
     parser.add_argument("--duree-max", type=float, default=1200, help="secondes ; les pages restantes sont sautées")
     parser.add_argument("--personas", default=str(RACINE / "bench" / "personas.json"))
     parser.add_argument("--sortie", default=str(RACINE / "bench" / "results"))
-    parser.add_argument("--filtre", default="", help="ne mesurer que les pages dont le nom contient ce texte")
+    parser.add_argument(
+        "--filtre",
+        default="",
+        help="ne mesurer que les pages dont le nom contient ce texte (plusieurs textes séparés par « | »)",
+    )
     args = parser.parse_args()
 
     resume = json.loads(Path(args.personas).read_text())
@@ -367,7 +371,7 @@ def main() -> int:
         plancher = Page("plancher (page authentifiée nue)", "administrateur", "/banc/plancher/", "plancher")
         resultats = [mesurer(sessions["administrateur"], plancher, args.requetes * 2, args.concurrence)]
         for page in pages(p):
-            if args.filtre and args.filtre not in page.nom:
+            if args.filtre and not any(texte in page.nom for texte in args.filtre.split("|")):
                 continue
             if time.monotonic() - debut > args.duree_max:
                 resultats.append({"page": page.nom, "chemin": page.chemin, "erreur": "durée maximale atteinte"})
@@ -429,7 +433,8 @@ def main() -> int:
             indent=2,
         )
     )
-    print(f"\nRésultats : {fichier.relative_to(RACINE)} ; charge (1, 5, 15 min) {os.getloadavg()}", file=sys.stderr)
+    affiche = fichier.relative_to(RACINE) if fichier.is_relative_to(RACINE) else fichier
+    print(f"\nRésultats : {affiche} ; charge (1, 5, 15 min) {os.getloadavg()}", file=sys.stderr)
     return 0
 
 
