@@ -68,7 +68,9 @@ def contenu_csv(entetes: Sequence[str], lignes: Iterable[Sequence[Any]]) -> Iter
     ecrivain = csv.writer(_Echo(), delimiter=SEPARATEUR, lineterminator="\r\n")
     paquet = [BOM + ecrivain.writerow(entetes)]
     for ligne in lignes:
-        paquet.append(ecrivain.writerow([cellule_csv(v) for v in ligne]))
+        # ``cellule_csv`` sans un appel de fonction par cellule (des centaines de milliers).
+        textes = [v if type(v) is str else texte_cellule(v) for v in ligne]
+        paquet.append(ecrivain.writerow([f"'{t}" if t.startswith(DEBUTS_DE_FORMULE) else t for t in textes]))
         if len(paquet) >= LIGNES_PAR_PAQUET:
             yield "".join(paquet).encode("utf-8")
             paquet = []

@@ -264,7 +264,7 @@ def journal_lignes(evenements_: QuerySet[EvenementAudit]) -> Iterator[tuple[Any,
     ``LigneJournal.valeurs_csv``, lues en une requête par un curseur côté serveur (``iterator``
     sur PostgreSQL), par lots de ``TAILLE_LOT``, en tuples de valeurs. Ni modèle instancié
     (l'événement et son acteur coûtaient cinq fois la lecture elle-même), ni requête par ligne :
-    50 000 lignes en moins d'une seconde, en mémoire constante."""
+    50 000 lignes en 0,6 s sur la machine de référence au calme, en mémoire constante."""
     fuseau = timezone.get_current_timezone()
     lignes = evenements_.values_list(*_COLONNES_EXPORT).iterator(chunk_size=TAILLE_LOT)
     for le, action, cible, adresse_ip, avant, apres, identifiant, prenom, nom in lignes:
@@ -274,6 +274,6 @@ def journal_lignes(evenements_: QuerySet[EvenementAudit]) -> Iterator[tuple[Any,
             libelle_acte(action),
             cible,
             adresse_ip or "",
-            " ; ".join(valeurs_lisibles(avant)),
-            " ; ".join(valeurs_lisibles(apres)),
+            " ; ".join(valeurs_lisibles(avant)) if avant else "",
+            " ; ".join(valeurs_lisibles(apres)) if apres else "",
         )
