@@ -17,7 +17,9 @@ neuf (import, polices) ; le ticket 11 demande p95 ≤ 0,3 s. Le cache indisponib
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
+import importlib.metadata
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -104,9 +106,14 @@ def convention_pdf(convention: Convention) -> bytes:
 
 
 def cle_cache_pdf(html: str) -> str:
-    from weasyprint import __version__ as version_weasyprint
+    return "convention-pdf:" + hashlib.sha256(f"{_version_weasyprint()}\n{html}".encode()).hexdigest()
 
-    return "convention-pdf:" + hashlib.sha256(f"{version_weasyprint}\n{html}".encode()).hexdigest()
+
+@functools.cache
+def _version_weasyprint() -> str:
+    """Lue dans les métadonnées du paquet : importer WeasyPrint coûterait près d'une seconde au
+    premier PDF d'un processus, même servi depuis le cache."""
+    return importlib.metadata.version("weasyprint")
 
 
 def pdf_rendre(html: str) -> bytes:
