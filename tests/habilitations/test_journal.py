@@ -417,9 +417,9 @@ class TestBudgetDeRequetes:
         peupler(convention, administrateur, nombre)
         connecter_verifie(client, administrateur)
         # 1 session, 2 utilisateur, 3 appareil, 4 convention, 5 administrateur ?, 6 actes présents
-        # (validation du filtre), 7-9 session enregistrée ; puis, pendant l'envoi, 10 tous les
-        # actes avec leur acteur, lus par un itérateur.
-        with django_assert_max_num_queries(10):
+        # (validation du filtre), 7-9 session enregistrée ; puis, pendant l'envoi, 10 les acteurs
+        # distincts, 11 leurs noms, 12 tous les actes, lus par un itérateur.
+        with django_assert_max_num_queries(12):
             lignes = lire_csv(client.get(csv_url(convention), {"cible": "masse"}))
         assert len(lignes) == nombre
         assert lignes[0]["Après"] == f"Identifiant : MAS{nombre - 1:07d} ; Date d'ouverture : 05/01/2026"
