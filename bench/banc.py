@@ -402,9 +402,11 @@ def main() -> int:
     parser.add_argument("--sortie", default=str(RACINE / "bench" / "results"))
     parser.add_argument(
         "--filtre",
-        default="",
-        help="ne mesurer que les pages dont le nom contient ce texte (plusieurs textes séparés par « | »)",
+        action="append",
+        default=[],
+        help="ne mesurer que les pages dont le nom contient ce texte (répétable : l'un ou l'autre)",
     )
+    parser.add_argument("--sans-connexion", action="store_true", help="ne pas mesurer la connexion")
     args = parser.parse_args()
 
     resume = json.loads(Path(args.personas).read_text())
@@ -421,7 +423,7 @@ def main() -> int:
         plancher = Page("plancher (page authentifiée nue)", "administrateur", "/banc/plancher/", "plancher")
         resultats = [mesurer(sessions["administrateur"], plancher, args.requetes * 2, args.concurrence)]
         for page in pages(p):
-            if args.filtre and not any(texte in page.nom for texte in args.filtre.split("|")):
+            if args.filtre and not any(f in page.nom for f in args.filtre):
                 continue
             if time.monotonic() - debut > args.duree_max:
                 resultats.append({"page": page.nom, "chemin": page.chemin, "erreur": "durée maximale atteinte"})
@@ -435,12 +437,13 @@ def main() -> int:
         # Requêtes d'une page ordinaire : pas celles de la première page après la connexion.
         resultats[0]["requetes_sql"] = fin["requetes_sql"]
         resultats[0]["p95"] = max(resultats[0]["p95"], fin["p95"])
-        connexion = mesurer_connexion(
-            "127.0.0.1", args.port, p["connexion"][: args.connexions], p["mot_de_passe"], args.concurrence * 2
-        )
-        plafond = mesurer_plafond_hachage(args.workers)
-        connexion["part_du_plafond"] = connexion["requetes_par_s"] / plafond["requetes_par_s"]
-        resultats += [connexion, plafond]
+        if not args.sans_connexion:
+            connexion = mesurer_connexion(
+                "127.0.0.1", args.port, p["connexion"][: args.connexions], p["mot_de_passe"], args.concurrence * 2
+            )
+            plafond = mesurer_plafond_hachage(args.workers)
+            connexion["part_du_plafond"] = connexion["requetes_par_s"] / plafond["requetes_par_s"]
+            resultats += [connexion, plafond]
     finally:
         gunicorn.terminate()
         try:
@@ -484,8 +487,8 @@ def main() -> int:
             indent=2,
         )
     )
-    affiche = fichier.relative_to(RACINE) if fichier.is_relative_to(RACINE) else fichier
-    print(f"\nRésultats : {affiche} ; charge (1, 5, 15 min) {os.getloadavg()}", file=sys.stderr)
+    chemin = fichier.relative_to(RACINE) if fichier.is_relative_to(RACINE) else fichier
+    print(f"\nRésultats : {chemin} ; charge (1, 5, 15 min) {os.getloadavg()}", file=sys.stderr)
     return 0
 
 
