@@ -83,7 +83,7 @@ def import_executer(*, import_id: int) -> None:
     Une transaction par lot de ``TAILLE_LOT`` lignes, et dans chacune des écritures en nombre
     (``services.utilisateurs_creer_dans_convention`` : une insertion par table, aucune requête par
     ligne). Mesuré (ticket 11, PostgreSQL et un vrai worker sur la machine de référence chargée) :
-    10 000 lignes en 23 à 28 s, contre 34 s pour 1 000 lignes quand chaque ligne avait sa
+    10 000 lignes en 14,5 à 28 s, contre 34 s pour 1 000 lignes quand chaque ligne avait sa
     transaction et ses requêtes (tests/habilitations/test_import_worker.py).
     - la progression reste visible : chaque lot validé fait avancer ``traites`` et ``crees``, que
       la page relit chaque seconde ; une transaction unique pour tout le fichier ne montrerait
