@@ -131,7 +131,12 @@ class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
         return f"{self.nom.upper()} {self.prenom} ({self.identifiant})"
 
     def get_full_name(self) -> str:
-        return f"{self.prenom} {self.nom.upper()}"
+        return self.nom_complet(self.prenom, self.nom)
+
+    @staticmethod
+    def nom_complet(prenom: str, nom: str) -> str:
+        """« Hugo CASTAN » : aussi pour les exports, qui lisent des valeurs et non des comptes."""
+        return f"{prenom} {nom.upper()}"
 
     def get_short_name(self) -> str:
         return self.prenom

@@ -33,8 +33,13 @@ def connexion_reussie(sender, request, user, **kwargs) -> None:
         request.session[CLE_A_DOUBLE_AUTHENTIFICATION] = a_double_authentification
         if not request.session.session_key:
             request.session.save()
-        SessionUtilisateur.objects.update_or_create(
-            session_key=request.session.session_key, defaults={"utilisateur": user}
+        # Une requête (INSERT … ON CONFLICT) au lieu des quatre d'update_or_create (verrou, point
+        # de sauvegarde, insertion, relâche) : la connexion en fait moins (ticket 11, 15/s par cœur).
+        SessionUtilisateur.objects.bulk_create(
+            [SessionUtilisateur(session_key=request.session.session_key, utilisateur=user)],
+            update_conflicts=True,
+            unique_fields=["session_key"],
+            update_fields=["utilisateur"],
         )
     if a_double_authentification or perms.double_authentification_requise(user):
         logger.info(

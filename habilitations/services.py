@@ -11,7 +11,7 @@ import datetime
 import logging
 import secrets
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from django.conf import settings
@@ -74,9 +74,17 @@ def identifiant_generer(*, caf: Caf | None, organisme: Organisme | None) -> str:
     """Trois lettres, le code Caf sur trois chiffres, un numéro d'ordre sur quatre chiffres,
     comme ``COM0120009``. Les lettres viennent de l'organisme (« CAF » pour un agent) ; le
     numéro est attribué sous verrou de ligne, donc unique même en cas de créations simultanées."""
+    return identifiants_generer(caf=caf, organisme=organisme, nombre=1)[0]
+
+
+def identifiants_generer(*, caf: Caf | None, organisme: Organisme | None, nombre: int) -> list[str]:
+    """``nombre`` identifiants à la suite (voir ``identifiant_generer``) : le compteur est
+    verrouillé une fois et les numéros déjà pris (compte saisi à la main, reprise) sont sautés,
+    vérifiés tous ensemble, en une requête par tour plutôt qu'une par identifiant."""
     code_caf = caf.code if caf else (organisme.caf.code if organisme else "000")
     prefixe = "CAF" if caf else (_lettres(organisme.raison_sociale)[:3] if organisme else "PPA")
     prefixe = prefixe.ljust(3, "X")
+    identifiants: list[str] = []
     # Sans point de sauvegarde : la transaction est celle de l'appelant (la création du compte).
     with transaction.atomic(savepoint=False):
         compteur = CompteurIdentifiant.objects.select_for_update().filter(code_caf=code_caf).first()
@@ -87,13 +95,14 @@ def identifiant_generer(*, caf: Caf | None, organisme: Organisme | None) -> str:
             except IntegrityError:
                 pass  # créé au même instant par une autre transaction
             compteur = CompteurIdentifiant.objects.select_for_update().get(code_caf=code_caf)
-        while True:
-            compteur.dernier += 1
-            identifiant = f"{prefixe}{code_caf}{compteur.dernier:04d}"
-            if not Utilisateur.objects.filter(identifiant=identifiant).exists():
-                break
+        while len(identifiants) < nombre:
+            debut = compteur.dernier + 1
+            compteur.dernier += nombre - len(identifiants)
+            candidats = [f"{prefixe}{code_caf}{n:04d}" for n in range(debut, compteur.dernier + 1)]
+            pris = set(Utilisateur.objects.filter(identifiant__in=candidats).values_list("identifiant", flat=True))
+            identifiants += [c for c in candidats if c not in pris]
         compteur.save(update_fields=["dernier"])
-    return identifiant
+    return identifiants
 
 
 def _utilisateur_creer(
@@ -435,6 +444,140 @@ def utilisateur_creer_dans_convention(
         )
     audit_ecrire(journal)
     return user
+
+
+@transaction.atomic
+def utilisateurs_creer_dans_convention(
+    *,
+    par: Utilisateur | None,
+    convention: Convention,
+    groupe: Groupe | None,
+    comptes: Sequence[dict[str, Any]],
+) -> list[Utilisateur | ErreurMetier]:
+    """« Créer un utilisateur » pour chacun des ``comptes`` d'un coup (import CSV) : les mêmes
+    règles que ``utilisateur_creer_dans_convention`` (adresse libre dans la convention, période,
+    appartenance par les vérifications de ``_appartenance_ouvrir``), les mêmes écritures (compte,
+    appartenance au groupe dès l'ouverture du compte, trois lignes d'audit, deux courriels), mais
+    en un nombre de requêtes qui ne dépend pas du nombre de comptes : une lecture des adresses
+    prises, un tour de compteur d'identifiants, une insertion par table.
+
+    ``comptes`` : les arguments nommés de ``utilisateur_creer_dans_convention`` (nom, prenom,
+    email, et facultativement telephone, poste, date_ouverture, date_cloture). Renvoie, à la place
+    de chacun, le compte créé ou l'``ErreurMetier`` qui le refuse ; un refus n'empêche pas les
+    autres. Deux comptes à la même adresse : le premier est créé, le second refusé comme s'il
+    venait après lui (même message que la création une à une)."""
+    resultats: list[Utilisateur | ErreurMetier | None] = [None] * len(comptes)
+    if groupe is not None and groupe.convention_id != convention.pk:
+        refus = ErreurMetier("Le groupe choisi n'est pas un groupe de cette convention.", champ="groupe")
+        return [refus] * len(comptes)
+    organisme = convention.organisme
+    jour = aujourdhui()
+    prises: dict[str, str] = {}
+    for adresse, identifiant in Utilisateur.objects.detenteurs_adresses(
+        convention, [c["email"] for c in comptes], jour
+    ).values_list("adresse", "identifiant"):
+        prises.setdefault(adresse, identifiant)
+    premier_a_l_adresse: dict[str, int] = {}
+    nouveaux: list[tuple[int, Utilisateur]] = []
+    for rang, compte in enumerate(comptes):
+        email = compte["email"].strip().lower()
+        date_ouverture = compte.get("date_ouverture") or jour
+        date_cloture = compte.get("date_cloture")
+        user = Utilisateur(
+            nom=compte["nom"].strip(),
+            prenom=compte["prenom"].strip(),
+            email=email,
+            telephone=compte.get("telephone", "").strip(),
+            poste=compte.get("poste") or Poste.SEDENTAIRE,
+            date_ouverture=date_ouverture,
+            date_cloture=date_cloture,
+            organisme=organisme,
+            convention=convention,
+        )
+        try:
+            if email in prises:
+                raise ErreurMetier(
+                    f"Cette adresse mail est déjà celle d'un utilisateur ouvert de la convention ({prises[email]}).",
+                    champ="email",
+                )
+            verifier_periode(date_ouverture, date_cloture)
+            if groupe is not None:
+                _appartenance_verifier(
+                    par=par,
+                    utilisateur=user,
+                    groupe=groupe,
+                    date_ouverture=max(date_ouverture, jour),
+                    date_cloture=date_cloture,
+                )
+        except ErreurMetier as refus:
+            resultats[rang] = refus
+            continue
+        if email in premier_a_l_adresse:
+            continue  # refusé plus bas, quand le premier aura son identifiant
+        premier_a_l_adresse[email] = rang
+        nouveaux.append((rang, user))
+
+    identifiants = identifiants_generer(caf=None, organisme=organisme, nombre=len(nouveaux))
+    provisoires: list[str] = []
+    for (_rang, user), identifiant in zip(nouveaux, identifiants, strict=True):
+        user.identifiant = identifiant
+        user.set_unusable_password()
+        provisoires.append(_mot_de_passe_provisoire_tirer(user))
+    comptes_crees = Utilisateur.objects.bulk_create([user for _rang, user in nouveaux])
+    appartenances: list[Appartenance] = []
+    journal: list[EvenementAudit] = []
+    envois: list[dict[str, Any]] = []
+    for (rang, user), provisoire in zip(nouveaux, provisoires, strict=True):
+        resultats[rang] = user
+        journal += [
+            audit_preparer(
+                par=par,
+                action="utilisateur_creer",
+                cible=user,
+                apres={
+                    "identifiant": user.identifiant,
+                    "date_ouverture": str(user.date_ouverture),
+                    "caf": None,
+                    "organisme": organisme.raison_sociale,
+                    "convention": convention.libelle,
+                },
+            ),
+            audit_preparer(par=par, action="mot_de_passe_provisoire_emettre", cible=user),
+        ]
+        if groupe is not None:
+            debut = max(user.date_ouverture, jour)
+            appartenances.append(
+                Appartenance(utilisateur=user, groupe=groupe, date_ouverture=debut, date_cloture=user.date_cloture)
+            )
+            journal.append(
+                audit_preparer(
+                    par=par,
+                    action="appartenance_ouvrir",
+                    cible=groupe,
+                    apres=_periode(user, debut, user.date_cloture),
+                )
+            )
+        envois += [
+            {
+                "modele": "identifiant",
+                "destinataire": user.email,
+                "contexte": {"utilisateur": user, "motif": "creation"},
+            },
+            _courriel_mot_de_passe(user, provisoire, "creation"),
+        ]
+    Appartenance.objects.bulk_create(appartenances)
+    audit_ecrire(journal)
+    if envois:
+        courriels_preparer(envois)
+    for rang, compte in enumerate(comptes):
+        if resultats[rang] is None:  # la même adresse qu'un compte créé plus haut dans la liste
+            premier = resultats[premier_a_l_adresse[compte["email"].strip().lower()]]
+            resultats[rang] = ErreurMetier(
+                f"Cette adresse mail est déjà celle d'un utilisateur ouvert de la convention ({premier.identifiant}).",
+                champ="email",
+            )
+    logger.info("%s utilisateurs créés d'un coup dans la convention %s", len(comptes_crees), convention.pk)
+    return resultats  # type: ignore[return-value]
 
 
 # --- L'administrateur nommé par une convention ou un avenant --------------------------------
@@ -834,6 +977,24 @@ def appartenance_ouvrir(
     )
 
 
+def _appartenance_verifier(
+    *,
+    par: Utilisateur | None,
+    utilisateur: Utilisateur,
+    groupe: Groupe,
+    date_ouverture: datetime.date,
+    date_cloture: datetime.date | None,
+) -> None:
+    """Les règles d'une nouvelle appartenance qui ne lisent rien en base pour un compte de la
+    convention du groupe (création une à une ou en nombre) : jamais son propre accès, rien dans
+    le passé pour une personne, période dans celles du compte et du groupe."""
+    if not perms.peut_accorder_acces(par, utilisateur):
+        raise ErreurMetier(REFUS_SON_PROPRE_ACCES)
+    if par is not None:
+        verifier_ouverture_non_passee(date_ouverture)
+    _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
+
+
 def _appartenance_ouvrir(
     *,
     par: Utilisateur | None,
@@ -847,12 +1008,10 @@ def _appartenance_ouvrir(
     """Le corps d'``appartenance_ouvrir``, dans la transaction de l'appelant. Pour un compte
     créé dans cette même transaction (``compte_nouveau``), personne d'autre ne le voit encore :
     ni verrou ni recherche de chevauchement, il n'a aucune appartenance."""
-    if not perms.peut_accorder_acces(par, utilisateur):
-        raise ErreurMetier(REFUS_SON_PROPRE_ACCES)
     date_ouverture = date_ouverture or aujourdhui()
-    if par is not None:
-        verifier_ouverture_non_passee(date_ouverture)
-    _verifier_periode(utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture)
+    _appartenance_verifier(
+        par=par, utilisateur=utilisateur, groupe=groupe, date_ouverture=date_ouverture, date_cloture=date_cloture
+    )
     if not compte_nouveau:
         # Verrou du compte : deux ajouts simultanés au même groupe ne se chevauchent pas.
         Utilisateur.objects.select_for_update().filter(pk=utilisateur.pk).first()

@@ -1,5 +1,5 @@
 """Les tâches Celery du socle, exposées ici pour la découverte automatique (``portail.tasks``)."""
 
-from portail.socle.courriels import envoyer_courriel, relancer_courriels
+from portail.socle.courriels import envoyer_courriel, envoyer_courriels, relancer_courriels
 
-__all__ = ["envoyer_courriel", "relancer_courriels"]
+__all__ = ["envoyer_courriel", "envoyer_courriels", "relancer_courriels"]

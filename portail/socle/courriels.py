@@ -85,6 +85,14 @@ def envoyer_courriel(courriel_id: int) -> None:
     courriel_envoyer(courriel_id=courriel_id)
 
 
+@shared_task(name="portail.tasks.envoyer_courriels", ignore_result=True)
+def envoyer_courriels(courriel_ids: list[int]) -> None:
+    """Les courriels d'un même acte, l'un après l'autre (un import de 10 000 comptes en écrit
+    20 000 : une publication par courriel coûterait 2 ms chacune au worker qui les crée)."""
+    for courriel_id in courriel_ids:
+        courriel_envoyer(courriel_id=courriel_id)
+
+
 @shared_task(name="portail.tasks.relancer_courriels", ignore_result=True)
 def relancer_courriels() -> int:
     return courriels_relancer()

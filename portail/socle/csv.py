@@ -37,15 +37,22 @@ def texte_cellule(valeur: Any) -> str:
     if isinstance(valeur, datetime.datetime):
         if timezone.is_aware(valeur):
             valeur = timezone.localtime(valeur)
-        return valeur.strftime("%d/%m/%Y à %Hh%M")
+        return horodatage_texte(valeur)
     if isinstance(valeur, datetime.date):
-        return valeur.strftime("%d/%m/%Y")
+        return f"{valeur.day:02d}/{valeur.month:02d}/{valeur.year:04d}"  # sans strftime, plus lent
     return str(valeur)
 
 
+def horodatage_texte(moment: datetime.datetime) -> str:
+    """« 30/11/2026 à 09h04 », l'heure telle quelle (déjà à Paris). Sans ``strftime``, quatre fois
+    plus lent, pour les exports qui en écrivent une par ligne."""
+    return f"{moment.day:02d}/{moment.month:02d}/{moment.year:04d} à {moment.hour:02d}h{moment.minute:02d}"
+
+
 def cellule_csv(valeur: Any) -> str:
-    """``texte_cellule``, protégé contre l'injection de formules."""
-    texte = texte_cellule(valeur)
+    """``texte_cellule``, protégé contre l'injection de formules. Appelée pour chaque cellule des
+    exports (des centaines de milliers) : un texte évite la chaîne de ``isinstance``."""
+    texte = valeur if type(valeur) is str else texte_cellule(valeur)
     return f"'{texte}" if texte.startswith(DEBUTS_DE_FORMULE) else texte
 
 
@@ -61,7 +68,9 @@ def contenu_csv(entetes: Sequence[str], lignes: Iterable[Sequence[Any]]) -> Iter
     ecrivain = csv.writer(_Echo(), delimiter=SEPARATEUR, lineterminator="\r\n")
     paquet = [BOM + ecrivain.writerow(entetes)]
     for ligne in lignes:
-        paquet.append(ecrivain.writerow([cellule_csv(v) for v in ligne]))
+        # ``cellule_csv`` sans un appel de fonction par cellule (des centaines de milliers).
+        textes = [v if type(v) is str else texte_cellule(v) for v in ligne]
+        paquet.append(ecrivain.writerow([f"'{t}" if t.startswith(DEBUTS_DE_FORMULE) else t for t in textes]))
         if len(paquet) >= LIGNES_PAR_PAQUET:
             yield "".join(paquet).encode("utf-8")
             paquet = []

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 
 from portail.models import Courriel
-from portail.socle.courriels import envoyer_courriel, sujet_normaliser
+from portail.socle.courriels import envoyer_courriels, sujet_normaliser
 
 logger = logging.getLogger(__name__)
 
@@ -42,19 +42,27 @@ def courriel_preparer(*, modele: str, destinataire: str, contexte: dict[str, Any
     return courriels_preparer([{"modele": modele, "destinataire": destinataire, "contexte": contexte}])[0]
 
 
+# Courriels confiés à une même tâche : un acte ordinaire en écrit un ou deux (une tâche), un
+# import de 10 000 comptes 20 000 (100 tâches plutôt que 20 000 publications de 2 ms chacune).
+COURRIELS_PAR_TACHE = 200
+
+
 def courriels_preparer(envois: list[dict[str, Any]]) -> list[Courriel]:
     """Plusieurs courriels d'un même acte (``modele``, ``destinataire``, ``contexte`` chacun),
-    écrits en une insertion ; chacun part quand la transaction est validée, dans cet ordre."""
+    écrits en une insertion ; ils partent quand la transaction est validée, dans cet ordre, par
+    paquets de ``COURRIELS_PAR_TACHE``."""
     courriels = Courriel.objects.bulk_create([_rendre(**envoi) for envoi in envois])
-    for courriel in courriels:
-        transaction.on_commit(lambda pk=courriel.pk: programmer_envoi(pk))
+    ids = [courriel.pk for courriel in courriels]
+    for debut in range(0, len(ids), COURRIELS_PAR_TACHE):
+        transaction.on_commit(lambda paquet=ids[debut : debut + COURRIELS_PAR_TACHE]: programmer_envois(paquet))
     return courriels
 
 
-def programmer_envoi(courriel_id: int) -> None:
-    """Confie l'envoi à Celery. Si le courtier est absent, le balayage périodique rattrapera."""
+def programmer_envois(courriel_ids: list[int]) -> None:
+    """Confie l'envoi d'un paquet à Celery. Si le courtier est absent, le balayage rattrapera."""
     try:
-        envoyer_courriel.delay(courriel_id)
+        envoyer_courriels.delay(courriel_ids)
     except Exception:
-        # Le courriel reste dans la boîte d'envoi : relancer_courriels le reprendra.
-        logger.warning("courriel %s : courtier indisponible, envoi différé au balayage", courriel_id, exc_info=True)
+        logger.warning(
+            "courriels %s… : courtier indisponible, envoi différé au balayage", courriel_ids[0], exc_info=True
+        )

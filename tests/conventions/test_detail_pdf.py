@@ -3,8 +3,10 @@
 import datetime
 import io
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -15,6 +17,7 @@ from conventions.models import Avenant, Convention
 from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
+from tests.habilitations.test_limites_et_pannes import redis_arrete  # noqa: F401 (fixture)
 from tests.utils import texte
 
 
@@ -217,6 +220,75 @@ class TestPdf:
         monkeypatch.setattr(pdf, "render_to_string", lambda *args, **kwargs: '<img src="https://exemple.test/a.png">')
         with pytest.raises(FatalURLFetchingError):
             pdf.convention_pdf(convention)
+
+
+@pytest.fixture
+def rendus(monkeypatch) -> list[str]:
+    """Le HTML de chaque rendu WeasyPrint réellement fait (le vrai rendu, compté)."""
+    appels: list[str] = []
+    rendre = pdf.pdf_rendre
+
+    def compter(html: str) -> bytes:
+        appels.append(html)
+        return rendre(html)
+
+    monkeypatch.setattr(pdf, "pdf_rendre", compter)
+    return appels
+
+
+@pytest.mark.django_db
+class TestPdfGarde:
+    """Ticket 11 (PDF p95 ≤ 0,3 s) : un PDF est rendu une fois par contenu et resservi depuis le
+    cache partagé ; le contenu reste exactement juste, sans rien à invalider."""
+
+    def test_rendu_une_fois_et_identique_a_un_rendu_neuf(self, client, agent, convention, administrateur, rendus):
+        premier = client.get(telecharger(convention))
+        second = client.get(telecharger(convention))
+        assert premier.status_code == second.status_code == 200
+        assert len(rendus) == 1
+        assert second.content == premier.content
+        # Le PDF gardé est octet pour octet celui qu'un rendu neuf du même contenu donnerait.
+        assert pdf.pdf_rendre(rendus[0]) == second.content
+
+    def test_une_modification_de_la_convention_donne_le_nouveau_pdf(
+        self, client, agent, agent_caf, convention, administrateur, rendus
+    ):
+        avant = " ".join(texte_pdf(client.get(telecharger(convention))).split())
+        nouveau = factories.creer_utilisateur(nom="Bessière", prenom="Nora", organisme=convention.organisme)
+        services.avenant_enregistrer(
+            par=agent_caf,
+            convention=convention,
+            type_avenant=TypeAvenant.ADMINISTRATEUR,
+            objet="Départ de M. Castan",
+            date_effet=aujourdhui(),
+            administrateur=nouveau,
+        )
+        apres = " ".join(texte_pdf(client.get(telecharger(convention))).split())
+        assert len(rendus) == 2
+        assert "BESSIÈRE Nora" not in avant
+        assert f"BESSIÈRE Nora ({nouveau.identifiant})" in apres
+        assert "Départ de M. Castan" in apres
+
+    def test_le_lendemain_la_date_d_edition_change(self, client, agent, convention, rendus):
+        aujourd_hui = " ".join(texte_pdf(client.get(telecharger(convention))).split())
+        demain = aujourdhui() + datetime.timedelta(days=1)
+        with time_machine.travel(
+            datetime.datetime.combine(demain, datetime.time(12), tzinfo=ZoneInfo("Europe/Paris")), tick=False
+        ):
+            # (Hors de la session, que 24 heures auraient close : le service directement.)
+            document = pdf.convention_pdf(Convention.objects.select_related("caf", "organisme").get(pk=convention.pk))
+        lendemain = " ".join("\n".join(p.extract_text() for p in PdfReader(io.BytesIO(document)).pages).split())
+        assert len(rendus) == 2
+        assert f"Document édité le {aujourdhui():%d/%m/%Y}" in aujourd_hui
+        assert f"Document édité le {demain:%d/%m/%Y}" in lendemain
+
+    @pytest.mark.usefixtures("redis_arrete")
+    def test_cache_arrete_le_pdf_est_rendu_quand_meme(self, client, agent, convention, rendus):
+        for _ in range(2):
+            reponse = client.get(telecharger(convention))
+            assert reponse.status_code == 200
+            assert convention.libelle in texte_pdf(reponse)
+        assert len(rendus) == 2
 
 
 @pytest.mark.django_db

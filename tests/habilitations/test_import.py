@@ -14,6 +14,7 @@ from django.contrib.messages import get_messages
 from django.contrib.staticfiles import finders
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Q
 from django.urls import reverse
 
 from habilitations import services
@@ -379,16 +380,16 @@ class TestDepot:
         assert message in erreur_sous_le_fichier(reponse)
         assert not ImportUtilisateurs.objects.exists()
 
-    def test_plus_de_2000_lignes_refuse(self, client, admin_connecte, convention):
-        reponse = deposer(client, convention, lignes_csv(2001))
-        assert "2001 lignes d'utilisateurs, 2000 au plus" in erreur_sous_le_fichier(reponse)
+    def test_plus_de_10000_lignes_refuse(self, client, admin_connecte, convention):
+        reponse = deposer(client, convention, lignes_csv(10_001))
+        assert "10001 lignes d'utilisateurs, 10000 au plus" in erreur_sous_le_fichier(reponse)
         assert not ImportUtilisateurs.objects.exists()
         assert not LigneImport.objects.exists()
 
-    def test_2000_lignes_acceptees(self, client, admin_connecte, convention):
-        reponse = deposer(client, convention, lignes_csv(2000))
+    def test_10000_lignes_acceptees(self, client, admin_connecte, convention):
+        reponse = deposer(client, convention, lignes_csv(10_000))
         assert reponse.status_code == 302
-        assert dernier_import().lignes.count() == 2000
+        assert dernier_import().lignes.count() == 10_000
 
     def test_plus_de_2_mo_refuse(self, client, admin_connecte, convention):
         contenu = lignes_csv(1) + "x" * (2 * 1024 * 1024)
@@ -554,18 +555,20 @@ class TestConfirmation:
     def test_relance_de_la_tache_reprend_sans_doublon(
         self, admin_connecte, convention, administrateur, django_capture_on_commit_callbacks, monkeypatch
     ):
+        # Des lots de 2 lignes : le worker s'arrête pendant le second, le premier reste fait.
+        monkeypatch.setattr(tasks, "TAILLE_LOT", 2)
         import_utilisateurs = creer_import(convention, administrateur, lignes_csv(4, prefixe="reprise"))
         tasks.import_confirmer(par=administrateur, import_utilisateurs=import_utilisateurs)
-        creer = services.utilisateur_creer_dans_convention
+        creer = services.utilisateurs_creer_dans_convention
         appels = []
 
-        def panne_a_la_troisieme(**kwargs):
-            appels.append(kwargs["email"])
-            if len(appels) == 3:
+        def panne_au_second_lot(**kwargs):
+            appels.append([compte["email"] for compte in kwargs["comptes"]])
+            if len(appels) == 2:
                 raise RuntimeError("worker arrêté")
             return creer(**kwargs)
 
-        monkeypatch.setattr(services, "utilisateur_creer_dans_convention", panne_a_la_troisieme)
+        monkeypatch.setattr(services, "utilisateurs_creer_dans_convention", panne_au_second_lot)
         with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
             importer_utilisateurs.delay(import_utilisateurs.pk)
         import_utilisateurs.refresh_from_db()
@@ -576,7 +579,7 @@ class TestConfirmation:
         )
         assert Utilisateur.objects.filter(email__startswith="reprise").count() == 2
 
-        monkeypatch.setattr(services, "utilisateur_creer_dans_convention", creer)
+        monkeypatch.setattr(services, "utilisateurs_creer_dans_convention", creer)
         with django_capture_on_commit_callbacks(execute=True):
             importer_utilisateurs.delay(import_utilisateurs.pk)
             importer_utilisateurs.delay(import_utilisateurs.pk)  # relancée encore une fois après la fin
@@ -688,3 +691,120 @@ class TestBudgetDeRequetes:
             reponse = client.get(apercu_url(import_utilisateurs))
         assert reponse.status_code == 200
         assert f"{nombre // 2} lignes valides, {nombre // 2} lignes en erreur" in texte(reponse)
+
+
+class TestCreationEnNombre:
+    """``services.utilisateurs_creer_dans_convention`` (ticket 11) : les règles et les écritures
+    de la création une à une, en un nombre de requêtes qui ne dépend pas du nombre de comptes."""
+
+    @staticmethod
+    def comptes(nombre: int, prefixe: str) -> list[dict]:
+        return [
+            {"nom": f"Nom{i}", "prenom": f"Prénom{i}", "email": f"{prefixe}{i}@exemple.test"} for i in range(nombre)
+        ]
+
+    @pytest.mark.parametrize("nombre", [5, 200])
+    def test_requetes_constantes(self, convention, administrateur, groupe_a, nombre, django_assert_num_queries):
+        # 1 point de sauvegarde (la transaction du service) ; 2 adresses déjà prises ; 3-5 compteur
+        # d'identifiants (verrou, numéros pris, avancée) ; 6 comptes ; 7 appartenances ; 8 audit ;
+        # 9 courriels ; 10 relâche du point de sauvegarde. Autant pour 5 que pour 200.
+        with django_assert_num_queries(10):
+            resultats = services.utilisateurs_creer_dans_convention(
+                par=administrateur, convention=convention, groupe=groupe_a, comptes=self.comptes(nombre, "lot")
+            )
+        assert all(isinstance(r, Utilisateur) for r in resultats)
+        crees = Utilisateur.objects.filter(email__startswith="lot", convention=convention)
+        assert crees.count() == nombre
+        assert Appartenance.objects.ouverts().filter(groupe=groupe_a, utilisateur__in=crees).count() == nombre
+        assert (
+            EvenementAudit.objects.filter(action="utilisateur_creer", cible_id__in=[str(u.pk) for u in crees]).count()
+            == nombre
+        )
+        assert Courriel.objects.filter(destinataire__startswith="lot").count() == 2 * nombre
+        assert len({u.identifiant for u in crees}) == nombre
+
+    def test_memes_ecritures_que_la_creation_une_a_une(self, convention, administrateur, groupe_a):
+        un = services.utilisateur_creer_dans_convention(
+            par=administrateur,
+            convention=convention,
+            groupe=groupe_a,
+            nom="Seul",
+            prenom="Anne",
+            email="seul@exemple.test",
+        )
+        (lot,) = services.utilisateurs_creer_dans_convention(
+            par=administrateur,
+            convention=convention,
+            groupe=groupe_a,
+            comptes=[{"nom": "Lot", "prenom": "Anne", "email": "lot@exemple.test"}],
+        )
+
+        def ecritures(user):
+            actes = list(
+                EvenementAudit.objects.filter(Q(cible_id=str(user.pk)) | Q(apres__utilisateur=user.identifiant))
+                .order_by("pk")
+                .values_list("action", "acteur_id", "convention_id")
+            )
+            courriels = list(
+                Courriel.objects.filter(destinataire=user.email).order_by("pk").values_list("modele", flat=True)
+            )
+            appartenance = Appartenance.objects.filter(utilisateur=user).values_list(
+                "groupe_id", "date_ouverture", "date_cloture"
+            )
+            return (
+                actes,
+                courriels,
+                list(appartenance),
+                (user.date_ouverture, user.organisme_id, user.has_usable_password()),
+            )
+
+        assert ecritures(lot) == ecritures(un)
+        assert int(lot.identifiant[-4:]) == int(un.identifiant[-4:]) + 1
+
+    def test_refus_par_compte_et_adresse_en_double(self, convention, administrateur, groupe_a):
+        deja = factories.creer_utilisateur(nom="Rapide", email="prise@exemple.test", convention=convention)
+        demain = aujourdhui() + datetime.timedelta(days=1)
+        comptes = [
+            {"nom": "A", "prenom": "Un", "email": "double@exemple.test"},
+            {"nom": "B", "prenom": "Deux", "email": "PRISE@exemple.test"},
+            {"nom": "C", "prenom": "Trois", "email": "double@exemple.test"},
+            {
+                "nom": "D",
+                "prenom": "Quatre",
+                "email": "periode@exemple.test",
+                "date_ouverture": demain,
+                "date_cloture": demain,
+            },
+            {"nom": "E", "prenom": "Cinq", "email": "bon@exemple.test"},
+        ]
+        premier, prise, double, periode, bon = services.utilisateurs_creer_dans_convention(
+            par=administrateur, convention=convention, groupe=groupe_a, comptes=comptes
+        )
+        assert isinstance(premier, Utilisateur) and isinstance(bon, Utilisateur)
+        assert (
+            str(prise)
+            == f"Cette adresse mail est déjà celle d'un utilisateur ouvert de la convention ({deja.identifiant})."
+        )
+        assert str(double) == (
+            f"Cette adresse mail est déjà celle d'un utilisateur ouvert de la convention ({premier.identifiant})."
+        )
+        assert "clôture" in str(periode)
+        assert Utilisateur.objects.filter(email="double@exemple.test").count() == 1
+        assert not Utilisateur.objects.filter(email="periode@exemple.test").exists()
+
+    def test_groupe_clos_a_la_date_refuse_la_ligne_seulement(self, convention, administrateur, groupe_a):
+        dans_un_mois = aujourdhui() + datetime.timedelta(days=30)
+        groupe_a.date_cloture = dans_un_mois
+        groupe_a.save(update_fields=["date_cloture"])
+        tard, tot = services.utilisateurs_creer_dans_convention(
+            par=administrateur,
+            convention=convention,
+            groupe=groupe_a,
+            comptes=[
+                {"nom": "Tard", "prenom": "Léa", "email": "tard@exemple.test", "date_ouverture": dans_un_mois},
+                {"nom": "Tôt", "prenom": "Léo", "email": "tot@exemple.test"},
+            ],
+        )
+        assert str(tard) == f"Le groupe {groupe_a.code} est clôturé à cette date."
+        assert isinstance(tot, Utilisateur)
+        assert not Utilisateur.objects.filter(email="tard@exemple.test").exists()

@@ -5,14 +5,15 @@ qu'une tâche.
 Mêmes conditions que tests/portail/test_worker_celery.py (Redis et PostgreSQL requis)."""
 
 import threading
+import time
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from habilitations.models import Appartenance, EtatImport, ImportUtilisateurs, Utilisateur
-from portail.models import Courriel
+from habilitations.models import Appartenance, EtatImport, ImportUtilisateurs, LigneImport, Utilisateur
+from portail.models import Courriel, EvenementAudit
 from tests.conftest import connecter_verifie
 from tests.portail.test_worker_celery import pytestmark, worker  # noqa: F401 (fixture)
 from tests.utils import texte
@@ -105,3 +106,63 @@ def test_le_worker_cree_les_comptes_et_la_progression_avance(
     recues = [ligne for ligne in journal.splitlines() if f"{NOM_TACHE}[" in ligne and "received" in ligne]
     assert len(recues) == 1, recues
     assert "Traceback" not in journal
+
+
+GRAND_IMPORT = 10_000
+DUREE_MAX_GRAND_IMPORT = 60.0  # secondes, ticket 11
+
+
+def test_dix_mille_lignes_en_moins_d_une_minute(
+    client,
+    worker,  # noqa: F811
+    convention,
+    administrateur,
+    groupe_a,
+):
+    """Ticket 11 : un fichier de 10 000 lignes, confirmé, est entièrement créé par le vrai worker
+    en moins de 60 s (de la confirmation à « Terminé ») ; chaque compte a son appartenance, ses
+    trois lignes d'audit et ses deux courriels dans la boîte d'envoi."""
+    connecter_verifie(client, administrateur)
+    reponse = client.post(
+        reverse("gestion:import_deposer", args=[convention.pk]),
+        {"fichier": fichier_de(GRAND_IMPORT), "groupe": groupe_a.pk},
+    )
+    assert reponse.status_code == 302
+    import_utilisateurs = ImportUtilisateurs.objects.get(convention=convention)
+    apercu = reverse("gestion:import_apercu", args=[convention.pk, import_utilisateurs.pk])
+    progression = reverse("gestion:import_progression", args=[convention.pk, import_utilisateurs.pk])
+    worker.demarrer()
+    # Le worker prêt (il a traité une tâche) avant de chronométrer : son démarrage n'est pas l'import.
+    worker.attendre(lambda: "ready" in worker.journal(), "le worker prêt")
+
+    debut = time.monotonic()
+    assert client.post(apercu, {"action": "confirmer"}).status_code == 302
+    observees = []
+    while True:
+        etat = client.get(progression).json()
+        observees.append(etat["traites"])
+        if etat["etat"] == EtatImport.TERMINE:
+            break
+        assert time.monotonic() - debut < DUREE_MAX_GRAND_IMPORT, f"toujours pas terminé : {etat}"
+        assert worker.processus.poll() is None, "le worker s'est arrêté"
+        time.sleep(0.5)
+    duree = time.monotonic() - debut
+    print(f"\nimport de {GRAND_IMPORT} lignes par le worker : {duree:.1f} s")
+
+    assert etat == {
+        "etat": "termine",
+        "total": GRAND_IMPORT,
+        "traites": GRAND_IMPORT,
+        "crees": GRAND_IMPORT,
+        "pourcentage": 100,
+    }
+    assert observees == sorted(observees), "la progression ne recule jamais"
+    crees = Utilisateur.objects.filter(email__startswith="helene.", convention=convention)
+    assert crees.count() == GRAND_IMPORT
+    assert crees.values("identifiant").distinct().count() == GRAND_IMPORT
+    assert Appartenance.objects.ouverts().filter(groupe=groupe_a, utilisateur__in=crees).count() == GRAND_IMPORT
+    ids = [str(pk) for pk in crees.values_list("pk", flat=True)]
+    assert EvenementAudit.objects.filter(action="utilisateur_creer", cible_id__in=ids).count() == GRAND_IMPORT
+    assert Courriel.objects.filter(destinataire__startswith="helene.").count() == 2 * GRAND_IMPORT
+    assert not LigneImport.objects.filter(import_utilisateurs=import_utilisateurs, utilisateur__isnull=True).exists()
+    assert "Traceback" not in worker.journal()

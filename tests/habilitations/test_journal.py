@@ -6,6 +6,7 @@ import csv
 import datetime
 import io
 import re
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from django.utils import timezone
 from habilitations import services
 from habilitations.administration.journal import journal as lecture
 from habilitations.models import Utilisateur
+from habilitations.perms import Perimetre
 from portail.models import EvenementAudit
+from portail.socle.csv import cellule_csv
 from tests.conftest import connecter_verifie
 from tests.utils import texte
 
@@ -334,6 +337,67 @@ def peupler(convention, acteur: Utilisateur, nombre: int) -> None:
     )
 
 
+def exporter_en_flux(client, convention) -> tuple[int, int, int]:
+    """Lit l'export paquet après paquet, comme un navigateur, sans le garder : (lignes, octets,
+    pic de mémoire Python pendant la lecture, en octets)."""
+    reponse = client.get(csv_url(convention))
+    assert reponse.status_code == 200 and reponse.streaming
+    lignes = octets = 0
+    tracemalloc.start()
+    try:
+        for paquet in reponse.streaming_content:
+            lignes += paquet.count(b"\r\n")
+            octets += len(paquet)
+        _, pic = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return lignes - 1, octets, pic
+
+
+class TestExportEnFlux:
+    """Ticket 11 : l'export lit la base par un curseur, par lots, et écrit en flux : la mémoire ne
+    grandit pas avec le nombre de lignes, et chaque ligne dit exactement ce que dit l'écran."""
+
+    def test_memoire_constante_pour_dix_fois_plus_de_lignes(self, client, convention, administrateur, monkeypatch):
+        # Des lots de 500 : dès 2 000 lignes, l'export tient plusieurs lots ; 10 fois plus de
+        # lignes n'en ajoute aucun en mémoire, seulement en nombre.
+        monkeypatch.setattr(lecture, "TAILLE_LOT", 500)
+        connecter_verifie(client, administrateur)
+        peupler(convention, administrateur, 2_000)
+        base = EvenementAudit.objects.filter(convention=convention).count()
+        lignes, octets, pic = exporter_en_flux(client, convention)
+        assert lignes == base
+        peupler(convention, administrateur, 18_000)
+        lignes_x10, octets_x10, pic_x10 = exporter_en_flux(client, convention)
+        assert lignes_x10 == base + 18_000
+        assert octets_x10 > 8 * octets
+        # Le contenu fait 10 fois plus ; la mémoire, au plus une fois et demie (un lot, un paquet).
+        assert pic_x10 < 1.5 * pic, (pic, pic_x10)
+
+    def test_chaque_ligne_dit_ce_que_dit_l_ecran(self, client, convention, admin_connecte, arbre):
+        peupler(convention, admin_connecte, 300)
+        # Des actes réels aussi : dates et horodatages dans avant/après, postes, listes, Système.
+        autre = Utilisateur.objects.filter(convention=convention).exclude(pk=admin_connecte.pk).first()
+        services.utilisateur_modifier(
+            par=admin_connecte,
+            utilisateur=autre,
+            nom=autre.nom,
+            prenom=autre.prenom,
+            email=autre.email,
+            poste="itinerant",
+        )
+        services.utilisateur_cloturer(
+            par=admin_connecte, utilisateur=autre, date_cloture=timezone.localdate() + datetime.timedelta(days=30)
+        )
+        attendues = [
+            [cellule_csv(valeur) for valeur in lecture.LigneJournal.de(evenement).valeurs_csv()]
+            for evenement in lecture.evenements(Perimetre(convention=convention, administrateur=True))
+        ]
+        lignes = lire_csv(client.get(csv_url(convention)))
+        assert [list(ligne.values()) for ligne in lignes] == attendues
+        assert any("Poste : Itinérant" in ligne["Après"] for ligne in lignes)
+
+
 class TestBudgetDeRequetes:
     @pytest.mark.parametrize("nombre", [10, 10_000])
     def test_page_filtree(self, client, convention, administrateur, arbre, nombre, django_assert_max_num_queries):
@@ -353,9 +417,9 @@ class TestBudgetDeRequetes:
         peupler(convention, administrateur, nombre)
         connecter_verifie(client, administrateur)
         # 1 session, 2 utilisateur, 3 appareil, 4 convention, 5 administrateur ?, 6 actes présents
-        # (validation du filtre), 7-9 session enregistrée ; puis, pendant l'envoi, 10 tous les
-        # actes avec leur acteur, lus par un itérateur.
-        with django_assert_max_num_queries(10):
+        # (validation du filtre), 7-9 session enregistrée ; puis, pendant l'envoi, 10 les acteurs
+        # distincts, 11 leurs noms, 12 tous les actes, lus par un itérateur.
+        with django_assert_max_num_queries(12):
             lignes = lire_csv(client.get(csv_url(convention), {"cible": "masse"}))
         assert len(lignes) == nombre
         assert lignes[0]["Après"] == f"Identifiant : MAS{nombre - 1:07d} ; Date d'ouverture : 05/01/2026"

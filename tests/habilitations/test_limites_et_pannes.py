@@ -7,10 +7,12 @@ La panne est réelle : le cache est un vrai Redis client pointé sur un port où
 import socket
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.core import mail
 from django.test import override_settings
 from django.urls import reverse
 
+from habilitations.hashers import Argon2idPortailHasher
 from habilitations.models import Utilisateur
 from portail.models import Courriel, EvenementAudit
 from portail.socle import cache_partage
@@ -42,6 +44,50 @@ def redis_arrete():
     with override_settings(CACHES=caches):
         yield
     cache_partage.vider_secours()
+
+
+class HacheurCompte(Argon2idPortailHasher):
+    """Le vrai hacheur du portail (Argon2id), qui compte ses calculs : ``encode`` (l'empreinte
+    factice d'un identifiant inconnu, ou une nouvelle empreinte) et ``verify`` (un compte connu)."""
+
+    calculs = 0
+
+    def encode(self, password, salt):
+        HacheurCompte.calculs += 1
+        return super().encode(password, salt)
+
+    def verify(self, password, encoded):
+        HacheurCompte.calculs += 1
+        return super().verify(password, encoded)
+
+
+@pytest.mark.django_db
+@override_settings(
+    PASSWORD_HASHERS=["tests.habilitations.test_limites_et_pannes.HacheurCompte"], CONNEXION_LIMITE_ADRESSE=3
+)
+def test_une_adresse_qui_inonde_la_connexion_est_refusee_sans_aucun_hachage(client):
+    """Ticket 11 : au-delà de la limite, ni identifiant inconnu ni bon mot de passe d'un compte
+    réel ne coûtent un hachage depuis cette adresse ; une autre adresse se connecte."""
+    user = factories.creer_utilisateur()
+    Utilisateur.objects.filter(pk=user.pk).update(password=make_password(factories.MOT_DE_PASSE))
+    HacheurCompte.calculs = 0
+    for i in range(3):
+        reponse = client.post(CONNEXION, {"username": f"NEUF{i:06d}", "password": "une phrase fausse"})
+        assert reponse.status_code == 200
+    assert HacheurCompte.calculs == 3  # un hachage par tentative admise, identifiant connu ou non
+
+    for donnees in (
+        {"username": "NEUF999999", "password": "une phrase fausse"},
+        {"username": user.identifiant, "password": factories.MOT_DE_PASSE},
+    ):
+        assert client.post(CONNEXION, donnees).status_code == 429
+    assert HacheurCompte.calculs == 3
+
+    ailleurs = client.post(
+        CONNEXION, {"username": user.identifiant, "password": factories.MOT_DE_PASSE}, REMOTE_ADDR="10.0.0.9"
+    )
+    assert ailleurs.status_code == 302
+    assert HacheurCompte.calculs == 4
 
 
 @pytest.mark.django_db

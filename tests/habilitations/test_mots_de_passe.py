@@ -16,6 +16,7 @@ from tests.utils import texte
 
 CHOISIR = reverse("habilitations:changer_mot_de_passe")
 OUBLIE = reverse("habilitations:mot_de_passe_oublie")
+CONNEXION = reverse("habilitations:connexion")
 
 
 def changer(client, user, nouveau, confirmation=None):
@@ -95,10 +96,54 @@ class TestArgon2:
         assert parametres.time_cost >= 2
         assert parametres.memory_cost >= 19 * 1024
 
+    def test_exactement_le_minimum_owasp(self):
+        """Ticket 11 : 15 connexions par seconde et par cœur ; au-dessus du minimum, le hacheur
+        seul les interdirait sur la machine de référence (``make bench-hash``)."""
+        parametres = (
+            Argon2idPortailHasher.time_cost,
+            Argon2idPortailHasher.memory_cost,
+            Argon2idPortailHasher.parallelism,
+        )
+        assert parametres == (2, 19 * 1024, 1)
+
     @pytest.mark.django_db
     def test_la_production_hache_en_argon2id(self):
         with override_settings(PASSWORD_HASHERS=HACHEURS_PRODUCTION):
-            assert make_password("phrase de passe").startswith("argon2$argon2id$v=19$m=65536,t=3,p=2$")
+            assert make_password("phrase de passe").startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+
+    @pytest.mark.django_db
+    @override_settings(PASSWORD_HASHERS=HACHEURS_PRODUCTION)
+    def test_empreinte_aux_anciens_parametres_recalculee_a_la_connexion(self, client):
+        """Les comptes hachés avant le ticket 11 (t=3, m=64 MiB, p=2) se connectent toujours ;
+        leur empreinte passe aux paramètres du jour à la première connexion réussie, pas avant."""
+        user = factories.creer_utilisateur()
+        ancienne = Argon2idAnciensParametres().encode(factories.MOT_DE_PASSE, Argon2idAnciensParametres().salt())
+        assert ancienne.startswith("argon2$argon2id$v=19$m=65536,t=3,p=2$")
+        Utilisateur.objects.filter(pk=user.pk).update(password=ancienne)
+
+        echec = client.post(CONNEXION, {"username": user.identifiant, "password": "une phrase fausse"})
+        assert echec.status_code == 200
+        user.refresh_from_db()
+        assert user.password == ancienne  # un mauvais mot de passe ne réécrit rien
+
+        reponse = client.post(CONNEXION, {"username": user.identifiant, "password": factories.MOT_DE_PASSE})
+        assert reponse.status_code == 302
+        user.refresh_from_db()
+        assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+        assert user.check_password(factories.MOT_DE_PASSE)
+        client.logout()
+        assert (
+            client.post(CONNEXION, {"username": user.identifiant, "password": factories.MOT_DE_PASSE}).status_code
+            == 302
+        )
+
+
+class Argon2idAnciensParametres(Argon2idPortailHasher):
+    """Les paramètres d'avant le ticket 11, pour écrire une empreinte d'alors."""
+
+    time_cost = 3
+    memory_cost = 65536
+    parallelism = 2
 
 
 @pytest.mark.django_db

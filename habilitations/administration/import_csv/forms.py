@@ -20,7 +20,7 @@ class GroupeChoiceField(forms.ModelChoiceField):
 class ImportDeposerForm(PortailForm):
     fichier = forms.FileField(
         label="Fichier CSV",
-        help_text="UTF-8 ou Windows-1252, séparateur « ; » ou « , », 2 Mo et 2 000 lignes au plus.",
+        help_text="UTF-8 ou Windows-1252, séparateur « ; » ou « , », 2 Mo et 10 000 lignes au plus.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
         error_messages={
             "required": "Choisissez le fichier CSV des utilisateurs à créer.",

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 APERCU = 10
-TAILLE_LOT = 2000  # lignes lues à la fois par l'itérateur des exports
+TAILLE_LOT = 5000  # lignes lues à la fois par le curseur des exports
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,11 @@ def _pluriel(nombre: int, singulier: str, pluriel: str) -> str:
     return f"{nombre} {singulier if nombre < 2 else pluriel}"
 
 
-def _jour(moment: datetime.datetime | None) -> datetime.date | None:
-    """Un horodatage ramené au jour à Paris (les tableaux affichent des dates JJ/MM/AAAA)."""
-    return timezone.localdate(moment) if moment is not None else None
+def _jour(moment: datetime.datetime | None, fuseau: datetime.tzinfo) -> datetime.date | None:
+    """Un horodatage ramené au jour à Paris (les tableaux affichent des dates JJ/MM/AAAA).
+    ``fuseau`` est lu une fois par tableau : ``timezone.localdate`` le relit à chaque appel, et
+    un export en fait des dizaines de milliers."""
+    return moment.astimezone(fuseau).date() if moment is not None else None
 
 
 class Tableau:
@@ -96,11 +98,16 @@ class Tableau:
 
     slug: ClassVar[str]
     entetes: ClassVar[tuple[str, ...]]
+    # Les champs (et annotations) que ``valeurs`` lit : l'export les lit en tuples nommés, sans
+    # instancier de modèle. Vide : l'export lit des modèles (tableaux courts, ou ``valeurs`` qui
+    # appelle des méthodes du modèle).
+    colonnes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, perimetre: perms.Perimetre, *, maintenant: datetime.datetime | None = None) -> None:
         self.perimetre = perimetre
         self.maintenant = maintenant or timezone.now()
         self.jour = timezone.localdate(self.maintenant)
+        self.fuseau = timezone.get_current_timezone()
 
     # À définir par chaque tableau.
     titre: str = ""
@@ -129,8 +136,13 @@ class Tableau:
         return [Ligne(tuple(texte_cellule(v) for v in self.valeurs(o)), self.lien(o)) for o in self.requete()[:taille]]
 
     def toutes(self) -> Iterator[tuple[Any, ...]]:
-        """Toutes les lignes, lues par lots : une requête, quelle que soit leur quantité."""
-        for objet in self.requete().iterator(chunk_size=TAILLE_LOT):
+        """Toutes les lignes, lues par lots (curseur côté serveur sous PostgreSQL) : une requête,
+        quelle que soit leur quantité, en mémoire constante ; des tuples nommés plutôt que des
+        modèles quand ``colonnes`` les nomme (trois à quatre fois moins de temps par ligne)."""
+        requete = self.requete()
+        if self.colonnes:
+            requete = requete.values_list(*self.colonnes, named=True)
+        for objet in requete.iterator(chunk_size=TAILLE_LOT):
             yield self.valeurs(objet)
 
     def section(self) -> Section:
@@ -158,6 +170,7 @@ def _identite(user: Utilisateur) -> tuple[str, str, str, str]:
 
 
 ENTETES_IDENTITE = ("Identifiant", "Nom", "Prénom", "Adresse mail")
+CHAMPS_IDENTITE = ("identifiant", "nom", "prenom", "email")  # ce que ``_identite`` lit
 
 
 class UtilisateursParProfil(Tableau):
@@ -245,6 +258,7 @@ class ComptesInactifs(Tableau):
 
     slug = "inactifs"
     entetes = (*ENTETES_IDENTITE, "Dernière connexion", "Sans activité depuis le", "Suspendu le")
+    colonnes = (*CHAMPS_IDENTITE, "last_login", "reference", "suspendu_le")
     aucun = "Tous les comptes ouverts ont été utilisés dans l'année."
 
     @property
@@ -277,9 +291,9 @@ class ComptesInactifs(Tableau):
     def valeurs(self, objet: Utilisateur) -> tuple[Any, ...]:
         return (
             *_identite(objet),
-            _jour(objet.last_login) or "Jamais",
-            _jour(objet.reference),
-            _jour(objet.suspendu_le),
+            _jour(objet.last_login, self.fuseau) or "Jamais",
+            _jour(objet.reference, self.fuseau),
+            _jour(objet.suspendu_le, self.fuseau),
         )
 
     def lien(self, objet: Utilisateur) -> str:
@@ -302,6 +316,7 @@ class ComptesJamaisActives(Tableau):
     )
     aucun = "Tous les comptes ont été activés."
     entetes = (*ENTETES_IDENTITE, "Créé le", "Date d'ouverture")
+    colonnes = (*CHAMPS_IDENTITE, "cree_le", "date_ouverture")
 
     def requete(self) -> QuerySet[Utilisateur]:
         return (
@@ -312,7 +327,7 @@ class ComptesJamaisActives(Tableau):
         )
 
     def valeurs(self, objet: Utilisateur) -> tuple[Any, ...]:
-        return (*_identite(objet), _jour(objet.cree_le), objet.date_ouverture)
+        return (*_identite(objet), _jour(objet.cree_le, self.fuseau), objet.date_ouverture)
 
     def lien(self, objet: Utilisateur) -> str:
         return self._lien_utilisateur(objet.pk)

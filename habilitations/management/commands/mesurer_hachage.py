@@ -1,4 +1,6 @@
-"""Mesure le temps d'un hachage Argon2id aux paramètres du portail et au minimum OWASP."""
+"""Mesure le temps d'un hachage Argon2id aux paramètres du portail, au minimum OWASP et aux
+paramètres d'avant le ticket 11 ; le plafond de connexions par seconde et par cœur qui en découle
+(un hachage par tentative de connexion)."""
 
 import time
 
@@ -20,6 +22,7 @@ class Command(BaseCommand):
                 Argon2idPortailHasher.parallelism,
             ),
             ("minimum OWASP", 2, 19456, 1),
+            ("avant ticket 11", 3, 65536, 2),
         ]
         for nom, t, m, p in cas:
             hacheur = argon2.PasswordHasher(time_cost=t, memory_cost=m, parallelism=p, type=argon2.Type.ID)
@@ -28,4 +31,7 @@ class Command(BaseCommand):
             for _ in range(10):
                 hacheur.hash("une phrase de passe assez longue")
             ms = (time.perf_counter() - debut) / 10 * 1000
-            self.stdout.write(f"{nom:14} t={t} m={m // 1024} MiB p={p} : {ms:.1f} ms par hachage")
+            self.stdout.write(
+                f"{nom:15} t={t} m={m // 1024} MiB p={p} : {ms:.1f} ms par hachage, "
+                f"{1000 / ms / p:.1f} hachages/s par cœur"
+            )
