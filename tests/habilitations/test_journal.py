@@ -14,6 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from afas.declarations.etats import TRANSITIONS
 from habilitations import services
 from habilitations.administration.journal import journal as lecture
 from habilitations.models import Utilisateur
@@ -312,6 +313,12 @@ def test_chaque_acte_ecrit_par_le_code_a_son_libelle_francais():
     assert "utilisateur_creer" in actions  # la recherche trouve bien les actes
     assert actions - lecture.LIBELLES_ACTES.keys() == set()
     assert lecture.libelle_acte("utilisateur_creer") == "Création d'un compte"
+
+
+def test_chaque_passage_d_etat_d_une_declaration_a_son_libelle_francais():
+    # ``transitionner`` écrit ``declaration_<état d'arrivée>``, que la recherche ci-dessus ne voit pas.
+    arrivees = {vers for _, vers in TRANSITIONS}
+    assert {f"declaration_{etat}" for etat in arrivees} - lecture.LIBELLES_ACTES.keys() == set()
 
 
 # --- Budget de requêtes ---------------------------------------------------------------------

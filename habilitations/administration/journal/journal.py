@@ -69,6 +69,21 @@ LIBELLES_ACTES: dict[str, str] = {
     "lieu_creer": "Enregistrement d'un lieu d'implantation",
     "lieu_modifier": "Modification d'un lieu d'implantation",
     "lieu_cloturer": "Clôture d'un lieu d'implantation",
+    # Déclarations AFAS : l'appel de la Caf, la saisie, les passages d'état
+    # (``afas.declarations.etats.transitionner`` écrit ``declaration_<état>``) et le financement.
+    "appel_lancer": "Appel de déclaration lancé",
+    "appel_declarations_creer": "Déclarations de l'appel créées",
+    "declaration_donnees_activite": "Données d'activité d'une déclaration enregistrées",
+    "declaration_donnees_financieres": "Données financières d'une déclaration enregistrées",
+    "declaration_en_cours": "Déclaration en cours de saisie",
+    "declaration_a_approuver": "Déclaration à approuver",
+    "declaration_transmise": "Déclaration transmise à la Caf",
+    "declaration_validee": "Déclaration validée par la Caf",
+    "declaration_renvoyee": "Déclaration renvoyée pour correction",
+    "montant_figer": "Montant estimé figé à la transmission",
+    "parametre_financement_enregistrer": "Paramètre de financement enregistré",
+    "plan_mercredi_poser": "Label Plan mercredi posé",
+    "plan_mercredi_retirer": "Label Plan mercredi retiré",
 }
 
 # Les clés des valeurs avant/après, en français.
