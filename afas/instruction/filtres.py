@@ -31,6 +31,12 @@ def avec_retard(queryset: QuerySet[Declaration], jour: datetime.date | None = No
     return queryset.annotate(en_retard=ExpressionWrapper(q_en_retard(jour or aujourdhui()), BooleanField()))
 
 
+class ExerciceFiltre(django_filters.NumberFilter):
+    """Une année entière, bornée (un nombre démesuré dépasserait la colonne de la base)."""
+
+    field_class = forms.IntegerField
+
+
 class DeclarationRecueFiltre(django_filters.FilterSet):
     etat = django_filters.ChoiceFilter(
         label="État",
@@ -41,9 +47,8 @@ class DeclarationRecueFiltre(django_filters.FilterSet):
     type_declaration = django_filters.ChoiceFilter(
         label="Type de déclaration", choices=TypeDeclaration.choices, empty_label="Tous"
     )
-    exercice = django_filters.NumberFilter(
+    exercice = ExerciceFiltre(
         label="Exercice",
-        field_class=forms.IntegerField,
         min_value=2000,
         max_value=2100,
         error_messages={"invalid": "Saisissez une année, par exemple 2026."},

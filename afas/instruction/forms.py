@@ -1,13 +1,14 @@
 from django import forms
 
 from afas.instruction.services import COMMENTAIRE_LONGUEUR_MAX
-from portail.socle.forms import PortailForm
+from portail.socle.forms import GABARIT_CASE, PortailForm
 
 
 class ValidationDeclarationForm(PortailForm):
     confirmation = forms.BooleanField(
         label="Je confirme la validation : la déclaration transmise est acceptée par la Caf.",
         error_messages={"required": "Cochez la case pour confirmer la validation."},
+        template_name=GABARIT_CASE,
     )
 
 

@@ -139,6 +139,7 @@ def _page_caf(request, declaration: Declaration, *, validation=None, renvoi=None
             "declaration": declaration,
             "contenu": contenu,
             "recepisses": recepisses,
+            "dernier_recepisse": recepisses[-1] if recepisses else None,
             "evenements": list(declaration.evenements.select_related("par").order_by("le", "pk")),
             "peut_instruire": peut_instruire,
             "form_validation": validation or ValidationDeclarationForm(),
@@ -158,7 +159,7 @@ def declaration_caf(request, pk: int):
 def valider(request, pk: int):
     """« Valider » : la page de la déclaration (GET) ; l'envoi confirmé la valide."""
     declaration = _declaration_caf(request, pk)
-    form = ValidationDeclarationForm(request.POST or None)
+    form = ValidationDeclarationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.declaration_valider(par=request.user, declaration=declaration)
@@ -174,7 +175,7 @@ def valider(request, pk: int):
 def renvoyer(request, pk: int):
     """« Renvoyer pour correction » : commentaire obligatoire, affiché sous le champ s'il manque."""
     declaration = _declaration_caf(request, pk)
-    form = RenvoiForm(request.POST or None)
+    form = RenvoiForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.declaration_renvoyer(

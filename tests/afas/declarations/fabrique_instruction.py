@@ -100,3 +100,69 @@ def declarant_avec_role(convention, activite, role: str, *, administrateur, agen
     if role == RoleAfas.APPROBATEUR and agent_caf is not None:
         services_afas.approbateur_valider(par=agent_caf, validation=habilitation.validation)
     return user
+
+
+def charger_declarations(organisme, nombre: int, *, transmise_par) -> None:
+    """``nombre`` déclarations des activités de ``organisme`` (par lots, sans services) : quatre
+    types, plusieurs exercices, tous les états ; un tiers transmises (avec leur récépissé), dont
+    une sur six après la date limite. Pour les budgets de requêtes à grand volume."""
+    from django.utils import timezone
+
+    from afas.enums import NatureActivite
+    from afas.models import Activite, Recepisse
+
+    jour = aujourdhui()
+    types = list(TypeDeclaration.values)
+    par_activite = 4 * 5  # 4 types × 5 exercices
+    activites = Activite.objects.bulk_create(
+        Activite(
+            organisme=organisme,
+            numero_equipement=f"D{organisme.pk}-{i:06d}",
+            libelle=f"Accueil {i:05d}",
+            type_activite=TypeActivite.ALSH if i % 3 else TypeActivite.EAJE,
+            nature=NatureActivite.PERISCOLAIRE if i % 3 else "",
+            date_ouverture=jour - datetime.timedelta(days=400),
+        )
+        for i in range(-(-nombre // par_activite))
+    )
+    appels = {
+        (exercice, t): creer_appel(organisme.caf, exercice=exercice, type_declaration=t)
+        for exercice in range(2022, 2027)
+        for t in types
+    }
+    etats_possibles = [E.A_SAISIR, E.EN_COURS, E.TRANSMISE, E.A_APPROUVER, E.TRANSMISE, E.VALIDEE, E.RENVOYEE]
+    declarations = []
+    for i in range(nombre):
+        activite = activites[i // par_activite]
+        exercice, t = 2022 + (i // 4) % 5, types[i % 4]
+        appel = appels[(exercice, t)]
+        limite = jour + datetime.timedelta(days=(i % 40) - 20)
+        declarations.append(
+            Declaration(
+                appel=appel,
+                activite=activite,
+                caf_id=organisme.caf_id,
+                exercice=exercice,
+                type_declaration=t,
+                etat=etats_possibles[i % 7],
+                date_ouverture=limite - datetime.timedelta(days=60),
+                date_limite=limite,
+            )
+        )
+    declarations = Declaration.objects.bulk_create(declarations, batch_size=5000)
+    maintenant = timezone.now()
+    Recepisse.objects.bulk_create(
+        (
+            Recepisse(
+                declaration=d,
+                numero=1,
+                transmise_par=transmise_par,
+                transmise_le=maintenant - datetime.timedelta(days=(d.pk % 6) * 5),
+                contenu={},
+                empreinte="0" * 64,
+            )
+            for d in declarations
+            if d.etat in (E.TRANSMISE, E.VALIDEE)
+        ),
+        batch_size=5000,
+    )
