@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 from afas import services as services_afas
 from afas.enums import NatureActivite, RoleAfas, TypeActivite
@@ -37,6 +38,7 @@ from habilitations import services
 from habilitations.models import Appartenance, Groupe, ImportUtilisateurs, Utilisateur
 from portail.socle.dates import aujourdhui
 from tests import factories
+from tests.securite import monde_instruction
 
 PERSONAS = (
     "administrateur",
@@ -78,6 +80,10 @@ class Monde:
     habilitation: HabilitationAfas
     habilitation_habilitateur: HabilitationAfas
     validation: ValidationApprobateur
+    # Transmission et instruction des déclarations (monde_instruction.py).
+    approbateur: Any = None
+    declaration_transmise: Any = None
+    recepisse: Any = None
 
     def persona(self, nom: str) -> Utilisateur:
         return getattr(self, nom)
@@ -198,7 +204,7 @@ def construire() -> Monde:
     (habilitation_habilitateur,) = services_afas.habilitation_afas_affecter(
         par=administrateur, utilisateur=habilitateur, role=RoleAfas.FDA, date_ouverture=jour, lieux=[lieu]
     )
-    return Monde(
+    monde = Monde(
         caf=caf,
         convention=convention,
         organisme=convention.organisme,
@@ -226,3 +232,5 @@ def construire() -> Monde:
         habilitation_habilitateur=habilitation_habilitateur,
         validation=approbateur.validation,
     )
+    monde_instruction.completer(monde)
+    return monde

@@ -146,6 +146,15 @@ def une_validation(m: Monde) -> dict:
     return {"pk": m.validation.pk}
 
 
+# Transmission et instruction des déclarations (afas.instruction).
+def une_declaration_transmise(m: Monde) -> dict:
+    return {"pk": m.declaration_transmise.pk}
+
+
+def un_recepisse(m: Monde) -> dict:
+    return {"pk": m.recepisse.pk}
+
+
 # Les pages AFAS du partenaire (accueil, administration des profils) : l'administrateur de
 # l'autre partenaire, dont la convention accorde AFAS-DECLARER, y est chez lui (200) ; celles
 # des agents : quiconque n'est pas agent reçoit 403 avant toute recherche d'objet, l'agent d'une
@@ -282,6 +291,39 @@ REGISTRE: dict[str, Politique] = {
     # Valider ou refuser un approbateur : les agents de la Caf pivot.
     "afas:valider": objet("agent_caf", une_validation, cible="validation_afas", attendus=HORS_AGENTS),
     "afas:refuser": objet("agent_caf", une_validation, cible="validation_afas", attendus=HORS_AGENTS),
+    # Transmettre (POST) : l'approbateur actif de l'activité ; un autre déclarant de l'activité
+    # (le FDF ``declarant``, le FDA du lieu ``habilitateur``) 403 ; hors des déclarants de
+    # l'activité (agents compris) 404.
+    "afas:declaration_transmettre": objet(
+        "approbateur",
+        une_declaration_transmise,
+        methodes=POST,
+        sans_role=403,
+        attendus={"habilitateur": 403, "agent_caf": 404, "administrateur": 404},
+    ),
+    # Le récépissé (PDF) : les déclarants actifs de l'activité et les agents de sa Caf.
+    "afas:recepisse": objet(
+        "agent_caf",
+        un_recepisse,
+        methodes=GET,
+        sans_role=200,
+        attendus={"habilitateur": 200, "administrateur": 404, "responsable": 404},
+    ),
+    # La file de la Caf et la déclaration en lecture, avec ses deux décisions : ses agents seuls.
+    "afas:declarations_recues": role(
+        "agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}
+    ),
+    "afas:declaration_caf": objet("agent_caf", une_declaration_transmise, methodes=GET, attendus=HORS_AGENTS),
+    "afas:declaration_valider": objet("agent_caf", une_declaration_transmise, attendus=HORS_AGENTS),
+    "afas:declaration_renvoyer": objet("agent_caf", une_declaration_transmise, attendus=HORS_AGENTS),
+    # TEMPORAIRE (branche decl-instruction) : la page « afas:declaration » minimale, remplacée
+    # par celle des écrans de saisie à la fusion (qui apporte sa propre ligne).
+    "afas:declaration": objet(
+        "declarant",
+        une_declaration_transmise,
+        methodes=GET,
+        attendus={"declarant": 200, "habilitateur": 200, "agent_caf": 404, "administrateur": 404},
+    ),
 }
 
 # L'administration technique de Django : une politique pour tout le groupe ``admin:*`` (son
