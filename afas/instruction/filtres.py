@@ -41,7 +41,7 @@ class DeclarationRecueFiltre(django_filters.FilterSet):
     etat = django_filters.ChoiceFilter(
         label="État",
         choices=[(TOUS_LES_ETATS, "Tous les états"), *EtatDeclaration.choices],
-        empty_label="Transmise (à instruire)",
+        empty_label="À instruire",
         method="filtrer_etat",
     )
     type_declaration = django_filters.ChoiceFilter(

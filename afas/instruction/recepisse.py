@@ -146,6 +146,7 @@ def pdf_rendre(recepisse: Recepisse) -> bytes:
             "recepisse": recepisse,
             "contenu": contenu,
             "transmise_le": datetime.datetime.fromisoformat(contenu["transmission"]["le"]),
+            "date_limite": datetime.date.fromisoformat(contenu["declaration"]["date_limite"]),
         },
     )
     aucun_acces = URLFetcher(allowed_protocols=frozenset(), fail_on_errors=True)
