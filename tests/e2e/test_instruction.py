@@ -41,7 +41,7 @@ def transmettre(page, declaration) -> None:
 
 def texte_du_recepisse(page, recepisse: Recepisse) -> str:
     """Le PDF tel que le navigateur le reçoit (avec la session de la page)."""
-    reponse = page.request.get(f"/afas/recepisses/{recepisse.pk}/")
+    reponse = page.request.get(f"/afas/recepisses/{recepisse.pk}/pdf/")
     assert reponse.status == 200 and reponse.headers["content-type"] == "application/pdf"
     return " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(reponse.body())).pages).split())
 

@@ -103,7 +103,7 @@ def test_transmettre_fige_le_contenu_son_empreinte_et_le_pdf(declaration, approb
     # Le courriel de l'approbateur : le lien du récépissé et l'empreinte.
     (courriel,) = Courriel.objects.all()
     assert courriel.destinataire == approbateur.email
-    assert f"/afas/recepisses/{recepisse.pk}/" in courriel.corps
+    assert f"/afas/recepisses/{recepisse.pk}/pdf/" in courriel.corps
     assert recepisse.empreinte in courriel.corps
 
 
