@@ -190,7 +190,11 @@ def activites_declarees(user: Utilisateur, jour: datetime.date | None = None) ->
     if not user.is_authenticated or user.caf_id or user.organisme_id is None:
         return []
     return list(
-        HabilitationAfas.objects.filter(utilisateur=user).actives(jour).values_list("activite_id", flat=True).distinct()
+        HabilitationAfas.objects.filter(utilisateur=user)
+        .actives(jour)
+        .order_by()  # sans l'ordre du modèle, qui entrerait dans le DISTINCT (doublons)
+        .values_list("activite_id", flat=True)
+        .distinct()
     )
 
 
@@ -268,6 +272,48 @@ def peut_instruire(user: Utilisateur, declaration: Declaration) -> bool:
         and declaration.caf_id == user.caf_id
         and declaration.etat == EtatDeclaration.TRANSMISE
     )
+
+
+# --- Déclarations : écrans des déclarants (afas/declarations) ------------------------------------
+#
+# La page d'une déclaration : le déclarant qui tient ce jour un rôle actif sur son activité, ou
+# un agent de la Caf de la déclaration (lecture seule) ; les autres : 404. Dans une déclaration
+# qu'il voit, chacun voit sa part : le FDA les données d'activité (toutes, ou celles de ses lieux),
+# le FDF les données financières, l'approbateur et la Caf tout. Écrire une part qui n'est pas la
+# sienne dans une déclaration qu'on voit : 403 (l'existence de la déclaration n'est pas un secret
+# pour qui y tient un rôle).
+
+
+def declarations_lisibles(user: Utilisateur) -> QuerySet[Declaration]:
+    """Les déclarations dont ``user`` peut ouvrir la page : les siennes (rôle actif ce jour) ou,
+    pour un agent Caf, celles de sa Caf."""
+    if perms_habilitations.est_agent_caf(user):
+        return declarations_caf(user)
+    return declarations_du_declarant(user)
+
+
+def lit_toute_la_declaration(user: Utilisateur, roles: RolesDeclaration) -> bool:
+    """L'approbateur et l'agent de la Caf lisent les deux parts, toutes les lignes."""
+    return roles.approbateur or perms_habilitations.est_agent_caf(user)
+
+
+def peut_voir_ligne(user: Utilisateur, roles: RolesDeclaration, ligne: DonneesActivite) -> bool:
+    """Une ligne d'activité : le FDA de l'activité, celui du lieu de la ligne, l'approbateur, la Caf."""
+    return (
+        lit_toute_la_declaration(user, roles)
+        or roles.fda_activite
+        or (ligne.lieu_id is not None and ligne.lieu_id in roles.fda_lieux)
+    )
+
+
+def peut_voir_financier(user: Utilisateur, roles: RolesDeclaration) -> bool:
+    """Les données financières : le FDF, l'approbateur, la Caf (pas le FDA)."""
+    return lit_toute_la_declaration(user, roles) or roles.fdf
+
+
+def lit_en_caf(user: Utilisateur, declaration: Declaration) -> bool:
+    """Un agent de la Caf de la déclaration : il la lit sans rien y saisir."""
+    return perms_habilitations.est_agent_caf(user) and declaration.caf_id == user.caf_id
 
 
 # --- Instruction : transmission, récépissés, file de la Caf (afas.instruction) -----------------

@@ -11,9 +11,7 @@ from afas.validation import views as views_validation
 app_name = "afas"
 
 urlpatterns = [
-    # Déclarant.
-    path("afas/", views_habilitations.accueil, name="accueil"),
-    path("afas/mes-declarations/", views_habilitations.mes_declarations, name="mes_declarations"),
+    # Déclarant : Accueil AFAS et « Mes déclarations » sont dans afas/declarations/urls.py.
     # Partenaire : administration des profils.
     path("afas/administration-des-profils/", views_habilitations.recherche, name="habilitations"),
     path("afas/administration-des-profils/habiliter/", views_habilitations.habiliter, name="habiliter"),

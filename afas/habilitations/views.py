@@ -1,5 +1,5 @@
-"""« Aides financières d'action sociale » côté partenaire : Accueil AFAS et Mes déclarations (le
-déclarant), « Administration des profils » (l'administrateur ou le profil AFAS-HABILITER) :
+"""« Aides financières d'action sociale » côté partenaire (Accueil AFAS et Mes déclarations : voir
+afas/declarations) : « Administration des profils » (l'administrateur ou le profil AFAS-HABILITER) :
 recherche, HABILITER UN UTILISATEUR, Supprimer. Hors rôle : 403 ; habilitation d'une autre
 convention : 404."""
 
@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from afas import perms, services
 from afas.enums import EtatHabilitation, RoleAfas
 from afas.habilitations import recherche as moteur
-from afas.habilitations import tableau_de_bord
 from afas.habilitations.forms import HabiliterForm, RechercheForm, SuppressionForm
 from afas.models import declarants
 from conventions.models import Convention
@@ -33,39 +32,6 @@ CHAMPS_RECHERCHE = ("partenaire", "utilisateur", "role", "activite", "type_activ
 
 def _fil():
     return fil_ariane(("Aides financières d'action sociale", reverse("afas:accueil")))
-
-
-def _exiger_afas(request) -> None:
-    if not (perms.est_declarant(request.user) or perms.peut_habiliter(request.user)):
-        raise PermissionDenied
-
-
-@require_GET
-def accueil(request):
-    """Accueil AFAS : le déclarant y retrouve ses rôles du jour."""
-    _exiger_afas(request)
-    roles = (
-        request.user.habilitations_afas.actives()
-        .select_related("activite", "lieu")
-        .order_by("activite__libelle", "lieu__libelle", "role")
-    )
-    ids = list(perms.conventions_habilitables(request.user).values_list("pk", flat=True))
-    return render(
-        request,
-        "afas/accueil.html",
-        {
-            "roles": roles,
-            "habiliter": bool(ids),
-            "tableau": tableau_de_bord.tableau(ids) if ids else None,
-            "fil": _fil(),
-        },
-    )
-
-
-@require_GET
-def mes_declarations(request):
-    _exiger_afas(request)
-    return render(request, "afas/mes_declarations.html", {"fil": _fil()})
 
 
 def _exiger_habiliter(request) -> QuerySet[Convention]:

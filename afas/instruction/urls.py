@@ -12,8 +12,3 @@ urlpatterns: list[URLPattern] = [
     path("afas/declarations-recues/<int:pk>/valider/", views.valider, name="declaration_valider"),
     path("afas/declarations-recues/<int:pk>/renvoyer/", views.renvoyer, name="declaration_renvoyer"),
 ]
-
-# TEMPORAIRE, à retirer à la fusion avec la branche decl-saisie : « afas:declaration » (la page
-# de la déclaration du déclarant, où vit le bouton « Transmettre à la Caf ») appartient aux écrans
-# de saisie ; cette page minimale ne sert qu'à exercer la transmission tant qu'elle n'existe pas.
-urlpatterns.append(path("afas/declarations/<int:pk>/", views.declaration_provisoire, name="declaration"))

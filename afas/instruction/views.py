@@ -192,22 +192,3 @@ def renvoyer(request, pk: int):
         )
         return redirect("afas:declarations_recues")
     return _page_caf(request, declaration, renvoi=form)
-
-
-# TEMPORAIRE (voir urls.py) : la page « afas:declaration » vient de la branche de saisie.
-@require_GET
-def declaration_provisoire(request, pk: int):
-    declaration = get_object_or_404(
-        perms.declarations_du_declarant(request.user).select_related("activite__organisme", "caf"), pk=pk
-    )
-    roles = perms.roles_sur_declaration(request.user, declaration)
-    return render(
-        request,
-        "afas/instruction/declaration_provisoire.html",
-        {
-            "declaration": declaration,
-            "transmettre": perms.peut_demander_transmission(roles),
-            "recepisses": list(declaration.recepisses.defer("pdf").order_by("numero")),
-            "fil": fil_ariane(("Mes déclarations", reverse("afas:mes_declarations"))),
-        },
-    )

@@ -116,7 +116,7 @@ def test_transmettre_recevoir_renvoyer_valider(navigateur, live_server):
     page_agent.get_by_role("link", name=re.compile("^Ouvrir")).click()
     verifier_page(page_agent)
     expect(page_agent.get_by_text("Récépissé n° 2 (PDF)")).to_be_visible()
-    expect(page_agent.get_by_text("« Les heures du mercredi sont à revoir. »")).to_be_visible()
+    expect(page_agent.get_by_role("cell", name="Les heures du mercredi sont à revoir.")).to_be_visible()
     page_agent.locator("label", has_text="Je confirme la validation").click()
     page_agent.get_by_role("button", name="Valider", exact=True).click()
     verifier_page(page_agent)

@@ -18,6 +18,10 @@ AFAS (issue 12), écrit par les services d'``afas`` : l'activité ``activite`` (
 d'activité (``habilitation_habilitateur``, la sienne) ; ``activite_autre`` est une activité
 de l'autre organisme.
 
+Déclarations (issue 13, saisie) : ``declaration``, le prévisionnel de ``activite`` (« À saisir »),
+avec sa ligne d'activité du lieu ``ligne_declaration`` ; ``declarant`` y est FDF, ``habilitateur``
+FDA du lieu (sa ligne) ; l'agent de la Caf pivot la lit.
+
 ``convention_autre`` : même Caf, autre organisme, administrée par ``exterieur``, avec son groupe
 ``groupe_autre`` (les identifiants d'un autre locataire). ``agent_caf`` est agent de la Caf
 pivot, ``agent_autre_caf`` d'une autre Caf ; ``personnel`` est un compte de l'administration
@@ -32,12 +36,20 @@ from typing import Any
 
 from afas import services as services_afas
 from afas.enums import NatureActivite, RoleAfas, TypeActivite
-from afas.models import Activite, HabilitationAfas, LieuImplantation, ValidationApprobateur
+from afas.models import (
+    Activite,
+    Declaration,
+    DonneesActivite,
+    HabilitationAfas,
+    LieuImplantation,
+    ValidationApprobateur,
+)
 from conventions.models import Caf, Convention, Organisme, Profil
 from habilitations import services
 from habilitations.models import Appartenance, Groupe, ImportUtilisateurs, Utilisateur
 from portail.socle.dates import aujourdhui
 from tests import factories
+from tests.afas.declarations.aides_saisie import creer_declaration
 from tests.securite import monde_instruction
 
 PERSONAS = (
@@ -80,6 +92,9 @@ class Monde:
     habilitation: HabilitationAfas
     habilitation_habilitateur: HabilitationAfas
     validation: ValidationApprobateur
+    # Déclarations (saisie des déclarants).
+    declaration: Declaration
+    ligne_declaration: DonneesActivite
     # Transmission et instruction des déclarations (monde_instruction.py).
     approbateur: Any = None
     declaration_transmise: Any = None
@@ -204,6 +219,8 @@ def construire() -> Monde:
     (habilitation_habilitateur,) = services_afas.habilitation_afas_affecter(
         par=administrateur, utilisateur=habilitateur, role=RoleAfas.FDA, date_ouverture=jour, lieux=[lieu]
     )
+    # Déclarations (saisie des déclarants) : le prévisionnel de l'activité, une ligne pour le lieu.
+    declaration = creer_declaration(activite)
     monde = Monde(
         caf=caf,
         convention=convention,
@@ -231,6 +248,8 @@ def construire() -> Monde:
         habilitation=habilitation,
         habilitation_habilitateur=habilitation_habilitateur,
         validation=approbateur.validation,
+        declaration=declaration,
+        ligne_declaration=declaration.donnees_activite.get(lieu=lieu),
     )
     monde_instruction.completer(monde)
     return monde

@@ -146,6 +146,21 @@ def une_validation(m: Monde) -> dict:
     return {"pk": m.validation.pk}
 
 
+# Déclarations (issue 13, saisie des déclarants).
+def une_declaration(m: Monde) -> dict:
+    return {"pk": m.declaration.pk}
+
+
+def une_ligne_de_declaration(m: Monde) -> dict:
+    return {"pk": m.declaration.pk, "ligne": m.ligne_declaration.pk}
+
+
+# Une déclaration : ceux qui n'ont pas de rôle actif sur son activité ne la voient pas (404) ;
+# qui la voit sans pouvoir saisir une part (l'agent de la Caf, le FDF sur l'activité, le FDA sur
+# les finances) reçoit 403.
+SANS_ROLE_DECLARATION = {"administrateur": 404, "responsable": 404, "membre": 404}
+
+
 # Transmission et instruction des déclarations (afas.instruction).
 def une_declaration_transmise(m: Monde) -> dict:
     return {"pk": m.declaration_transmise.pk}
@@ -253,7 +268,28 @@ REGISTRE: dict[str, Politique] = {
         "declarant", methodes=GET, attendus={**HABILITATEURS, "declarant": 200, "administrateur": 200}
     ),
     "afas:mes_declarations": role(
-        "declarant", methodes=GET, attendus={**HABILITATEURS, "declarant": 200, "administrateur": 200}
+        "declarant", methodes=GET, filtres=True, attendus={**HABILITATEURS, "declarant": 200, "administrateur": 200}
+    ),
+    # Une déclaration et la saisie de ses parts (le déclarant du monde est FDF, l'habilitateur FDA
+    # du lieu ; l'agent de la Caf pivot lit).
+    "afas:declaration": objet(
+        "declarant",
+        une_declaration,
+        methodes=GET,
+        lecture_caf=200,
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 200},
+    ),
+    "afas:declaration_activite": objet(
+        "habilitateur",
+        une_ligne_de_declaration,
+        lecture_caf=403,
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 403, "habilitateur": 200},
+    ),
+    "afas:declaration_financier": objet(
+        "declarant",
+        une_declaration,
+        lecture_caf=403,
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 403},
     ),
     # « Administration des profils » : l'administrateur ou le profil effectif AFAS-HABILITER.
     "afas:habilitations": role(
@@ -316,14 +352,6 @@ REGISTRE: dict[str, Politique] = {
     "afas:declaration_caf": objet("agent_caf", une_declaration_transmise, methodes=GET, attendus=HORS_AGENTS),
     "afas:declaration_valider": objet("agent_caf", une_declaration_transmise, attendus=HORS_AGENTS),
     "afas:declaration_renvoyer": objet("agent_caf", une_declaration_transmise, attendus=HORS_AGENTS),
-    # TEMPORAIRE (branche decl-instruction) : la page « afas:declaration » minimale, remplacée
-    # par celle des écrans de saisie à la fusion (qui apporte sa propre ligne).
-    "afas:declaration": objet(
-        "declarant",
-        une_declaration_transmise,
-        methodes=GET,
-        attendus={"declarant": 200, "habilitateur": 200, "agent_caf": 404, "administrateur": 404},
-    ),
 }
 
 # L'administration technique de Django : une politique pour tout le groupe ``admin:*`` (son

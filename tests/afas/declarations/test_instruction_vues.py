@@ -259,7 +259,7 @@ class TestDeclarationCaf:
         assert recepisse.empreinte in page and "vérifiée" in page
         assert "12\u00a0345,50" in page  # heures réalisées, au format français
         assert "186\u00a0543,21" in page and "205\u00a0743,31" in page  # compte 64 et total des charges
-        assert "À approuver → <strong>Transmise</strong>" in page
+        assert "<td>À approuver → Transmise</td>" in page
         assert reverse("afas:recepisse", args=[recepisse.pk]) in page
         assert f'action="{reverse("afas:declaration_valider", args=[transmise.pk])}"' in page
         assert f'action="{reverse("afas:declaration_renvoyer", args=[transmise.pk])}"' in page

@@ -1,0 +1,242 @@
+"""Les écrans des déclarants : Accueil AFAS, « Mes déclarations », la page d'une déclaration et la
+saisie de chaque part (une ligne d'activité, les données financières).
+
+Accès : l'accueil et la liste, au profil effectif AFAS-DECLARER ou à l'habilitateur (403 sinon) ;
+une déclaration, à qui tient ce jour un rôle actif sur son activité ou à un agent de sa Caf (404
+pour tout autre) ; saisir une part qui n'est pas la sienne dans une déclaration qu'on voit, ou
+saisir quand la saisie est close : 403. Les règles sont dans ``afas.perms`` et le service."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from afas import perms
+from afas.declarations import donnees as lecture
+from afas.declarations import services
+from afas.declarations.forms import DonneesActiviteForm, DonneesFinancieresForm, MesDeclarationsFiltre
+from afas.enums import EtatDeclaration, TypeActivite
+from afas.habilitations import tableau_de_bord
+from afas.models import Declaration, DonneesActivite, DonneesFinancieres
+from portail.socle.erreurs import ErreurMetier
+from portail.socle.forms import refus_afficher
+from portail.socle.listes import paginer, trier
+from portail.socle.navigation import fil_ariane
+
+TRI_DECLARATIONS = {
+    "activite": ("activite__libelle",),
+    "type_activite": ("activite__type_activite", "activite__nature"),
+    "type_declaration": ("type_declaration",),
+    "exercice": ("exercice",),
+    "etat": ("etat",),
+    "date_limite": ("date_limite",),
+}
+ENREGISTRE = (
+    "Vos données sont enregistrées : elles sont conservées même si vous fermez le navigateur, "
+    "et visibles dans tout autre onglet après rechargement."
+)
+
+
+def _fil(*liens: tuple[str, str]):
+    return fil_ariane(("Aides financières d'action sociale", reverse("afas:accueil")), *liens)
+
+
+def _exiger_afas(request) -> None:
+    if not (perms.est_declarant(request.user) or perms.peut_habiliter(request.user)):
+        raise PermissionDenied
+
+
+@require_GET
+def accueil(request):
+    """Accueil AFAS : les textes des guides (Bienvenue, accès direct, aide, déclarer en trois
+    étapes), les rôles du jour et, pour l'habilitateur, son tableau de bord."""
+    _exiger_afas(request)
+    roles = (
+        request.user.habilitations_afas.actives()
+        .select_related("activite", "lieu")
+        .order_by("activite__libelle", "lieu__libelle", "role")
+    )
+    ids = list(perms.conventions_habilitables(request.user).values_list("pk", flat=True))
+    return render(
+        request,
+        "afas/declarations/accueil.html",
+        {
+            "roles": roles,
+            "habiliter": bool(ids),
+            "tableau": tableau_de_bord.tableau(ids) if ids else None,
+            "fil": _fil(),
+        },
+    )
+
+
+@require_GET
+def mes_declarations(request):
+    """Les déclarations des activités où l'utilisateur tient ce jour un rôle actif, filtrées,
+    triées et paginées dans la base."""
+    _exiger_afas(request)
+    queryset = perms.declarations_du_declarant(request.user).select_related("activite")
+    filtre = MesDeclarationsFiltre(request.GET or None, queryset=queryset)
+    page = paginer(request, trier(request, filtre.qs, TRI_DECLARATIONS, ("date_limite", "activite__libelle")))
+    return render(
+        request,
+        "afas/declarations/mes_declarations.html",
+        {
+            "filtre": filtre,
+            "page": page,
+            "filtre_actif": any(request.GET.get(nom) for nom in filtre.filters),
+            "fil": _fil(),
+        },
+    )
+
+
+def _declaration(request, pk: int) -> Declaration:
+    """La déclaration dans le seul périmètre de l'utilisateur : 404 pour toute autre."""
+    return get_object_or_404(
+        perms.declarations_lisibles(request.user).select_related("activite", "activite__organisme"), pk=pk
+    )
+
+
+def _transmettre_url(pk: int) -> str | None:
+    # « Transmettre à la Caf » est bâti dans afas/instruction (adresse convenue) : tant que cette
+    # adresse n'existe pas dans la branche, pas de bouton. À simplifier après la fusion.
+    try:
+        return reverse("afas:declaration_transmettre", kwargs={"pk": pk})
+    except NoReverseMatch:
+        return None
+
+
+@require_GET
+def declaration(request, pk: int):
+    """La page d'une déclaration : en-tête, ce qui manque, la part de chacun (modifiable dans les
+    seules lignes qu'il peut saisir), l'historique et, pour l'approbateur, « Transmettre à la Caf »."""
+    objet = _declaration(request, pk)
+    roles = perms.roles_sur_declaration(request.user, objet)
+    donnees = lecture.lire(objet)
+    donnees.lignes = [ligne for ligne in donnees.lignes if perms.peut_voir_ligne(request.user, roles, ligne)]
+    for ligne in donnees.lignes:
+        ligne.editable = perms.peut_saisir_ligne(roles, objet, ligne)
+    donnees.voir_activite = bool(donnees.lignes)
+    donnees.voir_financier = perms.peut_voir_financier(request.user, roles)
+    donnees.financier_editable = perms.peut_saisir_financier(roles, objet)
+    transmettre = perms.peut_transmettre(roles, objet)
+    evenements = lecture.evenements(objet)
+    # Les récépissés (afas/instruction), lus seulement si la déclaration a été transmise un jour.
+    recepisses = (
+        list(objet.recepisses.select_related("transmise_par").defer("pdf", "contenu").order_by("numero"))
+        if any(e.etat_apres == EtatDeclaration.TRANSMISE for e in evenements)
+        else []
+    )
+    return render(
+        request,
+        "afas/declarations/declaration.html",
+        {
+            "declaration": objet,
+            "donnees": donnees,
+            "roles": roles,
+            "evenements": evenements,
+            "recepisses": recepisses,
+            "transmettre_url": _transmettre_url(objet.pk) if transmettre else None,
+            "saisie_ouverte": perms.saisie_ouverte(objet),
+            "lecture_caf": perms.lit_en_caf(request.user, objet),
+            "approbateur": roles.approbateur,
+            "autres_lignes": not roles.approbateur and not roles.fda_activite and bool(roles.fda_lieux),
+            "fil": _fil(("Mes déclarations", reverse("afas:mes_declarations"))),
+        },
+    )
+
+
+def _titre(objet: Declaration) -> str:
+    return f"{objet.get_type_declaration_display()} {objet.exercice} — {objet.activite.libelle}"
+
+
+def _saisie(request, objet: Declaration, form, gabarit: str, enregistrer, contexte: dict):
+    if request.method == "POST" and form.is_valid():
+        try:
+            enregistrer(form)
+        except ErreurMetier as erreur:
+            refus_afficher(form, erreur)
+        else:
+            objet.refresh_from_db(fields=["etat"])
+            message = ENREGISTRE
+            if objet.etat == EtatDeclaration.A_APPROUVER:
+                message += " Rien ne manque plus : la déclaration attend l'approbateur."
+            messages.success(request, message)
+            return redirect("afas:declaration", pk=objet.pk)
+    return render(
+        request,
+        gabarit,
+        {
+            "form": form,
+            "declaration": objet,
+            "titre_declaration": _titre(objet),
+            "retour": reverse("afas:declaration", kwargs={"pk": objet.pk}),
+            "fil": _fil(
+                ("Mes déclarations", reverse("afas:mes_declarations")),
+                (_titre(objet), reverse("afas:declaration", kwargs={"pk": objet.pk})),
+            ),
+            **contexte,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def declaration_activite(request, pk: int, ligne: int):
+    """Saisir une ligne d'activité (lieu × nature) : le FDA de l'activité ou de ce lieu."""
+    objet = _declaration(request, pk)
+    donnees = get_object_or_404(DonneesActivite.objects.select_related("lieu"), declaration=objet, pk=ligne)
+    if not perms.peut_saisir_ligne(perms.roles_sur_declaration(request.user, objet), objet, donnees):
+        raise PermissionDenied
+    initial = {nom: getattr(donnees, nom) for nom in services.CHAMPS_ACTIVITE} | {"version": donnees.version}
+    form = DonneesActiviteForm(
+        request.POST or None,
+        initial=initial,
+        declaration=objet,
+        alsh=objet.activite.type_activite == TypeActivite.ALSH,
+    )
+
+    def enregistrer(form):
+        services.donnees_activite_enregistrer(
+            par=request.user,
+            ligne=donnees,
+            version=form.cleaned_data["version"],
+            valeurs=form.valeurs(),
+            commentaire_ecart=form.commentaire(),
+        )
+
+    return _saisie(
+        request,
+        objet,
+        form,
+        "afas/declarations/saisie_activite.html",
+        enregistrer,
+        {"ligne": donnees, "libelle_ligne": lecture.libelle_ligne(donnees)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def declaration_financier(request, pk: int):
+    """Saisir les données financières : le FDF."""
+    objet = _declaration(request, pk)
+    if not perms.peut_saisir_financier(perms.roles_sur_declaration(request.user, objet), objet):
+        raise PermissionDenied
+    financieres = DonneesFinancieres.objects.filter(declaration=objet).first() or DonneesFinancieres(declaration=objet)
+    initial = {nom: getattr(financieres, nom) for nom in services.CHAMPS_FINANCIERS}
+    form = DonneesFinancieresForm(
+        request.POST or None, initial={**initial, "version": financieres.version}, declaration=objet
+    )
+
+    def enregistrer(form):
+        services.donnees_financieres_enregistrer(
+            par=request.user,
+            declaration=objet,
+            version=form.cleaned_data["version"],
+            valeurs=form.valeurs(),
+            commentaire_ecart=form.commentaire(),
+        )
+
+    return _saisie(
+        request, objet, form, "afas/declarations/saisie_financier.html", enregistrer, {"financieres": financieres}
+    )
