@@ -1,4 +1,5 @@
-"""Transmission et instruction dans Chromium : l'approbateur transmet (« Transmettre à la Caf »)
+"""Transmission et instruction dans Chromium : l'approbateur transmet d'un double clic (une seule
+transmission, « Transmettre à la Caf »)
 et obtient son récépissé PDF (empreinte SHA-256) ; l'agent de la Caf trouve la déclaration dans
 « Déclarations reçues » (menu AFAS), la filtre, l'ouvre en lecture seule, essaie de la renvoyer
 sans commentaire (message sous le champ), la renvoie ; l'approbateur retransmet une fois la
@@ -7,16 +8,18 @@ débordements, erreurs JavaScript relevées par la fixture ``navigateur``)."""
 
 import io
 import re
+from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
 
-from afas.declarations import etats
+from afas.declarations import services as services_saisie
 from afas.enums import EtatDeclaration, RoleAfas
-from afas.models import Declaration, Recepisse
+from afas.models import Declaration, DonneesActivite, Recepisse
+from portail.models import Courriel
 from tests import factories
 from tests.afas.conftest import creer_activite, creer_lieu
-from tests.afas.declarations.fabrique_instruction import creer_declaration, declarant_avec_role
+from tests.afas.declarations.fabrique_instruction import CHIFFRES_LIGNE, creer_declaration, declarant_avec_role
 from tests.e2e.test_afas import connecter, ouvrir_menu_afas, verifier_page
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -61,13 +64,17 @@ def test_transmettre_recevoir_renvoyer_valider(navigateur, live_server):
     fda = declarant_avec_role(convention, activite, RoleAfas.FDA, administrateur=administrateur, nom="Albouy")
     declaration = creer_declaration(activite)
 
-    # L'approbateur transmet ; un second envoi du même formulaire est refusé, clairement.
+    # L'approbateur transmet d'un double clic : une seule transmission, un seul courriel.
     connecter(page, approbateur)
-    transmettre(page, declaration)
-    page.go_back()
-    page.get_by_role("button", name="Transmettre à la Caf").click()
+    page.goto(f"/afas/declarations/{declaration.pk}/")
     verifier_page(page)
-    expect(page.get_by_text(re.compile(r"Cette déclaration a déjà été transmise à la Caf le"))).to_be_visible()
+    page.get_by_role("button", name="Transmettre à la Caf").dblclick()
+    expect(
+        page.get_by_text(re.compile(r"(La déclaration est transmise|Cette déclaration a déjà été transmise) à la Caf"))
+    ).to_be_visible()
+    verifier_page(page)
+    assert Courriel.objects.filter(modele="afas_declaration_transmise").count() == 1
+    expect(page.get_by_role("link", name=re.compile(r"Récépissé n° 1 \(PDF\)"))).to_be_visible()
     recepisse = Recepisse.objects.get()
     assert recepisse.empreinte in texte_du_recepisse(page, recepisse)
 
@@ -106,8 +113,12 @@ def test_transmettre_recevoir_renvoyer_valider(navigateur, live_server):
     expect(page_agent.get_by_text("La déclaration est renvoyée pour correction")).to_be_visible()
     expect(page_agent.get_by_text("Aucune déclaration transmise n'attend l'instruction de votre Caf.")).to_be_visible()
 
-    # La saisie reprend (premier enregistrement du FDA), l'approbateur retransmet : récépissé n° 2.
-    etats.transitionner(Declaration.objects.get(pk=declaration.pk), EtatDeclaration.EN_COURS, par=fda)
+    # Le FDA corrige sa ligne (premier enregistrement : la saisie reprend, complète elle attend
+    # l'approbateur), l'approbateur retransmet : récépissé n° 2.
+    ligne = DonneesActivite.objects.get(declaration=declaration)
+    valeurs = {**CHIFFRES_LIGNE, "heures_mercredi": Decimal("640.00")}
+    services_saisie.donnees_activite_enregistrer(par=fda, ligne=ligne, version=ligne.version, valeurs=valeurs)
+    assert Declaration.objects.get(pk=declaration.pk).etat == EtatDeclaration.A_APPROUVER
     transmettre(page, declaration)
     assert Recepisse.objects.filter(declaration=declaration).count() == 2
 
