@@ -1,10 +1,10 @@
-"""Transmission et instruction dans Chromium : l'approbateur transmet d'un double clic (une seule
-transmission, « Transmettre à la Caf »)
-et obtient son récépissé PDF (empreinte SHA-256) ; l'agent de la Caf trouve la déclaration dans
-« Déclarations reçues » (menu AFAS), la filtre, l'ouvre en lecture seule, essaie de la renvoyer
-sans commentaire (message sous le champ), la renvoie ; l'approbateur retransmet une fois la
-saisie reprise, l'agent valide. ``verifier_page`` après chaque navigation (axe à 1280 et 320 px,
-débordements, erreurs JavaScript relevées par la fixture ``navigateur``)."""
+"""Transmission et instruction dans Chromium : l'approbateur transmet d'un double clic sur
+« Transmettre à la Caf » (une seule transmission, un seul courriel) et obtient son récépissé PDF
+(empreinte SHA-256) ; l'agent de la Caf trouve la déclaration dans « Déclarations reçues » (menu
+AFAS), la filtre, l'ouvre en lecture seule, essaie de la renvoyer sans commentaire (message sous
+le champ), la renvoie ; le FDA corrige, l'approbateur retransmet (récépissé n° 2), l'agent
+valide. ``verifier_page`` après chaque navigation (axe à 1280 et 320 px, débordements, erreurs
+JavaScript relevées par la fixture ``navigateur``)."""
 
 import io
 import re
