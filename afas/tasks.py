@@ -1,8 +1,10 @@
 """Tâches AFAS : minces, prennent des identifiants, idempotentes."""
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from afas import services
+from afas.campagnes import services as campagnes
 
 
 @shared_task(ignore_result=True)
@@ -18,3 +20,43 @@ def relancer_validations() -> int:
 def relancer_validation(validation_id: int) -> int:
     # Livrée deux fois, la seconde ne fait rien : la relance est datée sous verrou.
     return services.validation_relancer(validation_id=validation_id)
+
+
+# --- Appels de déclaration (afas.campagnes) -----------------------------------------------------
+
+
+@shared_task(
+    name=campagnes.TACHE_DEPLOYER,
+    ignore_result=True,
+    # Base momentanément injoignable : on reprend plus tard, les lots déjà faits sont sautés.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def deployer_appel(appel_id: int) -> int:
+    # Livrée deux fois, la seconde ne crée rien : chaque lot relit sous verrou ce qui existe.
+    return campagnes.appel_deployer(appel_id=appel_id)
+
+
+@shared_task(ignore_result=True)
+def relancer_declarations() -> int:
+    """Chaque matin (beat) : une tâche de relance par déclaration dont une relance est due."""
+    ids = campagnes.declarations_a_relancer()
+    for declaration_id in ids:
+        relancer_declaration.delay(declaration_id)
+    return len(ids)
+
+
+@shared_task(ignore_result=True)
+def relancer_declaration(declaration_id: int) -> int:
+    # Livrée deux fois, la seconde ne fait rien : la relance est datée sous verrou.
+    return campagnes.declaration_relancer(declaration_id=declaration_id)
+
+
+@shared_task(ignore_result=True)
+def reprendre_appels() -> int:
+    """Toutes les 10 minutes (beat) : republie les lancements restés inachevés."""
+    ids = campagnes.appels_a_reprendre()
+    for appel_id in ids:
+        deployer_appel.delay(appel_id)
+    return len(ids)

@@ -21,7 +21,7 @@ from afas.declarations import completude, etats
 from afas.enums import EtatDeclaration as E
 from afas.enums import RoleAfas
 from afas.instruction import recepisse as recepisse_module
-from afas.models import Declaration, DonneesFinancieres, HabilitationAfas, Recepisse
+from afas.models import Declaration, DonneesActivite, DonneesFinancieres, HabilitationAfas, Recepisse
 from portail.socle.emails import adresse_portail, courriels_preparer
 from portail.socle.erreurs import ErreurMetier
 
@@ -105,22 +105,8 @@ def declaration_transmettre(*, par: Utilisateur, declaration: Declaration) -> Re
         raise ErreurMetier(
             f"Cette déclaration est « {declaration.get_etat_display()} » : elle ne peut pas être transmise."
         )
-    maintenant = timezone.now()
-    numero = declaration.recepisses.count() + 1
-    contenu = recepisse_module.contenu_construire(
-        declaration, lignes=lignes, financieres=financieres, numero=numero, par=par, le=maintenant
-    )
-    recepisse = Recepisse.objects.create(
-        declaration=declaration,
-        numero=numero,
-        transmise_par=par,
-        transmise_le=maintenant,
-        contenu=contenu,
-        empreinte=recepisse_module.empreinte_calculer(contenu),
-    )
-    etats.transitionner(declaration, E.TRANSMISE, par=par, commentaire=f"Récépissé n° {numero}")
-    recepisse.pdf = recepisse_module.pdf_rendre(recepisse)
-    recepisse.save(update_fields=["pdf"])
+    recepisse = recepisse_creer(par=par, declaration=declaration, lignes=lignes, financieres=financieres)
+    etats.transitionner(declaration, E.TRANSMISE, par=par, commentaire=f"Récépissé n° {recepisse.numero}")
     courriels_preparer(
         [
             {
@@ -136,6 +122,39 @@ def declaration_transmettre(*, par: Utilisateur, declaration: Declaration) -> Re
         if par.email
         else []
     )
+    return recepisse
+
+
+def recepisse_creer(
+    *,
+    par: Utilisateur,
+    declaration: Declaration,
+    lignes: list[DonneesActivite] | None = None,
+    financieres: DonneesFinancieres | None = None,
+) -> Recepisse:
+    """Écrit le récépissé de la transmission en cours : numéro suivant, contenu figé, empreinte,
+    PDF. L'appelant tient la déclaration verrouillée (avec activité, organisme et Caf) et fait le
+    passage d'état ; ``declaration_transmettre`` est la seule porte des utilisateurs (la
+    démonstration l'appelle aussi pour ses déclarations déjà transmises)."""
+    if lignes is None:
+        lignes = list(declaration.donnees_activite.select_related("lieu").order_by("lieu__libelle", "nature", "pk"))
+    if financieres is None:
+        financieres = DonneesFinancieres.objects.filter(declaration=declaration).first()
+    maintenant = timezone.now()
+    numero = declaration.recepisses.count() + 1
+    contenu = recepisse_module.contenu_construire(
+        declaration, lignes=lignes, financieres=financieres, numero=numero, par=par, le=maintenant
+    )
+    recepisse = Recepisse.objects.create(
+        declaration=declaration,
+        numero=numero,
+        transmise_par=par,
+        transmise_le=maintenant,
+        contenu=contenu,
+        empreinte=recepisse_module.empreinte_calculer(contenu),
+    )
+    recepisse.pdf = recepisse_module.pdf_rendre(recepisse)
+    recepisse.save(update_fields=["pdf"])
     return recepisse
 
 

@@ -285,6 +285,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "afas.tasks.relancer_validations",
         "schedule": crontab(minute=20),
     },
+    # Déclarations AFAS pas encore transmises : rappels à 7 jours et à 1 jour de la date limite.
+    "relancer-declarations-afas": {
+        "task": "afas.tasks.relancer_declarations",
+        "schedule": crontab(hour=8, minute=0),
+    },
+    # Lancements d'appels de déclaration restés inachevés (courtier absent) : republiés.
+    "reprendre-appels-afas": {"task": "afas.tasks.reprendre_appels", "schedule": 600.0},
 }
 
 CACHES = {

@@ -16,11 +16,15 @@ AFAS (issue 12), écrit par les services d'``afas`` : l'activité ``activite`` (
 (``habilitation``) et approbateur en attente de la Caf pivot (``validation``) ; ``habilitateur``
 (déclarant et AFAS-HABILITER, ni administrateur ni responsable) y est fournisseur de données
 d'activité (``habilitation_habilitateur``, la sienne) ; ``activite_autre`` est une activité
-de l'autre organisme.
+de l'autre organisme. Déclarations (issue 13) : ``appel``, un appel de déclaration de la Caf
+pivot lancé par ``agent_caf`` sur toutes ses activités ouvertes, et ``declaration``, celle de
+``activite`` (créée par la tâche de l'appel).
 
 Déclarations (issue 13, saisie) : ``declaration``, le prévisionnel de ``activite`` (« À saisir »),
 avec sa ligne d'activité du lieu ``ligne_declaration`` ; ``declarant`` y est FDF, ``habilitateur``
-FDA du lieu (sa ligne) ; l'agent de la Caf pivot la lit.
+FDA du lieu (sa ligne) ; l'agent de la Caf pivot la lit. Transmission et instruction
+(``monde_instruction.py``) : ``approbateur``, validé par la Caf pivot, a transmis
+``declaration_transmise`` (le réel de ``activite``), d'où ``recepisse``.
 
 ``convention_autre`` : même Caf, autre organisme, administrée par ``exterieur``, avec son groupe
 ``groupe_autre`` (les identifiants d'un autre locataire). ``agent_caf`` est agent de la Caf
@@ -31,13 +35,16 @@ technique (``is_staff``).
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from afas import services as services_afas
-from afas.enums import NatureActivite, RoleAfas, TypeActivite
+from afas.campagnes import services as campagnes
+from afas.enums import NatureActivite, RoleAfas, TypeActivite, TypeDeclaration
 from afas.models import (
     Activite,
+    AppelDeclaration,
     Declaration,
     DonneesActivite,
     HabilitationAfas,
@@ -49,7 +56,6 @@ from habilitations import services
 from habilitations.models import Appartenance, Groupe, ImportUtilisateurs, Utilisateur
 from portail.socle.dates import aujourdhui
 from tests import factories
-from tests.afas.declarations.aides_saisie import creer_declaration
 from tests.securite import monde_instruction
 
 PERSONAS = (
@@ -92,6 +98,7 @@ class Monde:
     habilitation: HabilitationAfas
     habilitation_habilitateur: HabilitationAfas
     validation: ValidationApprobateur
+    appel: AppelDeclaration
     # Déclarations (saisie des déclarants).
     declaration: Declaration
     ligne_declaration: DonneesActivite
@@ -219,8 +226,20 @@ def construire() -> Monde:
     (habilitation_habilitateur,) = services_afas.habilitation_afas_affecter(
         par=administrateur, utilisateur=habilitateur, role=RoleAfas.FDA, date_ouverture=jour, lieux=[lieu]
     )
-    # Déclarations (saisie des déclarants) : le prévisionnel de l'activité, une ligne pour le lieu.
-    declaration = creer_declaration(activite)
+    # Déclarations : l'appel de la Caf pivot ; la tâche (d'ordinaire après la validation de la
+    # transaction, que le monde ne valide jamais) crée ses déclarations ici même.
+    appel = campagnes.appel_lancer(
+        par=agent_caf,
+        cle=uuid.uuid4(),
+        exercice=jour.year,
+        type_declaration=TypeDeclaration.PREVISIONNEL,
+        criteres=campagnes.Criteres(),
+        date_ouverture=jour,
+        date_limite=jour + datetime.timedelta(days=30),
+    )
+    campagnes.appel_deployer(appel_id=appel.pk)
+    # La déclaration de l'activité (le prévisionnel créé par l'appel), avec la ligne du lieu.
+    declaration = Declaration.objects.get(appel=appel, activite=activite)
     monde = Monde(
         caf=caf,
         convention=convention,
@@ -248,6 +267,7 @@ def construire() -> Monde:
         habilitation=habilitation,
         habilitation_habilitateur=habilitation_habilitateur,
         validation=approbateur.validation,
+        appel=appel,
         declaration=declaration,
         ligne_declaration=declaration.donnees_activite.get(lieu=lieu),
     )

@@ -170,6 +170,11 @@ def un_recepisse(m: Monde) -> dict:
     return {"pk": m.recepisse.pk}
 
 
+# Déclarations (issue 13).
+def un_appel(m: Monde) -> dict:
+    return {"pk": m.appel.pk}
+
+
 # Les pages AFAS du partenaire (accueil, administration des profils) : l'administrateur de
 # l'autre partenaire, dont la convention accorde AFAS-DECLARER, y est chez lui (200) ; celles
 # des agents : quiconque n'est pas agent reçoit 403 avant toute recherche d'objet, l'agent d'une
@@ -352,6 +357,12 @@ REGISTRE: dict[str, Politique] = {
     "afas:declaration_caf": objet("agent_caf", une_declaration_transmise, methodes=GET, attendus=HORS_AGENTS),
     "afas:declaration_valider": objet("agent_caf", une_declaration_transmise, attendus=HORS_AGENTS),
     "afas:declaration_renvoyer": objet("agent_caf", une_declaration_transmise, attendus=HORS_AGENTS),
+    # Appels de déclaration : les agents Caf ; l'appel d'une autre Caf répond 404.
+    "afas:appels": role("agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}),
+    "afas:appel_lancer": role("agent_caf", attendus={**AGENTS, "administrateur": 403}),
+    "afas:appel": objet("agent_caf", un_appel, methodes=GET, filtres=True, attendus=HORS_AGENTS),
+    "afas:appel_progression": objet("agent_caf", un_appel, methodes=GET, attendus=HORS_AGENTS),
+    "afas:appel_export": objet("agent_caf", un_appel, methodes=GET, attendus=HORS_AGENTS),
 }
 
 # L'administration technique de Django : une politique pour tout le groupe ``admin:*`` (son

@@ -84,8 +84,9 @@ VALEURS_VIFS = [
 ]
 
 # Pages dont un envoi peut, sans erreur, réafficher la page : « Assigner rôle » prépare la liste
-# des profils à enregistrer.
-SANS_MESSAGE = {"gestion:groupe_habilitations"}
+# des profils à enregistrer ; « Lancer un appel de déclaration » montre d'abord les activités
+# concernées (l'aperçu, sans rien écrire) avant la confirmation.
+SANS_MESSAGE = {"gestion:groupe_habilitations", "afas:appel_lancer"}
 
 # Écritures qu'un envoi refusé fait à bon droit : l'échec de connexion est journalisé.
 ECRITURES_PERMISES = {"habilitations:connexion": {"portail.evenementaudit"}}

@@ -4,16 +4,30 @@ Noms, adresses et numéros sont inventés.
 """
 
 import base64
+import datetime
+import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from afas import services as afas_services
-from afas.enums import RoleAfas
-from afas.models import Activite
+from afas.campagnes import services as campagnes
+from afas.declarations.etats import transitionner
+from afas.enums import DecisionCaf, EtatDeclaration, RoleAfas, TypeDeclaration
+from afas.instruction import services as instruction
+from afas.models import (
+    Activite,
+    AppelDeclaration,
+    Declaration,
+    DonneesFinancieres,
+    Recepisse,
+    ValidationApprobateur,
+)
 from conventions import services as conventions_services
 from conventions.models import Caf, Convention, Organisme, Profil, TypeOrganisme
 from conventions.validators import cle_luhn_valide
@@ -59,7 +73,7 @@ COMPTES = [
         "Garrigues",
         "Mélanie",
         "melanie.garrigues@mairie-roquebrune.example",
-        "AFAS : approbateur en attente de validation par la Caf",
+        "AFAS : approbateur validé sur une activité, en attente de validation par la Caf sur l'autre",
         False,
     ),
 ]
@@ -176,6 +190,7 @@ class Command(BaseCommand):
             services.mot_de_passe_choisir(utilisateur=en_cours, mot_de_passe=MOT_DE_PASSE_DEMO)
         comptes["administrateur_en_cours"] = en_cours
         self._afas(comptes, convention, agent)
+        self._campagnes(comptes, agent)
 
         for cle, *_reste, otp in COMPTES:
             if otp and not TOTPDevice.objects.filter(user=comptes[cle], confirmed=True).exists():
@@ -267,6 +282,80 @@ class Command(BaseCommand):
                 date_ouverture=debut,
             )
 
+    def _campagnes(self, comptes: dict[str, Utilisateur], agent: Utilisateur) -> None:
+        """Deux appels de déclaration de la Caf, lancés par l'agent (service et tâche), et des
+        déclarations dans chaque état : le réel de l'an passé (validée, transmise, renvoyée pour
+        correction, à saisir) et le prévisionnel de l'an prochain (à approuver, en cours de saisie,
+        à saisir). L'approbateur est validé sur la première activité (il reste en attente sur la
+        seconde, pour « Approbateurs à valider »)."""
+        if AppelDeclaration.objects.filter(caf=agent.caf).exists():
+            return
+        fda, fdf, approbateur = comptes["fda"], comptes["fdf"], comptes["approbateur"]
+        validation = ValidationApprobateur.objects.filter(
+            habilitation__utilisateur=approbateur,
+            habilitation__activite__numero_equipement="ALSH120001",
+            decision=DecisionCaf.EN_ATTENTE,
+        ).first()
+        if validation is not None:
+            afas_services.approbateur_valider(par=agent, validation=validation)
+        jour = aujourdhui()
+        appels = {}
+        for type_declaration, exercice, ouverture, limite in (
+            (
+                TypeDeclaration.REEL,
+                jour.year - 1,
+                jour - datetime.timedelta(days=20),
+                jour + datetime.timedelta(days=5),
+            ),
+            (TypeDeclaration.PREVISIONNEL, jour.year + 1, jour, jour + datetime.timedelta(days=45)),
+        ):
+            appel = campagnes.appel_lancer(
+                par=agent,
+                cle=uuid.uuid4(),
+                exercice=exercice,
+                type_declaration=type_declaration,
+                criteres=campagnes.Criteres(),
+                date_ouverture=ouverture,
+                date_limite=limite,
+            )
+            # La tâche, ici même : la démonstration lit les déclarations aussitôt (celle publiée
+            # après la validation trouvera l'appel terminé et ne fera rien).
+            campagnes.appel_deployer(appel_id=appel.pk)
+            appels[type_declaration] = appel
+
+        def declaration(type_declaration: str, numero: str) -> Declaration:
+            return Declaration.objects.select_for_update().get(
+                appel=appels[type_declaration], activite__numero_equipement=numero
+            )
+
+        E = EtatDeclaration
+        saisie = [(E.EN_COURS, fda, ""), (E.A_APPROUVER, fdf, "")]
+        transmise = [*saisie, (E.TRANSMISE, approbateur, "")]
+        parcours = {
+            (TypeDeclaration.REEL, "ALSH120001"): ("complet", [*transmise, (E.VALIDEE, agent, "")]),
+            (TypeDeclaration.REEL, "ALSH120002"): ("complet", transmise),
+            (TypeDeclaration.REEL, "EAJE120003"): (
+                "complet",
+                [
+                    *transmise,
+                    (
+                        E.RENVOYEE,
+                        agent,
+                        "Le taux de ressortissants du régime général semble élevé : merci de le vérifier.",
+                    ),
+                ],
+            ),
+            (TypeDeclaration.PREVISIONNEL, "ALSH120001"): ("complet", saisie),
+            (TypeDeclaration.PREVISIONNEL, "ALSH120002"): ("partiel", saisie[:1]),
+        }
+        for (type_declaration, numero), (remplissage, etapes) in parcours.items():
+            d = declaration(type_declaration, numero)
+            _remplir(d, complet=remplissage == "complet", fda=fda, fdf=fdf)
+            for vers, par, commentaire in etapes:
+                if vers == E.TRANSMISE:
+                    _recepisse(d, par)
+                transitionner(d, vers, par=par, commentaire=commentaire)
+
     def _afficher(self, comptes: dict[str, Utilisateur]) -> None:
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Portail Partenaires — comptes de démonstration"))
@@ -298,3 +387,37 @@ def siret_de_demo(numero: int) -> str:
     """SIRET inventé (préfixe 999) à clé de Luhn valide."""
     base = f"9991200{numero:06d}"
     return next(base + str(cle) for cle in range(10) if cle_luhn_valide(base + str(cle)))
+
+
+def _remplir(declaration: Declaration, *, complet: bool, fda: Utilisateur, fdf: Utilisateur) -> None:
+    """Des chiffres de démonstration : toutes les parts (complet) ou quelques champs (partiel)."""
+    maintenant = timezone.now()
+    for i, ligne in enumerate(declaration.donnees_activite.order_by("pk")):
+        ligne.heures_realisees = Decimal(12400 + 1000 * i)
+        if complet:
+            ligne.heures_facturees = Decimal(11800 + 1000 * i)
+            ligne.heures_mercredi = Decimal(1500)
+            ligne.enfants_inscrits = 85 + 10 * i
+            ligne.jours_ouverture = 140
+            ligne.amplitude_ouverture = Decimal("10.50")
+        ligne.saisie_par, ligne.saisie_le, ligne.version = fda, maintenant, ligne.version + 1
+        ligne.save()
+    financieres = DonneesFinancieres.objects.get(declaration=declaration)
+    financieres.c64 = Decimal("182500.00")
+    if complet:
+        financieres.c60 = Decimal("24300.00")
+        financieres.c61 = Decimal("12800.00")
+        financieres.p70 = Decimal("61250.00")
+        financieres.p74 = Decimal("150000.00")
+        financieres.participations_familiales = Decimal("58400.00")
+        financieres.taux_ressortissants = Decimal("92.50")
+    financieres.saisie_par, financieres.saisie_le, financieres.version = fdf, maintenant, financieres.version + 1
+    financieres.save()
+
+
+def _recepisse(declaration: Declaration, par: Utilisateur) -> Recepisse:
+    """Le récépissé des déclarations transmises de la démonstration, écrit comme à la
+    transmission (contenu figé, empreinte SHA-256, PDF) ; la démonstration fait elle-même le
+    passage d'état (son approbateur n'est validé que sur une activité)."""
+    declaration = Declaration.objects.select_related("activite__organisme", "caf").get(pk=declaration.pk)
+    return instruction.recepisse_creer(par=par, declaration=declaration)
