@@ -64,7 +64,9 @@ def transmettre(request, pk: int):
 @require_GET
 def recepisse(request, pk: int):
     """Le PDF du récépissé, affiché dans le navigateur : déclarants de l'activité et agents de la Caf."""
-    recu = get_object_or_404(perms.recepisses_visibles(request.user).select_related("declaration__activite"), pk=pk)
+    recu = get_object_or_404(
+        perms.recepisses_visibles(request.user).select_related("declaration__activite").defer("contenu"), pk=pk
+    )
     declaration = recu.declaration
     nom = (
         f"recepisse-{declaration.activite.numero_equipement}-{declaration.exercice}-"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 
 import pytest
 from django.conf import settings
@@ -230,19 +231,21 @@ def test_budget_de_la_file(client, agent_caf, convention, approbateur, nombre):
     charger_declarations(convention.organisme, nombre, transmise_par=approbateur)
     connecter_verifie(client, agent_caf)
     client.get(reverse(RECUES))  # première page de la session : caches remplis
-    comptes = []
+    comptes, durees = [], []
     for params in (
         {},
         {"etat": "tous", "tri": "-partenaire", "page": "2"},
         {"etat": "tous", "retard": "oui", "type_activite": "EAJE", "exercice": "2024", "partenaire": "test"},
         {"type_declaration": "reel", "tri": "modifiee_le", "page": "9999"},
     ):
+        debut = time.perf_counter()
         with CaptureQueriesContext(connection) as requetes:
             reponse = client.get(reverse(RECUES), params)
+        durees.append(round(time.perf_counter() - debut, 3))
         assert reponse.status_code == 200
         assert reponse.context["page"].paginator.count > 0, params  # une page de lignes, pas l'alerte vide
         comptes.append(len(requetes))
-    print(f"{nombre} déclarations : {comptes} requêtes")
+    print(f"{nombre} déclarations : {comptes} requêtes, {durees} s")
     assert comptes == [BUDGET_FILE] * 4
 
 
