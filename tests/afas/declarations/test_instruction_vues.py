@@ -360,3 +360,29 @@ def test_deux_transmissions_simultanees_un_seul_recepisse(convention, administra
     assert Courriel.objects.filter(modele="afas_declaration_transmise").count() == 1
     assert Declaration.objects.get(pk=declaration.pk).evenements.filter(etat_apres=E.TRANSMISE).count() == 1
     assert settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+# Session, compte, double authentification, profils du menu, déclaration (activité, organisme,
+# Caf, appel joints), récépissés, événements (auteurs joints), écriture de la session (3) : le
+# contenu montré est celui du dernier récépissé, quel que soit le nombre de lieux.
+BUDGET_DECLARATION_CAF = 10
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lieux", [1, 30])
+def test_budget_de_la_declaration_caf(client, convention, administrateur, agent_caf, lieux):
+    activite = creer_activite(convention.organisme, "Accueil de loisirs Lioujas", numero="EQ0001")
+    for i in range(lieux):
+        creer_lieu(activite, f"Lieu {i:02d}")
+    approbateur = declarant_avec_role(
+        convention, activite, RoleAfas.APPROBATEUR, administrateur=administrateur, agent_caf=agent_caf
+    )
+    declaration = creer_declaration(activite)
+    services.declaration_transmettre(par=approbateur, declaration=declaration)
+    connecter_verifie(client, agent_caf)
+    url = reverse("afas:declaration_caf", args=[declaration.pk])
+    client.get(url)  # première page de la session : caches remplis
+    with CaptureQueriesContext(connection) as requetes:
+        reponse = client.get(url)
+    assert reponse.status_code == 200 and "Lieu 00" in texte(reponse)
+    assert len(requetes) == BUDGET_DECLARATION_CAF, [q["sql"][:120] for q in requetes.captured_queries]
