@@ -11,7 +11,8 @@ Brouillons permis : un champ laissé vide est « non saisi » (None) et l'enregi
 un champ rempli est vérifié. Pas de mise à jour perdue : chaque formulaire porte la ``version``
 lue ; l'écriture ne se fait que si elle n'a pas changé (sous le verrou de la déclaration, puis
 ``UPDATE … WHERE version = n``), sinon un refus dit qui a enregistré entre-temps, et à quelle
-heure : rien de ce que l'autre a enregistré n'est perdu.
+heure : rien de ce que l'autre a enregistré n'est perdu. Un double envoi (même auteur, mêmes
+valeurs, version déjà passée) ne réécrit rien et n'est pas un conflit.
 
 Règles de cohérence (chacune refusée sous son champ, en français) :
 
@@ -84,6 +85,12 @@ def _conflit(donnees: DonneesActivite | DonneesFinancieres) -> ErreurMetier:
         f"Ces données ont été modifiées {auteur} pendant votre saisie : rechargez la page pour voir "
         "leurs nouvelles valeurs, puis saisissez à nouveau vos changements. Rien n'a été enregistré."
     )
+
+
+def _deja_enregistre(donnees: DonneesActivite | DonneesFinancieres, par: Utilisateur, valeurs: dict[str, Any]) -> bool:
+    """Un double envoi : la version a changé, mais par ce même utilisateur et avec exactement ces
+    valeurs ; le second envoi ne réécrit rien et n'est pas un conflit."""
+    return donnees.saisie_par_id == par.pk and all(getattr(donnees, c) == v for c, v in valeurs.items())
 
 
 def _valider_champs(modele: type, valeurs: dict[str, Any]) -> None:
@@ -263,6 +270,8 @@ def donnees_activite_enregistrer(
         if not perms.peut_saisir_ligne(perms.roles_sur_declaration(par, declaration), declaration, actuelle):
             raise ErreurMetier("Vous ne tenez pas aujourd'hui le rôle qui permet de saisir ces données.")
         if actuelle.version != version:
+            if _deja_enregistre(actuelle, par, valeurs):
+                return actuelle
             raise _conflit(actuelle)
         verifier_activite(valeurs)
         commentaire = declaration.commentaire_ecart if commentaire_ecart is None else commentaire_ecart
@@ -306,6 +315,8 @@ def donnees_financieres_enregistrer(
             raise ErreurMetier("Vous ne tenez pas aujourd'hui le rôle qui permet de saisir ces données.")
         actuelles, _ = DonneesFinancieres.objects.select_related("saisie_par").get_or_create(declaration=verrouillee)
         if actuelles.version != version:
+            if _deja_enregistre(actuelles, par, valeurs):
+                return actuelles
             raise _conflit(actuelles)
         verifier_financier(valeurs)
         commentaire = verrouillee.commentaire_ecart if commentaire_ecart is None else commentaire_ecart

@@ -22,9 +22,9 @@ pivot lancé par ``agent_caf`` sur toutes ses activités ouvertes, et ``declarat
 
 Déclarations (issue 13, saisie) : ``declaration``, le prévisionnel de ``activite`` (« À saisir »),
 avec sa ligne d'activité du lieu ``ligne_declaration`` ; ``declarant`` y est FDF, ``habilitateur``
-FDA du lieu (sa ligne) ; l'agent de la Caf pivot la lit. Transmission et instruction
-(``monde_instruction.py``) : ``approbateur``, validé par la Caf pivot, a transmis
-``declaration_transmise`` (le réel de ``activite``), d'où ``recepisse``.
+FDA du lieu (sa ligne), ``approbateur`` (membre de D) approbateur validé par la Caf pivot ;
+l'agent de la Caf pivot la lit. Transmission et instruction (``monde_instruction.py``) :
+``approbateur`` a transmis ``declaration_transmise`` (le réel de ``activite``), d'où ``recepisse``.
 
 ``convention_autre`` : même Caf, autre organisme, administrée par ``exterieur``, avec son groupe
 ``groupe_autre`` (les identifiants d'un autre locataire). ``agent_caf`` est agent de la Caf
@@ -67,6 +67,7 @@ PERSONAS = (
     "agent_caf",
     "agent_autre_caf",
     "exterieur",
+    "approbateur",
 )
 
 
@@ -102,8 +103,8 @@ class Monde:
     # Déclarations (saisie des déclarants).
     declaration: Declaration
     ligne_declaration: DonneesActivite
+    approbateur: Utilisateur
     # Transmission et instruction des déclarations (monde_instruction.py).
-    approbateur: Any = None
     declaration_transmise: Any = None
     recepisse: Any = None
 
@@ -240,6 +241,16 @@ def construire() -> Monde:
     campagnes.appel_deployer(appel_id=appel.pk)
     # La déclaration de l'activité (le prévisionnel créé par l'appel), avec la ligne du lieu.
     declaration = Declaration.objects.get(appel=appel, activite=activite)
+    approbateur_valide = factories.creer_utilisateur(nom="Rouquette", prenom="Anne", convention=convention)
+    services.appartenance_ouvrir(par=None, utilisateur=approbateur_valide, groupe=groupe_d, date_ouverture=depuis)
+    (approbation,) = services_afas.habilitation_afas_affecter(
+        par=administrateur,
+        utilisateur=approbateur_valide,
+        role=RoleAfas.APPROBATEUR,
+        date_ouverture=jour,
+        activites=[activite],
+    )
+    services_afas.approbateur_valider(par=agent_caf, validation=approbation.validation)
     monde = Monde(
         caf=caf,
         convention=convention,
@@ -270,6 +281,7 @@ def construire() -> Monde:
         appel=appel,
         declaration=declaration,
         ligne_declaration=declaration.donnees_activite.get(lieu=lieu),
+        approbateur=approbateur_valide,
     )
     monde_instruction.completer(monde)
     return monde

@@ -276,25 +276,25 @@ REGISTRE: dict[str, Politique] = {
         "declarant", methodes=GET, filtres=True, attendus={**HABILITATEURS, "declarant": 200, "administrateur": 200}
     ),
     # Une déclaration et la saisie de ses parts (le déclarant du monde est FDF, l'habilitateur FDA
-    # du lieu ; l'agent de la Caf pivot lit).
+    # du lieu, l'approbateur lit tout sans rien saisir ; l'agent de la Caf pivot lit).
     "afas:declaration": objet(
         "declarant",
         une_declaration,
         methodes=GET,
         lecture_caf=200,
-        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 200},
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 200, "approbateur": 200},
     ),
     "afas:declaration_activite": objet(
         "habilitateur",
         une_ligne_de_declaration,
         lecture_caf=403,
-        attendus={**SANS_ROLE_DECLARATION, "declarant": 403, "habilitateur": 200},
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 403, "habilitateur": 200, "approbateur": 403},
     ),
     "afas:declaration_financier": objet(
         "declarant",
         une_declaration,
         lecture_caf=403,
-        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 403},
+        attendus={**SANS_ROLE_DECLARATION, "declarant": 200, "habilitateur": 403, "approbateur": 403},
     ),
     # « Administration des profils » : l'administrateur ou le profil effectif AFAS-HABILITER.
     "afas:habilitations": role(
@@ -340,7 +340,8 @@ REGISTRE: dict[str, Politique] = {
         une_declaration_transmise,
         methodes=POST,
         sans_role=403,
-        attendus={"habilitateur": 403, "agent_caf": 404, "administrateur": 404},
+        # L'approbateur, sur la déclaration qu'il a déjà transmise : refus expliqué, retour (302).
+        attendus={"habilitateur": 403, "agent_caf": 404, "administrateur": 404, "approbateur": 302},
     ),
     # Le récépissé (PDF) : les déclarants actifs de l'activité et les agents de sa Caf.
     "afas:recepisse": objet(
@@ -348,15 +349,21 @@ REGISTRE: dict[str, Politique] = {
         un_recepisse,
         methodes=GET,
         sans_role=200,
-        attendus={"habilitateur": 200, "administrateur": 404, "responsable": 404},
+        attendus={"habilitateur": 200, "approbateur": 200, "administrateur": 404, "responsable": 404},
     ),
     # La file de la Caf et la déclaration en lecture, avec ses deux décisions : ses agents seuls.
     "afas:declarations_recues": role(
-        "agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}
+        "agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403, "approbateur": 403}
     ),
-    "afas:declaration_caf": objet("agent_caf", une_declaration_transmise, methodes=GET, attendus=HORS_AGENTS),
-    "afas:declaration_valider": objet("agent_caf", une_declaration_transmise, attendus=HORS_AGENTS),
-    "afas:declaration_renvoyer": objet("agent_caf", une_declaration_transmise, attendus=HORS_AGENTS),
+    "afas:declaration_caf": objet(
+        "agent_caf", une_declaration_transmise, methodes=GET, attendus={**HORS_AGENTS, "approbateur": 403}
+    ),
+    "afas:declaration_valider": objet(
+        "agent_caf", une_declaration_transmise, attendus={**HORS_AGENTS, "approbateur": 403}
+    ),
+    "afas:declaration_renvoyer": objet(
+        "agent_caf", une_declaration_transmise, attendus={**HORS_AGENTS, "approbateur": 403}
+    ),
     # Appels de déclaration : les agents Caf ; l'appel d'une autre Caf répond 404.
     "afas:appels": role("agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}),
     "afas:appel_lancer": role("agent_caf", attendus={**AGENTS, "administrateur": 403}),

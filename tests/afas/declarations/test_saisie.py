@@ -16,7 +16,7 @@ from django.utils import timezone
 from afas import services as services_afas
 from afas.declarations import services
 from afas.enums import EtatDeclaration, RoleAfas, TypeDeclaration
-from afas.models import DonneesActivite, DonneesFinancieres, HabilitationAfas
+from afas.models import DonneesActivite, DonneesFinancieres, EvenementDeclaration, HabilitationAfas
 from portail.models import EvenementAudit
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
@@ -191,6 +191,10 @@ def test_chacun_sa_part_403(client, declaration, fda_ecole, fdf, approbateur, ag
         (agent_caf, url_financier(declaration)),
         (agent_caf, url_ligne(declaration, ecole)),
     ]
+    # Une ligne d'une autre déclaration sous l'adresse de celle-ci : introuvable.
+    autre = creer_declaration(declaration.activite, type_declaration=TypeDeclaration.REEL)
+    connecter_verifie(client, fda_ecole)
+    assert client.get(url_ligne(declaration, ligne_de(autre, "École"))).status_code == 404
     for user, url in cas:
         connecter_verifie(client, user)
         assert client.get(url).status_code == 403, (user, url)
@@ -252,14 +256,24 @@ def test_brouillon_puis_complet_puis_incomplet(client, declaration, fda, fdf):
     assert "À approuver → En cours de saisie" in page
 
 
-def test_renvoyee_repasse_en_cours_au_premier_enregistrement(declaration, fda):
+def test_renvoyee_repasse_en_cours_au_premier_enregistrement(client, declaration, fda, agent_caf):
     declaration.etat = EtatDeclaration.RENVOYEE
     declaration.save()
+    EvenementDeclaration.objects.create(
+        declaration=declaration,
+        etat_avant=EtatDeclaration.TRANSMISE,
+        etat_apres=EtatDeclaration.RENVOYEE,
+        par=agent_caf,
+        commentaire="Les heures de la Salle sont en minutes.",
+    )
+    connecter_verifie(client, fda)
+    page = texte(client.get(reverse("afas:declaration", kwargs={"pk": declaration.pk})))
+    assert "Renvoyée pour correction par la Caf" in page and "Les heures de la Salle sont en minutes." in page
     ecole = ligne_de(declaration, "École")
     services.donnees_activite_enregistrer(par=fda, ligne=ecole, version=0, valeurs={"heures_realisees": Decimal(3)})
     declaration.refresh_from_db()
     assert declaration.etat == EtatDeclaration.EN_COURS
-    assert declaration.evenements.get().etat_avant == EtatDeclaration.RENVOYEE
+    assert declaration.evenements.last().etat_avant == EtatDeclaration.RENVOYEE
 
 
 @pytest.mark.parametrize("etat", [EtatDeclaration.TRANSMISE, EtatDeclaration.VALIDEE])
@@ -463,6 +477,21 @@ def test_second_enregistrement_sur_une_version_perimee(client, declaration, fda,
     formulaire = client.get(url_ligne(declaration, ecole)).context["form"]
     assert formulaire.initial["version"] == 1 and formulaire.initial["heures_realisees"] == Decimal("10")
     assert poster_ligne(client, declaration, ecole, heures_realisees="10", enfants_inscrits="4").status_code == 302
+
+
+def test_double_envoi_sans_conflit_ni_double_ecriture(client, declaration, fda):
+    """Un double clic sur Enregistrer : deux envois de la version 0 avec les mêmes valeurs ; le
+    second ne réécrit rien et n'annonce pas de conflit."""
+    ecole = ligne_de(declaration, "École")
+    connecter_verifie(client, fda)
+    for _ in range(2):
+        assert poster_ligne(client, declaration, ecole, heures_realisees="10,5").status_code == 302
+    ecole.refresh_from_db()
+    assert ecole.version == 1
+    assert EvenementAudit.objects.filter(action="declaration_donnees_activite").count() == 1
+    # Mêmes mains, autres valeurs, version périmée : un conflit (l'autre onglet).
+    reponse = client.post(url_ligne(declaration, ecole), {"version": "0", "heures_realisees": "11"})
+    assert "rechargez la page" in " ".join(reponse.context["form"].non_field_errors())
 
 
 def test_version_perimee_financier(declaration, fdf):
