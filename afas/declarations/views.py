@@ -123,17 +123,14 @@ def declaration(request, pk: int):
     donnees.financier_editable = perms.peut_saisir_financier(roles, objet)
     transmettre = perms.peut_transmettre(roles, objet)
     evenements = lecture.evenements(objet)
-<<<<<<< HEAD
     # Les récépissés (afas/instruction), lus seulement si la déclaration a été transmise un jour.
     recepisses = (
         list(objet.recepisses.select_related("transmise_par").defer("pdf", "contenu").order_by("numero"))
         if any(e.etat_apres == EtatDeclaration.TRANSMISE for e in evenements)
         else []
     )
-=======
     # Renvoyée par la Caf : son commentaire en tête, pour corriger sans le chercher dans l'historique.
     renvoi = next((e for e in reversed(evenements) if e.etat_apres == EtatDeclaration.RENVOYEE), None)
->>>>>>> decl-saisie
     return render(
         request,
         "afas/declarations/declaration.html",
@@ -142,11 +139,8 @@ def declaration(request, pk: int):
             "donnees": donnees,
             "roles": roles,
             "evenements": evenements,
-<<<<<<< HEAD
             "recepisses": recepisses,
-=======
             "renvoi": renvoi if objet.etat in (EtatDeclaration.RENVOYEE, EtatDeclaration.EN_COURS) else None,
->>>>>>> decl-saisie
             "transmettre_url": _transmettre_url(objet.pk) if transmettre else None,
             "saisie_ouverte": perms.saisie_ouverte(objet),
             "lecture_caf": perms.lit_en_caf(request.user, objet),
