@@ -156,7 +156,8 @@ def test_chaine_complete_d_une_declaration(navigateur, live_server):
 
     # 5. Le FDA corrige sa ligne : la saisie reprend, complète elle attend l'approbateur.
     ouvrir_la_declaration(page_fda, declaration)
-    expect(page_fda.get_by_text("Les heures facturées de l'École sont à revoir.")).to_be_visible()
+    # Le commentaire de la Caf, en tête de la page (et dans l'historique).
+    expect(page_fda.get_by_text("Les heures facturées de l'École sont à revoir.").first).to_be_visible()
     page_fda.get_by_role("link", name=re.compile("^Saisir")).click()
     verifier_page(page_fda)
     remplir(page_fda, {"Heures facturées": "1250"})
