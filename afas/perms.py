@@ -26,6 +26,7 @@ from afas.models import (
     HabilitationAfas,
     LieuImplantation,
     ParametreFinancement,
+    Recepisse,
     ValidationApprobateur,
 )
 from conventions.models import Convention, Organisme
@@ -348,3 +349,34 @@ def parametres_visibles(user: Utilisateur) -> QuerySet[ParametreFinancement]:
 def peut_labelliser_plan_mercredi(user: Utilisateur, activite: Activite) -> bool:
     """Poser ou retirer le label Plan mercredi : un agent de la Caf de l'activité."""
     return perms_habilitations.est_agent_caf(user) and activite.organisme.caf_id == user.caf_id
+
+
+# --- Instruction : transmission, récépissés, file de la Caf (afas.instruction) -----------------
+#
+# Le récépissé d'une transmission se lit par les déclarants actifs de l'activité (tout rôle) et
+# par les agents de la Caf de la déclaration ; personne d'autre (404).
+
+
+def est_agent_de_la_declaration(user: Utilisateur, declaration: Declaration) -> bool:
+    """Un agent (compte ouvert) de la Caf de la déclaration : il la lit, et l'instruit quand elle
+    est transmise (``peut_instruire``)."""
+    return perms_habilitations.est_agent_caf(user) and declaration.caf_id == user.caf_id
+
+
+def recepisses_visibles(user: Utilisateur) -> QuerySet[Recepisse]:
+    """Les récépissés des déclarations de l'agent Caf (sa Caf) ou du déclarant (ses activités
+    ce jour) ; rien pour les autres."""
+    if perms_habilitations.est_agent_caf(user):
+        return Recepisse.objects.filter(declaration__caf_id=user.caf_id)
+    return Recepisse.objects.filter(declaration__activite_id__in=activites_declarees(user))
+
+
+def peut_demander_transmission(roles: RolesDeclaration) -> bool:
+    """Le bouton « Transmettre à la Caf » et son envoi : l'approbateur actif de l'activité ; l'état
+    et la complétude se vérifient dans le service, sous verrou (un FDA ou un FDF : 403)."""
+    return roles.approbateur
+
+
+def peut_recevoir_declarations(user: Utilisateur) -> bool:
+    """La file « Déclarations reçues » : un agent Caf au compte ouvert (il n'y voit que sa Caf)."""
+    return perms_habilitations.est_agent_caf(user)

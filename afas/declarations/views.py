@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from afas import perms
@@ -99,15 +99,6 @@ def _declaration(request, pk: int) -> Declaration:
     )
 
 
-def _transmettre_url(pk: int) -> str | None:
-    # « Transmettre à la Caf » est bâti dans afas/instruction (adresse convenue) : tant que cette
-    # adresse n'existe pas dans la branche, pas de bouton. À simplifier après la fusion.
-    try:
-        return reverse("afas:declaration_transmettre", kwargs={"pk": pk})
-    except NoReverseMatch:
-        return None
-
-
 @require_GET
 def declaration(request, pk: int):
     """La page d'une déclaration : en-tête, ce qui manque, la part de chacun (modifiable dans les
@@ -123,6 +114,12 @@ def declaration(request, pk: int):
     donnees.financier_editable = perms.peut_saisir_financier(roles, objet)
     transmettre = perms.peut_transmettre(roles, objet)
     evenements = lecture.evenements(objet)
+    # Les récépissés (afas/instruction), lus seulement si la déclaration a été transmise un jour.
+    recepisses = (
+        list(objet.recepisses.select_related("transmise_par").defer("pdf", "contenu").order_by("numero"))
+        if any(e.etat_apres == EtatDeclaration.TRANSMISE for e in evenements)
+        else []
+    )
     # Renvoyée par la Caf : son commentaire en tête, pour corriger sans le chercher dans l'historique.
     renvoi = next((e for e in reversed(evenements) if e.etat_apres == EtatDeclaration.RENVOYEE), None)
     return render(
@@ -133,11 +130,14 @@ def declaration(request, pk: int):
             "donnees": donnees,
             "roles": roles,
             "evenements": evenements,
+            "recepisses": recepisses,
             "renvoi": renvoi if objet.etat in (EtatDeclaration.RENVOYEE, EtatDeclaration.EN_COURS) else None,
-            "transmettre_url": _transmettre_url(objet.pk) if transmettre else None,
+            "transmettre": transmettre,
             "saisie_ouverte": perms.saisie_ouverte(objet),
             "lecture_caf": perms.lit_en_caf(request.user, objet),
             "approbateur": roles.approbateur,
+            # Le montant estimé découle des charges : qui lit les données financières le lit aussi.
+            "voit_montant": perms.peut_voir_financier(request.user, roles),
             "autres_lignes": not roles.approbateur and not roles.fda_activite and bool(roles.fda_lieux),
             "fil": _fil(("Mes déclarations", reverse("afas:mes_declarations"))),
         },

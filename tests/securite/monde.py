@@ -22,7 +22,8 @@ pivot lancé par ``agent_caf`` sur toutes ses activités ouvertes, et ``declarat
 
 Déclarations (issue 13, saisie) : ``declaration`` (« À saisir »), avec sa ligne d'activité du lieu ``ligne_declaration`` ; ``declarant`` y est FDF, ``habilitateur``
 FDA du lieu (sa ligne), ``approbateur`` (membre de D) approbateur validé par la Caf pivot ;
-l'agent de la Caf pivot la lit.
+l'agent de la Caf pivot la lit. Transmission et instruction (``monde_instruction.py``) :
+``approbateur`` a transmis ``declaration_transmise`` (le réel de ``activite``), d'où ``recepisse``.
 
 ``convention_autre`` : même Caf, autre organisme, administrée par ``exterieur``, avec son groupe
 ``groupe_autre`` (les identifiants d'un autre locataire). ``agent_caf`` est agent de la Caf
@@ -35,6 +36,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from afas import services as services_afas
 from afas.campagnes import services as campagnes
@@ -53,6 +55,7 @@ from habilitations import services
 from habilitations.models import Appartenance, Groupe, ImportUtilisateurs, Utilisateur
 from portail.socle.dates import aujourdhui
 from tests import factories
+from tests.securite import monde_instruction
 
 PERSONAS = (
     "administrateur",
@@ -96,9 +99,13 @@ class Monde:
     habilitation_habilitateur: HabilitationAfas
     validation: ValidationApprobateur
     appel: AppelDeclaration
+    # Déclarations (saisie des déclarants).
     declaration: Declaration
     ligne_declaration: DonneesActivite
     approbateur: Utilisateur
+    # Transmission et instruction des déclarations (monde_instruction.py).
+    declaration_transmise: Any = None
+    recepisse: Any = None
 
     def persona(self, nom: str) -> Utilisateur:
         return getattr(self, nom)
@@ -231,7 +238,8 @@ def construire() -> Monde:
         date_limite=jour + datetime.timedelta(days=30),
     )
     campagnes.appel_deployer(appel_id=appel.pk)
-    # Un approbateur validé de l'activité (saisie, transmission).
+    # La déclaration de l'activité (le prévisionnel créé par l'appel), avec la ligne du lieu.
+    declaration = Declaration.objects.get(appel=appel, activite=activite)
     approbateur_valide = factories.creer_utilisateur(nom="Rouquette", prenom="Anne", convention=convention)
     services.appartenance_ouvrir(par=None, utilisateur=approbateur_valide, groupe=groupe_d, date_ouverture=depuis)
     (approbation,) = services_afas.habilitation_afas_affecter(
@@ -242,7 +250,7 @@ def construire() -> Monde:
         activites=[activite],
     )
     services_afas.approbateur_valider(par=agent_caf, validation=approbation.validation)
-    return Monde(
+    monde = Monde(
         caf=caf,
         convention=convention,
         organisme=convention.organisme,
@@ -270,7 +278,9 @@ def construire() -> Monde:
         habilitation_habilitateur=habilitation_habilitateur,
         validation=approbateur.validation,
         appel=appel,
-        declaration=Declaration.objects.get(appel=appel, activite=activite),
-        ligne_declaration=Declaration.objects.get(appel=appel, activite=activite).donnees_activite.get(lieu=lieu),
+        declaration=declaration,
+        ligne_declaration=declaration.donnees_activite.get(lieu=lieu),
         approbateur=approbateur_valide,
     )
+    monde_instruction.completer(monde)
+    return monde

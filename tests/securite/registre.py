@@ -146,11 +146,6 @@ def une_validation(m: Monde) -> dict:
     return {"pk": m.validation.pk}
 
 
-# Déclarations (issue 13).
-def un_appel(m: Monde) -> dict:
-    return {"pk": m.appel.pk}
-
-
 # Déclarations (issue 13, saisie des déclarants).
 def une_declaration(m: Monde) -> dict:
     return {"pk": m.declaration.pk}
@@ -191,6 +186,20 @@ def parametre_national(m: Monde) -> dict:
     from afas.models import ParametreFinancement
 
     return {"pk": ParametreFinancement.objects.filter(caf__isnull=True).order_by("pk").values_list("pk", flat=True)[0]}
+
+
+# Transmission et instruction des déclarations (afas.instruction).
+def une_declaration_transmise(m: Monde) -> dict:
+    return {"pk": m.declaration_transmise.pk}
+
+
+def un_recepisse(m: Monde) -> dict:
+    return {"pk": m.recepisse.pk}
+
+
+# Déclarations (issue 13).
+def un_appel(m: Monde) -> dict:
+    return {"pk": m.appel.pk}
 
 
 # Les pages AFAS du partenaire (accueil, administration des profils) : l'administrateur de
@@ -352,6 +361,38 @@ REGISTRE: dict[str, Politique] = {
     # Valider ou refuser un approbateur : les agents de la Caf pivot.
     "afas:valider": objet("agent_caf", une_validation, cible="validation_afas", attendus=HORS_AGENTS),
     "afas:refuser": objet("agent_caf", une_validation, cible="validation_afas", attendus=HORS_AGENTS),
+    # Transmettre (POST) : l'approbateur actif de l'activité ; un autre déclarant de l'activité
+    # (le FDF ``declarant``, le FDA du lieu ``habilitateur``) 403 ; hors des déclarants de
+    # l'activité (agents compris) 404.
+    "afas:declaration_transmettre": objet(
+        "approbateur",
+        une_declaration_transmise,
+        methodes=POST,
+        sans_role=403,
+        # L'approbateur, sur la déclaration qu'il a déjà transmise : refus expliqué, retour (302).
+        attendus={"habilitateur": 403, "agent_caf": 404, "administrateur": 404, "approbateur": 302},
+    ),
+    # Le récépissé (PDF) : les déclarants actifs de l'activité et les agents de sa Caf.
+    "afas:recepisse": objet(
+        "agent_caf",
+        un_recepisse,
+        methodes=GET,
+        sans_role=200,
+        attendus={"habilitateur": 200, "approbateur": 200, "administrateur": 404, "responsable": 404},
+    ),
+    # La file de la Caf et la déclaration en lecture, avec ses deux décisions : ses agents seuls.
+    "afas:declarations_recues": role(
+        "agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403, "approbateur": 403}
+    ),
+    "afas:declaration_caf": objet(
+        "agent_caf", une_declaration_transmise, methodes=GET, attendus={**HORS_AGENTS, "approbateur": 403}
+    ),
+    "afas:declaration_valider": objet(
+        "agent_caf", une_declaration_transmise, attendus={**HORS_AGENTS, "approbateur": 403}
+    ),
+    "afas:declaration_renvoyer": objet(
+        "agent_caf", une_declaration_transmise, attendus={**HORS_AGENTS, "approbateur": 403}
+    ),
     # Appels de déclaration : les agents Caf ; l'appel d'une autre Caf répond 404.
     "afas:appels": role("agent_caf", methodes=GET, filtres=True, attendus={**AGENTS, "administrateur": 403}),
     "afas:appel_lancer": role("agent_caf", attendus={**AGENTS, "administrateur": 403}),

@@ -5,8 +5,6 @@ Noms, adresses et numéros sont inventés.
 
 import base64
 import datetime
-import hashlib
-import json
 import uuid
 from decimal import Decimal
 
@@ -21,11 +19,11 @@ from afas import services as afas_services
 from afas.campagnes import services as campagnes
 from afas.declarations.etats import transitionner
 from afas.enums import DecisionCaf, EtatDeclaration, RoleAfas, TypeDeclaration
+from afas.instruction import services as instruction
 from afas.models import (
     Activite,
     AppelDeclaration,
     Declaration,
-    DonneesActivite,
     DonneesFinancieres,
     Recepisse,
     ValidationApprobateur,
@@ -418,28 +416,8 @@ def _remplir(declaration: Declaration, *, complet: bool, fda: Utilisateur, fdf: 
 
 
 def _recepisse(declaration: Declaration, par: Utilisateur) -> Recepisse:
-    """Un récépissé minimal (contenu transmis et son empreinte, sans PDF) pour les déclarations
-    transmises de la démonstration. À remplacer par le service de transmission (afas.instruction)
-    quand il existe : il rend aussi le PDF."""
-    lignes = DonneesActivite.objects.filter(declaration=declaration).order_by("pk")
-    financieres = DonneesFinancieres.objects.get(declaration=declaration)
-    contenu = {
-        "declaration": declaration.pk,
-        "activite": declaration.activite.numero_equipement,
-        "exercice": declaration.exercice,
-        "type_declaration": declaration.type_declaration,
-        "donnees_activite": [
-            {c: str(getattr(ligne, c)) for c in ("lieu_id", "nature", "heures_realisees", "heures_facturees")}
-            for ligne in lignes
-        ],
-        "donnees_financieres": {c: str(getattr(financieres, c)) for c in ("c64", "p70", "taux_ressortissants")},
-    }
-    canonique = json.dumps(contenu, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return Recepisse.objects.create(
-        declaration=declaration,
-        numero=declaration.recepisses.count() + 1,
-        transmise_par=par,
-        contenu=contenu,
-        empreinte=hashlib.sha256(canonique.encode()).hexdigest(),
-        pdf=b"",
-    )
+    """Le récépissé des déclarations transmises de la démonstration, écrit comme à la
+    transmission (contenu figé, empreinte SHA-256, PDF) ; la démonstration fait elle-même le
+    passage d'état (son approbateur n'est validé que sur une activité)."""
+    declaration = Declaration.objects.select_related("activite__organisme", "caf").get(pk=declaration.pk)
+    return instruction.recepisse_creer(par=par, declaration=declaration)

@@ -47,8 +47,9 @@ BUDGET_MES_DECLARATIONS = 12
 # Une déclaration : session, compte, double authentification ; la déclaration dans le périmètre
 # (activités des rôles actifs, puis la déclaration avec activité et organisme) ; les rôles sur son
 # activité ; les lignes (lieu et auteur joints) ; les données financières (auteur joint) ;
-# l'historique (auteur joint) ; menu (2) ; écriture de la session (3).
-BUDGET_DECLARATION = 14
+# l'historique (auteur joint) ; menu (2) ; écriture de la session (3) ; le financement estimé
+# (montant figé, paramètres, données, prévisionnel : 4).
+BUDGET_DECLARATION = 18
 
 
 IMPRIMER = False
