@@ -43,6 +43,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.models import UserObjectPermission
 
+from afas import perms as perms_afas
 from afas.enums import DecisionCaf, EtatDeclaration, EtatLancement, NatureActivite, RoleAfas, TypeActivite
 from afas.enums import TypeDeclaration as TD
 from afas.models import (
@@ -1334,20 +1335,16 @@ class GenerateurAfas:
         for convention, utilisateur in lignes:
             par_convention.setdefault(convention, []).append(utilisateur)
         grande = self.g.grande
-        # La persona déclarante : un membre du grand groupe au compte activé, ni administrateur
-        # ni responsable (sans double authentification obligatoire, comme la plupart des déclarants).
-        self.persona_declarant = (
-            Appartenance.objects.filter(
-                groupe_id=self.g.grand_groupe,
-                utilisateur_id__in=par_convention.get(grande.id, []),
-                utilisateur__groupes_responsable__isnull=True,
-            )
-            .exclude(utilisateur__password__startswith="!")  # noqa: S106 (mot de passe inutilisable)
-            .exclude(utilisateur_id=grande.administrateur)
-            .order_by("utilisateur_id")
-            .values_list("utilisateur_id", flat=True)
-            .first()
+        # La persona déclarante : un déclarant de la grande commune au compte activé, ni
+        # administrateur, ni responsable, ni habilitateur (sans double authentification obligatoire
+        # ni tableau de l'habilitateur, comme la plupart des déclarants, à toute échelle).
+        candidats = (
+            Utilisateur.objects.filter(pk__in=par_convention.get(grande.id, []), groupes_responsable__isnull=True)
+            .exclude(password__startswith="!")  # noqa: S106 (mot de passe inutilisable)
+            .exclude(pk=grande.administrateur)
+            .order_by("pk")
         )
+        self.persona_declarant = next((u.pk for u in candidats[:200] if not perms_afas.peut_habiliter(u)), None)
         return par_convention
 
     # -- Activités -------------------------------------------------------------------------------
@@ -1362,7 +1359,8 @@ class GenerateurAfas:
             (principale, a.activites_caf_principale - a.grande_commune),
             (autres, a.activites - a.activites_caf_principale),
         ):
-            poids = [min(rng.paretovariate(1.2), 150.0) for _ in groupe]
+            # Surtout des partenaires prêts (des déclarants) ; quelques-uns n'ont encore personne.
+            poids = [min(rng.paretovariate(1.2), 150.0) * (1.0 if self.declarants.get(c.id) else 0.12) for c in groupe]
             nombres += list(zip(groupe, _repartir(max(0, total), poids), strict=True))
         communes = {o["id"]: (o["commune"], o["code_postal"], o["_caf_code"]) for o in g.organismes}
         total = sum(n for _c, n in nombres)
@@ -1473,8 +1471,6 @@ class GenerateurAfas:
     def _habilitations(self) -> None:
         a, rng, g, jour = self.a, self.rng, self.g, self.jour
         avec_declarants = [act for act in self.activites if self.declarants.get(act.convention.id)]
-        actives = sum(2 + max(1, len(act.lieux_ouverts(jour))) for act in avec_declarants)
-        moyenne_historique = max(0.0, (a.habilitations - actives * 1.1) / max(1, len(avec_declarants)))
         persona = {act.id for act in self.grande_activites[: a.persona]} if self.persona_declarant else set()
         validations: list[dict] = []
         self.nb_validations = 0
@@ -1534,7 +1530,9 @@ class GenerateurAfas:
             plancher = max(*planchers, jour - datetime.timedelta(days=365))
             return plancher + datetime.timedelta(days=rng.randint(0, max(0, (jour - plancher).days - 1)))
 
-        def lignes() -> Iterator[dict]:
+        actives = itertools.count()
+
+        def lignes_actives() -> Iterator[dict]:
             for act in avec_declarants:
                 membres = self.declarants[act.convention.id]
                 ouverte = act.ouverte(jour)
@@ -1545,7 +1543,7 @@ class GenerateurAfas:
                     act.approbateur = rng.choice(membres)
                 if act.approbateur:
                     yield habilitation(act, act.approbateur, RoleAfas.APPROBATEUR, debut_actif(act.ouverture))
-                if act.id in persona and len(persona) and act.id % 2 == 0:
+                if act.id in persona and act.id % 2 == 0:
                     act.fdf = self.persona_declarant
                 elif rng.random() > 0.03:
                     act.fdf = rng.choice(membres)
@@ -1563,6 +1561,16 @@ class GenerateurAfas:
                             fda = rng.choice(membres)
                             act.fda = act.fda or fda
                             yield habilitation(act, fda, RoleAfas.FDA, debut_actif(ouvertures[lieu]), lieu=lieu)
+                # Des cotitulaires (un second approbateur validé, un second fournisseur).
+                if len(membres) > 1:
+                    for role, titulaire in (
+                        (RoleAfas.APPROBATEUR, act.approbateur),
+                        (RoleAfas.FDF, act.fdf),
+                        (RoleAfas.FDA, act.fda),
+                    ):
+                        autre = rng.choice(membres)
+                        if rng.random() < 0.4 and autre != titulaire:
+                            yield habilitation(act, autre, role, debut_actif(act.ouverture))
                 # Un approbateur qui attend la Caf, un rôle qui commence plus tard.
                 if ouverte and rng.random() < 0.06:
                     autre = rng.choice(membres)
@@ -1572,35 +1580,51 @@ class GenerateurAfas:
                 if ouverte and rng.random() < 0.02:
                     debut = jour + datetime.timedelta(days=rng.randint(1, 60))
                     yield habilitation(act, rng.choice(membres), RoleAfas.FDF, debut)
-                # L'historique : des titulaires successifs, sur des périodes disjointes avant l'an dernier.
-                n = int(rng.random() * 2 * moyenne_historique + 0.5)
-                fenetre_fin = jour - datetime.timedelta(days=366)
-                etendue = (fenetre_fin - act.ouverture).days
-                if n and etendue >= 30 * n:
-                    part = etendue // n
-                    for k in range(n):
-                        debut = act.ouverture + datetime.timedelta(days=k * part + rng.randint(0, part // 3))
-                        fin = act.ouverture + datetime.timedelta(days=(k + 1) * part - rng.randint(0, part // 3))
-                        if fin <= debut:
-                            continue
-                        role = rng.choices([RoleAfas.APPROBATEUR, RoleAfas.FDF, RoleAfas.FDA], [35, 30, 35])[0]
-                        decision = None
-                        if role == RoleAfas.APPROBATEUR:
-                            tirage = rng.random()
-                            decision = (
-                                DecisionCaf.REFUSEE
-                                if tirage < 0.12
-                                else DecisionCaf.ANNULEE
-                                if tirage < 0.17
-                                else DecisionCaf.VALIDEE
-                            )
-                        lieu = None
-                        if role == RoleAfas.FDA and act.lieux and rng.random() < 0.5:
-                            pk_lieu, o_lieu, _c = rng.choice(act.lieux)
-                            lieu = pk_lieu if o_lieu <= debut else None
-                        yield habilitation(act, rng.choice(membres), role, debut, fin, lieu=lieu, decision=decision)
 
-        n = g.ecrivain.ecrire(HabilitationAfas, lignes(), a.habilitations, "afas_habilitations")
+        def compter(lignes: Iterator[dict]) -> Iterator[dict]:
+            for ligne in lignes:
+                next(actives)
+                yield ligne
+
+        fenetre_fin = jour - datetime.timedelta(days=366)
+        avec_historique = [act for act in avec_declarants if (fenetre_fin - act.ouverture).days >= 30]
+
+        def lignes_historiques() -> Iterator[dict]:
+            """Des titulaires successifs, sur des périodes disjointes avant l'an dernier, autant
+            qu'il en faut pour approcher la cible de l'échelle."""
+            deja = next(actives)
+            moyenne = max(0.0, (a.habilitations - deja) / max(1, len(avec_historique)))
+            for act in avec_historique:
+                membres = self.declarants[act.convention.id]
+                etendue = (fenetre_fin - act.ouverture).days
+                n = min(int(rng.random() * 2 * moyenne + 0.5), etendue // 30)
+                if not n:
+                    continue
+                part = etendue // n
+                for k in range(n):
+                    debut = act.ouverture + datetime.timedelta(days=k * part + rng.randint(0, part // 3))
+                    fin = act.ouverture + datetime.timedelta(days=(k + 1) * part - rng.randint(0, part // 3))
+                    if fin <= debut:
+                        continue
+                    role = rng.choices([RoleAfas.APPROBATEUR, RoleAfas.FDF, RoleAfas.FDA], [35, 30, 35])[0]
+                    decision = None
+                    if role == RoleAfas.APPROBATEUR:
+                        tirage = rng.random()
+                        decision = (
+                            DecisionCaf.REFUSEE
+                            if tirage < 0.12
+                            else DecisionCaf.ANNULEE
+                            if tirage < 0.17
+                            else DecisionCaf.VALIDEE
+                        )
+                    lieu = None
+                    if role == RoleAfas.FDA and act.lieux and rng.random() < 0.5:
+                        pk_lieu, o_lieu, _c = rng.choice(act.lieux)
+                        lieu = pk_lieu if o_lieu <= debut else None
+                    yield habilitation(act, rng.choice(membres), role, debut, fin, lieu=lieu, decision=decision)
+
+        lignes = itertools.chain(compter(lignes_actives()), lignes_historiques())
+        n = g.ecrivain.ecrire(HabilitationAfas, lignes, a.habilitations, "afas_habilitations")
         g.prochain[HabilitationAfas] = premier + n
         ids = iter(g._ids(ValidationApprobateur, len(validations)))
         for ligne in validations:
@@ -1684,10 +1708,15 @@ class GenerateurAfas:
             "afas_appels_activites",
         )
         g.ecrivain.ecrire(Declaration, self._lignes_declarations(), total, "afas_declarations")
-        g.ecrivain.ecrire(DonneesActivite, self._lignes_donnees_activite(), total, "afas_donnees_activite")
+        # Les totaux exacts, pour la barre de progression.
+        lignes_activite = sum(len(act.lieux_ouverts(ap.ouverture)) or 1 for _pk, ap, act, _e, _r in self.declarations)
+        chemins = [self._chemin(e, r) for _pk, _ap, _act, e, r in self.declarations]
+        evenements = sum(len(c) for c in chemins)
+        transmissions = sum(1 for c in chemins for _avant, apres in c if apres == _E.TRANSMISE)
+        g.ecrivain.ecrire(DonneesActivite, self._lignes_donnees_activite(), lignes_activite, "afas_donnees_activite")
         g.ecrivain.ecrire(DonneesFinancieres, self._lignes_financieres(), total, "afas_donnees_financieres")
-        g.ecrivain.ecrire(EvenementDeclaration, self._lignes_evenements(), total * 3, "afas_evenements")
-        g.ecrivain.ecrire(Recepisse, self._lignes_recepisses(), total, "afas_recepisses")
+        g.ecrivain.ecrire(EvenementDeclaration, self._lignes_evenements(), evenements, "afas_evenements")
+        g.ecrivain.ecrire(Recepisse, self._lignes_recepisses(), transmissions, "afas_recepisses")
 
     def _chemin(self, etat: str, renvoi: bool) -> list[tuple[str, str]]:
         return _CHEMIN_AVEC_RENVOI if renvoi else _CHEMINS[etat]
