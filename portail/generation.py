@@ -38,7 +38,7 @@ from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.models import UserObjectPermission
@@ -49,6 +49,7 @@ from afas.enums import TypeDeclaration as TD
 from afas.models import (
     COMPTES_CHARGES,
     PROFIL_DECLARER,
+    PROFIL_HABILITER,
     Activite,
     AppelDeclaration,
     Declaration,
@@ -1016,6 +1017,8 @@ class Generateur:
                         cloture = self.jour + datetime.timedelta(days=rng.randint(1, 120))  # échéances à venir
                     elif tirage < 0.15:
                         cloture = max(ouverture + datetime.timedelta(days=1), self._jour_avant(300))
+                    if cloture is not None and cloture <= ouverture:
+                        cloture = None  # ouverte plus tard que l'échéance tirée (convention pas encore ouverte)
                     if fin != datetime.date.max and (cloture is None or cloture > fin):
                         cloture = fin
                     yield {
@@ -1338,13 +1341,17 @@ class GenerateurAfas:
         # La persona déclarante : un déclarant de la grande commune au compte activé, ni
         # administrateur, ni responsable, ni habilitateur (sans double authentification obligatoire
         # ni tableau de l'habilitateur, comme la plupart des déclarants, à toute échelle).
+        habiliter = Appartenance.objects.filter(
+            utilisateur=OuterRef("pk"), groupe__groupe_profils__profil__code=PROFIL_HABILITER
+        )
         candidats = (
             Utilisateur.objects.filter(pk__in=par_convention.get(grande.id, []), groupes_responsable__isnull=True)
+            .exclude(Exists(habiliter))
             .exclude(password__startswith="!")  # noqa: S106 (mot de passe inutilisable)
             .exclude(pk=grande.administrateur)
             .order_by("pk")
         )
-        self.persona_declarant = next((u.pk for u in candidats[:200] if not perms_afas.peut_habiliter(u)), None)
+        self.persona_declarant = next((u.pk for u in candidats[:50] if not perms_afas.peut_habiliter(u)), None)
         return par_convention
 
     # -- Activités -------------------------------------------------------------------------------
