@@ -96,7 +96,9 @@ def recherche(request):
             page.object_list = moteur.activites_de_la_page(page.object_list)
             groupes = moteur.grouper_non_attribues(page, criteres, jour, membres)
         else:
-            page = paginer(request, moteur.habilitations(conventions, criteres, jour, membres), PAR_PAGE_HABILITATIONS)
+            ids = list(moteur.habilitations(conventions, criteres, jour, membres).values_list("pk", flat=True))
+            page = paginer(request, ids, PAR_PAGE_HABILITATIONS)
+            page.object_list = moteur.habilitations_de_la_page(page.object_list)
             groupes = moteur.grouper_habilitations(page)
     return render(
         request,
