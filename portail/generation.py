@@ -200,7 +200,7 @@ ECHELLES: dict[str, Echelle] = {
             activites_caf_principale=6_200,
             grande_commune=400,
             persona=300,
-            habilitations=1_000_000,
+            habilitations=1_090_000,  # au-dessus du million : une activité récente n'a pas de place pour un historique
             appels_caf_principale=9,
             appels_autres=2,
         ),
