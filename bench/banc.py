@@ -181,6 +181,99 @@ def pages(p: dict) -> list[Page]:
         Page("organismes, page 1 000 (national)", "superviseur", "/partenaires/organismes/?page=1000"),
         Page("convention, détail (national)", "superviseur", conv),
     ]
+    liste += pages_afas(p)
+    return liste
+
+
+# --- Pages AFAS -------------------------------------------------------------------------------
+#
+# Une ligne par page : (nom, persona, nom d'adresse Django, constructeur). Le constructeur reçoit
+# les objets AFAS du résumé (``personas["afas"]`` et la convention de la grande commune) et rend
+# (paramètres de l'adresse, chaîne de requête). Une adresse pas encore livrée (issues 13 et 14)
+# est sautée et annoncée « absente » : sa ligne entre dans le banc et dans tests/perf le jour où
+# elle existe. Ajouter une page AFAS = ajouter une ligne ici.
+
+
+def _sans(requete: str = ""):
+    return lambda _a: ({}, requete)
+
+
+def _avec(cle: str, requete: str = ""):
+    return lambda a: ({"pk": a[cle]}, requete)
+
+
+def _recherche(etat: str, suite: str = ""):
+    return lambda a: ({}, f"?partenaire={a['convention']}&etat={etat}&lieux=oui{suite}")
+
+
+PAGES_AFAS: list[tuple[str, str, str, object]] = [
+    # Agent Caf (la Caf de la grande commune : des milliers d'activités, ≥ 50 000 déclarations à « nationale »).
+    ("AFAS activités, page 1 (agent Caf)", "agent_caf", "afas:activites", _sans()),
+    ("AFAS activités, page 1 000 (agent Caf)", "agent_caf", "afas:activites", _sans("?page=1000")),
+    ("AFAS activités, filtre libellé (agent Caf)", "agent_caf", "afas:activites", _sans("?libelle=cr%C3%A8che")),
+    ("AFAS activités, ALSH périscolaires (agent Caf)", "agent_caf", "afas:activites", _sans("?type_activite=ALSH&nature=PERI")),
+    ("AFAS activités, tri par ouverture (agent Caf)", "agent_caf", "afas:activites", _sans("?tri=-date_ouverture")),
+    ("AFAS lieux, page 1 (agent Caf)", "agent_caf", "afas:lieux", _sans()),
+    ("AFAS lieux, page 1 000 (agent Caf)", "agent_caf", "afas:lieux", _sans("?page=1000")),
+    ("AFAS activité à 30 lieux (agent Caf)", "agent_caf", "afas:activite", _avec("activite")),
+    ("AFAS approbateurs à valider (agent Caf)", "agent_caf", "afas:validations", _sans()),
+    ("AFAS approbateurs validés, page 1 000 (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&page=1000")),
+    ("AFAS préparation des partenaires (agent Caf)", "agent_caf", "afas:preparation", _sans()),
+    ("AFAS préparation des partenaires, page 1 000 (agent Caf)", "agent_caf", "afas:preparation", _sans("?page=1000")),
+    ("AFAS déclarations reçues (agent Caf)", "agent_caf", "afas:declarations_recues", _sans()),
+    ("AFAS déclarations reçues, page 1 000 (agent Caf)", "agent_caf", "afas:declarations_recues", _sans("?page=1000")),
+    ("AFAS appels (agent Caf)", "agent_caf", "afas:appels", _sans()),
+    ("AFAS appel en cours (agent Caf)", "agent_caf", "afas:appel", _avec("appel")),
+    ("AFAS déclaration transmise (agent Caf)", "agent_caf", "afas:declaration", _avec("declaration_transmise")),
+    # Administrateur de la grande commune : « Administration des profils » dans chaque état.
+    ("AFAS accueil (habilitateur)", "administrateur", "afas:accueil", _sans()),
+    ("AFAS habilitations actives", "administrateur", "afas:habilitations", _recherche("actif")),
+    ("AFAS habilitations actives, page 1 000", "administrateur", "afas:habilitations", _recherche("actif", "&page=1000")),
+    ("AFAS habilitations inactives", "administrateur", "afas:habilitations", _recherche("inactif")),
+    ("AFAS habilitations historiques", "administrateur", "afas:habilitations", _recherche("historique")),
+    ("AFAS rôles non attribués", "administrateur", "afas:habilitations", _recherche("non_attribue")),
+    # Déclarant : rôles sur des centaines d'activités de la grande commune.
+    ("AFAS accueil (déclarant)", "declarant", "afas:accueil", _sans()),
+    ("AFAS mes déclarations (déclarant)", "declarant", "afas:mes_declarations", _sans()),
+    ("AFAS mes déclarations, page 1 000 (déclarant)", "declarant", "afas:mes_declarations", _sans("?page=1000")),
+    ("AFAS déclaration à 30 lieux (déclarant)", "declarant", "afas:declaration", _avec("declaration")),
+    ("AFAS statistiques d'une activité (déclarant)", "declarant", "afas:activite_statistiques", _avec("activite")),
+    ("AFAS historique d'une activité (déclarant)", "declarant", "afas:activite_historique", _avec("activite")),
+]  # fmt: skip
+
+
+def _django_pret() -> None:
+    """Le banc tourne hors de Django : il le charge (réglages du banc) pour résoudre les adresses."""
+    if str(RACINE) not in sys.path:
+        sys.path.insert(0, str(RACINE))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portail.settings.bench")
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        django.setup()
+
+
+def pages_afas(p: dict, absentes: list[str] | None = None) -> list[Page]:
+    """Les pages AFAS dont l'adresse existe ; les autres sont annoncées « absente » (et ajoutées à
+    ``absentes``). Rien sans les objets AFAS du résumé (données générées avant AFAS)."""
+    if "afas" not in p or "declarant" not in p.get("comptes", {}):
+        return []
+    _django_pret()
+    from django.urls import NoReverseMatch, reverse
+
+    objets = {**p["afas"], "convention": p["convention"]}
+    liste = []
+    for nom, persona, adresse, constructeur in PAGES_AFAS:
+        parametres, requete = constructeur(objets)
+        try:
+            chemin = reverse(adresse, kwargs=parametres)
+        except NoReverseMatch:
+            print(f"  {nom} : absente ({adresse} n'existe pas encore, ou pas avec {parametres})", file=sys.stderr)
+            if absentes is not None:
+                absentes.append(nom)
+            continue
+        liste.append(Page(nom, persona, chemin + requete))
     return liste
 
 

@@ -13,30 +13,54 @@ chemins matérialisés des groupes, sous-groupe aux profils inclus dans ceux du 
 de Luhn, un mandat ouvert par convention ouverte, appartenances aux groupes de sa convention sans
 chevauchement, droits objets django-guardian identiques à ceux que la réconciliation calcule.
 
-Les issues suivantes étendent ce générateur aux données AFAS (activités, lieux, habilitations AFAS,
-déclarations) : une table de plus = une méthode ``_afas_…`` appelée depuis ``Generateur.generer``.
+Les données AFAS (activités, lieux, habilitations AFAS et validations d'approbateurs, appels et
+déclarations avec leurs données, événements et récépissés) sont écrites ensuite par
+``GenerateurAfas``, en fin de module, avec son propre tirage : les données d'avant AFAS restent
+les mêmes à graine égale.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import itertools
 import json
 import random
 import sys
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.models import UserObjectPermission
 
+from afas import perms as perms_afas
+from afas.enums import DecisionCaf, EtatDeclaration, EtatLancement, NatureActivite, RoleAfas, TypeActivite
+from afas.enums import TypeDeclaration as TD
+from afas.models import (
+    COMPTES_CHARGES,
+    PROFIL_DECLARER,
+    PROFIL_HABILITER,
+    Activite,
+    AppelDeclaration,
+    Declaration,
+    DonneesActivite,
+    DonneesFinancieres,
+    EvenementDeclaration,
+    HabilitationAfas,
+    LieuImplantation,
+    Recepisse,
+    ValidationApprobateur,
+)
 from conventions.enums import EtatConvention
 from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
 from conventions.validators import cle_luhn_valide
@@ -53,7 +77,7 @@ from habilitations.models import (
     Utilisateur,
 )
 from portail.models import EvenementAudit
-from portail.socle.dates import aujourdhui
+from portail.socle.dates import aujourdhui, q_ouvert
 
 # Marque des données générées : tout compte généré a une adresse dans ce domaine, tout organisme
 # un SIRET qui commence par ce préfixe (aucun SIREN réel ne commence par 999).
@@ -75,6 +99,21 @@ class GrandeCommune:
 
 
 @dataclass(frozen=True)
+class EchelleAfas:
+    """Le volume AFAS d'une échelle. Les déclarations en découlent : chaque activité ouverte reçoit
+    une déclaration par appel de sa Caf, ``appels_caf_principale`` pour la Caf de la grande commune
+    (plusieurs exercices d'historique : c'est la Caf de l'agent du banc), ``appels_autres`` ailleurs."""
+
+    activites: int  # toutes les activités, grande commune comprise
+    activites_caf_principale: int  # celles de la Caf de la grande commune, grande commune comprise
+    grande_commune: int  # activités de la grande commune (la première a 30 lieux d'implantation)
+    persona: int  # activités où la persona déclarante tient un rôle (approbateur ; FDF sur la moitié)
+    habilitations: int  # cible approximative : actives, en attente, à venir et historiques
+    appels_caf_principale: int = 9
+    appels_autres: int = 2
+
+
+@dataclass(frozen=True)
 class Echelle:
     nom: str
     cafs: int
@@ -87,6 +126,10 @@ class Echelle:
     grande_commune: GrandeCommune
     autres_grandes: tuple[int, ...] = ()  # utilisateurs des autres grandes communes
     agents_par_caf: int = 5
+    afas: EchelleAfas = EchelleAfas(
+        activites=60, activites_caf_principale=45, grande_commune=30, persona=12, habilitations=500,
+        appels_caf_principale=3, appels_autres=2,
+    )  # fmt: skip
 
 
 ECHELLES: dict[str, Echelle] = {
@@ -104,6 +147,15 @@ ECHELLES: dict[str, Echelle] = {
         ),
         autres_grandes=(150,),
         agents_par_caf=3,
+        afas=EchelleAfas(
+            activites=120,
+            activites_caf_principale=90,
+            grande_commune=60,
+            persona=30,
+            habilitations=1_200,
+            appels_caf_principale=5,
+            appels_autres=3,
+        ),
     ),
     "departement": Echelle(
         nom="departement",
@@ -119,6 +171,15 @@ ECHELLES: dict[str, Echelle] = {
         ),
         autres_grandes=(6_000, 3_000),
         agents_par_caf=20,
+        afas=EchelleAfas(
+            activites=4_000,
+            activites_caf_principale=2_600,
+            grande_commune=400,
+            persona=300,
+            habilitations=50_000,
+            appels_caf_principale=9,
+            appels_autres=4,
+        ),
     ),
     "nationale": Echelle(
         nom="nationale",
@@ -134,6 +195,15 @@ ECHELLES: dict[str, Echelle] = {
         ),
         autres_grandes=(30_000, 20_000, 12_000, 10_000),
         agents_par_caf=15,
+        afas=EchelleAfas(
+            activites=80_000,
+            activites_caf_principale=6_200,
+            grande_commune=400,
+            persona=300,
+            habilitations=1_090_000,  # au-dessus du million : une activité récente n'a pas de place pour un historique
+            appels_caf_principale=9,
+            appels_autres=2,
+        ),
     ),
 }
 
@@ -335,6 +405,17 @@ class BaseNonGeneree(Exception):
 
 
 TABLES_GENEREES: list[type[models.Model]] = [
+    Recepisse,
+    EvenementDeclaration,
+    DonneesFinancieres,
+    DonneesActivite,
+    Declaration,
+    AppelDeclaration.activites.through,
+    AppelDeclaration,
+    ValidationApprobateur,
+    HabilitationAfas,
+    LieuImplantation,
+    Activite,
     EvenementAudit,
     Appartenance,
     GroupeProfil,
@@ -475,7 +556,10 @@ class Generateur:
         self._appartenances()
         self._droits_objets()
         self._journal()
+        afas = GenerateurAfas(self)
+        afas.generer()
         self._personas()
+        afas.personas()
         self._compteurs_et_sequences()
         duree = time.monotonic() - debut
         lignes = sum(m["lignes"] for m in self.ecrivain.mesures)
@@ -933,6 +1017,8 @@ class Generateur:
                         cloture = self.jour + datetime.timedelta(days=rng.randint(1, 120))  # échéances à venir
                     elif tirage < 0.15:
                         cloture = max(ouverture + datetime.timedelta(days=1), self._jour_avant(300))
+                    if cloture is not None and cloture <= ouverture:
+                        cloture = None  # ouverte plus tard que l'échéance tirée (convention pas encore ouverte)
                     if fin != datetime.date.max and (cloture is None or cloture > fin):
                         cloture = fin
                     yield {
@@ -1066,3 +1152,806 @@ def analyser() -> float:
     with connection.cursor() as curseur:
         curseur.execute("ANALYZE")
     return time.monotonic() - debut
+
+
+# --- AFAS : activités, lieux, habilitations, appels et déclarations ----------------------------
+#
+# Les activités vont aux partenaires dont la convention ouverte accorde AFAS-DECLARER ; les rôles
+# AFAS aux comptes membres ce jour d'un groupe qui donne ce profil (relus dans la base) ; les
+# déclarations suivent le calendrier des Caf (prévisionnel, réel N-1, actualisés juin et
+# septembre), le dernier appel encore ouvert. Tirage à part (``rng``) : les tables d'avant AFAS
+# ne changent pas. Les chiffres d'une déclaration sont tirés d'une graine qui lui est propre, pour
+# que les données d'activité, les données financières et le contenu du récépissé (et son
+# empreinte SHA-256) concordent sans tout garder en mémoire.
+
+_NATURES_ALSH = [
+    (NatureActivite.PERISCOLAIRE, 50),
+    (NatureActivite.EXTRASCOLAIRE, 35),
+    (NatureActivite.ADOLESCENTS, 15),
+]
+_TYPES_ACTIVITE = [(TypeActivite.ALSH, 55), (TypeActivite.EAJE, 28), (TypeActivite.LAEP, 7), (TypeActivite.RPE, 10)]
+_LIBELLES_ACTIVITE = {
+    (TypeActivite.ALSH, NatureActivite.PERISCOLAIRE): ["Accueil périscolaire", "ALSH périscolaire"],
+    (TypeActivite.ALSH, NatureActivite.EXTRASCOLAIRE): ["Centre de loisirs", "ALSH extrascolaire"],
+    (TypeActivite.ALSH, NatureActivite.ADOLESCENTS): ["Espace jeunes", "Accueil ados"],
+    (TypeActivite.EAJE, ""): ["Multi-accueil", "Crèche", "Micro-crèche"],
+    (TypeActivite.LAEP, ""): ["Lieu d'accueil enfants-parents"],
+    (TypeActivite.RPE, ""): ["Relais petite enfance"],
+}
+_LIEUX = ["École", "Groupe scolaire", "Maison de quartier", "Antenne", "Site", "Salle"]
+# (jours d'ouverture, amplitude en heures, enfants inscrits, prix de revient horaire en euros)
+_PROFILS_ACTIVITE = {
+    (TypeActivite.ALSH, NatureActivite.PERISCOLAIRE): ((140, 180), (2.0, 4.0), (30, 220), (4.0, 8.0)),
+    (TypeActivite.ALSH, NatureActivite.EXTRASCOLAIRE): ((40, 110), (8.0, 10.0), (20, 160), (4.5, 9.0)),
+    (TypeActivite.ALSH, NatureActivite.ADOLESCENTS): ((60, 200), (3.0, 8.0), (15, 90), (5.0, 10.0)),
+    (TypeActivite.EAJE, ""): ((200, 230), (10.0, 11.5), (10, 80), (9.0, 13.5)),
+    (TypeActivite.LAEP, ""): ((40, 150), (2.0, 4.0), (10, 60), (15.0, 40.0)),
+    (TypeActivite.RPE, ""): ((180, 230), (6.0, 8.0), (5, 40), (20.0, 45.0)),
+}
+# Part de l'année couverte par chaque type de déclaration.
+_PART_ANNEE = {TD.PREVISIONNEL: 1.0, TD.ACTUALISE_JUIN: 0.5, TD.ACTUALISE_SEPTEMBRE: 0.75, TD.REEL: 1.0}
+# Du plus récent au plus ancien : (décalage d'exercice, type) ; un cycle par année.
+_CYCLE_APPELS = [(0, TD.ACTUALISE_SEPTEMBRE), (0, TD.ACTUALISE_JUIN), (-1, TD.REEL), (0, TD.PREVISIONNEL)]
+# États d'arrivée : l'appel en cours, puis les appels clos (quelques retardataires).
+_ETATS_OUVERT = [
+    (EtatDeclaration.A_SAISIR, 28),
+    (EtatDeclaration.EN_COURS, 30),
+    (EtatDeclaration.A_APPROUVER, 10),
+    (EtatDeclaration.TRANSMISE, 17),
+    (EtatDeclaration.VALIDEE, 10),
+    (EtatDeclaration.RENVOYEE, 5),
+]
+_ETATS_CLOS = [
+    (EtatDeclaration.VALIDEE, 88),
+    (EtatDeclaration.TRANSMISE, 5),
+    (EtatDeclaration.RENVOYEE, 3),
+    (EtatDeclaration.EN_COURS, 2),
+    (EtatDeclaration.A_APPROUVER, 1),
+    (EtatDeclaration.A_SAISIR, 1),
+]
+_E = EtatDeclaration
+# Les passages d'état qui mènent à chaque état (``afas.declarations.etats.TRANSITIONS``).
+_CHEMINS = {
+    _E.A_SAISIR: [],
+    _E.EN_COURS: [(_E.A_SAISIR, _E.EN_COURS)],
+    _E.A_APPROUVER: [(_E.A_SAISIR, _E.EN_COURS), (_E.EN_COURS, _E.A_APPROUVER)],
+    _E.TRANSMISE: [(_E.A_SAISIR, _E.EN_COURS), (_E.EN_COURS, _E.A_APPROUVER), (_E.A_APPROUVER, _E.TRANSMISE)],
+    _E.VALIDEE: [
+        (_E.A_SAISIR, _E.EN_COURS),
+        (_E.EN_COURS, _E.A_APPROUVER),
+        (_E.A_APPROUVER, _E.TRANSMISE),
+        (_E.TRANSMISE, _E.VALIDEE),
+    ],
+    _E.RENVOYEE: [
+        (_E.A_SAISIR, _E.EN_COURS),
+        (_E.EN_COURS, _E.A_APPROUVER),
+        (_E.A_APPROUVER, _E.TRANSMISE),
+        (_E.TRANSMISE, _E.RENVOYEE),
+    ],
+}
+# Validée après un renvoi pour correction (deux transmissions, deux récépissés).
+_CHEMIN_AVEC_RENVOI = [
+    *_CHEMINS[_E.RENVOYEE],
+    (_E.RENVOYEE, _E.EN_COURS),
+    (_E.EN_COURS, _E.A_APPROUVER),
+    (_E.A_APPROUVER, _E.TRANSMISE),
+    (_E.TRANSMISE, _E.VALIDEE),
+]
+_MOTIFS_RENVOI = [
+    "Les heures facturées dépassent nettement les heures réalisées : merci de vérifier.",
+    "Le taux de ressortissants du régime général paraît incohérent avec l'an dernier.",
+    "Il manque les participations familiales dans les produits.",
+]
+
+
+def contenu_canonique(contenu: dict) -> bytes:
+    """Le contenu d'un récépissé tel qu'on en calcule l'empreinte : JSON trié, sans espaces."""
+    return json.dumps(contenu, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _montant(x: float) -> Decimal:
+    return Decimal(f"{x:.2f}")
+
+
+@dataclass(eq=False)
+class _Activite:
+    id: int
+    convention: _Convention
+    type_activite: str
+    nature: str
+    libelle: str
+    numero: str
+    ouverture: datetime.date
+    cloture: datetime.date | None
+    lieux: list[tuple[int, datetime.date, datetime.date | None]] = field(default_factory=list)
+    # Les titulaires actifs (pour les auteurs des événements et des récépissés).
+    approbateur: int | None = None
+    fdf: int | None = None
+    fda: int | None = None
+
+    def ouverte(self, jour: datetime.date) -> bool:
+        return self.ouverture <= jour and (self.cloture is None or jour < self.cloture)
+
+    def lieux_ouverts(self, jour: datetime.date) -> list[int]:
+        return [pk for pk, o, c in self.lieux if o <= jour and (c is None or jour < c)]
+
+
+@dataclass(frozen=True)
+class _Appel:
+    id: int
+    caf_id: int
+    rang: int  # 0 : l'appel en cours
+    exercice: int
+    type_declaration: str
+    ouverture: datetime.date
+    limite: datetime.date
+
+
+class GenerateurAfas:
+    """Les tables AFAS d'une échelle, écrites après les comptes et les groupes de ``Generateur``."""
+
+    def __init__(self, g: Generateur) -> None:
+        self.g = g
+        self.a = g.echelle.afas
+        self.rng = random.Random(g.graine * 1_000_003 + 11)  # noqa: S311 (déterminisme voulu)
+        self.jour = g.jour
+        self.maintenant = g.maintenant
+        self.activites: list[_Activite] = []
+        self.persona_declarant: int | None = None
+
+    def generer(self) -> None:
+        g = self.g
+        declarer = g.profils.get(PROFIL_DECLARER)
+        actuelles: dict[int, _Convention] = {}
+        for c in g.conventions:
+            actuelles[c.organisme_id] = c  # la dernière écrite est l'actuelle
+        partenaires = sorted(
+            (c for c in actuelles.values() if declarer in c.profils and c.ouverte(self.jour)), key=lambda c: c.id
+        )
+        self.declarants = self._declarants(declarer)
+        self._activites(partenaires)
+        self._lieux()
+        self._habilitations()
+        self._appels_et_declarations()
+
+    # -- Qui peut tenir un rôle : les membres ce jour d'un groupe donnant AFAS-DECLARER ----------
+
+    def _declarants(self, declarer: int) -> dict[int, list[int]]:
+        # Deux requêtes simples et le reste en mémoire (comptes ouverts et non suspendus, profils
+        # des conventions : ``_Convention``) ; écrite en une jointure, PostgreSQL y passait
+        # 150 s à l'échelle nationale.
+        jour = self.jour
+        conventions = {c.id: c for c in self.g.conventions}
+        groupes = dict(
+            GroupeProfil.objects.filter(q_ouvert(jour, "groupe__"), profil_id=declarer).values_list(
+                "groupe_id", "groupe__convention_id"
+            )
+        )
+        groupes = {g: c for g, c in groupes.items() if declarer in conventions[c].profils}
+        ouverts = {c.id: set(c.ouverts) for c in self.g.conventions if c.id in set(groupes.values())}
+        paires = set()
+        for groupe, utilisateur in Appartenance.objects.filter(
+            q_ouvert(jour), groupe__groupe_profils__profil_id=declarer
+        ).values_list("groupe_id", "utilisateur_id"):
+            convention = groupes.get(groupe)
+            if convention is not None and utilisateur in ouverts[convention]:
+                paires.add((convention, utilisateur))
+        par_convention: dict[int, list[int]] = {}
+        for convention, utilisateur in sorted(paires):
+            par_convention.setdefault(convention, []).append(utilisateur)
+        grande = self.g.grande
+        # La persona déclarante : un déclarant de la grande commune au compte activé, ni
+        # administrateur, ni responsable, ni habilitateur (sans double authentification obligatoire
+        # ni tableau de l'habilitateur, comme la plupart des déclarants, à toute échelle).
+        habiliter = Appartenance.objects.filter(
+            utilisateur=OuterRef("pk"), groupe__groupe_profils__profil__code=PROFIL_HABILITER
+        )
+        candidats = (
+            Utilisateur.objects.filter(pk__in=par_convention.get(grande.id, []), groupes_responsable__isnull=True)
+            .exclude(Exists(habiliter))
+            .exclude(password__startswith="!")  # noqa: S106 (mot de passe inutilisable)
+            .exclude(pk=grande.administrateur)
+            .order_by("pk")
+        )
+        self.persona_declarant = next((u.pk for u in candidats[:50] if not perms_afas.peut_habiliter(u)), None)
+        return par_convention
+
+    # -- Activités -------------------------------------------------------------------------------
+
+    def _activites(self, partenaires: list[_Convention]) -> None:
+        a, rng, g = self.a, self.rng, self.g
+        grande = g.grande
+        principale = [c for c in partenaires if c.caf_id == grande.caf_id and c is not grande]
+        autres = [c for c in partenaires if c.caf_id != grande.caf_id]
+        nombres: list[tuple[_Convention, int]] = [(grande, a.grande_commune)]
+        for groupe, total in (
+            (principale, a.activites_caf_principale - a.grande_commune),
+            (autres, a.activites - a.activites_caf_principale),
+        ):
+            # Surtout des partenaires prêts (des déclarants) ; quelques-uns n'ont encore personne.
+            poids = [min(rng.paretovariate(1.2), 150.0) * (1.0 if self.declarants.get(c.id) else 0.12) for c in groupe]
+            nombres += list(zip(groupe, _repartir(max(0, total), poids), strict=True))
+        communes = {o["id"]: (o["commune"], o["code_postal"], o["_caf_code"]) for o in g.organismes}
+        total = sum(n for _c, n in nombres)
+        ids = iter(g._ids(Activite, total))
+        types = [t for t, _p in _TYPES_ACTIVITE]
+        poids_types = [p for _t, p in _TYPES_ACTIVITE]
+        natures = [n for n, _p in _NATURES_ALSH]
+        poids_natures = [p for _n, p in _NATURES_ALSH]
+
+        def lignes() -> Iterator[dict]:
+            for c, n in nombres:
+                commune, _cp, code_caf = communes[c.organisme_id]
+                for rang in range(n):
+                    pk = next(ids)
+                    type_activite = rng.choices(types, poids_types)[0]
+                    nature = rng.choices(natures, poids_natures)[0] if type_activite == TypeActivite.ALSH else ""
+                    if c is grande and rang == 0:
+                        type_activite, nature = TypeActivite.ALSH, NatureActivite.PERISCOLAIRE
+                    libelle = f"{rng.choice(_LIBELLES_ACTIVITE[(type_activite, nature)])} {_nom(rng)}"
+                    if c is grande or rng.random() < 0.5:
+                        libelle += f" — {commune}"
+                    if c is grande:
+                        # Des années d'historique : tous les appels de la Caf la concernent.
+                        ouverture, cloture = self.g._jour_avant(365 * 10, 365 * 3), None
+                        if rang >= a.persona and rng.random() < 0.02:
+                            cloture = self.jour - datetime.timedelta(days=rng.randint(1, 300))
+                    else:
+                        ouverture = self.jour - datetime.timedelta(days=rng.randint(60, 365 * 10))
+                        cloture = None
+                        tirage = rng.random()
+                        if tirage < 0.03:
+                            cloture = self.jour - datetime.timedelta(days=rng.randint(1, 700))
+                        elif tirage < 0.05:
+                            cloture = self.jour + datetime.timedelta(days=rng.randint(1, 200))
+                        if cloture is not None and cloture <= ouverture:
+                            cloture = None
+                    act = _Activite(
+                        id=pk,
+                        convention=c,
+                        type_activite=type_activite,
+                        nature=nature,
+                        libelle=libelle[:200],
+                        numero=f"{code_caf}{type_activite[0]}{pk:08d}",
+                        ouverture=ouverture,
+                        cloture=cloture,
+                    )
+                    self.activites.append(act)
+                    yield {
+                        "id": pk,
+                        "organisme_id": c.organisme_id,
+                        "numero_equipement": act.numero,
+                        "libelle": act.libelle,
+                        "type_activite": type_activite,
+                        "nature": nature,
+                        "date_ouverture": ouverture,
+                        "date_cloture": cloture,
+                    }
+
+        g.ecrivain.ecrire(Activite, lignes(), total, "afas_activites")
+        self.grande_activites = [act for act in self.activites if act.convention is grande]
+
+    # -- Lieux d'implantation : le plus souvent 0 à 3, quelques activités en ont 30 --------------
+
+    def _lieux(self) -> None:
+        rng, g = self.rng, self.g
+        communes = {o["id"]: (o["commune"], o["code_postal"]) for o in g.organismes}
+        nombres = []
+        for act in self.activites:
+            if act is self.grande_activites[0]:
+                n = 30
+            else:
+                tirage = rng.random()
+                n = 30 if tirage < 0.003 else 0 if tirage < 0.45 else 1 if tirage < 0.70 else 2 if tirage < 0.85 else 3
+            nombres.append(n)
+        total = sum(nombres)
+        ids = iter(g._ids(LieuImplantation, total))
+
+        def lignes() -> Iterator[dict]:
+            for act, n in zip(self.activites, nombres, strict=True):
+                commune, code_postal = communes[act.convention.organisme_id]
+                for _ in range(n):
+                    pk = next(ids)
+                    ouverture = act.ouverture + datetime.timedelta(days=rng.randint(0, 400))
+                    ouverture = min(ouverture, max(act.ouverture, self.jour - datetime.timedelta(days=30)))
+                    cloture = None
+                    if act is not self.grande_activites[0] and rng.random() < 0.05:
+                        cloture = self.jour - datetime.timedelta(days=rng.randint(1, 500))
+                        if cloture <= ouverture:
+                            cloture = None
+                    if act.cloture is not None and (cloture is None or cloture > act.cloture):
+                        cloture = act.cloture if act.cloture > ouverture else None
+                    act.lieux.append((pk, ouverture, cloture))
+                    yield {
+                        "id": pk,
+                        "activite_id": act.id,
+                        "libelle": f"{rng.choice(_LIEUX)} {_nom(rng)}",
+                        "adresse": f"{rng.randint(1, 90)} {rng.choice(['rue', 'place', 'allée', 'avenue'])} {_nom(rng)}",
+                        "code_postal": code_postal,
+                        "commune": commune,
+                        "date_ouverture": ouverture,
+                        "date_cloture": cloture,
+                    }
+
+        g.ecrivain.ecrire(LieuImplantation, lignes(), total, "afas_lieux")
+
+    # -- Habilitations AFAS et validations des approbateurs -------------------------------------
+
+    def _habilitations(self) -> None:
+        a, rng, g, jour = self.a, self.rng, self.g, self.jour
+        avec_declarants = [act for act in self.activites if self.declarants.get(act.convention.id)]
+        persona = {act.id for act in self.grande_activites[: a.persona]} if self.persona_declarant else set()
+        validations: list[dict] = []
+        self.nb_validations = 0
+        premier = g._ids(HabilitationAfas, 0).start
+        compteur = itertools.count(premier)
+
+        def moment(jour_: datetime.date) -> datetime.datetime:
+            return datetime.datetime.combine(jour_, datetime.time(8), datetime.UTC) + datetime.timedelta(
+                minutes=rng.randint(0, 600)
+            )
+
+        def habilitation(act, utilisateur, role, ouverture, cloture=None, lieu=None, decision=None) -> dict:
+            pk = next(compteur)
+            cree_le = moment(min(ouverture, jour))
+            if role == RoleAfas.APPROBATEUR:
+                decision = decision or DecisionCaf.VALIDEE
+                decidee = None
+                if decision != DecisionCaf.EN_ATTENTE:
+                    decidee = min(cree_le + datetime.timedelta(days=rng.randint(1, 10)), self.maintenant)
+                demandee_depuis = (self.maintenant - cree_le).days
+                validations.append(
+                    {
+                        "habilitation_id": pk,
+                        "caf_id": act.convention.caf_id,
+                        "demandee_par_id": act.convention.administrateur,
+                        "demandee_le": cree_le,
+                        "decision": decision,
+                        "decidee_par_id": rng.choice(g.agents[act.convention.caf_id])
+                        if decision in (DecisionCaf.VALIDEE, DecisionCaf.REFUSEE)
+                        else None,
+                        "decidee_le": decidee,
+                        "motif": "Cet utilisateur n'est pas le représentant légal de la structure."
+                        if decision == DecisionCaf.REFUSEE
+                        else "",
+                        "relance_3j_le": cree_le + datetime.timedelta(days=3)
+                        if decision == DecisionCaf.EN_ATTENTE and demandee_depuis >= 3
+                        else None,
+                        "relance_7j_le": cree_le + datetime.timedelta(days=7)
+                        if decision == DecisionCaf.EN_ATTENTE and demandee_depuis >= 7
+                        else None,
+                    }
+                )
+            return {
+                "id": pk,
+                "utilisateur_id": utilisateur,
+                "convention_id": act.convention.id,
+                "role": role,
+                "activite_id": act.id,
+                "lieu_id": lieu,
+                "cree_par_id": act.convention.administrateur,
+                "cree_le": cree_le,
+                "date_ouverture": ouverture,
+                "date_cloture": cloture,
+            }
+
+        def debut_actif(*planchers: datetime.date) -> datetime.date:
+            plancher = max(*planchers, jour - datetime.timedelta(days=365))
+            return plancher + datetime.timedelta(days=rng.randint(0, max(0, (jour - plancher).days - 1)))
+
+        actives = itertools.count()
+
+        def lignes_actives() -> Iterator[dict]:
+            for act in avec_declarants:
+                membres = self.declarants[act.convention.id]
+                ouverte = act.ouverte(jour)
+                # Rôles tenus ce jour (une activité close garde ses derniers titulaires : suspendus).
+                if act.id in persona:
+                    act.approbateur = self.persona_declarant
+                elif rng.random() > 0.03:
+                    act.approbateur = rng.choice(membres)
+                if act.approbateur:
+                    yield habilitation(act, act.approbateur, RoleAfas.APPROBATEUR, debut_actif(act.ouverture))
+                if act.id in persona and act.id % 2 == 0:
+                    act.fdf = self.persona_declarant
+                elif rng.random() > 0.03:
+                    act.fdf = rng.choice(membres)
+                if act.fdf:
+                    yield habilitation(act, act.fdf, RoleAfas.FDF, debut_actif(act.ouverture))
+                lieux = act.lieux_ouverts(jour) if ouverte else []
+                if not lieux or rng.random() < 0.15:
+                    if rng.random() > 0.05:
+                        act.fda = rng.choice(membres)
+                        yield habilitation(act, act.fda, RoleAfas.FDA, debut_actif(act.ouverture))
+                else:
+                    ouvertures = {pk: o for pk, o, _c in act.lieux}
+                    for lieu in lieux:
+                        if rng.random() > 0.05:
+                            fda = rng.choice(membres)
+                            act.fda = act.fda or fda
+                            yield habilitation(act, fda, RoleAfas.FDA, debut_actif(ouvertures[lieu]), lieu=lieu)
+                # Des cotitulaires (un second approbateur validé, un second fournisseur).
+                if len(membres) > 1:
+                    for role, titulaire in (
+                        (RoleAfas.APPROBATEUR, act.approbateur),
+                        (RoleAfas.FDF, act.fdf),
+                        (RoleAfas.FDA, act.fda),
+                    ):
+                        autre = rng.choice(membres)
+                        if rng.random() < 0.4 and autre != titulaire:
+                            yield habilitation(act, autre, role, debut_actif(act.ouverture))
+                # Un approbateur qui attend la Caf, un rôle qui commence plus tard.
+                if ouverte and rng.random() < 0.06:
+                    autre = rng.choice(membres)
+                    if autre != act.approbateur:
+                        debut = jour - datetime.timedelta(days=rng.randint(0, 12))
+                        yield habilitation(act, autre, RoleAfas.APPROBATEUR, debut, decision=DecisionCaf.EN_ATTENTE)
+                if ouverte and rng.random() < 0.02:
+                    debut = jour + datetime.timedelta(days=rng.randint(1, 60))
+                    yield habilitation(act, rng.choice(membres), RoleAfas.FDF, debut)
+
+        def compter(lignes: Iterator[dict]) -> Iterator[dict]:
+            for ligne in lignes:
+                next(actives)
+                yield ligne
+
+        fenetre_fin = jour - datetime.timedelta(days=366)
+        avec_historique = [act for act in avec_declarants if (fenetre_fin - act.ouverture).days >= 30]
+
+        def lignes_historiques() -> Iterator[dict]:
+            """Des titulaires successifs, sur des périodes disjointes avant l'an dernier, autant
+            qu'il en faut pour approcher la cible de l'échelle."""
+            deja = next(actives)
+            moyenne = max(0.0, (a.habilitations - deja) / max(1, len(avec_historique)))
+            for act in avec_historique:
+                membres = self.declarants[act.convention.id]
+                etendue = (fenetre_fin - act.ouverture).days
+                n = min(int(rng.random() * 2 * moyenne + 0.5), etendue // 30)
+                if not n:
+                    continue
+                part = etendue // n
+                for k in range(n):
+                    debut = act.ouverture + datetime.timedelta(days=k * part + rng.randint(0, part // 3))
+                    fin = act.ouverture + datetime.timedelta(days=(k + 1) * part - rng.randint(0, part // 3))
+                    if fin <= debut:
+                        continue
+                    role = rng.choices([RoleAfas.APPROBATEUR, RoleAfas.FDF, RoleAfas.FDA], [35, 30, 35])[0]
+                    decision = None
+                    if role == RoleAfas.APPROBATEUR:
+                        tirage = rng.random()
+                        decision = (
+                            DecisionCaf.REFUSEE
+                            if tirage < 0.12
+                            else DecisionCaf.ANNULEE
+                            if tirage < 0.17
+                            else DecisionCaf.VALIDEE
+                        )
+                    lieu = None
+                    if role == RoleAfas.FDA and act.lieux and rng.random() < 0.5:
+                        pk_lieu, o_lieu, _c = rng.choice(act.lieux)
+                        lieu = pk_lieu if o_lieu <= debut else None
+                    yield habilitation(act, rng.choice(membres), role, debut, fin, lieu=lieu, decision=decision)
+
+        lignes = itertools.chain(compter(lignes_actives()), lignes_historiques())
+        n = g.ecrivain.ecrire(HabilitationAfas, lignes, a.habilitations, "afas_habilitations")
+        g.prochain[HabilitationAfas] = premier + n
+        ids = iter(g._ids(ValidationApprobateur, len(validations)))
+        for ligne in validations:
+            ligne["id"] = next(ids)
+        self.nb_validations = len(validations)
+        g.ecrivain.ecrire(ValidationApprobateur, validations, len(validations), "afas_validations")
+
+    # -- Appels et déclarations ------------------------------------------------------------------
+
+    def _calendrier(self, caf_id: int, n: int, ids: Iterator[int]) -> list[_Appel]:
+        """Les ``n`` derniers appels d'une Caf, du plus récent (ouvert ce jour) au plus ancien."""
+        appels = []
+        for rang in range(n):
+            decalage, type_declaration = _CYCLE_APPELS[rang % 4]
+            exercice = self.jour.year - rang // 4 + decalage
+            ouverture = self.jour - datetime.timedelta(days=20 + 91 * rang)
+            appels.append(
+                _Appel(
+                    next(ids), caf_id, rang, exercice, type_declaration, ouverture, ouverture + datetime.timedelta(45)
+                )
+            )
+        return appels
+
+    def _appels_et_declarations(self) -> None:
+        a, rng, g = self.a, self.rng, self.g
+        cafs = sorted({act.convention.caf_id for act in self.activites})
+        nombres = {caf: a.appels_caf_principale if caf == g.grande.caf_id else a.appels_autres for caf in cafs}
+        ids_appels = iter(g._ids(AppelDeclaration, sum(nombres.values())))
+        appels = {caf: self._calendrier(caf, nombres[caf], ids_appels) for caf in cafs}
+        # Les déclarations, en bref : (id, appel, activité, état, avec un renvoi).
+        self.declarations: list[tuple[int, _Appel, _Activite, str, bool]] = []
+        etats_ouvert = ([e for e, _p in _ETATS_OUVERT], [p for _e, p in _ETATS_OUVERT])
+        etats_clos = ([e for e, _p in _ETATS_CLOS], [p for _e, p in _ETATS_CLOS])
+        compteur = itertools.count(g._ids(Declaration, 0).start)
+        par_appel: dict[int, int] = {}
+        for act in self.activites:
+            for appel in appels[act.convention.caf_id]:
+                if not act.ouverte(appel.ouverture):
+                    continue
+                etats, poids = etats_ouvert if appel.rang == 0 else etats_clos
+                etat = rng.choices(etats, poids)[0]
+                if act is self.grande_activites[0] and appel.rang == 0:
+                    etat = _E.EN_COURS  # la déclaration à 30 lieux de la persona : en saisie
+                renvoi = etat == _E.VALIDEE and rng.random() < 0.05
+                self.declarations.append((next(compteur), appel, act, etat, renvoi))
+                par_appel[appel.id] = par_appel.get(appel.id, 0) + 1
+        g.prochain[Declaration] = g._ids(Declaration, 0).start + len(self.declarations)
+        self.appels = appels
+
+        def lignes_appels() -> Iterator[dict]:
+            for caf in cafs:
+                for appel in appels[caf]:
+                    lance_le = datetime.datetime.combine(
+                        appel.ouverture - datetime.timedelta(days=2), datetime.time(9), datetime.UTC
+                    )
+                    yield {
+                        "id": appel.id,
+                        "caf_id": caf,
+                        "cle": uuid.UUID(int=rng.getrandbits(128), version=4),
+                        "exercice": appel.exercice,
+                        "type_declaration": appel.type_declaration,
+                        "type_activite": "",
+                        "nature": "",
+                        "date_ouverture": appel.ouverture,
+                        "date_limite": appel.limite,
+                        "lance_par_id": g.agents[caf][0],
+                        "lance_le": lance_le,
+                        "etat_lancement": EtatLancement.TERMINE,
+                        "total": par_appel.get(appel.id, 0),
+                        "creees": par_appel.get(appel.id, 0),
+                        "termine_le": lance_le + datetime.timedelta(minutes=rng.randint(1, 20)),
+                    }
+
+        g.ecrivain.ecrire(AppelDeclaration, lignes_appels(), sum(nombres.values()), "afas_appels")
+        total = len(self.declarations)
+        lien = AppelDeclaration.activites.through
+        g.ecrivain.ecrire(
+            lien,
+            ({"appeldeclaration_id": ap.id, "activite_id": act.id} for _pk, ap, act, _e, _r in self.declarations),
+            total,
+            "afas_appels_activites",
+        )
+        g.ecrivain.ecrire(Declaration, self._lignes_declarations(), total, "afas_declarations")
+        # Les totaux exacts, pour la barre de progression.
+        lignes_activite = sum(len(act.lieux_ouverts(ap.ouverture)) or 1 for _pk, ap, act, _e, _r in self.declarations)
+        chemins = [self._chemin(e, r) for _pk, _ap, _act, e, r in self.declarations]
+        evenements = sum(len(c) for c in chemins)
+        transmissions = sum(1 for c in chemins for _avant, apres in c if apres == _E.TRANSMISE)
+        g.ecrivain.ecrire(DonneesActivite, self._lignes_donnees_activite(), lignes_activite, "afas_donnees_activite")
+        g.ecrivain.ecrire(DonneesFinancieres, self._lignes_financieres(), total, "afas_donnees_financieres")
+        g.ecrivain.ecrire(EvenementDeclaration, self._lignes_evenements(), evenements, "afas_evenements")
+        g.ecrivain.ecrire(Recepisse, self._lignes_recepisses(), transmissions, "afas_recepisses")
+
+    def _chemin(self, etat: str, renvoi: bool) -> list[tuple[str, str]]:
+        return _CHEMIN_AVEC_RENVOI if renvoi else _CHEMINS[etat]
+
+    def _moments(self, pk: int, appel: _Appel, n: int) -> list[datetime.datetime]:
+        """Les instants des ``n`` passages d'état, croissants, entre l'ouverture et la date limite
+        (ou maintenant, pour l'appel en cours)."""
+        r = random.Random(pk * 31 + 7)  # noqa: S311
+        debut = datetime.datetime.combine(appel.ouverture, datetime.time(8), datetime.UTC)
+        fin = min(
+            datetime.datetime.combine(appel.limite, datetime.time(18), datetime.UTC) + datetime.timedelta(days=20),
+            self.maintenant - datetime.timedelta(hours=1),
+        )
+        etendue = max(60, int((fin - debut).total_seconds()))
+        return [debut + datetime.timedelta(seconds=s) for s in sorted(r.randrange(etendue) for _ in range(n))]
+
+    def _lignes_declarations(self) -> Iterator[dict]:
+        for pk, appel, act, etat, renvoi in self.declarations:
+            moments = self._moments(pk, appel, len(self._chemin(etat, renvoi)))
+            creee_le = datetime.datetime.combine(
+                appel.ouverture - datetime.timedelta(days=2), datetime.time(9, 30), datetime.UTC
+            )
+            yield {
+                "id": pk,
+                "appel_id": appel.id,
+                "activite_id": act.id,
+                "caf_id": act.convention.caf_id,
+                "exercice": appel.exercice,
+                "type_declaration": appel.type_declaration,
+                "etat": etat,
+                "date_ouverture": appel.ouverture,
+                "date_limite": appel.limite,
+                "creee_le": creee_le,
+                "modifiee_le": moments[-1] if moments else creee_le,
+                "commentaire_ecart": "",
+                "relance_7j_le": None,
+                "relance_1j_le": None,
+            }
+
+    def _chiffres(self, pk: int, appel: _Appel, act: _Activite, etat: str) -> tuple[list[dict], dict]:
+        """Les données d'activité (une ligne par lieu ouvert à l'appel, sinon une pour l'activité)
+        et financières d'une déclaration, tirées de sa propre graine ; vides tant que rien n'est
+        saisi (à saisir), en partie en cours de saisie."""
+        r = random.Random(pk * 1_000_003 + self.g.graine)  # noqa: S311
+        jours_, amplitude_, enfants_, prix_ = _PROFILS_ACTIVITE[(act.type_activite, act.nature)]
+        part = _PART_ANNEE[appel.type_declaration]
+        lieux = act.lieux_ouverts(appel.ouverture) or [None]
+        remplir = etat != _E.A_SAISIR
+        lignes = []
+        heures_totales = 0.0
+        for lieu in lieux:
+            ligne: dict = {"lieu": lieu, "nature": act.nature}
+            if remplir and (etat != _E.EN_COURS or r.random() < 0.6):
+                enfants = r.randint(*enfants_)
+                jours = max(1, round(r.randint(*jours_) * part))
+                amplitude = round(r.uniform(*amplitude_) * 4) / 4
+                realisees = enfants * jours * amplitude * r.uniform(0.3, 0.75)
+                heures_totales += realisees
+                mercredi = realisees * r.uniform(0.1, 0.2) if act.type_activite == TypeActivite.ALSH else 0.0
+                ligne.update(
+                    heures_realisees=_montant(realisees),
+                    heures_facturees=_montant(realisees * r.uniform(1.0, 1.08)),
+                    heures_mercredi=_montant(mercredi) if act.nature != NatureActivite.ADOLESCENTS else None,
+                    enfants_inscrits=enfants,
+                    jours_ouverture=jours,
+                    amplitude_ouverture=_montant(amplitude),
+                )
+            lignes.append(ligne)
+        financieres: dict = {}
+        if remplir and (etat != _E.EN_COURS or r.random() < 0.5):
+            charges = max(heures_totales, 2_000 * part) * r.uniform(*prix_)
+            repartition = [0.08, 0.06, 0.05, 0.03, 0.70, 0.01, 0.005, 0.003, 0.022]
+            for (champ, _c, _l), quote in zip(COMPTES_CHARGES, repartition, strict=True):
+                financieres[champ] = _montant(charges * quote * r.uniform(0.8, 1.2))
+            familles = charges * r.uniform(0.12, 0.3)
+            produits = {
+                "p70": familles + charges * r.uniform(0.0, 0.05),
+                "p71": 0.0,
+                "p72": 0.0,
+                "p74": charges * r.uniform(0.4, 0.65),
+                "p75": charges * r.uniform(0.0, 0.03),
+                "p76": charges * r.uniform(0.0, 0.002),
+                "p77": charges * r.uniform(0.0, 0.01),
+                "p78": charges * r.uniform(0.0, 0.015),
+            }
+            financieres.update({champ: _montant(v) for champ, v in produits.items()})
+            financieres["participations_familiales"] = _montant(familles)
+            financieres["taux_ressortissants"] = _montant(r.uniform(70, 99.5))
+        return lignes, financieres
+
+    def _lignes_donnees_activite(self) -> Iterator[dict]:
+        ids = itertools.count(self.g._ids(DonneesActivite, 0).start)
+        n = 0
+        for pk, appel, act, etat, _renvoi in self.declarations:
+            lignes, _f = self._chiffres(pk, appel, act, etat)
+            saisie_le = datetime.datetime.combine(appel.ouverture, datetime.time(10), datetime.UTC)
+            for ligne in lignes:
+                rempli = "heures_realisees" in ligne
+                n += 1
+                yield {
+                    "id": next(ids),
+                    "declaration_id": pk,
+                    "lieu_id": ligne["lieu"],
+                    "nature": ligne["nature"],
+                    **{k: v for k, v in ligne.items() if k not in ("lieu", "nature")},
+                    "version": 1 if rempli else 0,
+                    "saisie_par_id": (act.fda or act.convention.administrateur) if rempli else None,
+                    "saisie_le": saisie_le if rempli else None,
+                }
+        self.g.prochain[DonneesActivite] = self.g._ids(DonneesActivite, 0).start + n
+
+    def _lignes_financieres(self) -> Iterator[dict]:
+        ids = iter(self.g._ids(DonneesFinancieres, len(self.declarations)))
+        for pk, appel, act, etat, _renvoi in self.declarations:
+            _l, financieres = self._chiffres(pk, appel, act, etat)
+            saisie_le = datetime.datetime.combine(appel.ouverture, datetime.time(11), datetime.UTC)
+            yield {
+                "id": next(ids),
+                "declaration_id": pk,
+                **financieres,
+                "version": 1 if financieres else 0,
+                "saisie_par_id": (act.fdf or act.convention.administrateur) if financieres else None,
+                "saisie_le": saisie_le if financieres else None,
+            }
+
+    def _auteur(self, act: _Activite, avant: str, apres: str) -> int | None:
+        if apres in (_E.VALIDEE, _E.RENVOYEE):
+            return self.g.agents[act.convention.caf_id][act.id % len(self.g.agents[act.convention.caf_id])]
+        if apres == _E.TRANSMISE or avant == _E.A_APPROUVER:
+            return act.approbateur or act.convention.administrateur
+        return act.fda or act.fdf or act.convention.administrateur
+
+    def _lignes_evenements(self) -> Iterator[dict]:
+        ids = itertools.count(self.g._ids(EvenementDeclaration, 0).start)
+        n = 0
+        for pk, appel, act, etat, renvoi in self.declarations:
+            chemin = self._chemin(etat, renvoi)
+            for (avant, apres), le in zip(chemin, self._moments(pk, appel, len(chemin)), strict=True):
+                n += 1
+                yield {
+                    "id": next(ids),
+                    "declaration_id": pk,
+                    "etat_avant": avant,
+                    "etat_apres": apres,
+                    "par_id": self._auteur(act, avant, apres),
+                    "le": le,
+                    "commentaire": _MOTIFS_RENVOI[pk % len(_MOTIFS_RENVOI)] if apres == _E.RENVOYEE else "",
+                }
+        self.g.prochain[EvenementDeclaration] = self.g._ids(EvenementDeclaration, 0).start + n
+
+    def _lignes_recepisses(self) -> Iterator[dict]:
+        """Un récépissé par transmission (deux après un renvoi) : le contenu figé, son empreinte
+        SHA-256 réelle ; le PDF reste vide (il se rend à la demande, hors du générateur)."""
+        ids = itertools.count(self.g._ids(Recepisse, 0).start)
+        n = 0
+        for pk, appel, act, etat, renvoi in self.declarations:
+            chemin = self._chemin(etat, renvoi)
+            transmissions = [
+                le
+                for (_a, apres), le in zip(chemin, self._moments(pk, appel, len(chemin)), strict=True)
+                if apres == _E.TRANSMISE
+            ]
+            if not transmissions:
+                continue
+            lignes, financieres = self._chiffres(pk, appel, act, etat)
+            par = act.approbateur or act.convention.administrateur
+            for numero, le in enumerate(transmissions, start=1):
+                contenu = {
+                    "declaration": pk,
+                    "numero": numero,
+                    "activite": {"id": act.id, "numero_equipement": act.numero, "libelle": act.libelle},
+                    "exercice": appel.exercice,
+                    "type_declaration": appel.type_declaration,
+                    "transmise_par": par,
+                    "transmise_le": le.isoformat(),
+                    "donnees_activite": [
+                        {k: (str(v) if isinstance(v, Decimal) else v) for k, v in ligne.items()} for ligne in lignes
+                    ],
+                    "donnees_financieres": {k: str(v) for k, v in financieres.items()},
+                }
+                n += 1
+                yield {
+                    "id": next(ids),
+                    "declaration_id": pk,
+                    "numero": numero,
+                    "transmise_par_id": par,
+                    "transmise_le": le,
+                    "contenu": contenu,
+                    "empreinte": hashlib.sha256(contenu_canonique(contenu)).hexdigest(),
+                    "pdf": b"",
+                }
+        self.g.prochain[Recepisse] = self.g._ids(Recepisse, 0).start + n
+
+    # -- Personas AFAS du banc d'essai -------------------------------------------------------------
+
+    def personas(self) -> None:
+        """La persona déclarante (ses rôles sur des centaines d'activités de la grande commune) et
+        les objets AFAS que visitent le banc et la comparaison des requêtes entre deux échelles."""
+        g = self.g
+        if self.persona_declarant is None or not self.grande_activites:
+            return
+        rng_otp = random.Random(g.graine * 7919 + 1)  # noqa: S311 (comptes synthétiques du banc)
+        cle = "".join(rng_otp.choices("0123456789abcdef", k=40))
+        TOTPDevice.objects.create(user_id=self.persona_declarant, name="Banc d'essai", key=cle, confirmed=True)
+        g.personas["comptes"]["declarant"] = {
+            "identifiant": Utilisateur.objects.values_list("identifiant", flat=True).get(pk=self.persona_declarant),
+            "cle_totp_hex": cle,
+        }
+        activite = self.grande_activites[0]  # 30 lieux, la persona y est approbatrice
+        caf = g.grande.caf_id
+        appel_en_cours = self.appels[caf][0]
+        declaration = next(pk for pk, ap, act, _e, _r in self.declarations if act is activite and ap is appel_en_cours)
+        transmise = next(
+            (
+                pk
+                for pk, _ap, act, e, _r in self.declarations
+                if act.convention.caf_id == caf and e == _E.TRANSMISE and act is not activite
+            ),
+            declaration,
+        )
+        g.personas["afas"] = {
+            "activite": activite.id,
+            "lieu": activite.lieux[0][0],
+            "appel": appel_en_cours.id,
+            "declaration": declaration,
+            "declaration_transmise": transmise,
+            "declarations_caf": sum(1 for _pk, _a, act, _e, _r in self.declarations if act.convention.caf_id == caf),
+            "activites_persona": min(self.a.persona, len(self.grande_activites)),
+        }

@@ -9,12 +9,13 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet
 
-from afas.attribution import Q_ACTIVITE_INCOMPLETE, activites_annotees, lieux_annotes, roles_manquants, roles_tenus
+from afas.attribution import roles_manquants, roles_tenus
 from afas.enums import EtatHabilitation, RoleAfas
-from afas.models import Activite, HabilitationAfas, LieuImplantation
+from afas.models import Activite, HabilitationAfas, LieuImplantation, q_effective
 from conventions.models import Convention
+from portail.socle.dates import q_ouvert
 
 
 @dataclass
@@ -64,6 +65,22 @@ def habilitations(
     )
 
 
+def habilitations_de_la_page(ids: list[int]) -> list[HabilitationAfas]:
+    """Les habilitations d'une page de ``habilitations(...)`` lue en identifiants, dans cet ordre.
+
+    La page n'est pas demandée à PostgreSQL avec son ORDER BY … LIMIT : pour un état qui a peu
+    de lignes (Inactif), il parcourait alors toutes les activités du pays dans l'ordre des
+    libellés en espérant trouver vite les 50 premières (2,7 s à l'échelle nationale). Sans LIMIT,
+    la liste ordonnée des identifiants se calcule par jointures et tri en mémoire, puis la page
+    se lit par clé primaire. Page vide : l'identifiant 0 n'existe pas, mais la requête part."""
+    ids = list(ids)
+    par_pk = HabilitationAfas.objects.filter(pk__in=ids or [0]).select_related(
+        "utilisateur", "activite", "lieu", "validation"
+    )
+    lues = {h.pk: h for h in par_pk}
+    return [lues[pk] for pk in ids if pk in lues]
+
+
 def grouper_habilitations(page: Page) -> list[Groupe]:
     groupes: list[Groupe] = []
     cle_courante = None
@@ -77,29 +94,71 @@ def grouper_habilitations(page: Page) -> list[Groupe]:
     return groupes
 
 
-def activites_non_attribuees(
-    conventions: QuerySet[Convention], criteres: dict, jour: datetime.date, membres: list[int]
-) -> QuerySet[Activite]:
+def ids_non_attribues(conventions: QuerySet[Convention], criteres: dict, jour: datetime.date) -> list[int]:
     """Les activités ouvertes où un rôle n'est tenu par personne ce jour (ou, avec les lieux,
-    dont un lieu ouvert n'a pas de fournisseur de données d'activité)."""
+    dont un lieu ouvert n'a pas de fournisseur de données d'activité), dans l'ordre d'affichage.
+
+    Deux requêtes simples (les activités filtrées avec leurs lieux ouverts, les rôles tenus ce
+    jour sur ces activités), puis la règle en Python. Écrite en SQL (un EXISTS par
+    rôle et par lieu, chacun refaisant la jointure des droits effectifs), la même question
+    coûtait plus d'une seconde de planification à PostgreSQL pour une grande commune (EXPLAIN :
+    tests/perf/test_plans_afas.py)."""
     organismes = conventions.values("organisme_id")
     if criteres.get("partenaire"):
         organismes = Convention.objects.filter(pk=criteres["partenaire"].pk).values("organisme_id")
-    activites = _filtrer_activites(Activite.objects.ouverts(jour).filter(organisme__in=organismes), criteres)
-    activites = activites_annotees(activites, jour, membres, selection=False)
-    role = criteres.get("role")
-    q_activite = {
-        "": Q_ACTIVITE_INCOMPLETE,
-        RoleAfas.APPROBATEUR: Q(a_approbateur=False),
-        RoleAfas.FDF: Q(a_fdf=False),
-        RoleAfas.FDA: Q(a_fda=False, a_lieux=False),
-    }[role or ""]
-    if criteres.get("lieux") != "non" and role in ("", None, RoleAfas.FDA):
-        lieux_sans_fda = lieux_annotes(LieuImplantation.objects.ouverts(jour), jour, membres).filter(
-            a_fda=False, activite=OuterRef("pk")
-        )
-        q_activite |= Q(Exists(lieux_sans_fda))
-    return activites.filter(q_activite).order_by("libelle", "pk")
+    # Les activités filtrées, chacune avec ses lieux ouverts (jointure externe : une ligne par lieu).
+    lignes = (
+        _filtrer_activites(Activite.objects.ouverts(jour).filter(organisme__in=organismes), criteres)
+        .alias(lieux_ouverts=FilteredRelation("lieux", condition=q_ouvert(jour, "lieux__")))
+        .order_by("libelle", "pk", "lieux_ouverts__pk")
+        .values_list("pk", "lieux_ouverts__pk")
+    )
+    activites: list[int] = []
+    lieux: dict[int, list[int]] = {}
+    for activite, lieu in lignes:
+        if not activites or activites[-1] != activite:
+            activites.append(activite)
+        if lieu is not None:
+            lieux.setdefault(activite, []).append(lieu)
+    # Bornées par les activités lues (index par activité) : filtrées par partenaire à travers la
+    # jointure, PostgreSQL lisait toutes les habilitations ouvertes avant de les trier.
+    tenus = (
+        HabilitationAfas.objects.filter(q_effective(jour), activite_id__in=activites or [0])
+        .order_by()
+        .values_list("activite_id", "lieu_id", "role")
+        .distinct()
+    )
+    sur_activite: dict[int, set[str]] = {}
+    lieux_avec_fda: set[int] = set()
+    for activite, lieu, r in tenus:
+        if lieu is None:
+            sur_activite.setdefault(activite, set()).add(r)
+        elif r == RoleAfas.FDA:
+            lieux_avec_fda.add(lieu)
+    role = criteres.get("role") or ""
+    avec_lieux = criteres.get("lieux") != "non" and role in ("", RoleAfas.FDA)
+    resultat = []
+    for activite in activites:
+        roles = sur_activite.get(activite, set())
+        sans_fda = RoleAfas.FDA not in roles and activite not in lieux
+        manque = {
+            "": RoleAfas.APPROBATEUR not in roles or RoleAfas.FDF not in roles or sans_fda,
+            RoleAfas.APPROBATEUR: RoleAfas.APPROBATEUR not in roles,
+            RoleAfas.FDF: RoleAfas.FDF not in roles,
+            RoleAfas.FDA: sans_fda,
+        }[role]
+        if not manque and avec_lieux and RoleAfas.FDA not in roles:
+            manque = any(lieu not in lieux_avec_fda for lieu in lieux.get(activite, []))
+        if manque:
+            resultat.append(activite)
+    return resultat
+
+
+def activites_de_la_page(ids: list[int]) -> list[Activite]:
+    """Les activités d'une page de ``ids_non_attribues`` (paginés en Python : la liste est déjà
+    lue), dans l'ordre d'affichage. Page vide : l'identifiant 0 n'existe pas, mais la requête part
+    (un nombre de requêtes constant)."""
+    return list(Activite.objects.filter(pk__in=list(ids) or [0]).order_by("libelle", "pk"))
 
 
 def grouper_non_attribues(page: Page, criteres: dict, jour: datetime.date, membres: list[int]) -> list[Groupe]:

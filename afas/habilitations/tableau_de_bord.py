@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from afas import perms
 from afas.habilitations import recherche as moteur
-from afas.models import HabilitationAfas, declarants, q_effective, q_historique
+from afas.models import HabilitationAfas, q_effective, q_historique
 from conventions.models import Convention
 from habilitations.administration.tableaux_de_bord.tableaux import LigneComplementaire
 from portail.socle.dates import aujourdhui
@@ -41,14 +41,15 @@ def tableau(ids: list[int], jour: datetime.date | None = None) -> TableauAfas:
     AFAS-DECLARER, de la convention, de l'activité ou du lieu : les droits sont relus à la date)."""
     jour = jour or aujourdhui()
     conventions = Convention.objects.filter(pk__in=ids)
-    membres = declarants(jour, conventions)
     criteres = {"lieux": "oui", "role": ""}
     limite = jour + datetime.timedelta(days=JOURS_FIN_PROCHAINE)
     habilitations = HabilitationAfas.objects.filter(convention__in=conventions)
+    # Droits du jour relus par sous-requête corrélée, sans la liste des déclarants (des milliers
+    # d'identifiants dans une grande commune : des secondes de planification).
     return TableauAfas(
-        non_attribues=moteur.activites_non_attribuees(conventions, criteres, jour, membres).count(),
+        non_attribues=len(moteur.ids_non_attribues(conventions, criteres, jour)),
         en_attente=habilitations.en_attente().exclude(q_historique(jour)).count(),
-        fin_prochaine=habilitations.actives(jour, membres).exclude(q_effective(limite)).count(),
+        fin_prochaine=habilitations.actives(jour).exclude(q_effective(limite)).count(),
     )
 
 

@@ -17,7 +17,6 @@ from afas import perms, services
 from afas.enums import EtatHabilitation, RoleAfas
 from afas.habilitations import recherche as moteur
 from afas.habilitations.forms import HabiliterForm, RechercheForm, SuppressionForm
-from afas.models import declarants
 from conventions.models import Convention
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
@@ -54,13 +53,18 @@ def recherche(request):
     if form.is_bound and form.is_valid():
         criteres = form.cleaned_data
         etat = criteres["etat"]
-        membres = [] if etat == EtatHabilitation.HISTORIQUE else declarants(jour, conventions)
+        # Les droits du jour relus ligne par ligne (sous-requête corrélée sur les appartenances) :
+        # la liste des déclarants d'une grande commune (des milliers d'identifiants recopiés dans
+        # chaque requête) coûtait des secondes de planification (tests/perf/test_plans_afas.py).
+        membres = None
         if etat == EtatHabilitation.NON_ATTRIBUE:
-            activites = moteur.activites_non_attribuees(conventions, criteres, jour, membres)
-            page = paginer(request, activites, PAR_PAGE_ACTIVITES)
+            page = paginer(request, moteur.ids_non_attribues(conventions, criteres, jour), PAR_PAGE_ACTIVITES)
+            page.object_list = moteur.activites_de_la_page(page.object_list)
             groupes = moteur.grouper_non_attribues(page, criteres, jour, membres)
         else:
-            page = paginer(request, moteur.habilitations(conventions, criteres, jour, membres), PAR_PAGE_HABILITATIONS)
+            ids = list(moteur.habilitations(conventions, criteres, jour, membres).values_list("pk", flat=True))
+            page = paginer(request, ids, PAR_PAGE_HABILITATIONS)
+            page.object_list = moteur.habilitations_de_la_page(page.object_list)
             groupes = moteur.grouper_habilitations(page)
     return render(
         request,

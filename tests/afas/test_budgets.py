@@ -26,10 +26,12 @@ DEBUT = J - datetime.timedelta(days=60)
 # d'habiliter (une requête), comptage, page d'habilitations (utilisateur, activité, lieu et
 # validation joints), menu (gestionnaire et habilitateur en une requête), profils effectifs du
 # menu, partenaires du filtre ; puis l'écriture de la session (point de sauvegarde, mise à jour,
-# libération : le délai d'inactivité). Non attribué : comptage et page d'activités filtrées,
-# puis deux requêtes bornées par la page (rôles tenus sur ses activités et lieux, lieux ouverts).
+# libération : le délai d'inactivité). Actif, Inactif : les droits du jour relus par
+# sous-requête corrélée (plus de liste des déclarants). Non attribué : les activités filtrées
+# avec leurs lieux ouverts, les rôles tenus sur elles (la règle en Python), les activités de la
+# page, puis deux requêtes bornées par la page (rôles tenus sur ses activités et lieux, lieux ouverts).
 BUDGET_HISTORIQUE = 12
-BUDGET_RECHERCHE = 13  # Actif, Inactif : plus les déclarants des conventions, lus une fois
+BUDGET_RECHERCHE = 12
 BUDGET_NON_ATTRIBUE = 15
 # File de la Caf : session, compte, double authentification, comptage, profils du menu, page
 # (habilitation, utilisateur, activité, organisme, demandeur joints), écriture de la session (3).

@@ -8,11 +8,23 @@ visitées avec le client de test de Django, sans gunicorn, pour rester rapide.
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from afas.enums import EtatDeclaration, RoleAfas
+from afas.models import (
+    Activite,
+    Declaration,
+    DonneesFinancieres,
+    HabilitationAfas,
+    LieuImplantation,
+    Recepisse,
+    ValidationApprobateur,
+)
 from bench.banc import pages
 from conventions.enums import EtatConvention
 from conventions.models import Convention, Mandat, Organisme
@@ -21,7 +33,7 @@ from conventions.validators import valider_siret
 from habilitations.models import Appartenance, Groupe, GroupeProfil, Utilisateur
 from habilitations.services import droits_groupes_reconcilier
 from portail import generation
-from portail.generation import Echelle, GrandeCommune
+from portail.generation import Echelle, EchelleAfas, GrandeCommune
 from portail.socle.dates import aujourdhui
 from tests import factories
 from tests.conftest import connecter_verifie
@@ -39,7 +51,11 @@ PETITE = Echelle(
     grande_commune=GrandeCommune(utilisateurs=150, groupes=35, appartenances=260, journal=80, grand_groupe=40),
     autres_grandes=(30,),
     agents_par_caf=2,
-)
+    afas=EchelleAfas(
+        activites=60, activites_caf_principale=45, grande_commune=30, persona=12, habilitations=500,
+        appels_caf_principale=3, appels_autres=2,
+    ),
+)  # fmt: skip
 DOUBLE = Echelle(
     nom="double",
     cafs=2,
@@ -52,7 +68,11 @@ DOUBLE = Echelle(
     grande_commune=GrandeCommune(utilisateurs=320, groupes=75, appartenances=560, journal=170, grand_groupe=90),
     autres_grandes=(60, 40),
     agents_par_caf=2,
-)
+    afas=EchelleAfas(
+        activites=120, activites_caf_principale=90, grande_commune=60, persona=24, habilitations=1_000,
+        appels_caf_principale=3, appels_autres=2,
+    ),
+)  # fmt: skip
 
 
 def _generer(echelle: Echelle) -> dict:
@@ -103,6 +123,21 @@ def test_aucune_page_ne_coute_plus_de_requetes_quand_les_donnees_doublent(client
     }
     assert not ecarts, f"requêtes (petite, double) qui changent avec le volume : {ecarts}"
     assert len(mesures["petite"]) >= 40
+    # Les pages AFAS existantes sont de la comparaison (celles des issues 13 et 14 s'y ajoutent).
+    afas = {nom for nom in mesures["petite"] if nom.startswith("AFAS")}
+    assert {
+        "AFAS activités, page 1 (agent Caf)",
+        "AFAS lieux, page 1 000 (agent Caf)",
+        "AFAS activité à 30 lieux (agent Caf)",
+        "AFAS approbateurs à valider (agent Caf)",
+        "AFAS préparation des partenaires (agent Caf)",
+        "AFAS habilitations actives",
+        "AFAS habilitations inactives",
+        "AFAS habilitations historiques",
+        "AFAS rôles non attribués",
+        "AFAS accueil (déclarant)",
+        "AFAS mes déclarations (déclarant)",
+    } <= afas
 
 
 @pytest.mark.django_db
@@ -182,3 +217,73 @@ def test_le_banc_compte_les_requetes_de_chaque_reponse(client, administrateur, s
         reponse = client.get("/banc/plancher/")
     assert reponse.status_code == 200
     assert reponse["X-Requetes-SQL"] == str(len(requetes))
+
+
+@pytest.mark.django_db
+def test_les_donnees_afas_generees_respectent_les_regles_du_portail():
+    resume = _generer(PETITE)
+    jour = aujourdhui()
+    personas = resume["personas"]
+    # Un rôle AFAS : dans la convention du compte, sur une activité de son organisme, un lieu de
+    # cette activité (FDA seulement) ; un approbateur a sa demande à la Caf pivot de la convention.
+    for h in HabilitationAfas.objects.select_related("utilisateur", "convention", "activite", "lieu", "validation"):
+        assert h.utilisateur.convention_id == h.convention_id
+        assert h.activite.organisme_id == h.convention.organisme_id
+        assert h.lieu is None or (h.lieu.activite_id == h.activite_id and h.role == RoleAfas.FDA)
+        if h.role == RoleAfas.APPROBATEUR:
+            assert h.validation.caf_id == h.convention.caf_id
+        else:
+            assert not ValidationApprobateur.objects.filter(habilitation=h).exists()
+    # Chaque état de la recherche a des lignes ; des approbateurs attendent la Caf de l'agent.
+    assert HabilitationAfas.objects.actives(jour).exists()
+    assert HabilitationAfas.objects.historiques(jour).exists()
+    assert HabilitationAfas.objects.inactives(jour).exists()
+    agent = Utilisateur.objects.get(identifiant=personas["comptes"]["agent_caf"]["identifiant"])
+    assert ValidationApprobateur.objects.en_attente().filter(caf_id=agent.caf_id).exists()
+    # La persona déclarante tient des rôles actifs sur les activités annoncées, dont celle à 30 lieux.
+    declarant = Utilisateur.objects.get(identifiant=personas["comptes"]["declarant"]["identifiant"])
+    tenues = set(declarant.habilitations_afas.actives(jour).values_list("activite_id", flat=True))
+    assert len(tenues) == PETITE.afas.persona
+    assert personas["afas"]["activite"] in tenues
+    assert LieuImplantation.objects.filter(activite_id=personas["afas"]["activite"]).count() == 30
+    # Déclarations : tous les états ; les données d'activité suivent les lieux ouverts à l'appel ;
+    # l'historique mène à l'état ; un récépissé par transmission, à l'empreinte exacte.
+    assert set(Declaration.objects.values_list("etat", flat=True)) == set(EtatDeclaration.values)
+    assert Declaration.objects.filter(caf_id=agent.caf_id).count() == personas["afas"]["declarations_caf"]
+    for d in Declaration.objects.select_related("activite", "appel").prefetch_related("evenements", "recepisses"):
+        assert d.caf_id == d.appel.caf_id == d.activite.organisme.caf_id
+        assert (d.exercice, d.type_declaration) == (d.appel.exercice, d.appel.type_declaration)
+        lieux = set(
+            LieuImplantation.objects.ouverts(d.date_ouverture).filter(activite=d.activite).values_list("pk", flat=True)
+        )
+        lignes = list(d.donnees_activite.values_list("lieu_id", "nature"))
+        assert {lieu for lieu, _n in lignes} == (lieux or {None})
+        assert all(n == d.activite.nature for _l, n in lignes)
+        assert DonneesFinancieres.objects.filter(declaration=d).count() == 1
+        evenements = sorted(d.evenements.all(), key=lambda e: (e.le, e.pk))
+        assert (evenements[-1].etat_apres if evenements else EtatDeclaration.A_SAISIR) == d.etat
+        transmissions = sum(e.etat_apres == EtatDeclaration.TRANSMISE for e in evenements)
+        assert len(d.recepisses.all()) == transmissions
+        for r in d.recepisses.all():
+            assert r.empreinte == hashlib.sha256(generation.contenu_canonique(r.contenu)).hexdigest()
+    assert Recepisse.objects.exists()
+
+
+@pytest.mark.django_db
+def test_les_donnees_afas_sont_deterministes():
+    def releve():
+        return (
+            list(Activite.objects.order_by("pk").values_list("numero_equipement", "libelle", "type_activite")),
+            list(
+                HabilitationAfas.objects.order_by("pk").values_list("utilisateur_id", "role", "activite_id", "lieu_id")
+            ),
+            list(Declaration.objects.order_by("pk").values_list("activite_id", "exercice", "type_declaration", "etat")),
+            list(Recepisse.objects.order_by("pk").values_list("empreinte", flat=True)),
+        )
+
+    with transaction.atomic():
+        _generer(PETITE)
+        premier = releve()
+        transaction.set_rollback(True)
+    _generer(PETITE)
+    assert releve() == premier

@@ -5,7 +5,7 @@
 Refuse une base qui contient des données non générées ; ``--remplacer`` efface d'abord une base
 qui ne contient que des données générées. Écrit le résumé (personas du banc d'essai, secrets TOTP,
 mesures par table) dans ``--resume`` (par défaut ``bench/personas.json``, ignoré par git).
-Les issues suivantes l'étendent aux données AFAS (activités, lieux, habilitations, déclarations).
+Données AFAS comprises (activités, lieux, habilitations AFAS, appels et déclarations).
 """
 
 import json

@@ -1,0 +1,146 @@
+"""Plans d'exécution des pages AFAS sur PostgreSQL (comme ``tests/perf/test_plans.py``) : une
+grande commune aux centaines d'activités, des milliers de déclarants et des dizaines de milliers
+d'habilitations AFAS générés une fois pour le module ; chaque SELECT d'une page du banc passe par
+``EXPLAIN (ANALYZE, FORMAT JSON)``.
+
+Deux contrôles :
+- aucune lecture séquentielle d'une grande table, aucun tri sur disque (``defauts_du_plan``) ;
+  une page qui en a encore est marquée ``xfail(strict=True)`` (elle échouera le jour où elle
+  passe, pour qu'on enlève la marque) ;
+- la taille des plans (nombre de tables lues par requête) : la recherche « Non attribué » et le
+  tableau de l'habilitateur posaient un EXISTS par rôle et par lieu, chacun refaisant la
+  jointure des droits effectifs, avec la liste des déclarants recopiée dans chacun (des milliers
+  d'identifiants) : plus d'une seconde de planification par requête. Compter les tables du plan
+  est stable d'une machine à l'autre, le temps de planification ne l'est pas.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from bench.banc import pages
+from habilitations.models import Utilisateur
+from portail import generation
+from portail.generation import Echelle, EchelleAfas, GrandeCommune
+from tests.conftest import connecter_verifie
+from tests.perf.test_plans import defauts_du_plan
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="plans d'exécution : PostgreSQL seulement"),
+]
+
+# Au plus tant de tables lues par une requête (jointures et sous-requêtes comprises).
+TABLES_PAR_REQUETE = 24
+
+GRANDE_AFAS = Echelle(
+    nom="plans_afas",
+    cafs=2,
+    organismes=300,
+    conventions=320,
+    utilisateurs=24_000,
+    appartenances=40_000,
+    groupes=500,
+    journal=5_000,
+    grande_commune=GrandeCommune(
+        utilisateurs=20_000, groupes=400, appartenances=36_000, journal=4_000, grand_groupe=4_000
+    ),
+    agents_par_caf=2,
+    afas=EchelleAfas(
+        activites=2_000, activites_caf_principale=1_200, grande_commune=400, persona=300, habilitations=30_000,
+        appels_caf_principale=4, appels_autres=2,
+    ),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def grande_commune(django_db_setup, django_db_blocker):
+    """Générée une fois pour le module, effacée à la fin (la base de test reste vide)."""
+    with django_db_blocker.unblock():
+        resume = generation.Generateur(GRANDE_AFAS, graine=5, progression=False).generer()
+        generation.analyser()
+        yield resume
+        generation.vider_donnees_generees()
+
+
+def _tables(plan: dict) -> int:
+    return int("Relation Name" in plan) + sum(_tables(p) for p in plan.get("Plans", []))
+
+
+def _plans(client, resume: dict, nom_page: str) -> tuple[list[str], list[tuple[int, str]]]:
+    """(défauts des plans, [(tables lues, requête)]) des SELECT de la page."""
+    personas = resume["personas"]
+    (page,) = [p for p in pages(personas) if p.nom == nom_page]
+    connecter_verifie(client, Utilisateur.objects.get(identifiant=personas["comptes"][page.persona]["identifiant"]))
+    client.get("/")
+    with CaptureQueriesContext(connection) as requetes:
+        assert client.get(page.chemin).status_code == 200
+    defauts, tailles = [], []
+    with connection.cursor() as curseur:
+        curseur.execute("SELECT relname, reltuples FROM pg_class WHERE relkind = 'r'")
+        lignes_par_table = dict(curseur.fetchall())
+        for requete in requetes.captured_queries:
+            sql = requete["sql"]
+            if not sql.lstrip().upper().startswith("SELECT") or "FOR UPDATE" in sql.upper():
+                continue
+            curseur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+            plan = curseur.fetchone()[0]
+            plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+            defauts += [f"{d} — {sql[:160]}" for d in defauts_du_plan(plan, lignes_par_table)]
+            tailles.append((_tables(plan), sql[:160]))
+    return defauts, tailles
+
+
+A_OPTIMISER = pytest.mark.xfail(
+    strict=True,
+    reason="les droits du jour (q_effective) joignent encore la table des comptes par hachage après l'avoir lue en entier",
+)
+
+
+@pytest.mark.parametrize(
+    "nom_page",
+    [
+        "AFAS rôles non attribués",
+        "AFAS accueil (habilitateur)",
+        "AFAS habilitations actives",
+        "AFAS habilitations inactives",
+        "AFAS habilitations historiques",
+    ],
+)
+def test_recherche_afas_en_requetes_de_taille_bornee(client, grande_commune, nom_page):
+    _defauts, tailles = _plans(client, grande_commune, nom_page)
+    # Les requêtes AFAS de la page (pas celles du menu et de la session, communes à toutes).
+    trop = [(n, sql) for n, sql in tailles if n > TABLES_PAR_REQUETE and "afas_" in sql]
+    assert not trop, "\n".join(f"{n} tables — {sql}" for n, sql in trop)
+
+
+@pytest.mark.parametrize(
+    "nom_page",
+    [
+        pytest.param("AFAS activités, page 1 (agent Caf)"),
+        pytest.param("AFAS activité à 30 lieux (agent Caf)"),
+        pytest.param("AFAS approbateurs à valider (agent Caf)"),
+        pytest.param("AFAS préparation des partenaires (agent Caf)"),
+        pytest.param("AFAS rôles non attribués", marks=A_OPTIMISER),
+        pytest.param("AFAS habilitations actives", marks=A_OPTIMISER),
+        pytest.param("AFAS accueil (déclarant)"),
+    ],
+)
+def test_pages_afas_sans_lecture_sequentielle_ni_tri_sur_disque(client, grande_commune, nom_page):
+    defauts, _tailles = _plans(client, grande_commune, nom_page)
+    assert not defauts, "\n".join(defauts)
+
+
+def test_le_compteur_de_tables_voit_les_sous_plans():
+    plan = {
+        "Node Type": "Nested Loop",
+        "Plans": [
+            {"Node Type": "Seq Scan", "Relation Name": "afas_activite"},
+            {"Node Type": "Hash", "Plans": [{"Node Type": "Index Scan", "Relation Name": "afas_habilitationafas"}]},
+        ],
+    }
+    assert _tables(plan) == 2
