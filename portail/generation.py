@@ -1938,11 +1938,17 @@ class GenerateurAfas:
         caf = g.grande.caf_id
         appel_en_cours = self.appels[caf][0]
         declaration = next(pk for pk, ap, act, _e, _r in self.declarations if act is activite and ap is appel_en_cours)
+        # Un prévisionnel transmis : la page d'un réel lit en plus son prévisionnel (quelques
+        # requêtes bornées selon qu'il existe et qu'il est figé), ce qui varierait d'une échelle à
+        # l'autre selon la déclaration tirée, sans rien dire du volume.
         transmise = next(
             (
                 pk
-                for pk, _ap, act, e, _r in self.declarations
-                if act.convention.caf_id == caf and e == _E.TRANSMISE and act is not activite
+                for pk, ap, act, e, _r in self.declarations
+                if act.convention.caf_id == caf
+                and e == _E.TRANSMISE
+                and act is not activite
+                and ap.type_declaration == TD.PREVISIONNEL
             ),
             declaration,
         )
