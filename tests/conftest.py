@@ -31,25 +31,53 @@ def _taches_dans_le_processus(request):
     app.conf.task_always_eager = avant
 
 
-@pytest.fixture(autouse=True)
-def _referentiel_des_tests_transactionnels(request):
-    """Services et profils sont des données de référence créées par migration. Un test
-    transactionnel (navigateur, vrai worker) vide toute la base en fin de test : on les recrée,
-    de façon idempotente, avant chaque test de cette sorte, où qu'il soit dans la suite.
-    (serialized_rollback ne convient pas : après le vidage, post_migrate recrée les types de
-    contenu sous d'autres clés et la restauration échoue ; le cache des types de contenu, lu par
-    les droits objets, est donc vidé aussi.)"""
-    marqueur = request.node.get_closest_marker("django_db")
-    if not (marqueur and marqueur.kwargs.get("transaction")):
-        return
+def referentiel_recreer() -> None:
+    """Services et profils (conventions 0003) et barème national du financement AFAS (afas 0004) :
+    données de référence créées par migration, recréées ici de façon idempotente. Le cache des
+    types de contenu, lu par les droits objets, est vidé aussi (post_migrate les recrée sous
+    d'autres clés après un vidage)."""
     import importlib
 
     from django.apps import apps
     from django.contrib.contenttypes.models import ContentType
 
-    request.getfixturevalue("transactional_db")
+    from afas.models import ParametreFinancement
+
     ContentType.objects.clear_cache()
     importlib.import_module("conventions.migrations.0003_services_et_profils").creer(apps, None)
+    if not ParametreFinancement.objects.filter(caf__isnull=True).exists():
+        importlib.import_module("afas.migrations.0004_financement").bareme_national(apps, None)
+
+
+def _transactionnel(item: pytest.Item) -> bool:
+    marqueur = item.get_closest_marker("django_db")
+    return bool(marqueur and marqueur.kwargs.get("transaction"))
+
+
+@pytest.fixture(autouse=True)
+def _referentiel_des_tests_transactionnels(request):
+    """Un test transactionnel (navigateur, vrai worker, verrous réels) part d'une base que le test
+    précédent a pu vider : le référentiel est recréé avant lui. (serialized_rollback ne convient
+    pas : après le vidage, post_migrate recrée les types de contenu sous d'autres clés et la
+    restauration échoue.)"""
+    if not _transactionnel(request.node):
+        return
+    request.getfixturevalue("transactional_db")
+    referentiel_recreer()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Et après lui : son vidage de fin emporte le référentiel, que les tests suivants du même
+    processus (non transactionnels, ou le monde des gardes construit par module) lisent. Sans
+    cela, leur ordre (xdist vole des tests d'un processus à l'autre) décidait de leur sort."""
+    yield
+    # Après le dernier test, la base de test est déjà détruite : rien à recréer.
+    if _transactionnel(item) and nextitem is not None:
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            referentiel_recreer()
 
 
 @pytest.fixture

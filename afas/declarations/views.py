@@ -139,7 +139,13 @@ def declaration(request, pk: int):
             # Le montant estimé découle des charges : qui lit les données financières le lit aussi.
             "voit_montant": perms.peut_voir_financier(request.user, roles),
             "autres_lignes": not roles.approbateur and not roles.fda_activite and bool(roles.fda_lieux),
-            "fil": _fil(("Mes déclarations", reverse("afas:mes_declarations"))),
+            # L'agent de la Caf arrive de ses déclarations reçues, pas de « Mes déclarations ».
+            "fil": fil_ariane(
+                ("Aides financières d'action sociale", reverse("afas:activites")),
+                ("Déclarations reçues", reverse("afas:declarations_recues")),
+            )
+            if perms.lit_en_caf(request.user, objet)
+            else _fil(("Mes déclarations", reverse("afas:mes_declarations"))),
         },
     )
 

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from afas import perms
@@ -26,6 +26,7 @@ from afas.models import (
     ParametreFinancement,
     StatistiqueReference,
 )
+from habilitations import perms as perms_habilitations
 from portail.socle.csv import reponse_csv
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
@@ -50,21 +51,14 @@ def _fil_caf(*liens):
     return fil_ariane(("Aides financières d'action sociale", reverse("afas:activites")), *liens)
 
 
-def url_recepisse(pk: int) -> str | None:
-    """L'adresse du récépissé (``afas:recepisse``, issue 13) si elle existe déjà ; sinon None et
-    la page montre sa date et son empreinte sans lien."""
-    try:
-        return reverse("afas:recepisse", kwargs={"pk": pk})
-    except NoReverseMatch:
-        return None
+def url_recepisse(pk: int) -> str:
+    """L'adresse du récépissé PDF (``afas:recepisse``)."""
+    return reverse("afas:recepisse", kwargs={"pk": pk})
 
 
-def _url_declaration(pk: int) -> str:
-    """La page de la déclaration (``afas:declaration``, issue 13), ou à défaut celle du montant."""
-    try:
-        return reverse("afas:declaration", kwargs={"pk": pk})
-    except NoReverseMatch:
-        return reverse("afas:declaration_financement", kwargs={"pk": pk})
+def _url_declaration(pk: int, *, caf: bool = False) -> str:
+    """La page de la déclaration : celle de l'instruction pour un agent Caf, sinon celle des déclarants."""
+    return reverse("afas:declaration_caf" if caf else "afas:declaration", kwargs={"pk": pk})
 
 
 # --- Montant d'une déclaration ------------------------------------------------------------------
@@ -81,8 +75,10 @@ def declaration_financement(request, pk: int):
         "afas/financement/declaration.html",
         {
             "declaration": declaration,
-            "url_declaration": _url_declaration(declaration.pk),
-            "fil": _fil(("Historique", reverse("afas:activite_historique", args=[declaration.activite_id]))),
+            "url_declaration": _url_declaration(declaration.pk, caf=perms_habilitations.est_agent_caf(request.user)),
+            "fil": (_fil_caf if perms_habilitations.est_agent_caf(request.user) else _fil)(
+                ("Historique", reverse("afas:activite_historique", args=[declaration.activite_id]))
+            ),
         },
     )
 
@@ -470,7 +466,7 @@ def appel_financement(request, pk: int):
                     "d": d,
                     "estimation": estimations[d.pk],
                     "hors_norme": d.pk in ids_hors_norme,
-                    "url": _url_declaration(d.pk),
+                    "url": _url_declaration(d.pk, caf=True),
                 }
                 for d in declarations
             ],
