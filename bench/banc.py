@@ -350,7 +350,13 @@ def main() -> int:
     parser.add_argument("--duree-max", type=float, default=1200, help="secondes ; les pages restantes sont sautées")
     parser.add_argument("--personas", default=str(RACINE / "bench" / "personas.json"))
     parser.add_argument("--sortie", default=str(RACINE / "bench" / "results"))
-    parser.add_argument("--filtre", default="", help="ne mesurer que les pages dont le nom contient ce texte")
+    parser.add_argument(
+        "--filtre",
+        action="append",
+        default=[],
+        help="ne mesurer que les pages dont le nom contient ce texte (répétable : l'un ou l'autre)",
+    )
+    parser.add_argument("--sans-connexion", action="store_true", help="ne pas mesurer la connexion")
     args = parser.parse_args()
 
     resume = json.loads(Path(args.personas).read_text())
@@ -367,7 +373,7 @@ def main() -> int:
         plancher = Page("plancher (page authentifiée nue)", "administrateur", "/banc/plancher/", "plancher")
         resultats = [mesurer(sessions["administrateur"], plancher, args.requetes * 2, args.concurrence)]
         for page in pages(p):
-            if args.filtre and args.filtre not in page.nom:
+            if args.filtre and not any(f in page.nom for f in args.filtre):
                 continue
             if time.monotonic() - debut > args.duree_max:
                 resultats.append({"page": page.nom, "chemin": page.chemin, "erreur": "durée maximale atteinte"})
@@ -381,11 +387,12 @@ def main() -> int:
         # Requêtes d'une page ordinaire : pas celles de la première page après la connexion.
         resultats[0]["requetes_sql"] = fin["requetes_sql"]
         resultats[0]["p95"] = max(resultats[0]["p95"], fin["p95"])
-        resultats.append(
-            mesurer_connexion(
-                "127.0.0.1", args.port, p["connexion"][: args.connexions], p["mot_de_passe"], args.concurrence * 2
+        if not args.sans_connexion:
+            resultats.append(
+                mesurer_connexion(
+                    "127.0.0.1", args.port, p["connexion"][: args.connexions], p["mot_de_passe"], args.concurrence * 2
+                )
             )
-        )
     finally:
         gunicorn.terminate()
         try:

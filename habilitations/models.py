@@ -59,6 +59,10 @@ class UtilisateurManager(BaseUserManager.from_queryset(UtilisateurQuerySet)):
         return user
 
 
+# Colonnes qui départagent un tri de la liste des utilisateurs (ordre par défaut, puis la clé).
+DEPARTAGE = ["nom", "prenom", "id"]
+
+
 class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
     """Une personne qui se connecte : agent d'une Caf ou collaborateur d'un organisme partenaire.
 
@@ -124,7 +128,19 @@ class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
         verbose_name = "utilisateur"
         verbose_name_plural = "utilisateurs"
         ordering = ["nom", "prenom"]
-        indexes = [models.Index(fields=["convention", "nom", "prenom"])]
+        # La liste des utilisateurs d'une convention (50 000 comptes pour une grande commune) se
+        # lit dans l'ordre d'un index : convention d'abord, puis la colonne triée ; la clé
+        # primaire départage (``portail.socle.listes.trier``). Sans eux, chaque page triait toute
+        # la convention.
+        indexes = [
+            models.Index(fields=["convention", "nom", "prenom", "id"], name="utilisateur_conv_nom"),
+            # Les autres tris : la colonne, puis de quoi départager sans lire la table ; l'ordre
+            # inverse se lit à rebours, départagé groupe par groupe (tri incrémental).
+            models.Index(fields=["convention", "prenom", "nom", "id"], name="utilisateur_conv_prenom"),
+            models.Index(fields=["convention", "identifiant"], name="utilisateur_conv_identifiant"),
+            models.Index(fields=["convention", "date_ouverture", *DEPARTAGE], name="utilisateur_conv_ouverture"),
+            models.Index(fields=["convention", "date_cloture", *DEPARTAGE], name="utilisateur_conv_cloture"),
+        ]
         constraints = [contrainte_periode("utilisateur_periode_valide")]
 
     def __str__(self) -> str:
