@@ -116,6 +116,9 @@ def declarants(jour: datetime.date, conventions) -> list[int]:
             groupe__convention__profils__code=PROFIL_DECLARER,
         )
         .values_list("utilisateur_id", flat=True)
+        # Sans l'ordre par défaut des appartenances (date d'ouverture), qui entrait dans le
+        # DISTINCT : des doublons, et un tri de toutes les appartenances du grand groupe.
+        .order_by()
         .distinct()
     )
 

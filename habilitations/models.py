@@ -267,6 +267,32 @@ class Appartenance(Datee):
         verbose_name_plural = "appartenances"
         ordering = ["-date_ouverture"]
         constraints = [contrainte_periode("appartenance_periode_valide")]
+        # « Appartenances qui se terminent dans les 30 jours » : une plage de dates de clôture.
+        indexes = [models.Index(fields=["date_cloture"], name="appartenance_cloture")]
+
+
+class SyntheseProfils(models.Model):
+    """Chiffres de la nuit du tableau « Utilisateurs par service et profil » d'une grande
+    convention (voir ``tableaux_de_bord.tableaux.synthese_profils_calculer``) : pour chaque
+    profil accordé, le nombre d'utilisateurs qui le détiennent le ``jour`` ; la ligne sans profil
+    compte ceux qui en détiennent au moins un. Un résumé daté, jamais une décision d'accès."""
+
+    convention = models.ForeignKey(
+        "conventions.Convention", on_delete=models.CASCADE, related_name="+", verbose_name="convention"
+    )
+    jour = models.DateField("chiffres au")
+    profil = models.ForeignKey(
+        "conventions.Profil", on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name="profil"
+    )
+    nombre = models.PositiveIntegerField("nombre d'utilisateurs")
+
+    class Meta:
+        verbose_name = "synthèse des profils"
+        verbose_name_plural = "synthèses des profils"
+        indexes = [models.Index(fields=["convention", "-jour"], name="synthese_profils_convention")]
+
+    def __str__(self) -> str:
+        return f"{self.convention_id} {self.jour} {self.profil_id} : {self.nombre}"
 
 
 def empreinte_code_secours(code: str) -> str:

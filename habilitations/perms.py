@@ -205,6 +205,19 @@ def groupes_du_perimetre(p: Perimetre) -> QuerySet[Groupe]:
     return groupes.filter(condition)
 
 
+def q_groupe_du_perimetre(p: Perimetre, champ: str = "groupe") -> Q:
+    """La condition « ``champ`` est un groupe du périmètre » (``groupes_du_perimetre``), posée
+    sur la jointure plutôt qu'en sous-requête : PostgreSQL part alors de la ligne cherchée (une
+    date de clôture, un compte) au lieu de parcourir tous les groupes du pays."""
+    condition = Q(**{f"{champ}__convention": p.convention})
+    if not p.responsable:
+        return condition
+    racines = Q()
+    for chemin in p.racines:
+        racines |= Q(**{f"{champ}__chemin__startswith": chemin})
+    return condition & racines
+
+
 def _administrateurs(convention: Convention) -> QuerySet[Mandat]:
     return Mandat.objects.filter(convention=convention, administrateur=OuterRef("pk"))
 
