@@ -120,7 +120,10 @@ def conventions_consultables(user: Utilisateur) -> QuerySet[Convention]:
     des habilitations : la question se pose ici, où les deux sont connus)."""
     visibles = conventions_visibles(user)
     if user.is_authenticated and user.organisme_id is not None:
-        return visibles | conventions_deleguees(user)
+        # Union des deux ensembles de clés (quelques lignes chacun), pas « l'un OU l'autre » sur
+        # la table : ce OU faisait lire les 70 000 conventions du pays à chaque affichage.
+        cles = visibles.order_by().values("pk").union(conventions_deleguees(user).order_by().values("pk"))
+        return Convention.objects.filter(pk__in=cles)
     return visibles
 
 
