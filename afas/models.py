@@ -19,6 +19,7 @@ from afas.enums import DecisionCaf, EtatHabilitation, NatureActivite, RoleAfas, 
 from conventions.enums import EtatConvention
 from habilitations.models import Appartenance
 from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_chevauche, q_ouvert
+from portail.socle.listes import q_parmi
 
 PROFIL_DECLARER = "AFAS-DECLARER"
 PROFIL_HABILITER = "AFAS-HABILITER"
@@ -130,7 +131,7 @@ def q_effective(jour: datetime.date, membres: list[int] | None = None) -> Q:
     if membres is None:
         membre = Q(Exists(membre_declarer(jour)))
     else:
-        membre = Q(utilisateur_id__in=membres, convention=F("utilisateur__convention"))
+        membre = q_parmi("utilisateur_id", membres) & Q(convention=F("utilisateur__convention"))
     return (
         q_ouvert(jour)
         & q_validee()

@@ -436,7 +436,8 @@ def main() -> int:
             indent=2,
         )
     )
-    print(f"\nRésultats : {fichier.relative_to(RACINE)} ; charge (1, 5, 15 min) {os.getloadavg()}", file=sys.stderr)
+    chemin = fichier.relative_to(RACINE) if fichier.is_relative_to(RACINE) else fichier
+    print(f"\nRésultats : {chemin} ; charge (1, 5, 15 min) {os.getloadavg()}", file=sys.stderr)
     return 0
 
 

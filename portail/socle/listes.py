@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 
 from django import forms
 from django.core.paginator import Page, Paginator
-from django.db.models import F, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, CharField, F, Func, Q, QuerySet, Value
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
@@ -87,3 +88,23 @@ class ListeDeroulanteLongue(forms.Select):
         return format_html(
             '<select name="{}"{}>{}</select>', name, flatatt(self.build_attrs(self.attrs, attrs)), options
         )
+
+
+def q_parmi(champ: str, cles: Sequence[int]) -> Q:
+    """« ``champ`` est l'une des ``cles`` » (``champ__in``). Sous PostgreSQL, les clés passent en
+    un seul tableau (``champ = ANY('{…}')``) et non en une liste de littéraux : 20 000 clés
+    répétées dans les sous-requêtes d'une page coûtaient dix fois plus de planification."""
+    if connection.vendor != "postgresql":
+        return Q(**{f"{champ}__in": cles})
+    # Le tableau écrit une fois en texte (« {1,2,3} », des entiers) : adapter 20 000 valeurs une à
+    # une, à chaque sous-requête, coûtait plus que la requête elle-même.
+    tableau = Value("{" + ",".join(str(int(cle)) for cle in cles) + "}", output_field=CharField())
+    return Q(
+        Func(
+            F(champ),
+            tableau,
+            arg_joiner=" = ANY(",
+            template="(%(expressions)s::bigint[]))",
+            output_field=BooleanField(),
+        )
+    )
