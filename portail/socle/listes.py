@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from html import escape as echapper
 
 from django import forms
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import BooleanField, CharField, F, Func, Q, QuerySet, Value
 from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 PAR_PAGE = 25
 # Le paramètre d'adresse du tri (« ?tri=-date »), lu ici et écrit par les en-têtes de colonnes.
@@ -80,14 +81,15 @@ class ListeDeroulanteLongue(forms.Select):
 
     def render(self, name, value, attrs=None, renderer=None):
         choisies = {str(v) for v in self.format_value(value)}
-        options = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            ((cle, " selected" if str(cle) in choisies else "", libelle) for cle, libelle in self.choices),
+        # Échappement de la bibliothèque standard (mêmes caractères que django.utils.html.escape),
+        # une chaîne par option : format_html par option coûtait encore 20 ms pour 2 000 groupes.
+        options = "".join(
+            f'<option value="{echapper(str(cle))}"{" selected" if str(cle) in choisies else ""}>'
+            f"{echapper(str(libelle))}</option>"
+            for cle, libelle in self.choices
         )
-        return format_html(
-            '<select name="{}"{}>{}</select>', name, flatatt(self.build_attrs(self.attrs, attrs)), options
-        )
+        attributs = flatatt(self.build_attrs(self.attrs, attrs))
+        return mark_safe(f'<select name="{echapper(name)}"{attributs}>{options}</select>')  # noqa: S308 (tout est échappé ci-dessus)
 
 
 def q_parmi(champ: str, cles: Sequence[int]) -> Q:
