@@ -31,6 +31,7 @@ from afas.enums import (
 from conventions.enums import EtatConvention
 from habilitations.models import Appartenance
 from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_chevauche, q_ouvert
+from portail.socle.listes import q_parmi
 
 PROFIL_DECLARER = "AFAS-DECLARER"
 PROFIL_HABILITER = "AFAS-HABILITER"
@@ -128,6 +129,9 @@ def declarants(jour: datetime.date, conventions) -> list[int]:
             groupe__convention__profils__code=PROFIL_DECLARER,
         )
         .values_list("utilisateur_id", flat=True)
+        # Sans l'ordre par défaut des appartenances (date d'ouverture), qui entrait dans le
+        # DISTINCT : des doublons, et un tri de toutes les appartenances du grand groupe.
+        .order_by()
         .distinct()
     )
 
@@ -139,7 +143,7 @@ def q_effective(jour: datetime.date, membres: list[int] | None = None) -> Q:
     if membres is None:
         membre = Q(Exists(membre_declarer(jour)))
     else:
-        membre = Q(utilisateur_id__in=membres, convention=F("utilisateur__convention"))
+        membre = q_parmi("utilisateur_id", membres) & Q(convention=F("utilisateur__convention"))
     return (
         q_ouvert(jour)
         & q_validee()

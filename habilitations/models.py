@@ -59,6 +59,10 @@ class UtilisateurManager(BaseUserManager.from_queryset(UtilisateurQuerySet)):
         return user
 
 
+# Colonnes qui départagent un tri de la liste des utilisateurs (ordre par défaut, puis la clé).
+DEPARTAGE = ["nom", "prenom", "id"]
+
+
 class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
     """Une personne qui se connecte : agent d'une Caf ou collaborateur d'un organisme partenaire.
 
@@ -124,7 +128,19 @@ class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
         verbose_name = "utilisateur"
         verbose_name_plural = "utilisateurs"
         ordering = ["nom", "prenom"]
-        indexes = [models.Index(fields=["convention", "nom", "prenom"])]
+        # La liste des utilisateurs d'une convention (50 000 comptes pour une grande commune) se
+        # lit dans l'ordre d'un index : convention d'abord, puis la colonne triée ; la clé
+        # primaire départage (``portail.socle.listes.trier``). Sans eux, chaque page triait toute
+        # la convention.
+        indexes = [
+            models.Index(fields=["convention", "nom", "prenom", "id"], name="utilisateur_conv_nom"),
+            # Les autres tris : la colonne, puis de quoi départager sans lire la table ; l'ordre
+            # inverse se lit à rebours, départagé groupe par groupe (tri incrémental).
+            models.Index(fields=["convention", "prenom", "nom", "id"], name="utilisateur_conv_prenom"),
+            models.Index(fields=["convention", "identifiant"], name="utilisateur_conv_identifiant"),
+            models.Index(fields=["convention", "date_ouverture", *DEPARTAGE], name="utilisateur_conv_ouverture"),
+            models.Index(fields=["convention", "date_cloture", *DEPARTAGE], name="utilisateur_conv_cloture"),
+        ]
         constraints = [contrainte_periode("utilisateur_periode_valide")]
 
     def __str__(self) -> str:
@@ -256,6 +272,32 @@ class Appartenance(Datee):
         verbose_name_plural = "appartenances"
         ordering = ["-date_ouverture"]
         constraints = [contrainte_periode("appartenance_periode_valide")]
+        # « Appartenances qui se terminent dans les 30 jours » : une plage de dates de clôture.
+        indexes = [models.Index(fields=["date_cloture"], name="appartenance_cloture")]
+
+
+class SyntheseProfils(models.Model):
+    """Chiffres de la nuit du tableau « Utilisateurs par service et profil » d'une grande
+    convention (voir ``tableaux_de_bord.tableaux.synthese_profils_calculer``) : pour chaque
+    profil accordé, le nombre d'utilisateurs qui le détiennent le ``jour`` ; la ligne sans profil
+    compte ceux qui en détiennent au moins un. Un résumé daté, jamais une décision d'accès."""
+
+    convention = models.ForeignKey(
+        "conventions.Convention", on_delete=models.CASCADE, related_name="+", verbose_name="convention"
+    )
+    jour = models.DateField("chiffres au")
+    profil = models.ForeignKey(
+        "conventions.Profil", on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name="profil"
+    )
+    nombre = models.PositiveIntegerField("nombre d'utilisateurs")
+
+    class Meta:
+        verbose_name = "synthèse des profils"
+        verbose_name_plural = "synthèses des profils"
+        indexes = [models.Index(fields=["convention", "-jour"], name="synthese_profils_convention")]
+
+    def __str__(self) -> str:
+        return f"{self.convention_id} {self.jour} {self.profil_id} : {self.nombre}"
 
 
 def empreinte_code_secours(code: str) -> str:

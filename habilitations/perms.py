@@ -120,7 +120,10 @@ def conventions_consultables(user: Utilisateur) -> QuerySet[Convention]:
     des habilitations : la question se pose ici, où les deux sont connus)."""
     visibles = conventions_visibles(user)
     if user.is_authenticated and user.organisme_id is not None:
-        return visibles | conventions_deleguees(user)
+        # Union des deux ensembles de clés (quelques lignes chacun), pas « l'un OU l'autre » sur
+        # la table : ce OU faisait lire les 70 000 conventions du pays à chaque affichage.
+        cles = visibles.order_by().values("pk").union(conventions_deleguees(user).order_by().values("pk"))
+        return Convention.objects.filter(pk__in=cles)
     return visibles
 
 
@@ -205,19 +208,54 @@ def groupes_du_perimetre(p: Perimetre) -> QuerySet[Groupe]:
     return groupes.filter(condition)
 
 
+def q_groupe_du_perimetre(p: Perimetre, champ: str = "groupe") -> Q:
+    """La condition « ``champ`` est un groupe du périmètre » (``groupes_du_perimetre``), posée
+    sur la jointure plutôt qu'en sous-requête : PostgreSQL part alors de la ligne cherchée (une
+    date de clôture, un compte) au lieu de parcourir tous les groupes du pays."""
+    condition = Q(**{f"{champ}__convention": p.convention})
+    if not p.responsable:
+        return condition
+    racines = Q()
+    for chemin in p.racines:
+        racines |= Q(**{f"{champ}__chemin__startswith": chemin})
+    return condition & racines
+
+
 def _administrateurs(convention: Convention) -> QuerySet[Mandat]:
     return Mandat.objects.filter(convention=convention, administrateur=OuterRef("pk"))
+
+
+# Annotation posée par ``conventions_pour_perimetre`` : la convention a-t-elle un administrateur
+# (mandat passé, en cours ou à venir) dont le compte a été créé sous une autre convention ?
+ADMINISTRATEURS_D_AILLEURS = "administrateurs_d_ailleurs"
+
+
+def conventions_pour_perimetre(conventions: QuerySet[Convention]) -> QuerySet[Convention]:
+    """Les conventions, chacune annotée de ``ADMINISTRATEURS_D_AILLEURS`` (dans la même requête) :
+    ``utilisateurs_du_perimetre`` lit alors les comptes d'une convention par le seul index
+    (convention, tri) quand tous ses administrateurs sont des siens, le cas ordinaire."""
+    d_ailleurs = Mandat.objects.filter(convention=OuterRef("pk")).exclude(administrateur__convention=OuterRef("pk"))
+    return conventions.annotate(**{ADMINISTRATEURS_D_AILLEURS: Exists(d_ailleurs)})
 
 
 def utilisateurs_du_perimetre(p: Perimetre) -> QuerySet[Utilisateur]:
     """Les comptes de la convention (créés sous elle, ou ses administrateurs) ; pour un
     responsable, ceux qui appartiennent (ou ont appartenu) à un groupe de son sous-arbre, sans
-    les administrateurs."""
-    comptes = Utilisateur.objects.filter(Q(convention=p.convention) | Exists(_administrateurs(p.convention)))
-    if not p.responsable:
-        return comptes
-    membres = Appartenance.objects.filter(utilisateur=OuterRef("pk"), groupe__in=groupes_du_perimetre(p))
-    return comptes.filter(Exists(membres)).exclude(Exists(_administrateurs(p.convention)))
+    les administrateurs.
+
+    « Créés sous elle OU administrateurs » dans une seule condition empêche PostgreSQL de suivre
+    l'index (convention, tri) : il lisait et triait les 300 000 comptes du pays pour 25 lignes.
+    Quand la convention a été lue par ``conventions_pour_perimetre`` et que ses administrateurs
+    sont tous des siens (le cas ordinaire), la condition se réduit à la convention ; sinon elle
+    reste entière (juste, plus lente)."""
+    comptes = Utilisateur.objects.filter(convention=p.convention)
+    if p.responsable:
+        # Un administrateur n'est jamais dans la vue d'un responsable.
+        membres = Appartenance.objects.filter(utilisateur=OuterRef("pk"), groupe__in=groupes_du_perimetre(p))
+        return comptes.filter(Exists(membres)).exclude(Exists(_administrateurs(p.convention)))
+    if getattr(p.convention, ADMINISTRATEURS_D_AILLEURS, True):
+        return Utilisateur.objects.filter(Q(convention=p.convention) | Exists(_administrateurs(p.convention)))
+    return comptes
 
 
 def profils_du_perimetre(p: Perimetre, parent: Groupe | None = None) -> QuerySet[Profil]:

@@ -6,6 +6,7 @@ from habilitations import services
 from habilitations.administration.import_csv import (
     tasks as tasks_import,  # noqa: F401 (enregistre « habilitations.importer_utilisateurs » auprès du worker)
 )
+from habilitations.administration.tableaux_de_bord import tableaux
 
 
 @shared_task(ignore_result=True)
@@ -30,3 +31,10 @@ def mot_de_passe_oublie(identifiant: str, demande_le: str) -> None:
     """« Mot de passe oublié ? » traité hors de la requête : la page répond en temps constant,
     que le compte existe ou non. Idempotent : une livraison en double n'émet rien de plus."""
     services.mot_de_passe_oublie(identifiant=identifiant, demande_le=datetime.datetime.fromisoformat(demande_le))
+
+
+@shared_task(ignore_result=True)
+def syntheses_tableaux_de_bord() -> int:
+    """Chaque nuit, après les tâches du jour : les chiffres de profils des grandes conventions
+    (« Mes tableaux de bord »), datés ; voir ``tableaux.synthese_profils_calculer``."""
+    return tableaux.synthese_profils_calculer()

@@ -1015,6 +1015,8 @@ class Generateur:
                     cloture = None
                     if tirage < 0.08:
                         cloture = self.jour + datetime.timedelta(days=rng.randint(1, 120))  # échéances à venir
+                        # Une appartenance qui ne s'ouvre que plus tard ne peut finir avant de s'ouvrir.
+                        cloture = max(cloture, ouverture + datetime.timedelta(days=1))
                     elif tirage < 0.15:
                         cloture = max(ouverture + datetime.timedelta(days=1), self._jour_avant(300))
                     if cloture is not None and cloture <= ouverture:

@@ -88,7 +88,9 @@ class EvenementAudit(models.Model):
         ordering = ["-cree_le", "-id"]
         indexes = [
             models.Index(fields=["cible_type", "cible_id"], name="audit_cible"),
-            models.Index(fields=["convention", "-cree_le"], name="audit_convention"),
+            # Le journal d'une convention dans son ordre (date, puis clé) : la page 1 000 lit ses
+            # clés dans l'index seul (``listes.paginer(par_cles=True)``).
+            models.Index(fields=["convention", "-cree_le", "-id"], name="audit_convention_ordre"),
         ]
 
     def __str__(self) -> str:

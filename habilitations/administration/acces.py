@@ -15,7 +15,8 @@ from habilitations.models import Appartenance, Groupe, Utilisateur
 def perimetre_ou_404(request, convention_pk: int, *, ecriture: bool = False) -> perms.Perimetre:
     """Le périmètre de l'utilisateur connecté dans la convention. 404 si la convention est hors
     de son périmètre ; 403 si elle y est mais qu'il ne peut que lire et que la page écrit."""
-    convention = get_object_or_404(Convention.objects.select_related("caf", "organisme__caf"), pk=convention_pk)
+    conventions = perms.conventions_pour_perimetre(Convention.objects.select_related("caf", "organisme__caf"))
+    convention = get_object_or_404(conventions, pk=convention_pk)
     perimetre = perms.perimetre(request.user, convention)
     if perimetre is None:
         raise Http404

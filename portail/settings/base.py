@@ -280,6 +280,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "habilitations.tasks.taches_quotidiennes",
         "schedule": crontab(hour=0, minute=15),
     },
+    # Puis les chiffres de profils des grandes conventions (« Mes tableaux de bord », datés).
+    "syntheses-tableaux-de-bord": {
+        "task": "habilitations.tasks.syntheses_tableaux_de_bord",
+        "schedule": crontab(hour=0, minute=45),
+    },
     # Approbateurs AFAS sans décision de la Caf : relances à 3 et 7 jours (idempotentes).
     "relancer-validations-afas": {
         "task": "afas.tasks.relancer_validations",

@@ -3,19 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from html import escape as echapper
 
+from django import forms
 from django.core.paginator import Page, Paginator
-from django.db.models import F, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, CharField, F, Func, Q, QuerySet, Value
+from django.forms.utils import flatatt
+from django.utils.safestring import mark_safe
 
 PAR_PAGE = 25
 # Le paramètre d'adresse du tri (« ?tri=-date »), lu ici et écrit par les en-têtes de colonnes.
 PARAMETRE_TRI = "tri"
 
 
-def paginer(request, queryset: QuerySet, par_page: int = PAR_PAGE) -> Page:
+class PaginateurParCles(Paginator):
+    """Une page en deux temps dans une seule requête : les clés primaires de la page (sous-requête
+    triée, ``LIMIT``/``OFFSET``, qu'un index qui couvre le tri lit sans toucher la table), puis
+    les 25 lignes entières par leur clé. Sans cela, la page 1 000 d'une liste de 50 000 lignes
+    lisait 25 000 lignes entières pour en jeter 24 975 (et PostgreSQL préférait alors les trier
+    toutes, sur disque). Même ordre, mêmes lignes, même nombre de requêtes que ``Paginator``."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bas = (number - 1) * self.per_page
+        haut = bas + self.per_page
+        if haut + self.orphans >= self.count:
+            haut = self.count
+        cles = self.object_list.values("pk")[bas:haut]
+        return self._get_page(self.object_list.filter(pk__in=cles), number, self)
+
+
+def paginer(request, queryset: QuerySet, par_page: int = PAR_PAGE, *, par_cles: bool = False) -> Page:
     """La page demandée (``?page=``) ; une page hors limites donne la dernière, pas une erreur.
-    ``pages_list`` sert au gabarit de pagination DSFR (numéros avec ellipses)."""
-    page = Paginator(queryset, par_page).get_page(request.GET.get("page"))
+    ``pages_list`` sert au gabarit de pagination DSFR (numéros avec ellipses). ``par_cles`` : lire
+    la page par ses clés primaires (``PaginateurParCles``), pour les longues listes dont un index
+    couvre le tri ; le queryset ne doit alors être ni ``distinct()`` ni ``values()``."""
+    paginateur = (PaginateurParCles if par_cles else Paginator)(queryset, par_page)
+    page = paginateur.get_page(request.GET.get("page"))
     page.pages_list = list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
     return page
 
@@ -46,3 +71,42 @@ def cle_primaire(valeur: str) -> int | None:
     if valeur.isascii() and valeur.isdigit() and len(valeur) <= 18:
         return int(valeur)
     return None
+
+
+class ListeDeroulanteLongue(forms.Select):
+    """Une liste déroulante de filtre aux milliers de choix (les 2 000 groupes d'une grande
+    commune), au même balisage que ``forms.Select`` : les options sont écrites directement au
+    lieu de rendre un gabarit par option (une page de la liste des utilisateurs passait sinon
+    les deux tiers de son temps dans ces 2 000 petits gabarits). Choix sans groupes d'options."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        choisies = {str(v) for v in self.format_value(value)}
+        # Échappement de la bibliothèque standard (mêmes caractères que django.utils.html.escape),
+        # une chaîne par option : format_html par option coûtait encore 20 ms pour 2 000 groupes.
+        options = "".join(
+            f'<option value="{echapper(str(cle))}"{" selected" if str(cle) in choisies else ""}>'
+            f"{echapper(str(libelle))}</option>"
+            for cle, libelle in self.choices
+        )
+        attributs = flatatt(self.build_attrs(self.attrs, attrs))
+        return mark_safe(f'<select name="{echapper(name)}"{attributs}>{options}</select>')  # noqa: S308 (tout est échappé ci-dessus)
+
+
+def q_parmi(champ: str, cles: Sequence[int]) -> Q:
+    """« ``champ`` est l'une des ``cles`` » (``champ__in``). Sous PostgreSQL, les clés passent en
+    un seul tableau (``champ = ANY('{…}')``) et non en une liste de littéraux : 20 000 clés
+    répétées dans les sous-requêtes d'une page coûtaient dix fois plus de planification."""
+    if connection.vendor != "postgresql":
+        return Q(**{f"{champ}__in": cles})
+    # Le tableau écrit une fois en texte (« {1,2,3} », des entiers) : adapter 20 000 valeurs une à
+    # une, à chaque sous-requête, coûtait plus que la requête elle-même.
+    tableau = Value("{" + ",".join(str(int(cle)) for cle in cles) + "}", output_field=CharField())
+    return Q(
+        Func(
+            F(champ),
+            tableau,
+            arg_joiner=" = ANY(",
+            template="(%(expressions)s::bigint[]))",
+            output_field=BooleanField(),
+        )
+    )

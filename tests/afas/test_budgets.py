@@ -181,7 +181,8 @@ def test_file_de_la_caf(client, agent_caf, convention, administrateur, nombre):
     assert n == BUDGET_FILE_CAF
 
 
-BUDGET_TABLEAUX_DE_BORD = 26
+# 26, plus les chiffres de profils de la nuit (issue 11 : lus s'il y en a, comptés sinon).
+BUDGET_TABLEAUX_DE_BORD = 27
 BUDGET_ACCUEIL = 16
 
 

@@ -82,6 +82,45 @@ class TestPerimetre:
         assert services.droits_groupes_reconcilier() == (0, 0)  # idempotent
 
 
+class TestComptesDeLaConvention:
+    """``utilisateurs_du_perimetre`` : les comptes créés sous la convention et ses administrateurs,
+    d'où qu'ils viennent ; la convention lue par ``conventions_pour_perimetre`` dit si la condition
+    se réduit à la convention (le cas ordinaire, qui suit l'index)."""
+
+    def _perimetre(self, administrateur, convention):
+        lue = perms.conventions_pour_perimetre(Convention.objects.all()).get(pk=convention.pk)
+        return perms.perimetre(administrateur, lue)
+
+    def test_administrateur_venu_d_ailleurs_reste_dans_les_comptes(self, convention, administrateur, arbre, membre_a1):
+        # Un compte créé hors de cette convention, qui l'administre par son mandat.
+        Utilisateur.objects.filter(pk=administrateur.pk).update(convention=None)
+        p = self._perimetre(administrateur, convention)
+        assert getattr(p.convention, perms.ADMINISTRATEURS_D_AILLEURS) is True
+        assert {administrateur.identifiant, membre_a1.identifiant} <= identifiants(perms.utilisateurs_du_perimetre(p))
+
+    def test_administrateurs_de_la_maison_la_convention_suffit(
+        self, convention, administrateur, arbre, membre_a1, admin_autre_convention
+    ):
+        Utilisateur.objects.filter(pk=administrateur.pk).update(convention=convention)
+        p = self._perimetre(administrateur, convention)
+        assert getattr(p.convention, perms.ADMINISTRATEURS_D_AILLEURS) is False
+        comptes = perms.utilisateurs_du_perimetre(p)
+        assert "conventions_mandat" not in str(comptes.query)
+        assert set(comptes.values_list("pk", flat=True)) == set(
+            Utilisateur.objects.filter(convention=convention).values_list("pk", flat=True)
+        )
+        assert {administrateur.identifiant, membre_a1.identifiant} <= identifiants(comptes)
+        assert admin_autre_convention.identifiant not in identifiants(comptes)
+
+    def test_la_liste_des_utilisateurs_montre_l_administrateur_d_ailleurs(
+        self, client, convention, administrateur, arbre
+    ):
+        Utilisateur.objects.filter(pk=administrateur.pk).update(convention=None)
+        connecter_verifie(client, administrateur)
+        page = texte(client.get(reverse("gestion:utilisateurs", args=[convention.pk]), {"nom": "Castan"}))
+        assert administrateur.identifiant in page
+
+
 class TestProfilsEffectifs:
     def test_convention_close_retire_tout_profil(self, convention, membre_a1, arbre):
         assert perms.services_ouverts(membre_a1).exists()

@@ -19,7 +19,7 @@ from django.utils import timezone
 from conventions.models import Profil
 from habilitations import perms, services
 from habilitations.administration.tableaux_de_bord import tableaux
-from habilitations.models import Appartenance, Groupe, Utilisateur
+from habilitations.models import Appartenance, Groupe, SyntheseProfils, Utilisateur
 from portail.models import EvenementAudit
 from portail.socle.dates import aujourdhui
 from tests import factories
@@ -274,6 +274,74 @@ class TestUtilisateursParProfil:
             "AFAS-DECLARER": 2,
             "AFAS-HABILITER": 0,
         }
+
+
+class TestChiffresDeLaNuit:
+    """Une grande convention (``SEUIL_SYNTHESE`` appartenances) montre les chiffres de profils
+    calculés la nuit, datés ; l'export et le responsable comptent à l'instant."""
+
+    @pytest.fixture
+    def grande(self, monkeypatch):
+        monkeypatch.setattr(tableaux, "SEUIL_SYNTHESE", 1)
+
+    def test_la_page_montre_les_chiffres_dates_de_la_nuit(self, client, convention, admin_connecte, arbre, grande):
+        hier = jours(-1)
+        assert tableaux.synthese_profils_calculer(hier) == 1
+        nouveau = factories.creer_utilisateur(nom="Nouveau", prenom="Noé", convention=convention)
+        services.appartenance_ouvrir(par=None, utilisateur=nouveau, groupe=arbre["B"])
+        bloc = section(texte(client.get(page_url(convention))), "profils")
+        # Les chiffres d'hier (5 comptes), avec leur date ; l'export compte le nouveau.
+        assert "5 utilisateurs détiennent au moins un profil aujourd'hui" in bloc
+        assert f"chiffres au {hier:%d/%m/%Y}, calculés chaque nuit" in bloc
+        assert re.search(r"AFAS-DECLARER</td>\s*<td[^>]*>3<", bloc)
+        assert par_profil(exporter(client, convention, "profils"))["AFAS-DECLARER"] == 4
+        # La nuit suivante les rattrape.
+        tableaux.synthese_profils_calculer()
+        bloc = section(texte(client.get(page_url(convention))), "profils")
+        assert "6 utilisateurs détiennent au moins un profil" in bloc
+        assert f"chiffres au {aujourdhui():%d/%m/%Y}" in bloc
+
+    def test_memes_chiffres_que_le_compte_a_l_instant(self, client, convention, admin_connecte, arbre, grande):
+        tableaux.synthese_profils_calculer()
+        lignes = {
+            code: int(n)
+            for code, n in re.findall(
+                r"<td[^>]*>([A-Z0-9-]+)</td>\s*<td[^>]*>(\d+)<",
+                section(texte(client.get(page_url(convention))), "profils"),
+            )
+        }
+        assert (
+            lignes
+            == par_profil(exporter(client, convention, "profils"))
+            == {
+                "CDAP-T1": 3,
+                "AFAS-DECLARER": 3,
+                "AFAS-HABILITER": 0,
+            }
+        )
+
+    def test_le_responsable_compte_son_sous_arbre_a_l_instant(self, client, convention, arbre, resp_a, grande):
+        tableaux.synthese_profils_calculer()
+        connecter_verifie(client, resp_a)
+        bloc = section(texte(client.get(page_url(convention))), "profils")
+        assert "chiffres au" not in bloc
+        assert "3 utilisateurs détiennent au moins un profil aujourd'hui" in bloc
+
+    def test_sous_le_seuil_rien_n_est_calcule_et_l_ancien_s_efface(self, client, convention, admin_connecte, arbre):
+        assert tableaux.synthese_profils_calculer() == 0
+        assert "chiffres au" not in section(texte(client.get(page_url(convention))), "profils")
+        SyntheseProfils.objects.create(convention=convention, jour=jours(-3), profil=None, nombre=99)
+        tableaux.synthese_profils_calculer()
+        assert not SyntheseProfils.objects.exists()
+
+    def test_la_tache_de_nuit_les_calcule(self, convention, arbre, grande, settings):
+        from habilitations import tasks
+
+        assert settings.CELERY_BEAT_SCHEDULE["syntheses-tableaux-de-bord"]["task"] == (
+            "habilitations.tasks.syntheses_tableaux_de_bord"
+        )
+        tasks.syntheses_tableaux_de_bord.delay()
+        assert SyntheseProfils.objects.filter(convention=convention, jour=aujourdhui(), profil=None).get().nombre == 5
 
 
 class TestComptesInactifs:
@@ -596,8 +664,10 @@ class TestBudgetDeRequetes:
         # chacun des quatre autres tableaux (8) ; menu : gestionnaire ? et services ouverts (2) ;
         # session enregistrée (3) ; lignes AFAS (issue 12, composées par la coquille) : habilite-t-il
         # dans cette convention ? (1) ; pour l'administrateur, qui habilite, déclarants, rôles non
-        # tenus, approbateurs en attente, fins prochaines (4). Le nombre de comptes ne change rien.
-        with django_assert_max_num_queries(23 if persona == "resp_a" else 26):
+        # tenus, approbateurs en attente, fins prochaines (4) ; pour l'administrateur, les
+        # chiffres de la nuit des profils, s'il y en a (1 ; le responsable compte son sous-arbre).
+        # Le nombre de comptes ne change rien.
+        with django_assert_max_num_queries(23 if persona == "resp_a" else 27):
             reponse = client.get(page_url(convention))
         page = texte(reponse)
         assert len(re.findall(r"Masse\d{5}", section(page, "jamais-actives"))) == 10

@@ -92,7 +92,7 @@ def groupes(request: HttpRequest, convention: int) -> HttpResponse:
     )
     tri = request.GET.get("tri", "")
     tri = tri if tri.removeprefix("-") in TRIS else ""
-    page = paginer(request, trier(request, filtre.qs, TRIS, ordre_arbre()))
+    page = paginer(request, trier(request, filtre.qs, TRIS, ordre_arbre()), par_cles=True)
     for groupe in page:
         # Retrait de l'arbre par une classe DSFR d'espacement (pas de style en ligne : CSP).
         groupe.retrait = f"fr-pl-{min(2 * (groupe.niveau - 1), 12)}w" if groupe.niveau > 1 and not tri else ""
@@ -348,7 +348,9 @@ def groupe_appartenances(request: HttpRequest, convention: int, pk: int) -> Http
         groupe=groupe, utilisateur__in=perms.utilisateurs_du_perimetre(perimetre)
     ).select_related("utilisateur")
     tri = request.GET.get("tri", "")
-    page = paginer(request, trier(request, appartenances, TRIS_APPARTENANCES, TRI_APPARTENANCES_PAR_DEFAUT))
+    page = paginer(
+        request, trier(request, appartenances, TRIS_APPARTENANCES, TRI_APPARTENANCES_PAR_DEFAUT), par_cles=True
+    )
     jour = aujourdhui()
     for appartenance in page:
         appartenance.cloturable = perimetre.peut_ecrire and not appartenance.est_cloture(jour)

@@ -47,7 +47,7 @@ def journal(request, convention: int):
     """Les actes de la convention, du plus récent au plus ancien, 25 par page, filtrables."""
     perimetre = _perimetre_journal(request, convention)
     filtre = _filtre_journal(request, perimetre)
-    page = paginer(request, filtre.resultats())
+    page = paginer(request, filtre.resultats(), par_cles=True)
     export = request.GET.copy()
     export.pop("page", None)
     return render(

@@ -12,16 +12,18 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
 from conventions.models import Convention
 from habilitations import perms
-from habilitations.models import Appartenance, Groupe, GroupeProfil, Utilisateur
+from habilitations.models import Appartenance, Groupe, GroupeProfil, SyntheseProfils, Utilisateur
 from habilitations.services import reference_activite
 from portail.socle.csv import texte_cellule
 from portail.socle.dates import q_ouvert, q_pas_encore_cloture
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
 
 APERCU = 10
 TAILLE_LOT = 5000  # lignes lues à la fois par le curseur des exports
+# Appartenances à partir desquelles une convention a ses chiffres de profils calculés chaque nuit
+# (``synthese_profils_calculer``) : les compter à la demande lisait ses 100 000 appartenances
+# deux fois par affichage (plus d'une seconde pour une grande commune).
+SEUIL_SYNTHESE = 5_000
 
 
 @dataclass(frozen=True)
@@ -213,6 +219,48 @@ class UtilisateursParProfil(Tableau):
             "service__ordre", "service__libelle", "libelle", "pk"
         )
 
+    @cached_property
+    def synthese(self) -> tuple[datetime.date, dict[int | None, int]] | None:
+        """Les chiffres de la nuit (jour, {profil: nombre, None: au moins un profil}) si la
+        convention en a (grande convention) et que la page la montre entière ; sinon None : les
+        chiffres se comptent à la demande (responsable : son sous-arbre ; petite convention)."""
+        if self.perimetre.responsable:
+            return None
+        lignes = list(
+            SyntheseProfils.objects.filter(
+                convention=self.perimetre.convention,
+                jour=Subquery(
+                    SyntheseProfils.objects.filter(convention=self.perimetre.convention)
+                    .order_by("-jour")
+                    .values("jour")[:1]
+                ),
+            ).values_list("jour", "profil_id", "nombre")
+        )
+        if not lignes:
+            return None
+        return lignes[0][0], {profil: nombre for _jour, profil, nombre in lignes}
+
+    def section(self) -> Section:
+        if self.synthese is None:
+            return super().section()
+        jour, nombres = self.synthese
+        nombre = nombres.get(None, 0)
+        lignes = [
+            Ligne(tuple(texte_cellule(v) for v in (p.service.libelle, p.libelle, p.code, nombres.get(p.pk, 0))))
+            for p in self.requete()[: APERCU + 1]
+        ]
+        return Section(
+            slug=self.slug,
+            titre=self.titre,
+            description=self.description,
+            entetes=self.entetes,
+            nombre=nombre,
+            resume=f"{self.resume(nombre)} (chiffres au {jour:%d/%m/%Y}, calculés chaque nuit ; l'export compte à l'instant)",
+            lignes=lignes[:APERCU],
+            tronquee=len(lignes) > APERCU,
+            aucun=self.aucun,
+        )
+
     def _comptes_par_profil(self) -> dict[int, int]:
         par_profil = (
             self._habilitations()
@@ -370,7 +418,7 @@ class AppartenancesEcheance(Tableau):
     def requete(self) -> QuerySet[Appartenance]:
         return (
             Appartenance.objects.filter(
-                groupe__in=perms.groupes_du_perimetre(self.perimetre),
+                perms.q_groupe_du_perimetre(self.perimetre),
                 utilisateur__in=perms.utilisateurs_du_perimetre(self.perimetre),
                 date_cloture__gt=self.jour,
                 date_cloture__lte=self.jour + datetime.timedelta(days=self.jours),
@@ -457,3 +505,31 @@ TABLEAUX: dict[str, type[Tableau]] = {
     t.slug: t
     for t in (UtilisateursParProfil, ComptesInactifs, ComptesJamaisActives, AppartenancesEcheance, GroupesOrphelins)
 }
+
+
+def synthese_profils_calculer(jour: datetime.date | None = None) -> int:
+    """Chaque nuit : les chiffres du tableau « Utilisateurs par service et profil » de chaque
+    convention d'au moins ``SEUIL_SYNTHESE`` appartenances, comptés par la règle même de la page
+    (``UtilisateursParProfil``, convention entière), écrits pour ``jour`` ; les synthèses plus
+    anciennes et celles des conventions passées sous le seuil sont effacées. Une transaction par
+    convention. Rend le nombre de conventions calculées."""
+    jour = jour or timezone.localdate()
+    grandes = list(
+        Groupe.objects.order_by()
+        .values("convention_id")
+        .annotate(appartenances=Count("appartenances"))
+        .filter(appartenances__gte=SEUIL_SYNTHESE)
+        .values_list("convention_id", flat=True)
+    )
+    SyntheseProfils.objects.exclude(convention_id__in=grandes).delete()
+    maintenant = timezone.make_aware(datetime.datetime.combine(jour, datetime.time(12)))
+    for convention in perms.conventions_pour_perimetre(Convention.objects.filter(pk__in=grandes)).order_by("pk"):
+        tableau = UtilisateursParProfil(perms.Perimetre(convention, lecture_seule=True), maintenant=maintenant)
+        nombres: dict[int | None, int] = {None: tableau.nombre(), **tableau._comptes_par_profil()}
+        with transaction.atomic():
+            SyntheseProfils.objects.filter(convention=convention).delete()
+            SyntheseProfils.objects.bulk_create(
+                SyntheseProfils(convention=convention, jour=jour, profil_id=profil, nombre=nombre)
+                for profil, nombre in nombres.items()
+            )
+    return len(grandes)

@@ -97,7 +97,7 @@ def utilisateurs(request: HttpRequest, convention: int) -> HttpResponse:
     filtre = UtilisateurFiltre(
         request.GET or None, queryset=perms.utilisateurs_du_perimetre(perimetre), perimetre=perimetre
     )
-    page = paginer(request, trier(request, filtre.qs, TRIS, TRI_PAR_DEFAUT))
+    page = paginer(request, trier(request, filtre.qs, TRIS, TRI_PAR_DEFAUT), par_cles=True)
     for cible in page:
         # Les actions de chaque ligne, décidées par le module d'autorisation, pas par le gabarit.
         cible.peut_cloturer = perms.peut_cloturer_compte(perimetre, cible)

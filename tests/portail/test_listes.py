@@ -1,0 +1,71 @@
+"""Les aides de listes du socle (``portail.socle.listes``) : la page lue par ses clés donne les
+mêmes lignes, dans le même ordre et au même coût que la pagination ordinaire ; la liste
+déroulante longue a le balisage de ``forms.Select``."""
+
+import re
+
+import pytest
+from django import forms
+from django.test import RequestFactory
+from django.test.html import parse_html
+
+from conventions.models import Caf
+from portail.socle.listes import ListeDeroulanteLongue, paginer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cafs():
+    # Des noms en double : seul le départage par la clé rend l'ordre stable.
+    Caf.objects.bulk_create(Caf(code=f"{n:03d}", nom=f"Caf {n % 7}") for n in range(1, 61))
+    return Caf.objects.order_by("nom", "pk")
+
+
+def _page(cafs, page, par_cles: bool, par_page: int = 25):
+    return paginer(RequestFactory().get("/", {"page": page}), cafs, par_page, par_cles=par_cles)
+
+
+class TestPageParCles:
+    @pytest.mark.parametrize("numero", ["1", "2", "3", "999", "x", "-1"])
+    def test_memes_lignes_dans_le_meme_ordre(self, cafs, numero):
+        attendu = _page(cafs, numero, par_cles=False)
+        obtenu = _page(cafs, numero, par_cles=True)
+        assert [c.pk for c in obtenu] == [c.pk for c in attendu]
+        assert (obtenu.number, obtenu.paginator.num_pages, obtenu.pages_list) == (
+            attendu.number,
+            attendu.paginator.num_pages,
+            attendu.pages_list,
+        )
+
+    def test_derniere_page_complete_et_liste_vide(self, cafs):
+        assert len(list(_page(cafs, "3", par_cles=True))) == 10
+        assert list(_page(cafs.none(), "1", par_cles=True)) == []
+
+    def test_une_requete_de_comptage_une_requete_de_page(self, cafs, django_assert_num_queries):
+        with django_assert_num_queries(2):
+            lignes = list(_page(cafs, "2", par_cles=True))
+        assert len(lignes) == 25
+
+    def test_la_page_lit_ses_cles_en_sous_requete_triee(self, cafs):
+        requete = str(_page(cafs, "2", par_cles=True).object_list.query)
+        assert re.search(r"IN \(SELECT .* ORDER BY .* LIMIT 25 OFFSET 25\)", requete)
+
+
+class Formulaire(forms.Form):
+    ordinaire = forms.ChoiceField(choices=[("", "Tous"), ("1", "A <b> & « c »"), ("22", "Deux")], required=False)
+    longue = forms.ChoiceField(
+        choices=[("", "Tous"), ("1", "A <b> & « c »"), ("22", "Deux")], required=False, widget=ListeDeroulanteLongue
+    )
+
+
+class TestListeDeroulanteLongue:
+    @pytest.mark.parametrize("valeur", [None, "", "22", "inconnue"])
+    def test_meme_balisage_que_select(self, valeur):
+        f = Formulaire({"ordinaire": valeur, "longue": valeur} if valeur is not None else None)
+        # Même arbre HTML (l'ordre des attributs et les blancs entre balises n'y comptent pas).
+        assert parse_html(str(f["longue"])) == parse_html(str(f["ordinaire"]).replace("ordinaire", "longue"))
+
+    def test_libelles_echappes(self):
+        html = str(Formulaire()["longue"])
+        assert "A &lt;b&gt; &amp; « c »" in html and "<b>" not in html
