@@ -50,8 +50,12 @@ def referentiel_recreer() -> None:
 
 
 def _transactionnel(item: pytest.Item) -> bool:
+    """Marqué ``django_db(transaction=True)``, ou servi par ``live_server`` / ``transactional_db``
+    (les parcours navigateur) : la base est vidée à la fin, pas ramenée en arrière."""
     marqueur = item.get_closest_marker("django_db")
-    return bool(marqueur and marqueur.kwargs.get("transaction"))
+    if marqueur and marqueur.kwargs.get("transaction"):
+        return True
+    return bool({"live_server", "transactional_db"} & set(getattr(item, "fixturenames", ())))
 
 
 @pytest.fixture(autouse=True)
