@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests import factories
+from tests.referentiel import referentiel_recreer
 
 
 @pytest.fixture(autouse=True)
@@ -29,24 +30,6 @@ def _taches_dans_le_processus(request):
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = avant
-
-
-def referentiel_recreer() -> None:
-    """Services et profils (conventions 0003) et barème national du financement AFAS (afas 0004) :
-    données de référence créées par migration, recréées ici de façon idempotente. Le cache des
-    types de contenu, lu par les droits objets, est vidé aussi (post_migrate les recrée sous
-    d'autres clés après un vidage)."""
-    import importlib
-
-    from django.apps import apps
-    from django.contrib.contenttypes.models import ContentType
-
-    from afas.models import ParametreFinancement
-
-    ContentType.objects.clear_cache()
-    importlib.import_module("conventions.migrations.0003_services_et_profils").creer(apps, None)
-    if not ParametreFinancement.objects.filter(caf__isnull=True).exists():
-        importlib.import_module("afas.migrations.0004_financement").bareme_national(apps, None)
 
 
 def _transactionnel(item: pytest.Item) -> bool:

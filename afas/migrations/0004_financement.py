@@ -9,9 +9,10 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-# Le barème national des exercices 2024 à 2026 (``caf`` vide). Les taux sont les règles publiques
-# de la Cnaf ; les prix plafonds ne sont pas vérifiés ici : ils sont marqués « à confirmer ».
-EXERCICES = (2024, 2025, 2026)
+# Le barème national des exercices 2024 à 2027 (``caf`` vide) : 2027 parce que le prévisionnel N+1
+# s'ouvre mi-décembre. Les taux sont les règles publiques de la Cnaf ; les prix plafonds ne sont
+# pas vérifiés ici : ils sont marqués « à confirmer ».
+EXERCICES = (2024, 2025, 2026, 2027)
 A_CONFIRMER = (
     "Valeur indicative, non vérifiée par l'équipe du portail : à confirmer par la Caf avec le barème "
     "Cnaf de l'exercice avant tout versement."

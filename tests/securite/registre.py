@@ -184,7 +184,10 @@ def activite_declaree(m: Monde) -> dict:
 
 def parametre_national(m: Monde) -> dict:
     from afas.models import ParametreFinancement
+    from tests.referentiel import referentiel_recreer
 
+    # Le barème national vient d'une migration : un test transactionnel voisin (xdist) a pu le vider.
+    referentiel_recreer()
     return {"pk": ParametreFinancement.objects.filter(caf__isnull=True).order_by("pk").values_list("pk", flat=True)[0]}
 
 
