@@ -249,6 +249,39 @@ def _journal(valeurs: dict[str, Any]) -> dict[str, str | None]:
     return {nom: (None if v is None else str(v)) for nom, v in valeurs.items()}
 
 
+def _ecrire(
+    declaration: Declaration,
+    actuelle: DonneesActivite | DonneesFinancieres,
+    *,
+    par: Utilisateur,
+    version: int,
+    valeurs: dict[str, Any],
+    commentaire_ecart: str | None,
+    action: str,
+    repere: dict[str, Any] | None = None,
+) -> None:
+    """L'écriture commune aux deux parts, sous le verrou de la déclaration et après les
+    vérifications : seulement si la version lue par le formulaire est encore celle de la base,
+    puis le commentaire d'écart, la ligne de journal et l'avancement de l'état."""
+    ecrites = (
+        type(actuelle)
+        .objects.filter(pk=actuelle.pk, version=version)
+        .update(**valeurs, version=F("version") + 1, saisie_par=par, saisie_le=timezone.now())
+    )
+    if ecrites != 1:  # pragma: no cover — le verrou de la déclaration l'empêche déjà
+        raise _conflit(actuelle)
+    _commentaire_ecrire(declaration, commentaire_ecart)
+    repere = repere or {}
+    audit_enregistrer(
+        par=par,
+        action=action,
+        cible=declaration,
+        avant={**repere, **_journal({c: getattr(actuelle, c) for c in valeurs})},
+        apres={**repere, **_journal(valeurs)},
+    )
+    _avancer(declaration, par=par)
+
+
 def donnees_activite_enregistrer(
     *,
     par: Utilisateur,
@@ -276,21 +309,16 @@ def donnees_activite_enregistrer(
         verifier_activite(valeurs)
         commentaire = declaration.commentaire_ecart if commentaire_ecart is None else commentaire_ecart
         _verifier_ecart_activite(declaration, actuelle.pk, valeurs, commentaire)
-        maintenant = timezone.now()
-        ecrites = DonneesActivite.objects.filter(pk=actuelle.pk, version=version).update(
-            **valeurs, version=F("version") + 1, saisie_par=par, saisie_le=maintenant
-        )
-        if ecrites != 1:  # pragma: no cover — le verrou de la déclaration l'empêche déjà
-            raise _conflit(actuelle)
-        _commentaire_ecrire(declaration, commentaire_ecart)
-        audit_enregistrer(
+        _ecrire(
+            declaration,
+            actuelle,
             par=par,
+            version=version,
+            valeurs=valeurs,
+            commentaire_ecart=commentaire_ecart,
             action="declaration_donnees_activite",
-            cible=declaration,
-            avant={"ligne": actuelle.pk, **_journal({c: getattr(actuelle, c) for c in valeurs})},
-            apres={"ligne": actuelle.pk, **_journal(valeurs)},
+            repere={"ligne": actuelle.pk},
         )
-        _avancer(declaration, par=par)
     actuelle.refresh_from_db()
     return actuelle
 
@@ -321,19 +349,14 @@ def donnees_financieres_enregistrer(
         verifier_financier(valeurs)
         commentaire = verrouillee.commentaire_ecart if commentaire_ecart is None else commentaire_ecart
         _verifier_ecart_financier(verrouillee, valeurs, commentaire)
-        ecrites = DonneesFinancieres.objects.filter(pk=actuelles.pk, version=version).update(
-            **valeurs, version=F("version") + 1, saisie_par=par, saisie_le=timezone.now()
-        )
-        if ecrites != 1:  # pragma: no cover — le verrou de la déclaration l'empêche déjà
-            raise _conflit(actuelles)
-        _commentaire_ecrire(verrouillee, commentaire_ecart)
-        audit_enregistrer(
+        _ecrire(
+            verrouillee,
+            actuelles,
             par=par,
+            version=version,
+            valeurs=valeurs,
+            commentaire_ecart=commentaire_ecart,
             action="declaration_donnees_financieres",
-            cible=verrouillee,
-            avant=_journal({c: getattr(actuelles, c) for c in valeurs}),
-            apres=_journal(valeurs),
         )
-        _avancer(verrouillee, par=par)
     actuelles.refresh_from_db()
     return actuelles
