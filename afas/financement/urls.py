@@ -13,9 +13,9 @@ urlpatterns: list[URLPattern] = [
     path("afas/activites/<int:pk>/historique/", views.activite_historique, name="activite_historique"),
     path("afas/activites/<int:pk>/statistiques/", views.activite_statistiques, name="activite_statistiques"),
     path("afas/activites/<int:pk>/plan-mercredi/", views.activite_plan_mercredi, name="activite_plan_mercredi"),
-    path("afas/appels/<int:pk>/financement/", views.appel_financement, name="appel_financement"),
+    path("afas/appels-de-declaration/<int:pk>/financement/", views.appel_financement, name="appel_financement"),
     path(
-        "afas/appels/<int:pk>/financement/export/",
+        "afas/appels-de-declaration/<int:pk>/financement/export.csv",
         views.appel_financement_export,
         name="appel_financement_export",
     ),

@@ -9,6 +9,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from afas import services as services_afas
 from afas.enums import RoleAfas
@@ -88,11 +89,11 @@ def test_declarant_et_agent_lisent_le_financement(navigateur, live_server):
     # L'agent de la Caf : financement de l'appel, paramètres, Plan mercredi, statistiques.
     page.context.clear_cookies()
     connecter(page, agent)
-    page.goto(f"/afas/appels/{appel.pk}/financement/")
+    page.goto(reverse("afas:appel_financement", args=[appel.pk]))
     verifier_page(page)
     expect(page.get_by_text(re.compile("Total des montants figés"))).to_be_visible()
     expect(page.get_by_text("Hors norme").first).to_be_visible()
-    page.get_by_role("link", name="Paramètres de financement").click()
+    page.locator("#contenu").get_by_role("link", name="Paramètres de financement").click()
     verifier_page(page)
     page.get_by_role("spinbutton", name="Exercice").fill("2025")
     page.get_by_label("Type d'activité", exact=True).select_option(label="EAJE")
