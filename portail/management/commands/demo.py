@@ -19,6 +19,8 @@ from afas import services as afas_services
 from afas.campagnes import services as campagnes
 from afas.declarations.etats import transitionner
 from afas.enums import DecisionCaf, EtatDeclaration, RoleAfas, TypeDeclaration
+from afas.financement import statistiques
+from afas.financement.services import montant_figer
 from afas.instruction import services as instruction
 from afas.models import (
     Activite,
@@ -110,6 +112,8 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("Les données de démonstration ne se chargent qu'en développement (DEBUG).")
         comptes = self._charger()
+        # Les références des statistiques (d'ordinaire calculées chaque nuit) : tout de suite.
+        statistiques.statistiques_calculer()
         self._afficher(comptes)
 
     @transaction.atomic
@@ -420,4 +424,7 @@ def _recepisse(declaration: Declaration, par: Utilisateur) -> Recepisse:
     transmission (contenu figé, empreinte SHA-256, PDF) ; la démonstration fait elle-même le
     passage d'état (son approbateur n'est validé que sur une activité)."""
     declaration = Declaration.objects.select_related("activite__organisme", "caf").get(pk=declaration.pk)
-    return instruction.recepisse_creer(par=par, declaration=declaration)
+    recepisse = instruction.recepisse_creer(par=par, declaration=declaration)
+    # Comme à la transmission : le montant estimé est figé avec les paramètres du jour.
+    montant_figer(declaration, par=par)
+    return recepisse
