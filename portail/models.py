@@ -33,6 +33,11 @@ class Courriel(models.Model):
     tentatives = models.PositiveSmallIntegerField("tentatives", default=0)
     prochaine_tentative_le = models.DateTimeField("prochaine tentative le", default=timezone.now)
     derniere_erreur = models.TextField("dernière erreur", blank=True)
+    # Une pièce jointe au plus (le récépissé PDF d'une déclaration transmise), gardée avec le
+    # courriel : il part tel qu'il a été écrit, même relancé des heures plus tard.
+    piece_jointe_nom = models.CharField("nom de la pièce jointe", max_length=120, blank=True)
+    piece_jointe_type = models.CharField("type de la pièce jointe", max_length=80, blank=True)
+    piece_jointe = models.BinaryField("pièce jointe", null=True, blank=True)
 
     objects = CourrielQuerySet.as_manager()
 

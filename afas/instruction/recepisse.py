@@ -151,3 +151,9 @@ def pdf_rendre(recepisse: Recepisse) -> bytes:
     )
     aucun_acces = URLFetcher(allowed_protocols=frozenset(), fail_on_errors=True)
     return HTML(string=html, url_fetcher=aucun_acces).write_pdf()
+
+
+def nom_fichier(recepisse: Recepisse) -> str:
+    """``recepisse-<équipement>-<exercice>-<type>-<n°>.pdf`` : au téléchargement et en pièce jointe."""
+    d = recepisse.declaration
+    return f"recepisse-{d.activite.numero_equipement}-{d.exercice}-{d.type_declaration}-{recepisse.numero}.pdf"

@@ -120,6 +120,7 @@ def declaration_transmettre(*, par: Utilisateur, declaration: Declaration) -> Re
                     "recepisse": recepisse,
                     "lien": adresse_portail() + reverse("afas:recepisse", kwargs={"pk": recepisse.pk}),
                 },
+                "piece_jointe": (recepisse_module.nom_fichier(recepisse), bytes(recepisse.pdf), "application/pdf"),
             }
         ]
         if par.email

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from afas import perms
 from afas.enums import FIGES
+from afas.instruction import recepisse as recepisse_module
 from afas.instruction import services
 from afas.instruction.filtres import DeclarationRecueFiltre, avec_retard
 from afas.instruction.forms import RenvoiForm, ValidationDeclarationForm
@@ -67,11 +68,7 @@ def recepisse(request, pk: int):
     recu = get_object_or_404(
         perms.recepisses_visibles(request.user).select_related("declaration__activite").defer("contenu"), pk=pk
     )
-    declaration = recu.declaration
-    nom = (
-        f"recepisse-{declaration.activite.numero_equipement}-{declaration.exercice}-"
-        f"{declaration.type_declaration}-{recu.numero}.pdf"
-    )
+    nom = recepisse_module.nom_fichier(recu)
     reponse = HttpResponse(bytes(recu.pdf), content_type="application/pdf")
     reponse["Content-Disposition"] = content_disposition_header(as_attachment=False, filename=nom)
     return reponse

@@ -53,13 +53,18 @@ def courriel_envoyer(*, courriel_id: int) -> bool:
             return False
         courriel.tentatives += 1
         try:
-            EmailMessage(
+            message = EmailMessage(
                 # Une ligne écrite avant la normalisation du sujet partirait en erreur à jamais.
                 subject=sujet_normaliser(courriel.sujet),
                 body=courriel.corps,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[courriel.destinataire],
-            ).send(fail_silently=False)
+            )
+            if courriel.piece_jointe_nom:
+                message.attach(
+                    courriel.piece_jointe_nom, bytes(courriel.piece_jointe or b""), courriel.piece_jointe_type
+                )
+            message.send(fail_silently=False)
         except Exception as exc:
             courriel.derniere_erreur = f"{type(exc).__name__}: {exc}"[:2000]
             courriel.prochaine_tentative_le = timezone.now() + delai_avant_nouvel_essai(courriel.tentatives)

@@ -30,11 +30,23 @@ def adresse_portail() -> str:
     return settings.PORTAIL_URL or adresse_portail_courante.get() or ADRESSE_PAR_DEFAUT
 
 
-def _rendre(*, modele: str, destinataire: str, contexte: dict[str, Any]) -> Courriel:
+def _rendre(
+    *, modele: str, destinataire: str, contexte: dict[str, Any], piece_jointe: tuple[str, bytes, str] | None = None
+) -> Courriel:
+    """``piece_jointe`` : (nom du fichier, contenu, type MIME), facultative."""
     contexte = {"portail_url": adresse_portail(), **contexte}
     sujet = sujet_normaliser(render_to_string(f"emails/{modele}_subject.txt", contexte))
     corps = render_to_string(f"emails/{modele}_body.txt", contexte)
-    return Courriel(modele=modele, destinataire=destinataire, sujet=sujet, corps=corps)
+    nom, contenu, type_mime = piece_jointe or ("", None, "")
+    return Courriel(
+        modele=modele,
+        destinataire=destinataire,
+        sujet=sujet,
+        corps=corps,
+        piece_jointe_nom=nom,
+        piece_jointe=contenu,
+        piece_jointe_type=type_mime,
+    )
 
 
 def courriel_preparer(*, modele: str, destinataire: str, contexte: dict[str, Any]) -> Courriel:
@@ -48,7 +60,8 @@ COURRIELS_PAR_TACHE = 200
 
 
 def courriels_preparer(envois: list[dict[str, Any]]) -> list[Courriel]:
-    """Plusieurs courriels d'un même acte (``modele``, ``destinataire``, ``contexte`` chacun),
+    """Plusieurs courriels d'un même acte (``modele``, ``destinataire``, ``contexte`` chacun, et
+    une ``piece_jointe`` facultative),
     écrits en une insertion ; ils partent quand la transaction est validée, dans cet ordre, par
     paquets de ``COURRIELS_PAR_TACHE``."""
     courriels = Courriel.objects.bulk_create([_rendre(**envoi) for envoi in envois])

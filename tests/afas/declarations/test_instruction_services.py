@@ -9,6 +9,7 @@ import io
 import json
 
 import pytest
+from django.core import mail
 from pypdf import PdfReader
 
 from afas import services as services_afas
@@ -18,6 +19,7 @@ from afas.instruction import recepisse as recepisse_module
 from afas.instruction import services
 from afas.models import Declaration, EvenementDeclaration, HabilitationAfas, MontantEstime, Recepisse
 from portail.models import Courriel, EvenementAudit
+from portail.socle.courriels import courriel_envoyer
 from portail.socle.erreurs import ErreurMetier
 from tests.afas.conftest import creer_activite, creer_lieu
 from tests.afas.declarations.fabrique_instruction import creer_declaration, declarant_avec_role
@@ -105,6 +107,13 @@ def test_transmettre_fige_le_contenu_son_empreinte_et_le_pdf(declaration, approb
     assert courriel.destinataire == approbateur.email
     assert f"/afas/recepisses/{recepisse.pk}/pdf/" in courriel.corps
     assert recepisse.empreinte in courriel.corps
+
+    # Le récépissé PDF part en pièce jointe, octet pour octet celui qui est conservé.
+    mail.outbox.clear()
+    assert courriel_envoyer(courriel_id=courriel.pk)
+    ((nom, contenu, type_mime),) = mail.outbox[0].attachments
+    assert (nom, type_mime) == (f"recepisse-EQ0001-2026-reel-{recepisse.numero}.pdf", "application/pdf")
+    assert contenu == bytes(recepisse.pdf)
 
 
 def test_transmettre_fige_le_montant_estime_une_fois_par_transmission(declaration, approbateur):
