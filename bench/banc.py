@@ -189,9 +189,7 @@ def pages(p: dict) -> list[Page]:
 #
 # Une ligne par page : (nom, persona, nom d'adresse Django, constructeur). Le constructeur reçoit
 # les objets AFAS du résumé (``personas["afas"]`` et la convention de la grande commune) et rend
-# (paramètres de l'adresse, chaîne de requête). Une adresse pas encore livrée (issues 13 et 14)
-# est sautée et annoncée « absente » : sa ligne entre dans le banc et dans tests/perf le jour où
-# elle existe. Ajouter une page AFAS = ajouter une ligne ici.
+# (paramètres de l'adresse, chaîne de requête). Ajouter une page AFAS = ajouter une ligne ici.
 
 
 def _sans(requete: str = ""):
@@ -254,26 +252,19 @@ def _django_pret() -> None:
         django.setup()
 
 
-def pages_afas(p: dict, absentes: list[str] | None = None) -> list[Page]:
-    """Les pages AFAS dont l'adresse existe ; les autres sont annoncées « absente » (et ajoutées à
-    ``absentes``). Rien sans les objets AFAS du résumé (données générées avant AFAS)."""
+def pages_afas(p: dict) -> list[Page]:
+    """Les pages AFAS du banc. Rien sans les objets AFAS du résumé (données générées avant AFAS) ;
+    une adresse renommée fait échouer le banc (NoReverseMatch) plutôt que de sortir du tableau."""
     if "afas" not in p or "declarant" not in p.get("comptes", {}):
         return []
     _django_pret()
-    from django.urls import NoReverseMatch, reverse
+    from django.urls import reverse
 
     objets = {**p["afas"], "convention": p["convention"]}
     liste = []
     for nom, persona, adresse, constructeur in PAGES_AFAS:
         parametres, requete = constructeur(objets)
-        try:
-            chemin = reverse(adresse, kwargs=parametres)
-        except NoReverseMatch:
-            print(f"  {nom} : absente ({adresse} n'existe pas encore, ou pas avec {parametres})", file=sys.stderr)
-            if absentes is not None:
-                absentes.append(nom)
-            continue
-        liste.append(Page(nom, persona, chemin + requete))
+        liste.append(Page(nom, persona, reverse(adresse, kwargs=parametres) + requete))
     return liste
 
 
