@@ -72,29 +72,47 @@ def double_authentification_requise(user: Utilisateur) -> bool:
     return cache
 
 
-def _administrateur_ou_responsable(user: Utilisateur) -> bool:
-    """Administrateur d'une convention effective ou responsable d'un groupe effectif ce jour ;
-    les deux questions en une seule requête (le middleware la pose à chaque page)."""
-    jour = aujourdhui()
-    return (
-        Utilisateur.objects.filter(pk=user.pk)
-        .filter(
-            Exists(
-                Mandat.objects.filter(
-                    q_ouvert(jour),
-                    administrateur=OuterRef("pk"),
-                    convention__in=Convention.objects.effectives(jour),
-                )
+def _q_administrateur_ou_responsable(jour: datetime.date) -> Q:
+    """Sur ``Utilisateur`` : administrateur d'une convention effective ou responsable d'un groupe
+    effectif ce jour."""
+    return Q(
+        Exists(
+            Mandat.objects.filter(
+                q_ouvert(jour),
+                administrateur=OuterRef("pk"),
+                convention__in=Convention.objects.effectives(jour),
             )
-            | Exists(Groupe.objects.effectifs(jour).filter(responsable=OuterRef("pk")))
         )
-        .exists()
-    )
+    ) | Q(Exists(Groupe.objects.effectifs(jour).filter(responsable=OuterRef("pk"))))
+
+
+def _administrateur_ou_responsable(user: Utilisateur) -> bool:
+    """Les deux questions en une seule requête (le middleware la pose à chaque page)."""
+    return Utilisateur.objects.filter(_q_administrateur_ou_responsable(aujourdhui()), pk=user.pk).exists()
 
 
 def a_double_authentification(user: Utilisateur) -> bool:
     """L'utilisateur a activé une application d'authentification (TOTP confirmé)."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def double_authentification_etat(user: Utilisateur) -> tuple[bool, bool]:
+    """(activée, requise) en une requête : la connexion pose les deux questions, et chaque
+    requête de moins compte (ticket 11). La réponse « requise » est mémorisée sur l'objet comme
+    le fait ``double_authentification_requise``."""
+    if getattr(user, "_double_authentification_requise", None) is not None or (
+        settings.DOUBLE_AUTHENTIFICATION_POUR_TOUS or user.est_agent_caf or user.organisme_id is None
+    ):
+        return a_double_authentification(user), double_authentification_requise(user)
+    totp = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    activee, gestionnaire = (
+        Utilisateur.objects.filter(pk=user.pk)
+        .annotate(activee=Exists(totp), gestionnaire=_q_administrateur_ou_responsable(aujourdhui()))
+        .values_list("activee", "gestionnaire")
+        .get()
+    )
+    user._double_authentification_requise = gestionnaire
+    return activee, gestionnaire
 
 
 def codes_secours(user: Utilisateur) -> CodeSecoursDevice | None:

@@ -26,7 +26,7 @@ def connexion_reussie(sender, request, user, **kwargs) -> None:
     « Connexion » au journal, ni remise à zéro du compteur d'inactivité ; la tentative est
     journalisée pour ce qu'elle est. ``connexion_terminer`` le fera après le code."""
     maintenant = timezone.now()
-    a_double_authentification = perms.a_double_authentification(user)
+    a_double_authentification, requise = perms.double_authentification_etat(user)
     if request is not None and hasattr(request, "session"):
         request.session[CLE_CONNECTE_LE] = maintenant.timestamp()
         request.session[CLE_DERNIERE_ACTIVITE] = maintenant.timestamp()
@@ -41,7 +41,7 @@ def connexion_reussie(sender, request, user, **kwargs) -> None:
             unique_fields=["session_key"],
             update_fields=["utilisateur"],
         )
-    if a_double_authentification or perms.double_authentification_requise(user):
+    if a_double_authentification or requise:
         logger.info(
             "mot de passe accepté, double authentification attendue utilisateur=%s adresse=%s",
             user.pk,

@@ -1,8 +1,10 @@
 import datetime
+from importlib import import_module
 
 from celery import shared_task
+from django.conf import settings
 
-from habilitations import services
+from habilitations import services, verrouillage
 from habilitations.administration.import_csv import (
     tasks as tasks_import,  # noqa: F401 (enregistre « habilitations.importer_utilisateurs » auprès du worker)
 )
@@ -17,12 +19,17 @@ def taches_quotidiennes() -> dict[str, int]:
     accordes, retires = services.droits_groupes_reconcilier()
     avis = services.echeances_notifier()
     avertis, suspendus = services.inactivite_traiter()
+    # Ménage : tentatives de connexion qu'axes ne compte plus, sessions expirées (que personne
+    # n'effaçait : la table grandissait d'une ligne par connexion).
+    tentatives = verrouillage.tentatives_expirees_effacer()
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
     return {
         "droits_accordes": accordes,
         "droits_retires": retires,
         "avis_echeance": avis,
         "comptes_avertis": avertis,
         "comptes_suspendus": suspendus,
+        "tentatives_expirees_effacees": tentatives,
     }
 
 

@@ -141,7 +141,9 @@ AUTH_PASSWORD_VALIDATORS = [
 MOT_DE_PASSE_PROVISOIRE_DUREE = timedelta(hours=env_int("MOT_DE_PASSE_PROVISOIRE_HEURES", 24))
 
 # Sessions : 30 minutes d'inactivité, 12 heures au plus (ASVS 7.3), côté serveur.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# En base (une session survit à un redémarrage de Redis), en deux requêtes par connexion au
+# lieu de sept : voir portail/socle/sessions.py.
+SESSION_ENGINE = "portail.socle.sessions"
 SESSION_INACTIVITE_MAX = timedelta(minutes=env_int("SESSION_INACTIVITE_MINUTES", 30))
 SESSION_DUREE_MAX = timedelta(hours=env_int("SESSION_DUREE_MAX_HEURES", 12))
 SESSION_COOKIE_AGE = int(SESSION_DUREE_MAX.total_seconds())
@@ -161,6 +163,10 @@ AXES_RESET_ON_SUCCESS = True
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_LOCKOUT_CALLABLE = "habilitations.compte.views.verrouillage"
 AXES_VERBOSE = False
+# Une connexion réussie sans échec récent ne coûte pas de requête à axes ; le journal du portail
+# trace déjà chaque connexion (habilitations/verrouillage.py).
+AXES_HANDLER = "habilitations.verrouillage.GestionnaireAxes"
+AXES_DISABLE_ACCESS_LOG = True
 
 # Double authentification : obligatoire pour les agents Caf, administrateurs et responsables
 # d'habilitations ; ce réglage la rend obligatoire pour tous.

@@ -1,0 +1,52 @@
+"""Sessions en base, sans les allers-retours que la connexion n'a pas à payer (ticket 11).
+
+Le moteur de Django (``django.contrib.sessions.backends.db``) fait, pour ouvrir une session :
+un ``SELECT`` pour vérifier que la clé tirée au hasard est libre, puis ``BEGIN``, ``INSERT``,
+``COMMIT`` ; et pour l'enregistrer en fin de requête ``BEGIN``, ``UPDATE``, ``COMMIT``. Sept
+allers-retours vers PostgreSQL par connexion, quand deux suffisent :
+
+- la clé (32 caractères sur 36 possibles, 165 bits) n'est pas vérifiée d'avance : l'``INSERT``
+  la refuse si elle existait (clé primaire), et ``create()`` en tire une autre, comme Django le
+  fait déjà quand deux processus tirent la même clé en même temps ;
+- hors transaction (mode autocommit, le cas de la connexion et de la fin de requête), une
+  instruction seule est atomique : pas de ``BEGIN`` / ``COMMIT`` autour. Dans une transaction
+  ouverte, le comportement de Django est gardé (point de sauvegarde, pour qu'un refus n'annule
+  pas la transaction englobante).
+
+Le reste est celui de Django : données signées et sérialisées de même, ``UPDATE`` forcé (une
+session fermée entre-temps, par la clôture du compte ou un changement de mot de passe, n'est
+jamais recréée par une requête en vol : ``UpdateError``), expiration, nettoyage.
+"""
+
+from __future__ import annotations
+
+from django.contrib.sessions.backends import db
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
+from django.db import DatabaseError, IntegrityError, connections, router
+from django.utils.crypto import get_random_string
+
+
+class SessionStore(db.SessionStore):
+    def _get_new_session_key(self) -> str:
+        # Unicité garantie par la clé primaire à l'INSERT (voir save) : pas de SELECT d'avance.
+        return get_random_string(32, VALID_KEY_CHARS)
+
+    def save(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        obj = self.create_model_instance(data)
+        using = router.db_for_write(self.model, instance=obj)
+        if connections[using].in_atomic_block:
+            return super().save(must_create=must_create)
+        try:
+            obj.save(force_insert=must_create, force_update=not must_create, using=using)
+        except IntegrityError as erreur:
+            if must_create:
+                raise CreateError from erreur
+            raise
+        except DatabaseError as erreur:
+            if not must_create:
+                raise UpdateError from erreur
+            raise
+        return None
