@@ -328,8 +328,12 @@ REPRENDRE = "\x01"
 # Les formes que Python lit comme une date ou un horodatage (``_DATE_ISO``, ``_HORODATAGE_ISO``)…
 _PREFIXE_DATE_SQL = "^[0-9]{4}-[0-9]{2}-[0-9]{2}($|[T ][0-9]{2}:[0-9]{2})"
 # … et celles, plus étroites, dont SQL est sûr qu'elles sont valides pour ``date.fromisoformat``
-# et ``datetime.fromisoformat`` comme pour PostgreSQL (jour ≤ 28 : pas de 30 février).
-_JOUR_SQL = "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+# et ``datetime.fromisoformat`` comme pour PostgreSQL : ni année 0, ni 30 février (le 29 février
+# est laissé à Python, qui sait les années bissextiles).
+_JOUR_SQL = (
+    "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-"
+    "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+)
 _HEURE_SQL = "[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{3}|\\.[0-9]{6})?)?"
 _DATE_SQL = f"^{_JOUR_SQL}$"
 _HORODATAGE_LOCAL_SQL = f"^{_JOUR_SQL}{_HEURE_SQL}$"
