@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Case, CharField, Expression, F, Func, QuerySet, TextField, Value, When
 from django.http import StreamingHttpResponse
@@ -190,10 +191,15 @@ class LignesSQL:
     marque: bytes = b"\x01"
 
 
-def _copie_sql(lignes: LignesSQL, connexion: Any) -> tuple[str, list[Any]]:
+def _copie_sql(lignes: LignesSQL, connexion: Any) -> tuple[str, list[Any]] | None:
+    """La requête ``COPY``, ou None quand Django sait d'avance qu'elle ne rendrait aucune ligne
+    (un filtre « parmi une liste vide »)."""
     colonnes = lignes.colonnes() if callable(lignes.colonnes) else lignes.colonnes
     requete = lignes.requete.values_list(*(NeutraliserFormule(c) for c in colonnes))
-    sql, params = requete.query.get_compiler(connection=connexion).as_sql()
+    try:
+        sql, params = requete.query.get_compiler(connection=connexion).as_sql()
+    except EmptyResultSet:
+        return None
     return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, DELIMITER '{SEPARATEUR}')", list(params)
 
 
@@ -202,7 +208,11 @@ def _contenu_copie(entete: str, lignes: LignesSQL, connexion: Any) -> Iterator[b
     (``\\n`` de PostgreSQL, ``\\r\\n`` du module ``csv`` ; un saut de ligne dans une cellule
     guillemetée reste tel quel chez l'un comme chez l'autre). Envoyées par paquets d'environ
     ``OCTETS_PAR_PAQUET`` octets."""
-    sql, params = _copie_sql(lignes, connexion)
+    copie_sql = _copie_sql(lignes, connexion)
+    if copie_sql is None:
+        yield entete.encode("utf-8")
+        return
+    sql, params = copie_sql
     ecrivain = csv.writer(_Echo(), delimiter=SEPARATEUR, lineterminator="\r\n")
     reprendre, marque = lignes.reprendre, lignes.marque
 

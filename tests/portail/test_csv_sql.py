@@ -174,3 +174,11 @@ class TestFlux:
         next(flux)
         flux.close()
         assert EvenementAudit.objects.filter(convention=convention).count() == 500
+
+    def test_aucune_ligne_connue_d_avance(self, evenements):
+        """Un filtre « parmi une liste vide » : Django sait qu'il n'y a rien, sans requête."""
+        vide = evenements.filter(pk__in=[])
+        with CaptureQueriesContext(connection) as requetes:
+            obtenu = b"".join(contenu_csv(ENTETES, lignes_sql(vide)))
+        assert obtenu == "\ufeffCible;Le;Jour;Clé;Négatif;Vide\r\n".encode()
+        assert requetes.captured_queries == []
