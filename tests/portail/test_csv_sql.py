@@ -160,20 +160,22 @@ class TestFlux:
         assert max(len(p) for p in paquets) < 4096 + 400  # un paquet, au plus une ligne de plus
         assert b"".join(paquets) == b"".join(contenu_csv(ENTETES, lignes_sql(requete).repli()))
 
+    @pytest.mark.django_db(transaction=True)
     def test_telechargement_interrompu(self, convention, monkeypatch):
-        """Le navigateur coupe au milieu : le flux est fermé (COPY interrompu), la connexion sert
-        encore."""
+        """Le navigateur coupe au milieu : le flux est fermé (COPY interrompu par psycopg), la
+        connexion sert encore. Hors transaction, comme l'envoi d'une réponse en flux (la vue a
+        rendu la main ; dans une transaction, l'interruption l'annulerait)."""
         monkeypatch.setattr(socle_csv, "OCTETS_PAR_PAQUET", 4096)
         EvenementAudit.objects.bulk_create(
             EvenementAudit(convention=convention, action="essai", cible_type="essai", cible_libelle="y" * 200)
-            for _n in range(500)
+            for _n in range(20_000)  # 4 Mo : plus que les tampons du socket, COPY est encore en cours
         )
         requete = EvenementAudit.objects.filter(convention=convention).order_by("pk")
         flux = contenu_csv(ENTETES, lignes_sql(requete))
         next(flux)
         next(flux)
         flux.close()
-        assert EvenementAudit.objects.filter(convention=convention).count() == 500
+        assert EvenementAudit.objects.filter(convention=convention).count() == 20_000
 
     def test_aucune_ligne_connue_d_avance(self, evenements):
         """Un filtre « parmi une liste vide » : Django sait qu'il n'y a rien, sans requête."""
