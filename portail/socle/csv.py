@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Case, CharField, Expression, F, Func, QuerySet, TextField, Value, When
+from django.db.models import Case, CharField, Expression, F, Func, Q, QuerySet, TextField, Value, When
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
@@ -159,12 +159,28 @@ class HorodatageTexte(SansFormule, Func):
 
 
 class OuiNon(SansFormule, Case):
-    """« Oui », « Non », rien pour NULL (``texte_cellule`` d'un booléen)."""
+    """« Oui », « Non » (``texte_cellule`` d'un booléen) : d'un champ (rien pour NULL), ou d'une
+    condition (``Q``, jamais vide)."""
 
-    def __init__(self, champ: str) -> None:
+    def __init__(self, champ: str | Q) -> None:
+        if isinstance(champ, Q):
+            super().__init__(When(champ, then=Value("Oui")), default=Value("Non"), output_field=CharField())
+            return
         super().__init__(
             When(**{champ: True}, then=Value("Oui")),
             When(**{champ: False}, then=Value("Non")),
+            output_field=CharField(),
+        )
+
+
+class LibelleChoix(Case):
+    """Le libellé d'un champ à choix (``get_<champ>_display``) : le libellé du choix, ou la
+    valeur elle-même hors des choix."""
+
+    def __init__(self, champ: str, choix: Iterable[tuple[Any, Any]]) -> None:
+        super().__init__(
+            *(When(**{champ: valeur}, then=Value(str(libelle))) for valeur, libelle in choix),
+            default=F(champ),
             output_field=CharField(),
         )
 
