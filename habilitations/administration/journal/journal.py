@@ -365,7 +365,9 @@ class CelluleValeurs(SansFormule, Expression):
     Chaque valeur est mise en forme, ou NULL si SQL n'est pas sûr de l'écrire comme Python ; la
     cellule est reprise dès qu'une valeur est NULL. Les clés sont parcourues par
     ``jsonb_object_keys`` (une valeur à la fois : ``jsonb_each`` passe par une table de travail à
-    chaque ligne, trois fois plus cher), dans l'ordre où ``json.loads`` les lirait."""
+    chaque ligne, trois fois plus cher), dans l'ordre où ``json.loads`` les lirait (celui où
+    PostgreSQL range les clés d'un jsonb) ; ``string_agg`` les joint dans l'ordre où la fonction
+    les rend, sans tri (un tri par ligne coûtait autant que le reste de la cellule)."""
 
     jamais_vide = True
 
