@@ -240,6 +240,13 @@ PAGES_AFAS: list[tuple[str, str, str, object]] = [
 ]  # fmt: skip
 
 
+# Les exports CSV d'AFAS, jugés comme les autres exports (lignes/s) : même forme que PAGES_AFAS.
+EXPORTS_AFAS: list[tuple[str, str, str, object]] = [
+    ("export AFAS déclarations d'un appel (agent Caf)", "agent_caf", "afas:appel_export", _avec("appel")),
+    ("export AFAS financement d'un appel (agent Caf)", "agent_caf", "afas:appel_financement_export", _avec("appel")),
+]  # fmt: skip
+
+
 def _django_pret() -> None:
     """Le banc tourne hors de Django : il le charge (réglages du banc) pour résoudre les adresses."""
     if str(RACINE) not in sys.path:
@@ -262,9 +269,10 @@ def pages_afas(p: dict) -> list[Page]:
 
     objets = {**p["afas"], "convention": p["convention"]}
     liste = []
-    for nom, persona, adresse, constructeur in PAGES_AFAS:
-        parametres, requete = constructeur(objets)
-        liste.append(Page(nom, persona, reverse(adresse, kwargs=parametres) + requete))
+    for lignes, genre in ((PAGES_AFAS, "page"), (EXPORTS_AFAS, "export")):
+        for nom, persona, adresse, constructeur in lignes:
+            parametres, requete = constructeur(objets)
+            liste.append(Page(nom, persona, reverse(adresse, kwargs=parametres) + requete, genre))
     return liste
 
 

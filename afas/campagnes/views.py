@@ -4,10 +4,14 @@ le suivi d'un appel (décomptes, retards, déclarations filtrées), la progressi
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from afas import perms
@@ -15,9 +19,9 @@ from afas.campagnes import services
 from afas.campagnes.filtres import DeclarationAppelFiltre
 from afas.campagnes.forms import AppelForm
 from afas.campagnes.requetes import decompte_vide, decomptes
-from afas.enums import SAISISSABLES, EtatDeclaration
+from afas.enums import SAISISSABLES, EtatDeclaration, NatureActivite, TypeActivite, TypeDeclaration
 from afas.models import AppelDeclaration
-from portail.socle.csv import reponse_csv
+from portail.socle.csv import DateTexte, HorodatageTexte, LibelleChoix, LignesSQL, OuiNon, reponse_csv
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
@@ -161,11 +165,10 @@ def appel_progression(request, pk: int):
     return render(request, "afas/campagnes/_progression.html", {"appel": appel})
 
 
-@require_GET
-def appel_export(request, pk: int):
-    """Les déclarations de l'appel en CSV (« ; », UTF-8 avec BOM), écrit en flux."""
-    appel = _appel(request, pk)
-    jour = aujourdhui()
+def lignes_export(request, appel: AppelDeclaration, jour: datetime.date) -> LignesSQL:
+    """Les déclarations de l'appel, une ligne chacune, écrites par PostgreSQL (``repli`` : les
+    mêmes en Python, le chemin de SQLite ; tests/afas/declarations/test_campagnes.py compare les
+    deux fichiers octet pour octet)."""
     declarations = (
         perms.declarations_caf(request.user)
         .filter(appel=appel)
@@ -173,7 +176,7 @@ def appel_export(request, pk: int):
         .order_by("activite__organisme__raison_sociale", "activite__libelle", "pk")
     )
 
-    def lignes():
+    def repli():
         for d in declarations.iterator(chunk_size=2000):
             yield (
                 d.activite.organisme.raison_sociale,
@@ -190,4 +193,26 @@ def appel_export(request, pk: int):
                 d.modifiee_le,
             )
 
-    return reponse_csv(f"appel-declaration-{appel.pk}", ENTETES_EXPORT, lignes(), jour=jour)
+    colonnes = [
+        "activite__organisme__raison_sociale",
+        "activite__numero_equipement",
+        "activite__libelle",
+        LibelleChoix("activite__type_activite", TypeActivite.choices),
+        LibelleChoix("activite__nature", NatureActivite.choices),
+        "exercice",
+        LibelleChoix("type_declaration", TypeDeclaration.choices),
+        LibelleChoix("etat", EtatDeclaration.choices),
+        DateTexte("date_ouverture"),
+        DateTexte("date_limite"),
+        OuiNon(Q(etat__in=sorted(SAISISSABLES), date_limite__lt=jour)),
+        HorodatageTexte("modifiee_le", timezone.get_current_timezone_name()),
+    ]
+    return LignesSQL(declarations, colonnes, repli=repli)
+
+
+@require_GET
+def appel_export(request, pk: int):
+    """Les déclarations de l'appel en CSV (« ; », UTF-8 avec BOM), écrit en flux par PostgreSQL."""
+    appel = _appel(request, pk)
+    jour = aujourdhui()
+    return reponse_csv(f"appel-declaration-{appel.pk}", ENTETES_EXPORT, lignes_export(request, appel, jour), jour=jour)

@@ -20,6 +20,7 @@ from habilitations.administration.journal import journal as lecture
 from habilitations.models import Utilisateur
 from habilitations.perms import Perimetre
 from portail.models import EvenementAudit
+from portail.socle import csv as socle_csv
 from portail.socle.csv import cellule_csv
 from tests.conftest import connecter_verifie
 from tests.utils import texte
@@ -366,9 +367,11 @@ class TestExportEnFlux:
     grandit pas avec le nombre de lignes, et chaque ligne dit exactement ce que dit l'écran."""
 
     def test_memoire_constante_pour_dix_fois_plus_de_lignes(self, client, convention, administrateur, monkeypatch):
-        # Des lots de 500 : dès 2 000 lignes, l'export tient plusieurs lots ; 10 fois plus de
-        # lignes n'en ajoute aucun en mémoire, seulement en nombre.
+        # Des lots de 500 (chemin Python, SQLite) ou des paquets de 32 Ko (COPY, PostgreSQL) : dès
+        # 2 000 lignes, l'export en tient plusieurs ; 10 fois plus de lignes n'en ajoute aucun en
+        # mémoire, seulement en nombre.
         monkeypatch.setattr(lecture, "TAILLE_LOT", 500)
+        monkeypatch.setattr(socle_csv, "OCTETS_PAR_PAQUET", 32 * 1024)
         connecter_verifie(client, administrateur)
         peupler(convention, administrateur, 2_000)
         base = EvenementAudit.objects.filter(convention=convention).count()

@@ -70,5 +70,5 @@ def journal_csv(request, convention: int):
     """Le journal filtré comme à l'écran, toutes pages confondues, écrit en flux."""
     perimetre = _perimetre_journal(request, convention)
     filtre = _filtre_journal(request, perimetre)
-    lignes = lecture.journal_lignes(filtre.resultats())
+    lignes = lecture.journal_export(filtre.resultats())
     return reponse_csv(f"journal-convention-{perimetre.convention.pk}", lecture.ENTETES_JOURNAL, lignes)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, DateField, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,7 +26,7 @@ from conventions.models import Convention
 from habilitations import perms
 from habilitations.models import Appartenance, Groupe, GroupeProfil, SyntheseProfils, Utilisateur
 from habilitations.services import reference_activite
-from portail.socle.csv import texte_cellule
+from portail.socle.csv import DateTexte, LignesSQL, SansFormule, texte_cellule
 from portail.socle.dates import q_ouvert, q_pas_encore_cloture
 
 if TYPE_CHECKING:
@@ -141,6 +142,20 @@ class Tableau:
     def apercu(self, taille: int = APERCU) -> list[Ligne]:
         return [Ligne(tuple(texte_cellule(v) for v in self.valeurs(o)), self.lien(o)) for o in self.requete()[:taille]]
 
+    def colonnes_csv(self) -> tuple[Any, ...] | None:
+        """Les cellules de l'export écrites par PostgreSQL (``portail.socle.csv.LignesSQL``), dans
+        l'ordre des en-têtes : le texte même de ``valeurs`` (tests/habilitations/
+        test_tableaux_de_bord.py compare les deux fichiers). None : Python écrit les lignes."""
+        return None
+
+    def export(self) -> LignesSQL | Iterator[tuple[Any, ...]]:
+        """Les lignes de l'export : écrites par PostgreSQL quand le tableau dit ses cellules en SQL
+        (``toutes`` sous SQLite), par ``toutes`` sinon."""
+        colonnes = self.colonnes_csv()
+        if colonnes is None:
+            return self.toutes()
+        return LignesSQL(self.requete(), colonnes, repli=self.toutes)
+
     def toutes(self) -> Iterator[tuple[Any, ...]]:
         """Toutes les lignes, lues par lots (curseur côté serveur sous PostgreSQL) : une requête,
         quelle que soit leur quantité, en mémoire constante ; des tuples nommés plutôt que des
@@ -169,6 +184,10 @@ class Tableau:
 
     def _lien_utilisateur(self, utilisateur_id: int) -> str:
         return reverse("gestion:utilisateur", args=[self.perimetre.convention.pk, utilisateur_id])
+
+
+class _Sinon(SansFormule, Coalesce):
+    """``COALESCE`` de mises en forme qui ne commencent jamais par un début de formule."""
 
 
 def _identite(user: Utilisateur) -> tuple[str, str, str, str]:
@@ -344,6 +363,15 @@ class ComptesInactifs(Tableau):
             _jour(objet.suspendu_le, self.fuseau),
         )
 
+    def colonnes_csv(self) -> tuple[Any, ...]:
+        fuseau = timezone.get_current_timezone_name()
+        return (
+            *CHAMPS_IDENTITE,
+            _Sinon(DateTexte("last_login", fuseau), Value("Jamais")),
+            DateTexte("reference", fuseau),
+            DateTexte("suspendu_le", fuseau),
+        )
+
     def lien(self, objet: Utilisateur) -> str:
         return self._lien_utilisateur(objet.pk)
 
@@ -376,6 +404,10 @@ class ComptesJamaisActives(Tableau):
 
     def valeurs(self, objet: Utilisateur) -> tuple[Any, ...]:
         return (*_identite(objet), _jour(objet.cree_le, self.fuseau), objet.date_ouverture)
+
+    def colonnes_csv(self) -> tuple[Any, ...]:
+        fuseau = timezone.get_current_timezone_name()
+        return (*CHAMPS_IDENTITE, DateTexte("cree_le", fuseau), DateTexte("date_ouverture"))
 
     def lien(self, objet: Utilisateur) -> str:
         return self._lien_utilisateur(objet.pk)
@@ -439,6 +471,26 @@ class AppartenancesEcheance(Tableau):
             objet.date_ouverture,
             objet.date_cloture,
             (objet.date_cloture - self.jour).days,
+        )
+
+    def colonnes_csv(self) -> tuple[Any, ...]:
+        # Date moins date : des jours, en entier (PostgreSQL).
+        jours_restants = Func(
+            F("date_cloture"),
+            Value(self.jour, output_field=DateField()),
+            arg_joiner=" - ",
+            template="(%(expressions)s)",
+            output_field=IntegerField(),
+        )
+        return (
+            "utilisateur__identifiant",
+            "utilisateur__nom",
+            "utilisateur__prenom",
+            "groupe__code",
+            "groupe__libelle",
+            DateTexte("date_ouverture"),
+            DateTexte("date_cloture"),
+            jours_restants,
         )
 
     def lien(self, objet: Appartenance) -> str:

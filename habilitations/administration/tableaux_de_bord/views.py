@@ -55,4 +55,4 @@ def tableau_csv(request, convention: int, tableau: str):
     if classe is None:
         raise Http404
     instance = classe(perimetre)
-    return reponse_csv(f"{instance.slug}-convention-{perimetre.convention.pk}", instance.entetes, instance.toutes())
+    return reponse_csv(f"{instance.slug}-convention-{perimetre.convention.pk}", instance.entetes, instance.export())

@@ -7,18 +7,24 @@ import re
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from afas.campagnes import services as campagnes
+from afas.campagnes.views import ENTETES_EXPORT, lignes_export
 from afas.enums import EtatDeclaration, EtatLancement, NatureActivite, RoleAfas, TypeActivite, TypeDeclaration
 from afas.models import (
+    Activite,
     AppelDeclaration,
     Declaration,
     DonneesActivite,
     DonneesFinancieres,
     EvenementDeclaration,
 )
+from conventions.models import Organisme
 from portail.models import Courriel, EvenementAudit
+from portail.socle.csv import contenu_csv
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from tests import factories
@@ -393,3 +399,32 @@ def test_progression_relue_tant_que_le_lancement_court(client, agent_caf, parten
     assert "Actualiser la page" in en_cours
     page = texte(client.get(reverse("afas:appel", args=[appel.pk])))
     assert "htmx-2.min.js" in page and 'hx-get="' + url in page
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY : PostgreSQL seulement")
+def test_export_ecrit_par_postgresql_comme_par_python(client, rf, agent_caf, partenaire):
+    """Ticket 11 : l'export de l'appel écrit par PostgreSQL est, octet pour octet, celui des
+    valeurs Python (libellés des choix, retards, dates, heure de Paris au changement d'heure,
+    noms hostiles) ; sous SQLite, ce sont ces valeurs qui sont écrites."""
+    appel = lancer(agent_caf, date_limite=J + datetime.timedelta(days=2))
+    Organisme.objects.filter(pk=partenaire["convention"].organisme_id).update(raison_sociale='=HYPERLINK("x");"a"')
+    Activite.objects.filter(pk=partenaire["alsh"].pk).update(libelle="ALSH\nsur deux lignes ; -moins")
+    Activite.objects.filter(pk=partenaire["creche"].pk).update(nature="")
+    Declaration.objects.filter(activite=partenaire["alsh"]).update(
+        date_limite=J - datetime.timedelta(days=1),
+        modifiee_le=datetime.datetime(2026, 10, 25, 1, 0, tzinfo=datetime.UTC),
+    )
+    Declaration.objects.filter(activite=partenaire["creche"]).update(
+        etat=EtatDeclaration.TRANSMISE, modifiee_le=datetime.datetime(2026, 3, 29, 0, 59, tzinfo=datetime.UTC)
+    )
+    requete = rf.get("/")
+    requete.user = agent_caf
+    lignes = lignes_export(requete, appel, J)
+    attendu = b"".join(contenu_csv(ENTETES_EXPORT, lignes.repli()))
+    with CaptureQueriesContext(connection) as requetes:
+        obtenu = b"".join(contenu_csv(ENTETES_EXPORT, lignes))
+    assert [q["sql"][:6] for q in requetes.captured_queries] == ["COPY ("]
+    assert obtenu == attendu
+    texte_ = obtenu.decode("utf-8")
+    assert "25/10/2026 à 02h00" in texte_ and "29/03/2026 à 01h59" in texte_ and ";Oui;" in texte_
+    assert texte_.count('"\'=HYPERLINK(""x"");""a"""') == 2
