@@ -182,6 +182,21 @@ class TestContenu:
         assert ligne[5] == "Date de clôture : —"
         assert ligne[6] == "Date de clôture : 31/01/2099"
 
+    def test_un_texte_qui_ressemble_a_une_date_s_ecrit_tel_quel(self, client, convention, admin_connecte):
+        """Un libellé saisi « 2026-02-30 » (ou une date suivie d'un retour à la ligne) n'est pas
+        une date : la page et l'export l'écrivent tel quel au lieu d'échouer (erreur 500)."""
+        EvenementAudit.objects.filter(action="groupe_creer", cible_libelle="A1 — Groupe A1").update(
+            apres={"libelle": "2026-02-30", "code": "2026-01-05\n"}
+        )
+        (ligne,) = lignes_affichees(client.get(journal_url(convention), {"acte": "groupe_creer", "cible": "A1 —"}))
+        assert "2026-02-30" in ligne[6] and "2026-01-05" in ligne[6]
+        (exportee,) = [
+            x
+            for x in lire_csv(client.get(csv_url(convention), {"acte": "groupe_creer"}))
+            if x["Cible"].startswith("A1 —")
+        ]
+        assert "2026-02-30" in exportee["Après"] and "2026-01-05" in exportee["Après"]
+
     def test_une_autre_convention_n_apparait_pas(
         self, client, convention, admin_connecte, autre_convention_meme_partenaire, admin_autre_convention
     ):

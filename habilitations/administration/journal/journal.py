@@ -167,8 +167,13 @@ def _valeur_lisible(cle: str, valeur: Any) -> str:
     # Une date ou un horodatage ISO a un tiret en 5e position : le test écarte, avant les
     # expressions régulières, presque toutes les valeurs (identifiants, libellés), ligne après ligne.
     if isinstance(valeur, str) and valeur[4:5] == "-":
+        # Un texte saisi (libellé « 2026-02-30 », retour à la ligne final) n'est pas une date :
+        # il s'écrit tel quel au lieu de faire échouer la page et l'export du journal.
         if _DATE_ISO.match(valeur):
-            return texte_cellule(datetime.date.fromisoformat(valeur))
+            try:
+                return texte_cellule(datetime.date.fromisoformat(valeur))
+            except ValueError:
+                return valeur
         if _HORODATAGE_ISO.match(valeur):
             try:
                 return texte_cellule(datetime.datetime.fromisoformat(valeur))
