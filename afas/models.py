@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
 
 from afas.enums import (
@@ -104,14 +104,24 @@ def q_historique(jour: datetime.date) -> Q:
 def membre_declarer(jour: datetime.date, utilisateur=None, convention=None):
     """Les appartenances ouvertes ce jour à un groupe ouvert qui donne AFAS-DECLARER, dans une
     convention qui accorde ce profil (par défaut, celles de l'habilitation extérieure)."""
-    return Appartenance.objects.filter(
+    appartenances = Appartenance.objects.filter(
         q_ouvert(jour),
         q_ouvert(jour, "groupe__"),
         utilisateur=utilisateur if utilisateur is not None else OuterRef("utilisateur"),
-        groupe__convention=convention if convention is not None else OuterRef("convention"),
         groupe__groupe_profils__profil__code=PROFIL_DECLARER,
         groupe__convention__profils__code=PROFIL_DECLARER,
     )
+    if convention is not None:
+        return appartenances.filter(groupe__convention=convention)
+    # Corrélée à l'habilitation (une fois par ligne) : la convention du groupe est comparée à
+    # travers une expression, pour que PostgreSQL aille du compte à ses deux ou trois
+    # appartenances puis au groupe par sa clé. Par l'index des groupes d'une convention, qu'il
+    # croit petit (trois groupes en moyenne), il lisait les 600 groupes de la grande commune
+    # pour chaque habilitation : 90 % du temps des lignes AFAS des tableaux de bord (EXPLAIN :
+    # tests/perf/test_plans_afas.py).
+    return appartenances.alias(
+        convention_du_groupe=ExpressionWrapper(F("groupe__convention_id") + 0, output_field=models.BigIntegerField())
+    ).filter(convention_du_groupe=OuterRef("convention"))
 
 
 def declarants(jour: datetime.date, conventions) -> list[int]:
@@ -275,7 +285,14 @@ class ValidationApprobateur(models.Model):
         verbose_name = "validation d'approbateur"
         verbose_name_plural = "validations d'approbateurs"
         ordering = ["demandee_le"]
-        indexes = [models.Index(fields=["caf", "decision", "demandee_le"])]
+        indexes = [
+            models.Index(fields=["caf", "decision", "demandee_le"]),
+            # Les demandes en attente (un millier dans le pays) : « Approbateurs en attente » des
+            # tableaux de bord part d'elles, au lieu de lire les 337 000 validations.
+            models.Index(
+                fields=["habilitation"], condition=Q(decision=DecisionCaf.EN_ATTENTE), name="validation_en_attente"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(decision=DecisionCaf.EN_ATTENTE) | Q(decidee_le__isnull=False),

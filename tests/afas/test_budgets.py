@@ -181,9 +181,11 @@ def test_file_de_la_caf(client, agent_caf, convention, administrateur, nombre):
     assert n == BUDGET_FILE_CAF
 
 
-# 26, plus les chiffres de profils de la nuit (issue 11 : lus s'il y en a, comptés sinon).
-BUDGET_TABLEAUX_DE_BORD = 27
-BUDGET_ACCUEIL = 16
+# 25, plus les chiffres de profils de la nuit (issue 11 : lus s'il y en a, comptés sinon). Les
+# lignes AFAS : activités et lieux ouverts, habilitations actives (rôles tenus et fins prochaines
+# dans la même requête), approbateurs en attente.
+BUDGET_TABLEAUX_DE_BORD = 26
+BUDGET_ACCUEIL = 15
 
 
 @pytest.mark.parametrize("nombre", [10, 2000])
