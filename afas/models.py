@@ -29,6 +29,7 @@ from afas.enums import (
     TypeDeclaration,
 )
 from conventions.enums import EtatConvention
+from conventions.models import Convention
 from habilitations.models import Appartenance
 from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_chevauche, q_ouvert
 from portail.socle.listes import q_parmi
@@ -101,27 +102,51 @@ def q_historique(jour: datetime.date) -> Q:
     return fin | Q(validation__decision=DecisionCaf.REFUSEE)
 
 
-def membre_declarer(jour: datetime.date, utilisateur=None, convention=None):
-    """Les appartenances ouvertes ce jour à un groupe ouvert qui donne AFAS-DECLARER, dans une
-    convention qui accorde ce profil (par défaut, celles de l'habilitation extérieure)."""
-    appartenances = Appartenance.objects.filter(
+def _appartenances_declarer(jour: datetime.date, utilisateur) -> models.QuerySet[Appartenance]:
+    """Les appartenances ouvertes ce jour de ``utilisateur`` à un groupe ouvert qui donne
+    AFAS-DECLARER (sans regarder si la convention accorde ce profil)."""
+    return Appartenance.objects.filter(
         q_ouvert(jour),
         q_ouvert(jour, "groupe__"),
-        utilisateur=utilisateur if utilisateur is not None else OuterRef("utilisateur"),
+        utilisateur=utilisateur,
         groupe__groupe_profils__profil__code=PROFIL_DECLARER,
-        groupe__convention__profils__code=PROFIL_DECLARER,
     )
-    if convention is not None:
-        return appartenances.filter(groupe__convention=convention)
-    # Corrélée à l'habilitation (une fois par ligne) : la convention du groupe est comparée à
-    # travers une expression, pour que PostgreSQL aille du compte à ses deux ou trois
-    # appartenances puis au groupe par sa clé. Par l'index des groupes d'une convention, qu'il
-    # croit petit (trois groupes en moyenne), il lisait les 600 groupes de la grande commune
-    # pour chaque habilitation : 90 % du temps des lignes AFAS des tableaux de bord (EXPLAIN :
-    # tests/perf/test_plans_afas.py).
-    return appartenances.alias(
-        convention_du_groupe=ExpressionWrapper(F("groupe__convention_id") + 0, output_field=models.BigIntegerField())
-    ).filter(convention_du_groupe=OuterRef("convention"))
+
+
+def membre_declarer(jour: datetime.date, *, utilisateur, convention):
+    """Les appartenances ouvertes ce jour à un groupe ouvert qui donne AFAS-DECLARER, dans
+    ``convention``, qui accorde ce profil."""
+    return _appartenances_declarer(jour, utilisateur).filter(
+        groupe__convention=convention, groupe__convention__profils__code=PROFIL_DECLARER
+    )
+
+
+def _q_membre_declarer(jour: datetime.date) -> Q:
+    """Le titulaire de l'habilitation extérieure est membre ce jour d'un groupe qui donne
+    AFAS-DECLARER dans la convention de l'habilitation, et cette convention accorde le profil.
+
+    Vérifié pour chaque habilitation lue, donc écrit pour coûter peu par ligne :
+    - la convention du groupe est comparée à travers une expression, pour que PostgreSQL aille du
+      compte à ses deux ou trois appartenances, puis au groupe par sa clé ; par l'index des
+      groupes d'une convention, qu'il croit petit (trois en moyenne), il lisait les 600 groupes
+      de la grande commune pour chaque habilitation (90 % du temps des lignes AFAS des tableaux
+      de bord à l'échelle nationale) ;
+    - « la convention accorde AFAS-DECLARER » porte sur la convention de l'habilitation, pas sur
+      chaque appartenance : un EXISTS à part, que PostgreSQL garde en mémoire par convention
+      (trois tables de moins dans la sous-requête par ligne, planification divisée par trois)."""
+    accorde = Convention.profils.through.objects.filter(
+        convention_id=OuterRef("convention_id"), profil__code=PROFIL_DECLARER
+    )
+    appartenances = (
+        _appartenances_declarer(jour, OuterRef("utilisateur"))
+        .alias(
+            convention_du_groupe=ExpressionWrapper(
+                F("groupe__convention_id") + 0, output_field=models.BigIntegerField()
+            )
+        )
+        .filter(convention_du_groupe=OuterRef("convention"))
+    )
+    return Q(Exists(accorde)) & Q(Exists(appartenances))
 
 
 def declarants(jour: datetime.date, conventions) -> list[int]:
@@ -151,7 +176,7 @@ def q_effective(jour: datetime.date, membres: list[int] | None = None) -> Q:
     dépend ouvert : compte, appartenance AFAS-DECLARER, convention validée, activité, lieu.
     ``membres`` : les comptes déjà lus par ``declarants`` pour les conventions concernées."""
     if membres is None:
-        membre = Q(Exists(membre_declarer(jour)))
+        membre = _q_membre_declarer(jour)
     else:
         membre = q_parmi("utilisateur_id", membres) & Q(convention=F("utilisateur__convention"))
     return (
