@@ -792,3 +792,26 @@ class StatistiqueReference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.indicateur} {self.type_activite} {self.exercice} ({self.caf_id or 'national'})"
+
+
+class SyntheseAfas(models.Model):
+    """Les chiffres de la nuit des lignes AFAS d'une grande convention (voir
+    ``afas.habilitations.tableau_de_bord.synthese_calculer``) : activités dont un rôle n'est tenu
+    par personne et habilitations actives qui prennent fin bientôt, le ``jour`` du calcul. Un
+    résumé daté, montré avec sa date, jamais une décision d'accès : la recherche où l'on agit
+    reste calculée à l'instant."""
+
+    convention = models.ForeignKey(
+        "conventions.Convention", on_delete=models.CASCADE, related_name="+", verbose_name="convention"
+    )
+    jour = models.DateField("chiffres au")
+    non_attribues = models.PositiveIntegerField("activités dont un rôle n'est tenu par personne")
+    fin_prochaine = models.PositiveIntegerField("habilitations actives qui prennent fin bientôt")
+
+    class Meta:
+        verbose_name = "synthèse AFAS"
+        verbose_name_plural = "synthèses AFAS"
+        indexes = [models.Index(fields=["convention", "-jour"], name="synthese_afas_convention")]
+
+    def __str__(self) -> str:
+        return f"{self.convention_id} {self.jour} : {self.non_attribues} / {self.fin_prochaine}"

@@ -61,6 +61,7 @@ from afas.models import (
     LieuImplantation,
     Recepisse,
     StatistiqueReference,
+    SyntheseAfas,
     ValidationApprobateur,
 )
 from conventions.enums import EtatConvention
@@ -448,6 +449,7 @@ TABLES_USAGE: list[type[models.Model]] = [
     Avenant,
     # Ce que les tâches de nuit écrivent (``calculs_de_nuit``).
     SyntheseProfils,
+    SyntheseAfas,
     StatistiqueReference,
 ]
 
@@ -1157,7 +1159,11 @@ class Generateur:
 
 # Les tâches du beat (``CELERY_BEAT_SCHEDULE``) qui écrivent des synthèses datées, dans l'ordre de
 # la nuit. Pas les tâches du jour (suspensions, avis, relances) : elles écrivent des courriels.
-TACHES_DE_NUIT = (tasks_habilitations.syntheses_tableaux_de_bord, tasks_afas.statistiques_calculer)
+TACHES_DE_NUIT = (
+    tasks_habilitations.syntheses_tableaux_de_bord,
+    tasks_afas.syntheses_tableaux_de_bord_afas,
+    tasks_afas.statistiques_calculer,
+)
 
 
 def calculs_de_nuit() -> dict[str, dict]:
