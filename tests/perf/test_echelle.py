@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from afas.enums import EtatDeclaration, RoleAfas
+from afas.habilitations import tableau_de_bord
 from afas.models import (
     Activite,
     Declaration,
@@ -25,6 +26,7 @@ from afas.models import (
     LieuImplantation,
     Recepisse,
     StatistiqueReference,
+    SyntheseAfas,
     ValidationApprobateur,
 )
 from bench.banc import pages
@@ -201,15 +203,22 @@ def test_la_generation_finit_par_les_calculs_de_la_nuit(tmp_path, monkeypatch):
     des grandes conventions sans leurs chiffres de la nuit). Le seuil des grandes conventions est
     abaissé à la taille de la grande commune de l'échelle « demo »."""
     monkeypatch.setattr(tableaux, "SEUIL_SYNTHESE", 1_000)
+    monkeypatch.setattr(tableau_de_bord, "SEUIL_SYNTHESE", 100)
     resume = tmp_path / "resume.json"
     call_command("generer_donnees", "--echelle", "demo", "--sans-progression", "--resume", str(resume))
     calculs = json.loads(resume.read_text())["calculs_de_nuit"]
-    assert set(calculs) == {"habilitations.tasks.syntheses_tableaux_de_bord", "afas.tasks.statistiques_calculer"}
+    assert set(calculs) == {
+        "habilitations.tasks.syntheses_tableaux_de_bord",
+        "afas.tasks.syntheses_tableaux_de_bord_afas",
+        "afas.tasks.statistiques_calculer",
+    }
     assert calculs["habilitations.tasks.syntheses_tableaux_de_bord"]["resultat"] >= 1
+    assert calculs["afas.tasks.syntheses_tableaux_de_bord_afas"]["resultat"] >= 1
     grande = json.loads(resume.read_text())["personas"]["convention"]
     assert SyntheseProfils.objects.filter(convention_id=grande, jour=aujourdhui()).exists()
+    assert SyntheseAfas.objects.filter(convention_id=grande, jour=aujourdhui()).exists()
     # Effacées avec les données générées (elles en dépendent).
-    assert {SyntheseProfils, StatistiqueReference} <= set(generation.TABLES_USAGE)
+    assert {SyntheseProfils, SyntheseAfas, StatistiqueReference} <= set(generation.TABLES_USAGE)
 
 
 @pytest.mark.django_db
