@@ -70,7 +70,11 @@ def grande_commune(django_db_setup, django_db_blocker):
     sont celles qu'on examine, la synthèse a son propre test."""
     with django_db_blocker.unblock():
         resume = generation.Generateur(GRANDE_AFAS, graine=5, progression=False).generer()
-        generation.analyser()
+        # Comme l'autovacuum après un chargement en masse (tests/perf/test_plans.py) : carte de
+        # visibilité et statistiques à jour. ANALYZE seul laissait le plan dépendre des tests
+        # passés avant dans la même base (lecture séquentielle des habilitations sous xdist).
+        with connection.cursor() as curseur:
+            curseur.execute("VACUUM ANALYZE")
         tableaux.synthese_profils_calculer()
         yield resume
         generation.vider_donnees_generees()
