@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
 
 from afas.enums import (
@@ -29,6 +29,7 @@ from afas.enums import (
     TypeDeclaration,
 )
 from conventions.enums import EtatConvention
+from conventions.models import Convention
 from habilitations.models import Appartenance
 from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_chevauche, q_ouvert
 from portail.socle.listes import q_parmi
@@ -101,17 +102,51 @@ def q_historique(jour: datetime.date) -> Q:
     return fin | Q(validation__decision=DecisionCaf.REFUSEE)
 
 
-def membre_declarer(jour: datetime.date, utilisateur=None, convention=None):
-    """Les appartenances ouvertes ce jour à un groupe ouvert qui donne AFAS-DECLARER, dans une
-    convention qui accorde ce profil (par défaut, celles de l'habilitation extérieure)."""
+def _appartenances_declarer(jour: datetime.date, utilisateur) -> models.QuerySet[Appartenance]:
+    """Les appartenances ouvertes ce jour de ``utilisateur`` à un groupe ouvert qui donne
+    AFAS-DECLARER (sans regarder si la convention accorde ce profil)."""
     return Appartenance.objects.filter(
         q_ouvert(jour),
         q_ouvert(jour, "groupe__"),
-        utilisateur=utilisateur if utilisateur is not None else OuterRef("utilisateur"),
-        groupe__convention=convention if convention is not None else OuterRef("convention"),
+        utilisateur=utilisateur,
         groupe__groupe_profils__profil__code=PROFIL_DECLARER,
-        groupe__convention__profils__code=PROFIL_DECLARER,
     )
+
+
+def membre_declarer(jour: datetime.date, *, utilisateur, convention):
+    """Les appartenances ouvertes ce jour à un groupe ouvert qui donne AFAS-DECLARER, dans
+    ``convention``, qui accorde ce profil."""
+    return _appartenances_declarer(jour, utilisateur).filter(
+        groupe__convention=convention, groupe__convention__profils__code=PROFIL_DECLARER
+    )
+
+
+def _q_membre_declarer(jour: datetime.date) -> Q:
+    """Le titulaire de l'habilitation extérieure est membre ce jour d'un groupe qui donne
+    AFAS-DECLARER dans la convention de l'habilitation, et cette convention accorde le profil.
+
+    Vérifié pour chaque habilitation lue, donc écrit pour coûter peu par ligne :
+    - la convention du groupe est comparée à travers une expression, pour que PostgreSQL aille du
+      compte à ses deux ou trois appartenances, puis au groupe par sa clé ; par l'index des
+      groupes d'une convention, qu'il croit petit (trois en moyenne), il lisait les 600 groupes
+      de la grande commune pour chaque habilitation (90 % du temps des lignes AFAS des tableaux
+      de bord à l'échelle nationale) ;
+    - « la convention accorde AFAS-DECLARER » porte sur la convention de l'habilitation, pas sur
+      chaque appartenance : un EXISTS à part, que PostgreSQL garde en mémoire par convention
+      (trois tables de moins dans la sous-requête par ligne, planification divisée par trois)."""
+    accorde = Convention.profils.through.objects.filter(
+        convention_id=OuterRef("convention_id"), profil__code=PROFIL_DECLARER
+    )
+    appartenances = (
+        _appartenances_declarer(jour, OuterRef("utilisateur"))
+        .alias(
+            convention_du_groupe=ExpressionWrapper(
+                F("groupe__convention_id") + 0, output_field=models.BigIntegerField()
+            )
+        )
+        .filter(convention_du_groupe=OuterRef("convention"))
+    )
+    return Q(Exists(accorde)) & Q(Exists(appartenances))
 
 
 def declarants(jour: datetime.date, conventions) -> list[int]:
@@ -141,7 +176,7 @@ def q_effective(jour: datetime.date, membres: list[int] | None = None) -> Q:
     dépend ouvert : compte, appartenance AFAS-DECLARER, convention validée, activité, lieu.
     ``membres`` : les comptes déjà lus par ``declarants`` pour les conventions concernées."""
     if membres is None:
-        membre = Q(Exists(membre_declarer(jour)))
+        membre = _q_membre_declarer(jour)
     else:
         membre = q_parmi("utilisateur_id", membres) & Q(convention=F("utilisateur__convention"))
     return (
@@ -275,7 +310,14 @@ class ValidationApprobateur(models.Model):
         verbose_name = "validation d'approbateur"
         verbose_name_plural = "validations d'approbateurs"
         ordering = ["demandee_le"]
-        indexes = [models.Index(fields=["caf", "decision", "demandee_le"])]
+        indexes = [
+            models.Index(fields=["caf", "decision", "demandee_le"]),
+            # Les demandes en attente (un millier dans le pays) : « Approbateurs en attente » des
+            # tableaux de bord part d'elles, au lieu de lire les 337 000 validations.
+            models.Index(
+                fields=["habilitation"], condition=Q(decision=DecisionCaf.EN_ATTENTE), name="validation_en_attente"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(decision=DecisionCaf.EN_ATTENTE) | Q(decidee_le__isnull=False),
@@ -750,3 +792,26 @@ class StatistiqueReference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.indicateur} {self.type_activite} {self.exercice} ({self.caf_id or 'national'})"
+
+
+class SyntheseAfas(models.Model):
+    """Les chiffres de la nuit des lignes AFAS d'une grande convention (voir
+    ``afas.habilitations.tableau_de_bord.synthese_calculer``) : activités dont un rôle n'est tenu
+    par personne et habilitations actives qui prennent fin bientôt, le ``jour`` du calcul. Un
+    résumé daté, montré avec sa date, jamais une décision d'accès : la recherche où l'on agit
+    reste calculée à l'instant."""
+
+    convention = models.ForeignKey(
+        "conventions.Convention", on_delete=models.CASCADE, related_name="+", verbose_name="convention"
+    )
+    jour = models.DateField("chiffres au")
+    non_attribues = models.PositiveIntegerField("activités dont un rôle n'est tenu par personne")
+    fin_prochaine = models.PositiveIntegerField("habilitations actives qui prennent fin bientôt")
+
+    class Meta:
+        verbose_name = "synthèse AFAS"
+        verbose_name_plural = "synthèses AFAS"
+        indexes = [models.Index(fields=["convention", "-jour"], name="synthese_afas_convention")]
+
+    def __str__(self) -> str:
+        return f"{self.convention_id} {self.jour} : {self.non_attribues} / {self.fin_prochaine}"

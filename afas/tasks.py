@@ -6,6 +6,7 @@ from django.db import InterfaceError, OperationalError
 from afas import services
 from afas.campagnes import services as campagnes
 from afas.financement import statistiques
+from afas.habilitations import tableau_de_bord
 
 
 @shared_task(ignore_result=True)
@@ -68,3 +69,10 @@ def statistiques_calculer() -> int:
     """Chaque nuit (beat) : le résumé statistique des montants figés (quartiles par Caf et pour
     la nation), que lisent les pages de statistiques. Idempotente : tout est recalculé."""
     return statistiques.statistiques_calculer()
+
+
+@shared_task(ignore_result=True)
+def syntheses_tableaux_de_bord_afas() -> int:
+    """Chaque nuit (beat), après les tâches du jour : les lignes AFAS des grandes conventions
+    (« Mes tableaux de bord », Accueil AFAS), datées ; voir ``tableau_de_bord.synthese_calculer``."""
+    return tableau_de_bord.synthese_calculer()

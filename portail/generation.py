@@ -44,6 +44,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.models import UserObjectPermission
 
 from afas import perms as perms_afas
+from afas import tasks as tasks_afas
 from afas.enums import DecisionCaf, EtatDeclaration, EtatLancement, NatureActivite, RoleAfas, TypeActivite
 from afas.enums import TypeDeclaration as TD
 from afas.models import (
@@ -59,11 +60,14 @@ from afas.models import (
     HabilitationAfas,
     LieuImplantation,
     Recepisse,
+    StatistiqueReference,
+    SyntheseAfas,
     ValidationApprobateur,
 )
 from conventions.enums import EtatConvention
 from conventions.models import Avenant, Caf, Convention, Mandat, Organisme, Profil, TypeOrganisme
 from conventions.validators import cle_luhn_valide
+from habilitations import tasks as tasks_habilitations
 from habilitations.models import (
     Appartenance,
     CodeSecours,
@@ -74,6 +78,7 @@ from habilitations.models import (
     ImportUtilisateurs,
     LigneImport,
     SessionUtilisateur,
+    SyntheseProfils,
     Utilisateur,
 )
 from portail.models import EvenementAudit
@@ -442,6 +447,10 @@ TABLES_USAGE: list[type[models.Model]] = [
     LigneImport,
     ImportUtilisateurs,
     Avenant,
+    # Ce que les tâches de nuit écrivent (``calculs_de_nuit``).
+    SyntheseProfils,
+    SyntheseAfas,
+    StatistiqueReference,
 ]
 
 
@@ -1146,6 +1155,29 @@ class Generateur:
         with connection.cursor() as curseur:
             for sql in connection.ops.sequence_reset_sql(no_style(), modeles):
                 curseur.execute(sql)
+
+
+# Les tâches du beat (``CELERY_BEAT_SCHEDULE``) qui écrivent des synthèses datées, dans l'ordre de
+# la nuit. Pas les tâches du jour (suspensions, avis, relances) : elles écrivent des courriels.
+TACHES_DE_NUIT = (
+    tasks_habilitations.syntheses_tableaux_de_bord,
+    tasks_afas.syntheses_tableaux_de_bord_afas,
+    tasks_afas.statistiques_calculer,
+)
+
+
+def calculs_de_nuit() -> dict[str, dict]:
+    """Les synthèses de la nuit, calculées tout de suite par les tâches mêmes du beat, exécutées
+    ici dans le processus : une base générée ressemble à la production au matin (chiffres de
+    profils des grandes conventions, statistiques AFAS), et le banc mesure les pages telles que
+    les utilisateurs les voient. Après ``analyser`` : ces calculs ont besoin des statistiques du
+    planificateur. Rend, par tâche, ce qu'elle rend et sa durée."""
+    resultats = {}
+    for tache in TACHES_DE_NUIT:
+        debut = time.monotonic()
+        rendu = tache()
+        resultats[tache.name] = {"resultat": rendu, "secondes": round(time.monotonic() - debut, 1)}
+    return resultats
 
 
 def analyser() -> float:

@@ -6,6 +6,7 @@ nombre de requêtes quel que soit le volume."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page
@@ -103,6 +104,23 @@ def ids_non_attribues(conventions: QuerySet[Convention], criteres: dict, jour: d
     rôle et par lieu, chacun refaisant la jointure des droits effectifs), la même question
     coûtait plus d'une seconde de planification à PostgreSQL pour une grande commune (EXPLAIN :
     tests/perf/test_plans_afas.py)."""
+    activites, lieux = activites_et_lieux_ouverts(conventions, criteres, jour)
+    # Bornées par les activités lues (index par activité) : filtrées par partenaire à travers la
+    # jointure, PostgreSQL lisait toutes les habilitations ouvertes avant de les trier.
+    tenus = (
+        HabilitationAfas.objects.filter(q_effective(jour), activite_id__in=activites or [0])
+        .order_by()
+        .values_list("activite_id", "lieu_id", "role")
+        .distinct()
+    )
+    return activites_sans_titulaire(activites, lieux, tenus, criteres)
+
+
+def activites_et_lieux_ouverts(
+    conventions: QuerySet[Convention], criteres: dict, jour: datetime.date
+) -> tuple[list[int], dict[int, list[int]]]:
+    """Une requête : les activités ouvertes des partenaires de ``conventions`` (ou du partenaire
+    choisi), filtrées, dans l'ordre d'affichage, et les lieux ouverts de chacune."""
     organismes = conventions.values("organisme_id")
     if criteres.get("partenaire"):
         organismes = Convention.objects.filter(pk=criteres["partenaire"].pk).values("organisme_id")
@@ -120,14 +138,18 @@ def ids_non_attribues(conventions: QuerySet[Convention], criteres: dict, jour: d
             activites.append(activite)
         if lieu is not None:
             lieux.setdefault(activite, []).append(lieu)
-    # Bornées par les activités lues (index par activité) : filtrées par partenaire à travers la
-    # jointure, PostgreSQL lisait toutes les habilitations ouvertes avant de les trier.
-    tenus = (
-        HabilitationAfas.objects.filter(q_effective(jour), activite_id__in=activites or [0])
-        .order_by()
-        .values_list("activite_id", "lieu_id", "role")
-        .distinct()
-    )
+    return activites, lieux
+
+
+def activites_sans_titulaire(
+    activites: list[int],
+    lieux: dict[int, list[int]],
+    tenus: Iterable[tuple[int, int | None, str]],
+    criteres: dict,
+) -> list[int]:
+    """La règle de « Non attribué », sans requête : parmi ``activites`` (et leurs ``lieux``
+    ouverts), celles où manque un rôle (ou le rôle cherché) d'après ``tenus``, les triplets
+    (activité, lieu ou None, rôle) tenus ce jour."""
     sur_activite: dict[int, set[str]] = {}
     lieux_avec_fda: set[int] = set()
     for activite, lieu, r in tenus:

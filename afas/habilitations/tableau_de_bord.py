@@ -1,7 +1,15 @@
 """Les lignes AFAS de l'habilitateur (issue 12) : activités dont un rôle n'est tenu par personne,
 approbateurs qui attendent la Caf, habilitations actives qui prennent fin bientôt. Montrées sur
 l'Accueil AFAS et, composées par la coquille (``portail/urls.py``), dans « Mes tableaux de bord »
-de la convention. Un nombre constant de requêtes, quel que soit le volume."""
+de la convention. Un nombre constant de requêtes, quel que soit le volume.
+
+Les grandes conventions (``SEUIL_SYNTHESE`` habilitations AFAS) lisent deux de ces nombres dans
+la synthèse de la nuit (``synthese_calculer``), datée sur la page : les compter à l'instant
+demande de relire les droits du jour de chacune de leurs ~2 000 habilitations actives (compte,
+appartenance AFAS-DECLARER, convention, activité, lieu, validation), 45 à 70 ms par affichage à
+l'échelle nationale, soit le tiers de « Mes tableaux de bord » ; aucune requête ne les donne
+sans cette relecture. Les approbateurs en attente restent comptés à l'instant (un index, 2 ms) :
+ils changent dans la journée par la Caf. La recherche où l'on agit reste calculée à l'instant."""
 
 from __future__ import annotations
 
@@ -9,11 +17,13 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.db import transaction
+from django.db.models import Count, Q
 from django.urls import reverse
 
 from afas import perms
 from afas.habilitations import recherche as moteur
-from afas.models import HabilitationAfas, q_effective, q_historique
+from afas.models import HabilitationAfas, SyntheseAfas, q_effective, q_historique
 from conventions.models import Convention
 from habilitations.administration.tableaux_de_bord.tableaux import LigneComplementaire
 from portail.socle.dates import aujourdhui
@@ -24,6 +34,9 @@ if TYPE_CHECKING:
     from habilitations.perms import Perimetre
 
 JOURS_FIN_PROCHAINE = 30
+# Habilitations AFAS (tous états) à partir desquelles une convention a ses lignes AFAS calculées
+# chaque nuit (la grande commune du banc en a 9 000 ; 26 conventions du pays en ont plus).
+SEUIL_SYNTHESE = 5_000
 
 
 @dataclass(frozen=True)
@@ -32,25 +45,101 @@ class TableauAfas:
     en_attente: int
     fin_prochaine: int
     jours: int = JOURS_FIN_PROCHAINE
+    # Le jour des chiffres de la nuit (non attribuées, fin prochaine) ; None : comptés à l'instant.
+    au: datetime.date | None = None
 
 
 def tableau(ids: list[int], jour: datetime.date | None = None) -> TableauAfas:
-    """Les trois nombres pour les conventions ``ids`` (celles où l'utilisateur habilite). Quatre
+    """Les trois nombres pour les conventions ``ids`` (celles où l'utilisateur habilite), ce jour.
+
+    Une seule convention qui a sa synthèse de la nuit (calculée aujourd'hui, ou hier si la tâche
+    de cette nuit n'est pas encore passée) : les activités non attribuées et les fins prochaines
+    en viennent, datées (``au``), les approbateurs en attente sont comptés ; deux requêtes.
+    Sinon (synthèse absente ou trop vieille, plusieurs conventions, ``jour`` donné) : tout est
+    compté à l'instant (``compter``), une requête de plus pour chercher la synthèse."""
+    if jour is None and len(ids) == 1:
+        jour = aujourdhui()
+        synthese = (
+            SyntheseAfas.objects.filter(convention_id=ids[0], jour__gte=jour - datetime.timedelta(days=1))
+            .order_by("-jour")
+            .first()
+        )
+        if synthese is not None:
+            return TableauAfas(
+                non_attribues=synthese.non_attribues,
+                en_attente=_en_attente(ids, jour),
+                fin_prochaine=synthese.fin_prochaine,
+                au=synthese.jour,
+            )
+    return compter(ids, jour or aujourdhui())
+
+
+def _en_attente(ids: list[int], jour: datetime.date) -> int:
+    habilitations = HabilitationAfas.objects.filter(convention__in=Convention.objects.filter(pk__in=ids))
+    return habilitations.en_attente().exclude(q_historique(jour)).count()
+
+
+def compter(ids: list[int], jour: datetime.date) -> TableauAfas:
+    """Les trois nombres comptés à l'instant pour les conventions ``ids``. Trois
     requêtes. « Prend fin » : active ce jour et plus active dans ``JOURS_FIN_PROCHAINE`` jours,
     quelle qu'en soit la cause (sa date de fin, ou celle du compte, de l'appartenance
-    AFAS-DECLARER, de la convention, de l'activité ou du lieu : les droits sont relus à la date)."""
+    AFAS-DECLARER, de la convention, de l'activité ou du lieu : les droits sont relus à la date).
+
+    Les rôles tenus (pour « Non attribué ») et les habilitations qui prennent fin se lisent dans
+    la même requête : ce sont les habilitations actives ce jour sur les activités des partenaires
+    (celles d'une convention sont sur les activités de son partenaire : ``afas.services``), et
+    vérifier les droits du jour, ligne par ligne, est ce qui coûte. Deux requêtes les relisaient
+    deux fois (≈ 60 % du temps de la page d'une grande commune)."""
     jour = jour or aujourdhui()
     conventions = Convention.objects.filter(pk__in=ids)
     criteres = {"lieux": "oui", "role": ""}
     limite = jour + datetime.timedelta(days=JOURS_FIN_PROCHAINE)
-    habilitations = HabilitationAfas.objects.filter(convention__in=conventions)
+    activites, lieux = moteur.activites_et_lieux_ouverts(conventions, criteres, jour)
     # Droits du jour relus par sous-requête corrélée, sans la liste des déclarants (des milliers
-    # d'identifiants dans une grande commune : des secondes de planification).
-    return TableauAfas(
-        non_attribues=len(moteur.ids_non_attribues(conventions, criteres, jour)),
-        en_attente=habilitations.en_attente().exclude(q_historique(jour)).count(),
-        fin_prochaine=habilitations.actives(jour).exclude(q_effective(limite)).count(),
+    # d'identifiants dans une grande commune : des secondes de planification). Un agrégat filtré
+    # pour la fin prochaine : les droits à la date limite ne sont relus que pour les
+    # habilitations actives des conventions ``ids``.
+    actives = (
+        HabilitationAfas.objects.filter(q_effective(jour), activite_id__in=activites or [0])
+        .order_by()
+        .values("activite_id", "lieu_id", "role")
+        .annotate(fin=Count("pk", filter=Q(convention_id__in=ids or [0]) & ~q_effective(limite)))
+        .values_list("activite_id", "lieu_id", "role", "fin")
     )
+    tenus, fin_prochaine = [], 0
+    for activite, lieu, role, fin in actives:
+        tenus.append((activite, lieu, role))
+        fin_prochaine += fin
+    return TableauAfas(
+        non_attribues=len(moteur.activites_sans_titulaire(activites, lieux, tenus, criteres)),
+        en_attente=_en_attente(ids, jour),
+        fin_prochaine=fin_prochaine,
+    )
+
+
+def synthese_calculer(jour: datetime.date | None = None) -> int:
+    """Chaque nuit : les activités non attribuées et les fins prochaines de chaque convention d'au
+    moins ``SEUIL_SYNTHESE`` habilitations AFAS, comptées par la règle même de la page
+    (``compter``), écrites pour ``jour`` ; les synthèses plus anciennes et celles des conventions
+    passées sous le seuil sont effacées. Une transaction par convention. Rend le nombre de
+    conventions calculées."""
+    jour = jour or aujourdhui()
+    grandes = sorted(
+        HabilitationAfas.objects.order_by()
+        .values("convention_id")
+        .annotate(habilitations=Count("pk"))
+        .filter(habilitations__gte=SEUIL_SYNTHESE)
+        .values_list("convention_id", flat=True)
+    )
+    SyntheseAfas.objects.exclude(convention_id__in=grandes).delete()
+    for convention_id in grandes:
+        t = compter([convention_id], jour)
+        with transaction.atomic():
+            SyntheseAfas.objects.filter(convention_id=convention_id).delete()
+            SyntheseAfas.objects.create(
+                convention_id=convention_id, jour=jour, non_attribues=t.non_attribues, fin_prochaine=t.fin_prochaine
+            )
+    return len(grandes)
 
 
 def lignes_tableaux_de_bord(request: HttpRequest, perimetre: Perimetre) -> list[LigneComplementaire]:
@@ -63,7 +152,10 @@ def lignes_tableaux_de_bord(request: HttpRequest, perimetre: Perimetre) -> list[
     recherche = reverse("afas:habilitations") + f"?partenaire={convention.pk}&lieux=oui"
     return [
         LigneComplementaire(
-            "Activités dont un rôle AFAS n'est tenu par personne", t.non_attribues, recherche + "&etat=non_attribue"
+            "Activités dont un rôle AFAS n'est tenu par personne",
+            t.non_attribues,
+            recherche + "&etat=non_attribue",
+            au=t.au,
         ),
         LigneComplementaire(
             "Approbateurs en attente de validation par la Caf",
@@ -74,5 +166,6 @@ def lignes_tableaux_de_bord(request: HttpRequest, perimetre: Perimetre) -> list[
             f"Habilitations AFAS actives qui prennent fin dans les {t.jours} jours",
             t.fin_prochaine,
             recherche + "&etat=actif",
+            au=t.au,
         ),
     ]

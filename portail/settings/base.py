@@ -291,6 +291,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "habilitations.tasks.syntheses_tableaux_de_bord",
         "schedule": crontab(hour=0, minute=45),
     },
+    # Et les lignes AFAS des grandes conventions (rôles non tenus, fins prochaines), datées.
+    "syntheses-tableaux-de-bord-afas": {
+        "task": "afas.tasks.syntheses_tableaux_de_bord_afas",
+        "schedule": crontab(hour=0, minute=50),
+    },
     # Approbateurs AFAS sans décision de la Caf : relances à 3 et 7 jours (idempotentes).
     "relancer-validations-afas": {
         "task": "afas.tasks.relancer_validations",

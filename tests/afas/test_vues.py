@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from afas import services
 from afas.enums import DecisionCaf, RoleAfas
-from afas.models import Activite, HabilitationAfas, LieuImplantation
+from afas.habilitations import tableau_de_bord
+from afas.models import Activite, HabilitationAfas, LieuImplantation, SyntheseAfas
 from portail.socle.dates import aujourdhui
 from tests.conftest import connecter_verifie
 from tests.utils import texte
@@ -424,3 +425,58 @@ def test_tableau_de_bord_afas_de_l_habilitateur(client, administrateur, declaran
     assert "Activités dont un rôle n'est tenu par personne</a></td><td>2</td>" in page
     assert "Approbateurs en attente de validation par la Caf</a></td><td>1</td>" in page
     assert "prennent fin dans les 30 jours</td><td>2</td>" in page
+
+
+def test_lignes_afas_d_une_grande_convention_lues_dans_la_synthese_de_la_nuit(
+    client, monkeypatch, administrateur, declarant, activite, activite2, convention
+):
+    """Une grande convention lit ses rôles non tenus et ses fins prochaines dans la synthèse de
+    la nuit, datée sur la page ; les approbateurs en attente restent comptés à l'instant, et la
+    recherche où l'on agit aussi. Une synthèse plus vieille qu'hier n'est plus lue : compté à
+    l'instant. Seuil abaissé pour cette petite convention."""
+    monkeypatch.setattr(tableau_de_bord, "SEUIL_SYNTHESE", 1)
+    affecter(administrateur, declarant, RoleAfas.FDA, activites=[activite, activite2])
+    affecter(administrateur, declarant, RoleAfas.FDF, activites=[activite, activite2])
+    services.activite_cloturer(par=None, activite=activite2, date_cloture=J + datetime.timedelta(days=10))
+    assert tableau_de_bord.synthese_calculer() == 1
+    assert SyntheseAfas.objects.get().non_attribues == 2  # aucun approbateur
+    assert SyntheseAfas.objects.get().fin_prochaine == 2  # les deux rôles sur activite2
+
+    # Dans la journée : un approbateur nommé (en attente de la Caf, compté à l'instant). Les
+    # chiffres de la nuit sont ceux que la page montre, datés : qu'ils diffèrent de l'instant
+    # (7 et 5, comme si la nuit avait vu d'autres droits) le rend visible.
+    affecter(administrateur, declarant, RoleAfas.APPROBATEUR, activites=[activite])
+    SyntheseAfas.objects.update(non_attribues=7, fin_prochaine=5)
+    connecter_verifie(client, administrateur)
+    date = J.strftime("%d/%m/%Y")
+    nuit = f' <span class="fr-text--xs">(chiffre au {date}, calculé chaque nuit)</span></td></tr>'
+    accueil = texte(client.get(reverse("afas:accueil")))
+    assert f"Activités dont un rôle n'est tenu par personne</a></td><td>7{nuit}" in accueil
+    assert "Approbateurs en attente de validation par la Caf</a></td><td>1</td>" in accueil
+    assert f"prennent fin dans les 30 jours</td><td>5{nuit}" in accueil
+    page = texte(client.get(reverse("gestion:tableaux_de_bord", args=[convention.pk])))
+    assert f"Activités dont un rôle AFAS n'est tenu par personne</a></td><td>7{nuit}" in page
+    assert "Approbateurs en attente de validation par la Caf</a></td><td>1</td>" in page
+    assert f"prennent fin dans les 30 jours</a></td><td>5{nuit}" in page
+
+    # Une synthèse d'avant-hier (la tâche de nuit n'est pas passée) : comptés à l'instant, sans date.
+    SyntheseAfas.objects.update(jour=J - datetime.timedelta(days=2))
+    accueil = texte(client.get(reverse("afas:accueil")))
+    assert "Activités dont un rôle n'est tenu par personne</a></td><td>2</td>" in accueil
+    assert "prennent fin dans les 30 jours</td><td>2</td>" in accueil
+    assert "calculé chaque nuit" not in accueil
+
+
+def test_la_synthese_afas_compte_comme_la_page(monkeypatch, administrateur, declarant, activite, activite2, convention):
+    """La nuit compte par la règle même de la page ; une convention passée sous le seuil perd sa
+    synthèse."""
+    monkeypatch.setattr(tableau_de_bord, "SEUIL_SYNTHESE", 1)
+    affecter(administrateur, declarant, RoleAfas.FDA, activites=[activite])
+    affecter(administrateur, declarant, RoleAfas.APPROBATEUR, activites=[activite2])
+    tableau_de_bord.synthese_calculer()
+    live = tableau_de_bord.compter([convention.pk], J)
+    synthese = SyntheseAfas.objects.get(convention=convention, jour=J)
+    assert (synthese.non_attribues, synthese.fin_prochaine) == (live.non_attribues, live.fin_prochaine)
+    monkeypatch.setattr(tableau_de_bord, "SEUIL_SYNTHESE", 1_000)
+    assert tableau_de_bord.synthese_calculer() == 0
+    assert not SyntheseAfas.objects.exists()

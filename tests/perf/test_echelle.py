@@ -9,6 +9,7 @@ visitées avec le client de test de Django, sans gunicorn, pour rester rapide.
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -16,6 +17,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from afas.enums import EtatDeclaration, RoleAfas
+from afas.habilitations import tableau_de_bord
 from afas.models import (
     Activite,
     Declaration,
@@ -23,6 +25,8 @@ from afas.models import (
     HabilitationAfas,
     LieuImplantation,
     Recepisse,
+    StatistiqueReference,
+    SyntheseAfas,
     ValidationApprobateur,
 )
 from bench.banc import pages
@@ -30,7 +34,8 @@ from conventions.enums import EtatConvention
 from conventions.models import Convention, Mandat, Organisme
 from conventions.services import droits_reconcilier
 from conventions.validators import valider_siret
-from habilitations.models import Appartenance, Groupe, GroupeProfil, Utilisateur
+from habilitations.administration.tableaux_de_bord import tableaux
+from habilitations.models import Appartenance, Groupe, GroupeProfil, SyntheseProfils, Utilisateur
 from habilitations.services import droits_groupes_reconcilier
 from portail import generation
 from portail.generation import Echelle, EchelleAfas, GrandeCommune
@@ -189,6 +194,31 @@ def test_le_generateur_est_deterministe():
     _generer(PETITE)
     second = list(Utilisateur.objects.order_by("pk").values_list("identifiant", "nom", "prenom", "email"))
     assert [ligne[:3] for ligne in premier] == [ligne[:3] for ligne in second]
+
+
+@pytest.mark.django_db
+def test_la_generation_finit_par_les_calculs_de_la_nuit(tmp_path, monkeypatch):
+    """Une base générée ressemble à la production au matin : les tâches de nuit du beat qui
+    écrivent des synthèses datées ont tourné (sans elles, le banc mesurait les tableaux de bord
+    des grandes conventions sans leurs chiffres de la nuit). Le seuil des grandes conventions est
+    abaissé à la taille de la grande commune de l'échelle « demo »."""
+    monkeypatch.setattr(tableaux, "SEUIL_SYNTHESE", 1_000)
+    monkeypatch.setattr(tableau_de_bord, "SEUIL_SYNTHESE", 100)
+    resume = tmp_path / "resume.json"
+    call_command("generer_donnees", "--echelle", "demo", "--sans-progression", "--resume", str(resume))
+    calculs = json.loads(resume.read_text())["calculs_de_nuit"]
+    assert set(calculs) == {
+        "habilitations.tasks.syntheses_tableaux_de_bord",
+        "afas.tasks.syntheses_tableaux_de_bord_afas",
+        "afas.tasks.statistiques_calculer",
+    }
+    assert calculs["habilitations.tasks.syntheses_tableaux_de_bord"]["resultat"] >= 1
+    assert calculs["afas.tasks.syntheses_tableaux_de_bord_afas"]["resultat"] >= 1
+    grande = json.loads(resume.read_text())["personas"]["convention"]
+    assert SyntheseProfils.objects.filter(convention_id=grande, jour=aujourdhui()).exists()
+    assert SyntheseAfas.objects.filter(convention_id=grande, jour=aujourdhui()).exists()
+    # Effacées avec les données générées (elles en dépendent).
+    assert {SyntheseProfils, SyntheseAfas, StatistiqueReference} <= set(generation.TABLES_USAGE)
 
 
 @pytest.mark.django_db

@@ -69,6 +69,10 @@ def grande_commune(django_db_setup, django_db_blocker):
     chiffres de la nuit des tableaux de bord calculés, comme la tâche de nuit le fait."""
     with django_db_blocker.unblock():
         resume = generation.Generateur(GRANDE, graine=5, progression=False).generer()
+        # Statistiques d'abord, comme generer_donnees avant ses calculs de nuit : sans elles, le
+        # compte des profils se planifiait sur celles du jeu précédent de la même base (sous
+        # xdist, celui de test_plans_afas.py) et durait des minutes.
+        generation.analyser()
         tableaux.synthese_profils_calculer()
         # Comme l'autovacuum après un chargement en masse : carte de visibilité à jour (les
         # comptages par index seul en dépendent) et statistiques.

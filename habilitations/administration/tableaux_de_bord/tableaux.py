@@ -74,6 +74,7 @@ class LigneComplementaire:
     libelle: str
     nombre: int
     lien: str | None = None
+    au: datetime.date | None = None  # nombre de la nuit : le jour de son calcul, montré à côté
 
 
 # Le point d'extension de « Mes tableaux de bord » : une fonction de la requête et du périmètre

@@ -5,7 +5,9 @@
 Refuse une base qui contient des données non générées ; ``--remplacer`` efface d'abord une base
 qui ne contient que des données générées. Écrit le résumé (personas du banc d'essai, secrets TOTP,
 mesures par table) dans ``--resume`` (par défaut ``bench/personas.json``, ignoré par git).
-Données AFAS comprises (activités, lieux, habilitations AFAS, appels et déclarations).
+Données AFAS comprises (activités, lieux, habilitations AFAS, appels et déclarations). Finit par
+les calculs de la nuit (``generation.calculs_de_nuit`` : les tâches du beat qui écrivent des
+synthèses datées), pour que la base ressemble à la production au matin.
 """
 
 import json
@@ -52,6 +54,8 @@ class Command(BaseCommand):
             raise CommandError(str(erreur)) from erreur
         duree_analyse = generation.analyser()
         resume_["analyse_secondes"] = round(duree_analyse, 1)
+        # Comme au matin en production : les synthèses de la nuit sont là (et datées).
+        resume_["calculs_de_nuit"] = generation.calculs_de_nuit()
         chemin = Path(resume)
         chemin.parent.mkdir(parents=True, exist_ok=True)
         chemin.write_text(json.dumps(resume_, ensure_ascii=False, indent=2, default=str))
@@ -59,6 +63,8 @@ class Command(BaseCommand):
             f"Échelle {echelle} (graine {graine}) : {resume_['lignes']:,} lignes en {resume_['secondes']} s "
             f"({resume_['lignes_par_seconde']:,} lignes/s), ANALYZE {resume_['analyse_secondes']} s.".replace(",", " ")
         )
+        for tache, calcul in resume_["calculs_de_nuit"].items():
+            self.stdout.write(f"Calcul de nuit {tache} : {calcul['resultat']} en {calcul['secondes']} s.")
         personas = resume_["personas"]
         self.stdout.write(f"Mot de passe de tous les comptes activés : {personas['mot_de_passe']}")
         for role, compte in personas["comptes"].items():
