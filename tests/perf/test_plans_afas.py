@@ -23,11 +23,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from afas.habilitations import tableau_de_bord
+from afas.validation import views
 from bench.banc import pages
 from habilitations.administration.tableaux_de_bord import tableaux
 from habilitations.models import Utilisateur
 from portail import generation
 from portail.generation import Echelle, EchelleAfas, GrandeCommune
+from portail.socle.listes import PaginateurParCles
 from tests.conftest import connecter_verifie
 from tests.perf.test_plans import defauts_du_plan
 
@@ -131,6 +133,9 @@ def test_recherche_afas_en_requetes_de_taille_bornee(client, grande_commune, nom
         pytest.param("AFAS activités, page 1 (agent Caf)"),
         pytest.param("AFAS activité à 30 lieux (agent Caf)"),
         pytest.param("AFAS approbateurs à valider (agent Caf)"),
+        # La page 1 000 des validées : ses clés lues dans l'index (caf, décision, date, clé), puis
+        # passées en tableau (``afas.validation.views.PaginateurParTableauDeCles``).
+        pytest.param("AFAS approbateurs validés, page 1 000 (agent Caf)"),
         pytest.param("AFAS préparation des partenaires (agent Caf)"),
         # Les droits du jour vont du compte à ses appartenances (plus par les groupes de la
         # convention, ni par un hachage de toute la table des comptes) : plus de xfail.
@@ -199,3 +204,24 @@ def test_le_compteur_de_tables_voit_les_sous_plans():
         ],
     }
     assert _tables(plan) == 2
+
+
+def _requete_de_page_des_validees(client, resume: dict) -> list[str]:
+    """Les défauts du plan de la requête des lignes de « approbateurs validés, page 1 000 »."""
+    defauts, _tailles = _plans(client, resume, "AFAS approbateurs validés, page 1 000 (agent Caf)")
+    return [d for d in defauts if "afas_validationapprobateur" in d]
+
+
+def test_validees_page_1000_par_tableau_de_cles(client, grande_commune):
+    """La requête clé de la page : aucune lecture séquentielle ni tri sur disque."""
+    assert not _requete_de_page_des_validees(client, grande_commune)
+
+
+def test_validees_page_1000_en_semi_jointure_lit_toute_la_table(client, grande_commune, monkeypatch):
+    """Témoin : les clés en semi-jointure (``pk IN (…)``, ``PaginateurParCles``) font une
+    neuvième relation, au-delà de ``join_collapse_limit`` : PostgreSQL joint toutes les validées
+    de la Caf et lit toute la table des habilitations. Le filtre le voit (sinon le test ci-dessus
+    ne prouverait rien)."""
+    monkeypatch.setattr(views, "PaginateurParTableauDeCles", PaginateurParCles)
+    defauts = _requete_de_page_des_validees(client, grande_commune)
+    assert any("lecture séquentielle" in d for d in defauts), defauts
