@@ -141,6 +141,12 @@ def test_recherche_afas_en_requetes_de_taille_bornee(client, grande_commune, nom
         # activités ouvertes (80 000) et lit les 50 000 groupes (la convention du groupe comparée
         # à travers une expression, voir ``afas.models._q_membre_declarer``), 2 à 3 ms chacun.
         pytest.param("AFAS habilitations actives"),
+        # Inactif : le complément des actives du partenaire (NOT IN, lues une fois par le plan
+        # d'« Actif »), plus NOT (droits du jour) où les EXISTS niés devenaient des sous-requêtes
+        # hachées sur tout le pays. Inactif et Historique : libellés du tri et décision de la Caf
+        # lus ligne par ligne par clé primaire, plus de hachage des activités, lieux et validations.
+        pytest.param("AFAS habilitations inactives"),
+        pytest.param("AFAS habilitations historiques"),
         pytest.param("AFAS accueil (déclarant)"),
         # Les lignes AFAS de l'habilitateur comptées à l'instant (sans synthèse de la nuit) : les
         # habilitations actives des activités du partenaire, droits du jour relus ligne par ligne
