@@ -10,12 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page
-from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
 from afas.attribution import roles_manquants, roles_tenus
 from afas.enums import EtatHabilitation, RoleAfas
 from afas.models import Activite, HabilitationAfas, LieuImplantation, q_effective
 from conventions.models import Convention
+from habilitations.models import Utilisateur
 from portail.socle.dates import q_ouvert
 
 
@@ -55,7 +56,27 @@ def habilitations(
     qs = _filtrer_activites(qs, criteres, "activite__")
     if criteres.get("lieux") == "non":
         qs = qs.filter(lieu__isnull=True)
-    return qs.select_related("utilisateur", "activite", "lieu", "validation").order_by(
+    qs = qs.select_related("utilisateur", "activite", "lieu", "validation")
+    if criteres["etat"] != EtatHabilitation.ACTIF:
+        # Inactif, Historique : les libellés du tri lus ligne par ligne, par clé primaire. En
+        # jointures, PostgreSQL hachait les 80 000 activités et 57 000 lieux du pays pour trier
+        # les quelques milliers de lignes d'une grande commune (Actif les joint déjà pour ses
+        # droits du jour, par index).
+        qs = qs.alias(
+            activite_libelle=_libelle(Activite, "activite_id", "libelle"),
+            lieu_libelle=_libelle(LieuImplantation, "lieu_id", "libelle"),
+            utilisateur_nom=_libelle(Utilisateur, "utilisateur_id", "nom"),
+        )
+        return qs.order_by(
+            "activite_libelle",
+            "activite_id",
+            F("lieu_libelle").asc(nulls_first=True),
+            "lieu_id",
+            "role",
+            "utilisateur_nom",
+            "pk",
+        )
+    return qs.order_by(
         "activite__libelle",
         "activite_id",
         F("lieu__libelle").asc(nulls_first=True),
@@ -64,6 +85,11 @@ def habilitations(
         "utilisateur__nom",
         "pk",
     )
+
+
+def _libelle(modele, cle: str, champ: str) -> Subquery:
+    """Le ``champ`` de la ligne de ``modele`` désignée par la clé étrangère ``cle`` (NULL sans elle)."""
+    return Subquery(modele.objects.filter(pk=OuterRef(cle)).order_by().values(champ))
 
 
 def habilitations_de_la_page(ids: list[int]) -> list[HabilitationAfas]:

@@ -17,6 +17,7 @@ Deux contrôles :
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.db import connection
@@ -225,3 +226,73 @@ def test_validees_page_1000_en_semi_jointure_lit_toute_la_table(client, grande_c
     monkeypatch.setattr(views, "PaginateurParTableauDeCles", PaginateurParCles)
     defauts = _requete_de_page_des_validees(client, grande_commune)
     assert any("lecture séquentielle" in d for d in defauts), defauts
+
+
+# Les tables que la requête principale d'Inactif et d'Historique ne lit que par clé, ligne par
+# ligne : à l'échelle nationale, les hacher en entier coûtait 150 à 200 ms par page (80 000
+# activités, 57 000 lieux, 340 000 validations) pour trier ou filtrer les quelques milliers de
+# lignes d'un partenaire.
+LUES_PAR_CLE = ("afas_activite", "afas_lieuimplantation", "afas_validationapprobateur")
+
+
+def _tables_lues(plan: dict) -> set[str]:
+    return {plan.get("Relation Name")} | {t for p in plan.get("Plans", []) for t in _tables_lues(p)}
+
+
+def _lectures_entieres(plan: dict, sous_plan: bool = False) -> list[str]:
+    """Dans la requête principale, les lectures d'une table de ``LUES_PAR_CLE`` autrement que
+    par un index ; partout, les sous-requêtes hachées qui ne partent pas des habilitations du
+    partenaire (NOT EXISTS au milieu d'un OU : toutes les appartenances AFAS-DECLARER du pays)."""
+    nom = str(plan.get("Subplan Name", ""))
+    if nom.startswith("hashed") and "afas_habilitationafas" not in _tables_lues(plan):
+        return [f"{nom} sur {', '.join(sorted(t for t in _tables_lues(plan) if t))}"]
+    sous_plan = sous_plan or bool(nom)
+    table = plan.get("Relation Name")
+    trouves = []
+    if not sous_plan and table in LUES_PAR_CLE and plan["Node Type"] not in ("Index Scan", "Index Only Scan"):
+        trouves.append(f"{plan['Node Type']} de {table}")
+    for p in plan.get("Plans", []):
+        trouves += _lectures_entieres(p, sous_plan)
+    return trouves
+
+
+@pytest.mark.parametrize("nom_page", ["AFAS habilitations inactives", "AFAS habilitations historiques"])
+def test_inactives_et_historiques_lisent_activites_lieux_validations_par_cle(client, grande_commune, nom_page):
+    """La requête des identifiants d'Inactif et d'Historique : activités, lieux, validations et
+    appartenances lus par clé pour les seules lignes du partenaire (Inactif : complément des
+    actives, NOT IN ; tri et décision de la Caf en sous-requêtes par clé primaire)."""
+    personas = grande_commune["personas"]
+    (page,) = [p for p in pages(personas) if p.nom == nom_page]
+    connecter_verifie(client, Utilisateur.objects.get(identifiant=personas["comptes"][page.persona]["identifiant"]))
+    client.get("/")
+    with CaptureQueriesContext(connection) as requetes:
+        assert client.get(page.chemin).status_code == 200
+    (sql,) = [
+        r["sql"]
+        for r in requetes.captured_queries
+        if re.match(r'SELECT "afas_habilitationafas"\."id"( AS "pk")? FROM', r["sql"])
+    ]
+    with connection.cursor() as curseur:
+        curseur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+        plan = curseur.fetchone()[0]
+    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    trouves = _lectures_entieres(plan)
+    assert not trouves, "\n".join(trouves)
+
+
+def test_une_sous_requete_hachee_hors_des_habilitations_du_partenaire_est_vue():
+    """NOT EXISTS au milieu d'un OU : PostgreSQL hachait toutes les appartenances du pays."""
+    appartenances = {"Node Type": "Seq Scan", "Relation Name": "habilitations_appartenance"}
+    hachee = {"Node Type": "Hash Join", "Subplan Name": "hashed SubPlan 4", "Plans": [appartenances]}
+    actives = {
+        **hachee,
+        "Plans": [appartenances, {"Node Type": "Index Scan", "Relation Name": "afas_habilitationafas"}],
+    }
+    cle = {"Node Type": "Index Scan", "Relation Name": "afas_activite", "Subplan Name": "SubPlan 1"}
+    assert _lectures_entieres({"Node Type": "Sort", "Plans": [hachee]}) == [
+        "hashed SubPlan 4 sur habilitations_appartenance"
+    ]
+    assert _lectures_entieres({"Node Type": "Sort", "Plans": [actives, cle]}) == []
+    assert _lectures_entieres({"Node Type": "Seq Scan", "Relation Name": "afas_lieuimplantation"}) == [
+        "Seq Scan de afas_lieuimplantation"
+    ]
