@@ -21,6 +21,8 @@ import json
 from functools import cache
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
 AXE_VERSION = "4.14.1"
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 LARGEURS = (1280, 320)
@@ -98,10 +100,37 @@ LIENS_D_EVITEMENT_ORPHELINS = """() => [...document.querySelectorAll('.fr-skipli
   .map(a => a.getAttribute('href'))"""
 
 
+# Le script du DSFR démarre après le chargement et à chaque changement de largeur : il marque la
+# racine (« data-fr-js ») et ses composants (« data-fr-js-modal »), et règle les fenêtres modales
+# selon la largeur (menu d'en-tête : caché et nommé par « aria-labelledby » sur petit écran tant
+# qu'il est fermé, affiché sans ce nom sur grand écran). Analysée juste après un envoi de formulaire, avant ce réglage,
+# la page montrait un « aria-labelledby » sans rôle (CI du 30/11/2026, menu d'en-tête à 1 280 px) :
+# une page à moitié initialisée, pas celle que voit l'utilisateur.
+DSFR_DEMARRE = """() => !document.querySelector('script[src*="dsfr"]') || (
+  document.documentElement.hasAttribute('data-fr-js')
+  && [...document.querySelectorAll('.fr-modal')].every(m => m.hasAttribute('data-fr-js-modal')
+     && (m.hasAttribute('role') || !m.hasAttribute('aria-labelledby') || !m.checkVisibility({visibilityProperty: true, opacityProperty: true}))))"""
+
+
+def attendre_dsfr(page) -> list[str]:
+    """Le DSFR démarré et réglé pour la largeur ; sinon, au bout de 5 s, le problème (un script
+    du DSFR qui ne démarre pas laisse des menus qui ne s'ouvrent pas)."""
+    page.wait_for_load_state("load")
+    try:
+        page.wait_for_function(DSFR_DEMARRE, timeout=5000)
+    except PlaywrightTimeoutError:
+        etat = page.evaluate(
+            "() => [document.documentElement.getAttributeNames().join(' '), "
+            "[...document.querySelectorAll('.fr-modal')].map(m => m.id + ':' + m.getAttributeNames().join(' ')).join(' | ')]"
+        )
+        return [f"{page.viewport_size['width']} px : le DSFR n'a pas démarré en 5 s : {etat}"]
+    return []
+
+
 def problemes_page(page, largeurs: tuple[int, ...] = LARGEURS) -> list[str]:
     """Les problèmes de la page affichée à chaque largeur ; la taille de la fenêtre est rétablie."""
+    problemes = attendre_dsfr(page)
     taille = page.viewport_size
-    problemes: list[str] = []
     if orphelins := page.evaluate(LIENS_D_EVITEMENT_ORPHELINS):
         problemes.append(f"liens d'évitement vers une cible absente de la page : {orphelins}")
     if invisibles := page.evaluate(CASES_SANS_LABEL_FRERE):
@@ -109,6 +138,7 @@ def problemes_page(page, largeurs: tuple[int, ...] = LARGEURS) -> list[str]:
     try:
         for largeur in largeurs:
             page.set_viewport_size({"width": largeur, "height": HAUTEUR})
+            problemes += attendre_dsfr(page)
             depasse = largeur_excedentaire(page)
             if depasse > 0:
                 problemes.append(f"{largeur} px : la page est plus large que la fenêtre de {depasse} px")
