@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Page
-from django.db import connection
-from django.db.models import BooleanField, F, Func, QuerySet, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -19,7 +16,7 @@ from afas.validation.filtres import ValidationFiltre
 from afas.validation.forms import RefusForm, ValidationForm
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import PAR_PAGE, PaginateurParCles, paginer, trier
+from portail.socle.listes import PaginateurParTableauDeCles, paginer, trier
 from portail.socle.navigation import fil_ariane
 
 TRI_VALIDATIONS = {
@@ -29,38 +26,6 @@ TRI_VALIDATIONS = {
     "demandee_le": ("demandee_le",),
     "date_ouverture": ("habilitation__date_ouverture",),
 }
-
-
-class PaginateurParTableauDeCles(PaginateurParCles):
-    """``PaginateurParCles`` dont les clés de la page arrivent en tableau (``pk = ANY(ARRAY(…))``)
-    et non en semi-jointure (``pk IN (…)``) : la file lit déjà huit tables (validation, habilitation,
-    utilisateur, convention, partenaire, activité, demandeur, décideur), la semi-jointure en fait
-    une neuvième, au-delà de ``join_collapse_limit`` (8) : PostgreSQL gardait alors l'ordre écrit
-    et joignait les ~25 000 validées de la Caf avant de n'en garder que les 25 de la page (200 ms).
-    Le tableau est calculé une fois (InitPlan), puis les 25 lignes sont lues par leur clé
-    primaire. Même requête unique, mêmes lignes, même ordre."""
-
-    def page(self, number):
-        number = self.validate_number(number)
-        bas = (number - 1) * self.per_page
-        haut = bas + self.per_page
-        if haut + self.orphans >= self.count:
-            haut = self.count
-        cles = Subquery(self.object_list.values("pk")[bas:haut])
-        # ARRAY((SELECT …)) : le constructeur de tableau par sous-requête (parenthèses doublées
-        # admises par la grammaire de PostgreSQL).
-        parmi = Func(
-            F("pk"), cles, arg_joiner=" = ANY(ARRAY(", template="(%(expressions)s)))", output_field=BooleanField()
-        )
-        return self._get_page(self.object_list.filter(parmi), number, self)
-
-
-def _paginer(request, queryset: QuerySet) -> Page:
-    """``listes.paginer`` avec ``PaginateurParTableauDeCles`` (sous SQLite : ``pk IN (…)``)."""
-    classe = PaginateurParTableauDeCles if connection.vendor == "postgresql" else PaginateurParCles
-    page = classe(queryset, PAR_PAGE).get_page(request.GET.get("page"))
-    page.pages_list = list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
-    return page
 
 
 def _exiger_agent(request) -> None:
@@ -86,7 +51,9 @@ def validations(request):
     filtre = ValidationFiltre(request.GET or None, queryset=queryset)
     # Par clés : les 25 clés de la page viennent de l'index (caf, décision, date, clé) seul, puis
     # les lignes jointes ; la page 1 000 des validées ne trie plus 25 000 lignes jointes.
-    page = _paginer(request, trier(request, filtre.qs, TRI_VALIDATIONS, ("demandee_le",)))
+    page = paginer(
+        request, trier(request, filtre.qs, TRI_VALIDATIONS, ("demandee_le",)), paginateur=PaginateurParTableauDeCles
+    )
     return render(
         request,
         "afas/validations.html",

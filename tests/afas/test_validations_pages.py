@@ -1,4 +1,4 @@
-"""La file de la Caf paginée par clés (``afas.validation.views.PaginateurParTableauDeCles``) :
+"""La file de la Caf paginée par clés (``portail.socle.listes.PaginateurParTableauDeCles``) :
 les mêmes lignes, dans le même ordre, que le tri complet (date de demande, puis clé), à chaque
 page, égalités de dates comprises ; une page au-delà de la dernière donne la dernière."""
 

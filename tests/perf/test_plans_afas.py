@@ -135,7 +135,7 @@ def test_recherche_afas_en_requetes_de_taille_bornee(client, grande_commune, nom
         pytest.param("AFAS activité à 30 lieux (agent Caf)"),
         pytest.param("AFAS approbateurs à valider (agent Caf)"),
         # La page 1 000 des validées : ses clés lues dans l'index (caf, décision, date, clé), puis
-        # passées en tableau (``afas.validation.views.PaginateurParTableauDeCles``).
+        # passées en tableau (``portail.socle.listes.PaginateurParTableauDeCles``).
         pytest.param("AFAS approbateurs validés, page 1 000 (agent Caf)"),
         pytest.param("AFAS préparation des partenaires (agent Caf)"),
         # Les droits du jour vont du compte à ses appartenances (plus par les groupes de la
