@@ -20,6 +20,7 @@ from conventions.models import Convention, Mandat, Profil, Service
 from conventions.perms import conventions_administrees, conventions_visibles, est_agent_caf, est_superviseur_national
 from habilitations.models import Appartenance, CodeSecoursDevice, Groupe, ImportUtilisateurs, Utilisateur
 from portail.socle.dates import aujourdhui, q_ouvert, q_pas_encore_cloture
+from portail.socle.requetes import RequeteCompilee
 
 
 def profils_effectifs(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Profil]:
@@ -86,9 +87,38 @@ def _q_administrateur_ou_responsable(jour: datetime.date) -> Q:
     ) | Q(Exists(Groupe.objects.effectifs(jour).filter(responsable=OuterRef("pk"))))
 
 
+def _etat_double_authentification(pk: int, jour: datetime.date) -> QuerySet[Utilisateur]:
+    """(application d'authentification confirmée, administrateur ou responsable ce jour) d'un
+    compte, en une requête."""
+    totp = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    return (
+        Utilisateur.objects.filter(pk=pk)
+        .order_by()
+        .annotate(activee=Exists(totp), gestionnaire=_q_administrateur_ou_responsable(jour))
+        .values_list("activee", "gestionnaire")
+    )
+
+
+# Compilée une fois par processus (portail.socle.requetes) : la connexion et, pour un compte sans
+# double authentification, chaque page la posent ; construire la requête coûtait 2 ms de
+# processeur, plus que PostgreSQL pour y répondre (ticket 11).
+_ETAT_DOUBLE_AUTHENTIFICATION = RequeteCompilee(
+    _etat_double_authentification,
+    {"pk": (-1001, -1002), "jour": (datetime.date(1901, 2, 3), datetime.date(1902, 3, 4))},
+)
+
+
+def _etat_double_authentification_lire(user: Utilisateur) -> tuple[bool, bool]:
+    lignes = _ETAT_DOUBLE_AUTHENTIFICATION.lignes(pk=user.pk, jour=aujourdhui())
+    if not lignes:
+        return False, False
+    activee, gestionnaire = lignes[0]
+    return activee, gestionnaire
+
+
 def _administrateur_ou_responsable(user: Utilisateur) -> bool:
     """Les deux questions en une seule requête (le middleware la pose à chaque page)."""
-    return Utilisateur.objects.filter(_q_administrateur_ou_responsable(aujourdhui()), pk=user.pk).exists()
+    return _etat_double_authentification_lire(user)[1]
 
 
 def a_double_authentification(user: Utilisateur) -> bool:
@@ -104,13 +134,7 @@ def double_authentification_etat(user: Utilisateur) -> tuple[bool, bool]:
         settings.DOUBLE_AUTHENTIFICATION_POUR_TOUS or user.est_agent_caf or user.organisme_id is None
     ):
         return a_double_authentification(user), double_authentification_requise(user)
-    totp = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
-    activee, gestionnaire = (
-        Utilisateur.objects.filter(pk=user.pk)
-        .annotate(activee=Exists(totp), gestionnaire=_q_administrateur_ou_responsable(aujourdhui()))
-        .values_list("activee", "gestionnaire")
-        .get()
-    )
+    activee, gestionnaire = _etat_double_authentification_lire(user)
     user._double_authentification_requise = gestionnaire
     return activee, gestionnaire
 

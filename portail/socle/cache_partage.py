@@ -21,8 +21,9 @@ import hashlib
 import logging
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -63,11 +64,32 @@ def limite_atteinte(espace: str, cle: str, limite: int, *, fenetre: int = 3600) 
             return 1
 
     try:
-        total = compter(cache)
+        total = _compter_redis(nom, fenetre)
+        if total is None:
+            total = compter(cache)
     except ERREURS_CACHE as exc:
         logger.warning("cache partagé indisponible (%s) : limite comptée par processus", type(exc).__name__)
         total = compter(_SECOURS)
     return total > limite
+
+
+def _compter_redis(nom: str, fenetre: int) -> int | None:
+    """Sous Redis, le compte en un aller-retour : ``SET … NX EX`` puis ``INCR`` dans une même
+    transaction (MULTI / EXEC, atomique : la clé ne peut pas expirer entre les deux et laisser un
+    compteur sans durée). ``add`` puis ``incr`` du cache de Django ouvraient deux clients Redis et
+    faisaient deux allers-retours à chaque connexion (ticket 11). ``None`` : pas Redis."""
+    cache_defaut = caches["default"]
+    if not isinstance(cache_defaut, RedisCache):
+        return None
+    cle = cache_defaut.make_and_validate_key(nom)
+    # Le client du cache de Django (mêmes réglages, même pool de connexions) ; la valeur 0 est
+    # écrite comme l'écrirait le cache (entier en clair) : cache.get la relit.
+    client = cache_defaut._cache.get_client(cle, write=True)
+    with client.pipeline(transaction=True) as transaction:
+        transaction.set(cle, 0, ex=fenetre, nx=True)
+        transaction.incr(cle)
+        _cree, total = transaction.execute()
+    return int(total)
 
 
 def vider_secours() -> None:

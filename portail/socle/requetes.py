@@ -1,0 +1,111 @@
+"""Requêtes de l'ORM compilées une fois par processus, pour les chemins où chaque milliseconde
+compte (la connexion : ticket 11, 15 connexions par seconde et par cœur).
+
+Construire une requête avec l'ORM (``filter``, ``Exists``, ``annotate``) puis la compiler en SQL
+coûte du processeur Python à chaque appel : 2 ms pour la question « double authentification
+activée, requise ? », soit plus que l'aller-retour vers PostgreSQL. Ici la requête reste écrite
+avec l'ORM (une seule source de vérité, les mêmes ``QuerySet`` que partout ailleurs), mais n'est
+compilée qu'une fois : avec deux jeux de valeurs témoins, pour repérer quels paramètres SQL
+viennent des arguments ; ensuite seuls ces paramètres changent.
+
+Garde-fou : si un argument se retrouve transformé dans le SQL (une date décalée, un texte mis en
+forme…), les deux compilations ne diffèrent pas seulement là où les témoins sont attendus, et la
+construction échoue au premier appel plutôt que de rendre une réponse fausse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.db import connections
+from django.db.models import QuerySet
+from django.db.models.sql.compiler import SQLCompiler
+
+__all__ = ["RequeteCompilee"]
+
+
+_Compilee = tuple[str, list[Any], dict[int, tuple[str, Callable[[Any], Any]]], SQLCompiler]
+
+
+def _adapte(adapter: Callable[[Any], Any], valeur: Any) -> Any:
+    try:
+        return adapter(valeur)
+    except (TypeError, ValueError, AttributeError):
+        return _INADAPTABLE
+
+
+_INADAPTABLE = object()
+
+
+class RequeteCompilee:
+    """``construire(**arguments)`` rend un ``QuerySet`` (``values_list`` conseillé) ; ``temoins``
+    donne, pour chaque argument, deux valeurs distinctes, que rien d'autre dans la requête ne
+    vaut. ``lignes(**arguments)`` exécute le SQL compilé et rend les lignes brutes (sans les
+    convertisseurs de l'ORM : un booléen peut revenir en 0 / 1 sous SQLite)."""
+
+    def __init__(
+        self,
+        construire: Callable[..., QuerySet[Any]],
+        temoins: Mapping[str, tuple[Any, Any]],
+        *,
+        using: str = "default",
+    ) -> None:
+        self._construire = construire
+        self._temoins = dict(temoins)
+        self._using = using
+        self._compilees: dict[str, _Compilee] = {}
+
+    def _compiler(self, vendeur: str) -> _Compilee:
+        compilee = self._compilees.get(vendeur)
+        if compilee is not None:
+            return compilee
+        premier = {nom: a for nom, (a, _b) in self._temoins.items()}
+        second = {nom: b for nom, (_a, b) in self._temoins.items()}
+        # Le compilateur de la première est gardé : il sait convertir les lignes (booléens de
+        # SQLite, dates, décimaux) comme le ferait le QuerySet.
+        compilateur = self._construire(**premier).query.get_compiler(using=self._using)
+        sql_a, params_a = compilateur.as_sql()
+        sql_b, params_b = self._construire(**second).query.get_compiler(using=self._using).as_sql()
+        if sql_a != sql_b or len(params_a) != len(params_b):
+            raise ValueError("la forme de la requête dépend de ses arguments : elle ne peut pas être compilée une fois")
+        # Une valeur passe telle quelle (PostgreSQL) ou adaptée par le moteur comme le fait l'ORM
+        # (SQLite écrit les dates en texte) : l'adaptation retenue doit rendre les deux témoins.
+        ops = connections[self._using].ops
+        adaptations: tuple[Callable[[Any], Any], ...] = (
+            lambda v: v,
+            ops.adapt_datefield_value,
+            ops.adapt_datetimefield_value,
+            ops.adapt_timefield_value,
+        )
+        places: dict[int, tuple[str, Callable[[Any], Any]]] = {}
+        for i, (a, b) in enumerate(zip(params_a, params_b, strict=True)):
+            if a == b:
+                continue
+            trouvees = [
+                (nom, adapter)
+                for nom in self._temoins
+                for adapter in adaptations
+                if _adapte(adapter, premier[nom]) == a and _adapte(adapter, second[nom]) == b
+            ]
+            if not trouvees:
+                raise ValueError(f"le paramètre {i} de la requête ne vient tel quel d'aucun argument")
+            places[i] = trouvees[0]
+        if {nom for nom, _adapter in places.values()} != set(self._temoins):
+            raise ValueError("un argument n'apparaît pas tel quel dans la requête")
+        compilee = (sql_a, list(params_a), places, compilateur)
+        self._compilees[vendeur] = compilee
+        return compilee
+
+    def lignes(self, **arguments: Any) -> list[tuple[Any, ...]]:
+        if set(arguments) != set(self._temoins):
+            raise TypeError(f"arguments attendus : {sorted(self._temoins)}")
+        connexion = connections[self._using]
+        sql, params, places, compilateur = self._compiler(connexion.vendor)
+        valeurs = list(params)
+        for i, (nom, adapter) in places.items():
+            valeurs[i] = adapter(arguments[nom])
+        with connexion.cursor() as curseur:
+            curseur.execute(sql, valeurs)
+            lignes = curseur.fetchall()
+        return [tuple(ligne) for ligne in compilateur.results_iter(results=[lignes])]
