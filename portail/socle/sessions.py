@@ -13,6 +13,16 @@ allers-retours vers PostgreSQL par connexion, quand deux suffisent :
   ouverte, le comportement de Django est gardé (point de sauvegarde, pour qu'un refus n'annule
   pas la transaction englobante).
 
+À la connexion, ``cycle_key`` (nouvelle clé contre la fixation de session) écrivait la ligne
+aussitôt (``INSERT`` des données d'avant la connexion), puis la fin de requête la réécrivait
+(``UPDATE``). Ici la nouvelle clé est tirée sans écrire, et la fin de requête fait l'``INSERT``
+seul, avec les données complètes : une instruction de moins par connexion. Une réponse en erreur
+(500) n'enregistre rien et ne pose pas de cookie, comme avant. Une fermeture des sessions du compte
+(clôture, suspension, mot de passe changé) qui tomberait entre la connexion et la fin de sa
+requête ne trouve pas encore la ligne ; la session ouverte ne sert pourtant à rien : chaque requête
+relit le compte (``IdentifiantBackend.get_user`` refuse un compte clôturé ou suspendu) et Django
+refuse une session dont l'empreinte du mot de passe a changé.
+
 Le reste est celui de Django : données signées et sérialisées de même, ``UPDATE`` forcé (une
 session fermée entre-temps, par la clôture du compte ou un changement de mot de passe, n'est
 jamais recréée par une requête en vol : ``UpdateError``), expiration, nettoyage.
@@ -31,9 +41,23 @@ class SessionStore(db.SessionStore):
         # Unicité garantie par la clé primaire à l'INSERT (voir save) : pas de SELECT d'avance.
         return get_random_string(32, VALID_KEY_CHARS)
 
+    def cycle_key(self) -> None:
+        donnees = self._session
+        ancienne = self.session_key
+        self._session_key = self._get_new_session_key()
+        self._a_inserer = True
+        self._session_cache = donnees
+        self.modified = True
+        if ancienne:
+            self.delete(ancienne)
+
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return self.create()
+        if getattr(self, "_a_inserer", False):
+            # Clé tirée par cycle_key, ligne pas encore écrite : c'est l'INSERT.
+            must_create = True
+            self._a_inserer = False
         data = self._get_session(no_load=must_create)
         obj = self.create_model_instance(data)
         using = router.db_for_write(self.model, instance=obj)
