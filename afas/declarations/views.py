@@ -34,6 +34,7 @@ TRI_DECLARATIONS = {
     "etat": ("etat",),
     "date_limite": ("date_limite",),
 }
+PAR_PAGE_ROLES = 20
 ENREGISTRE = (
     "Vos données sont enregistrées : elles sont conservées même si vous fermez le navigateur, "
     "et visibles dans tout autre onglet après rechargement."
@@ -52,7 +53,8 @@ def _exiger_afas(request) -> None:
 @require_GET
 def accueil(request):
     """Accueil AFAS : les textes des guides (Bienvenue, accès direct, aide, déclarer en trois
-    étapes), les rôles du jour et, pour l'habilitateur, son tableau de bord."""
+    étapes), les rôles du jour (paginés dans la base : un déclarant de grande commune en tient
+    des centaines) et, pour l'habilitateur, son tableau de bord."""
     _exiger_afas(request)
     roles = (
         request.user.habilitations_afas.actives()
@@ -64,7 +66,7 @@ def accueil(request):
         request,
         "afas/declarations/accueil.html",
         {
-            "roles": roles,
+            "roles": paginer(request, roles, PAR_PAGE_ROLES),
             "habiliter": bool(ids),
             "tableau": tableau_de_bord.tableau(ids) if ids else None,
             "fil": _fil(),

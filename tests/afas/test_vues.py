@@ -254,6 +254,30 @@ def test_menu_du_declarant(client, declarant):
     assert "Vous n'avez pas encore de déclaration." in page
 
 
+def test_roles_de_l_accueil_pagines_dans_la_base(
+    client, administrateur, declarant, convention, django_assert_max_num_queries
+):
+    """Un déclarant de grande commune tient des centaines de rôles : l'accueil en montre 20 par
+    page, dans l'ordre des activités, avec leur nombre, et coûte autant de requêtes pour 25 rôles
+    que pour 45 (la page rendait les 450 rôles du déclarant du banc : 82 ms de processeur)."""
+    from tests.afas.conftest import creer_activite
+
+    activites = [creer_activite(convention.organisme, f"Activité {i:02d}", numero=f"EQ9{i:03d}") for i in range(25)]
+    affecter(administrateur, declarant, RoleAfas.FDF, activites=activites)
+    connecter_verifie(client, declarant)
+    page = texte(client.get(reverse("afas:accueil")))
+    assert "25 rôles actifs — page 1 sur 2." in page
+    assert "Activité 00" in page and "Activité 19" in page and "Activité 20" not in page
+    suite = texte(client.get(reverse("afas:accueil"), {"page": 2}))
+    assert "Activité 20" in suite and "Activité 24" in suite and "Activité 19" not in suite
+    with django_assert_max_num_queries(100) as avant:
+        client.get(reverse("afas:accueil"))
+    plus = [creer_activite(convention.organisme, f"Autre {i:02d}", numero=f"EQ8{i:03d}") for i in range(20)]
+    affecter(administrateur, declarant, RoleAfas.FDF, activites=plus)
+    with django_assert_max_num_queries(len(avant.captured_queries)):
+        assert "45 rôles actifs — page 1 sur 3." in texte(client.get(reverse("afas:accueil")))
+
+
 @pytest.mark.parametrize("persona", ["exterieur", "responsable", "agent_caf"])
 def test_pages_declarant_refusees_aux_autres(client, request, persona):
     connecter(client, request, persona)
