@@ -140,3 +140,32 @@ def test_parcours_saisie_des_declarants(navigateur, live_server):
     declaration.refresh_from_db()
     assert declaration.etat == EtatDeclaration.EN_COURS
     page.screenshot(path="/tmp/afas_declaration_approbateur.png", full_page=True)
+
+
+def test_accueil_afas_d_un_declarant_aux_nombreux_roles(navigateur, live_server):
+    """Un déclarant de grande commune tient des dizaines de rôles : l'accueil en montre 20 par page,
+    avec leur nombre et la pagination du DSFR, qui passe la garde commune à 1 280 et 320 px."""
+    page = navigateur
+    convention = factories.ConventionFactory()
+    administrateur = factories.creer_utilisateur(nom="Castan", prenom="Hugo", convention=convention)
+    factories.nommer_administrateur(convention, administrateur)
+    fdf = _declarant(convention, administrateur, "Albouy", "Céline")
+    activites = [
+        creer_activite(convention.organisme, f"Accueil de loisirs {i:02d}", numero=f"EQ{i}") for i in range(23)
+    ]
+    services_afas.habilitation_afas_affecter(
+        par=administrateur, utilisateur=fdf, role=RoleAfas.FDF, date_ouverture=aujourdhui(), activites=activites
+    )
+    connecter(page, fdf)
+    page.goto("/afas/")
+    verifier_page(page)
+    expect(page.get_by_text("23 rôles actifs — page 1 sur 2.")).to_be_visible()
+    expect(page.get_by_role("listitem").filter(has_text="Accueil de loisirs 19")).to_have_count(1)
+    expect(page.get_by_role("listitem").filter(has_text="Accueil de loisirs 20")).to_have_count(0)
+    page.screenshot(path="/tmp/afas_accueil_roles_p1.png", full_page=True)
+    page.get_by_role("navigation", name="Pagination").get_by_role("link", name="Page suivante").click()
+    verifier_page(page)
+    expect(page.get_by_text("23 rôles actifs — page 2 sur 2.")).to_be_visible()
+    expect(page.get_by_role("listitem").filter(has_text="Accueil de loisirs 22")).to_have_count(1)
+    page.set_viewport_size({"width": 320, "height": 800})
+    page.screenshot(path="/tmp/afas_accueil_roles_p2_320.png", full_page=True)
