@@ -5,7 +5,8 @@
   a eu une) ;
 - ``verifier_page(page)`` : sur la page affichée, à 1280 px puis à 320 px de large, axe-core
   (WCAG 2.1 A et AA) ne trouve aucune violation grave ou critique, et la page n'est pas plus large
-  que la fenêtre (aucun défilement horizontal de toute la page) ; chaque case à cocher et bouton
+  que la fenêtre (aucun défilement horizontal de toute la page) ni aucun bloc du contenu n'en
+  recouvre un autre ; chaque case à cocher et bouton
   radio DSFR est suivi de son label (sinon la case est invisible) ; chaque lien d'évitement mène
   à un élément de la page. Les parcours l'appellent sur
   chaque page qu'ils visitent.
@@ -112,6 +113,36 @@ DSFR_DEMARRE = """() => !document.querySelector('script[src*="dsfr"]') || (
      && (m.hasAttribute('role') || !m.hasAttribute('aria-labelledby') || !m.checkVisibility({visibilityProperty: true, opacityProperty: true}))))"""
 
 
+# Rien dans le contenu ne se recouvre : deux blocs visibles (titres, paragraphes, éléments de
+# liste, cartes, alertes, tableaux, boutons…) dont aucun ne contient l'autre ne partagent pas plus
+# de 2 px dans les deux sens. La largeur seule ne le voit pas : sur l'Accueil AFAS, deux cartes
+# DSFR empilées (hauteur 100 % chacune) dépassaient leur rangée et cachaient la liste des rôles.
+BLOCS_SUPERPOSES = """() => {
+  const blocs = [...document.querySelectorAll('main :is(h1,h2,h3,h4,h5,h6,p,li,dt,dd,.fr-card,.fr-alert,.fr-callout,table,.fr-pagination,.fr-btn,.fr-tag,.fr-badge,label,legend)')]
+    .filter(e => e.checkVisibility({visibilityProperty: true, opacityProperty: true}))
+    // Un volet DSFR replié (fil d'Ariane à 320 px, accordéon fermé) garde ses éléments rendus mais
+    // cachés par sa hauteur nulle : ils ne recouvrent rien.
+    .filter(e => !e.closest('.fr-collapse:not(.fr-collapse--expanded)'))
+    .map(e => [e, e.getBoundingClientRect()])
+    .filter(([e, r]) => r.width > 2 && r.height > 2);
+  const trouves = [];
+  for (let i = 0; i < blocs.length && trouves.length < 5; i++) {
+    const [a, ra] = blocs[i];
+    for (let j = i + 1; j < blocs.length && trouves.length < 5; j++) {
+      const [b, rb] = blocs[j];
+      if (a.contains(b) || b.contains(a)) continue;
+      const x = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+      const y = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+      if (x > 2 && y > 2) {
+        const nom = e => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '') + ' « ' + (e.textContent || '').trim().slice(0, 40) + ' »';
+        trouves.push(nom(a) + ' et ' + nom(b));
+      }
+    }
+  }
+  return trouves;
+}"""
+
+
 def attendre_dsfr(page) -> list[str]:
     """Le DSFR démarré et réglé pour la largeur ; sinon, au bout de 5 s, le problème (un script
     du DSFR qui ne démarre pas laisse des menus qui ne s'ouvrent pas)."""
@@ -142,6 +173,8 @@ def problemes_page(page, largeurs: tuple[int, ...] = LARGEURS) -> list[str]:
             depasse = largeur_excedentaire(page)
             if depasse > 0:
                 problemes.append(f"{largeur} px : la page est plus large que la fenêtre de {depasse} px")
+            if superposes := page.evaluate(BLOCS_SUPERPOSES):
+                problemes.append(f"{largeur} px : des blocs du contenu se recouvrent : {superposes}")
             for violation in analyser_axe(page):
                 if violation["impact"] in IMPACTS_BLOQUANTS:
                     problemes.append(
