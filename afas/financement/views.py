@@ -507,8 +507,10 @@ def lignes_export(appel) -> LignesSQL:
     dans la base (``export.montants_sql``), hors norme par la même sous-requête que la page.
     ``repli`` : les mêmes lignes estimées en Python (le chemin de SQLite, et la référence :
     tests/afas/declarations/test_financement_export.py compare les deux octet pour octet)."""
+    # Trié comme la page, sur les colonnes du calcul joint : l'activité et le partenaire y sont lus
+    # par index (joints par l'ORM, PostgreSQL hachait les 80 000 activités du pays).
     declarations = Declaration.objects.filter(appel=appel).order_by(
-        "activite__organisme__raison_sociale", "activite__libelle", "pk"
+        export.colonne("raison_sociale"), export.colonne("libelle"), "pk"
     )
 
     def repli():
@@ -527,11 +529,11 @@ def lignes_export(appel) -> LignesSQL:
         hors_norme = _hors_norme(appel)[0]
         a = export.ALIAS
         return [
-            "activite__organisme__raison_sociale",
-            "activite__libelle",
-            "activite__numero_equipement",
-            LibelleChoix("activite__type_activite", TypeActivite.choices),
-            LibelleChoix("activite__nature", NatureActivite.choices),
+            export.colonne("raison_sociale"),
+            export.colonne("libelle"),
+            export.colonne("numero_equipement"),
+            export.libelle("type_activite", TypeActivite.choices),
+            export.libelle("nature", NatureActivite.choices),
             "exercice",
             LibelleChoix("type_declaration", TypeDeclaration.choices),
             LibelleChoix("etat", EtatDeclaration.choices),
