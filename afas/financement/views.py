@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum, TextField
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, TextField
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -540,7 +540,7 @@ def lignes_export(appel) -> LignesSQL:
             RawSQL(f"replace(round({a}.montant, 2)::text, '.', ',')", [], output_field=TextField()),  # noqa: S611
             RawSQL(f"CASE WHEN {a}.fige THEN 'Oui' ELSE 'Non' END", [], output_field=TextField()),  # noqa: S611
             RawSQL(f"replace(round({a}.par_heure, 2)::text, '.', ',')", [], output_field=TextField()),  # noqa: S611
-            OuiNon(Q(pk__in=hors_norme.values("declaration_id"))),
+            OuiNon(Q(Exists(hors_norme.filter(declaration_id=OuterRef("pk"))))),
         ]
 
     return LignesSQL(export.avec_montants(declarations, appel), colonnes, repli=repli)
