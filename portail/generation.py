@@ -479,11 +479,12 @@ def vider_donnees_generees() -> None:
             # CASCADE : aussi ce que l'usage a ajouté (sessions, imports, avenants, journal…), et
             # les paramètres de financement, qui désignent une Caf : le barème national (écrit par
             # migration, sans Caf) est gardé et remis, sans quoi tout montant estimé serait nul.
-            bareme = list(ParametreFinancement.objects.filter(caf__isnull=True).values())
+            # Sans leur clé : « RESTART IDENTITY » remet aussi leur séquence à 1, qui les renumérote.
+            bareme = list(ParametreFinancement.objects.filter(caf__isnull=True).order_by("pk").values())
             tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in TABLES_GENEREES)
             curseur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
             ParametreFinancement.objects.bulk_create(
-                ParametreFinancement(**{**ligne, "modifie_par_id": None}) for ligne in bareme
+                ParametreFinancement(**{**ligne, "id": None, "modifie_par_id": None}) for ligne in bareme
             )
             return
         for modele in [*TABLES_USAGE, *TABLES_GENEREES]:

@@ -31,7 +31,7 @@ from afas.models import (
 )
 from bench.banc import pages
 from conventions.enums import EtatConvention
-from conventions.models import Convention, Mandat, Organisme
+from conventions.models import Caf, Convention, Mandat, Organisme
 from conventions.services import droits_reconcilier
 from conventions.validators import valider_siret
 from habilitations.administration.tableaux_de_bord import tableaux
@@ -354,4 +354,13 @@ def test_les_montants_generes_sont_ceux_que_la_transmission_fige():
     assert (
         set(ParametreFinancement.objects.filter(caf__isnull=True).values_list("exercice", "type_activite", "nature"))
         == bareme
+    )
+    # Leur séquence suit : un paramètre de Caf créé ensuite a sa propre clé.
+    ParametreFinancement.objects.create(
+        caf=Caf.objects.create(code="999", nom="Caf d'après"),
+        exercice=2025,
+        type_activite="EAJE",
+        taux=66,
+        prix_plafond=9,
+        source="test",
     )
