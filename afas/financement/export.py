@@ -15,7 +15,7 @@ les deux divisions (prix de revient horaire, montant par heure) ont au moins sei
 significatifs ici et vingt-huit en Python, bien plus que ce qui sépare leur quotient d'une demi
 unité du dernier chiffre gardé pour des montants d'au plus douze chiffres. Le montant par heure
 est arrondi à quatre décimales (comme ``indicateurs_calculer``) puis à deux pour l'écrire
-(``nombre_fr``) : la double rondeur est gardée, elle change parfois le centime.
+(``nombre_fr``) : le double arrondi est gardé, il change parfois le centime.
 """
 
 from __future__ import annotations
