@@ -223,6 +223,7 @@ PAGES_AFAS: list[tuple[str, str, str, object]] = [
     ("AFAS appels (agent Caf)", "agent_caf", "afas:appels", _sans()),
     ("AFAS appel en cours (agent Caf)", "agent_caf", "afas:appel", _avec("appel")),
     ("AFAS déclaration transmise (agent Caf)", "agent_caf", "afas:declaration", _avec("declaration_transmise")),
+    ("AFAS financement d'un appel (agent Caf)", "agent_caf", "afas:appel_financement", _avec("appel")),
     # Administrateur de la grande commune : « Administration des profils » dans chaque état.
     ("AFAS accueil (habilitateur)", "administrateur", "afas:accueil", _sans()),
     ("AFAS habilitations actives", "administrateur", "afas:habilitations", _recherche("actif")),

@@ -47,6 +47,7 @@ from afas import perms as perms_afas
 from afas import tasks as tasks_afas
 from afas.enums import DecisionCaf, EtatDeclaration, EtatLancement, NatureActivite, RoleAfas, TypeActivite
 from afas.enums import TypeDeclaration as TD
+from afas.financement import services as services_financement
 from afas.models import (
     COMPTES_CHARGES,
     PROFIL_DECLARER,
@@ -59,6 +60,8 @@ from afas.models import (
     EvenementDeclaration,
     HabilitationAfas,
     LieuImplantation,
+    MontantEstime,
+    ParametreFinancement,
     Recepisse,
     StatistiqueReference,
     SyntheseAfas,
@@ -410,6 +413,7 @@ class BaseNonGeneree(Exception):
 
 
 TABLES_GENEREES: list[type[models.Model]] = [
+    MontantEstime,
     Recepisse,
     EvenementDeclaration,
     DonneesFinancieres,
@@ -472,9 +476,16 @@ def vider_donnees_generees() -> None:
         raise BaseNonGeneree("La base contient des données non générées.")
     with transaction.atomic(), connection.cursor() as curseur:
         if connection.vendor == "postgresql":
-            # CASCADE : aussi ce que l'usage a ajouté (sessions, imports, avenants, journal…).
+            # CASCADE : aussi ce que l'usage a ajouté (sessions, imports, avenants, journal…), et
+            # les paramètres de financement, qui désignent une Caf : le barème national (écrit par
+            # migration, sans Caf) est gardé et remis, sans quoi tout montant estimé serait nul.
+            # Sans leur clé : « RESTART IDENTITY » remet aussi leur séquence à 1, qui les renumérote.
+            bareme = list(ParametreFinancement.objects.filter(caf__isnull=True).order_by("pk").values())
             tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in TABLES_GENEREES)
             curseur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            ParametreFinancement.objects.bulk_create(
+                ParametreFinancement(**{**ligne, "id": None, "modifie_par_id": None}) for ligne in bareme
+            )
             return
         for modele in [*TABLES_USAGE, *TABLES_GENEREES]:
             modele._default_manager.all()._raw_delete(connection.alias)
@@ -1760,6 +1771,7 @@ class GenerateurAfas:
         g.ecrivain.ecrire(DonneesFinancieres, self._lignes_financieres(), total, "afas_donnees_financieres")
         g.ecrivain.ecrire(EvenementDeclaration, self._lignes_evenements(), evenements, "afas_evenements")
         g.ecrivain.ecrire(Recepisse, self._lignes_recepisses(), transmissions, "afas_recepisses")
+        g.ecrivain.ecrire(MontantEstime, self._lignes_montants(), transmissions, "afas_montants")
 
     def _chemin(self, etat: str, renvoi: bool) -> list[tuple[str, str]]:
         return _CHEMIN_AVEC_RENVOI if renvoi else _CHEMINS[etat]
@@ -1952,6 +1964,90 @@ class GenerateurAfas:
                     "pdf": b"",
                 }
         self.g.prochain[Recepisse] = self.g._ids(Recepisse, 0).start + n
+
+    def _estimation(
+        self, pk: int, appel: _Appel, act: _Activite, etat: str, parametres: list[ParametreFinancement], **options
+    ) -> tuple[Declaration, services_financement.Estimation]:
+        """L'estimation de la déclaration par le service même (``services.estimer``), sur ses
+        chiffres tirés (``_chiffres``) plutôt que relus dans la base : une déclaration et ses
+        données en objets non enregistrés, les paramètres de sa Caf et de son exercice, sans label
+        Plan mercredi (le générateur n'en pose pas)."""
+        lignes, financieres = self._chiffres(pk, appel, act, etat)
+        caf_id = act.convention.caf_id
+        declaration = Declaration(
+            pk=pk,
+            activite=Activite(pk=act.id, type_activite=act.type_activite, nature=act.nature),
+            caf_id=caf_id,
+            exercice=appel.exercice,
+            type_declaration=appel.type_declaration,
+            etat=etat,
+        )
+        contexte = services_financement.Contexte(
+            lignes=[
+                DonneesActivite(
+                    declaration_id=pk, lieu_id=ligne["lieu"], **{k: v for k, v in ligne.items() if k != "lieu"}
+                )
+                for ligne in lignes
+            ],
+            financieres=DonneesFinancieres(declaration_id=pk, **financieres),
+            parametres=[p for p in parametres if p.caf_id in (None, caf_id)],
+            plan_mercredi=False,
+        )
+        return declaration, services_financement.estimer(declaration, contexte=contexte, **options)
+
+    def _lignes_montants(self) -> Iterator[dict]:
+        """Un montant figé par transmission, tel que la transmission l'écrit (``montant_figer`` :
+        même estimation, mêmes champs, ``services.montant_valeurs``), daté de la transmission et
+        signé de l'approbateur ; après un renvoi, seul le dernier est actuel, et une déclaration
+        renvoyée garde celui de sa transmission. Le réel solde le prévisionnel du même exercice :
+        figé s'il a été transmis, sinon estimé (avances provisoires), comme ``_previsionnel`` le lit."""
+        parametres: dict[tuple[int, str], list[ParametreFinancement]] = {}
+        for p in ParametreFinancement.objects.order_by("pk"):
+            parametres.setdefault((p.exercice, p.type_activite), []).append(p)
+        previsionnels = {
+            (act.id, appel.exercice): (pk, appel, act, etat)
+            for pk, appel, act, etat, _r in self.declarations
+            if appel.type_declaration == TD.PREVISIONNEL
+        }
+
+        ids = itertools.count(self.g._ids(MontantEstime, 0).start)
+        n = 0
+        for pk, appel, act, etat, renvoi in self.declarations:
+            chemin = self._chemin(etat, renvoi)
+            transmissions = [
+                le
+                for (_a, apres), le in zip(chemin, self._moments(pk, appel, len(chemin)), strict=True)
+                if apres == _E.TRANSMISE
+            ]
+            if not transmissions:
+                continue
+            options: dict = {}
+            if appel.type_declaration == TD.REEL:
+                prev = previsionnels.get((act.id, appel.exercice))
+                if prev is None:
+                    options["previsionnel"] = None
+                else:
+                    _d, droit = self._estimation(
+                        *prev, parametres.get((appel.exercice, act.type_activite), []), avec_reglement=False
+                    )
+                    # Le ``renvoi`` du prévisionnel ne change rien ici : il a été transmis ou non.
+                    options["previsionnel"] = (droit.montant, prev[3] not in (_E.TRANSMISE, _E.VALIDEE, _E.RENVOYEE))
+            declaration, estimation = self._estimation(
+                pk, appel, act, etat, parametres.get((appel.exercice, act.type_activite), []), **options
+            )
+            valeurs = services_financement.montant_valeurs(declaration, estimation)
+            par = act.approbateur or act.convention.administrateur
+            for numero, le in enumerate(transmissions, start=1):
+                n += 1
+                yield {
+                    "id": next(ids),
+                    "declaration_id": pk,
+                    "calcule_le": le,
+                    "calcule_par_id": par,
+                    "actuel": numero == len(transmissions),
+                    **valeurs,
+                }
+        self.g.prochain[MontantEstime] = self.g._ids(MontantEstime, 0).start + n
 
     # -- Personas AFAS du banc d'essai -------------------------------------------------------------
 

@@ -273,10 +273,24 @@ def _previsionnel(declaration: Declaration) -> tuple[Decimal, bool] | None:
     return estimer(previsionnel, avec_reglement=False).montant, True
 
 
-def estimer(declaration: Declaration, *, contexte: Contexte | None = None, avec_reglement: bool = True) -> Estimation:
+#: ``estimer`` lit lui-même le prévisionnel d'un réel (``_previsionnel``).
+PREVISIONNEL_A_LIRE: Any = object()
+
+
+def estimer(
+    declaration: Declaration,
+    *,
+    contexte: Contexte | None = None,
+    avec_reglement: bool = True,
+    previsionnel: tuple[Decimal, bool] | None = PREVISIONNEL_A_LIRE,
+) -> Estimation:
     """L'estimation à jour d'une déclaration, à partir de ses données telles qu'elles sont saisies
     (un champ vide vaut zéro) et des paramètres de son exercice. Prévisionnel : droit et avances ;
-    réel : droit, avances versées sur le prévisionnel et solde (à verser ou à récupérer)."""
+    réel : droit, avances versées sur le prévisionnel et solde (à verser ou à récupérer).
+
+    ``previsionnel`` (un réel seulement) : le droit du prévisionnel et s'il est provisoire, ou None
+    sans prévisionnel, comme ``_previsionnel`` le lirait ; donné par un appelant qui le connaît
+    déjà (le générateur de données, qui estime sans base), il évite ces lectures."""
     contexte = contexte or contexte_lire(declaration)
     droit, utilises, impossible = _droit(
         declaration, contexte.lignes, contexte.financieres, contexte.parametres, contexte.plan_mercredi
@@ -289,7 +303,8 @@ def estimer(declaration: Declaration, *, contexte: Contexte | None = None, avec_
     if declaration.type_declaration == TypeDeclaration.PREVISIONNEL:
         estimation.avances = calcul.avances(droit.montant, _vers_calcul(reference))
     elif declaration.type_declaration == TypeDeclaration.REEL:
-        previsionnel = _previsionnel(declaration)
+        if previsionnel is PREVISIONNEL_A_LIRE:
+            previsionnel = _previsionnel(declaration)
         if previsionnel is None:
             estimation.avances = Resultat(
                 ZERO, [Etape("Avances versées", "Aucun prévisionnel pour cet exercice : aucune avance", ZERO)]
@@ -301,6 +316,29 @@ def estimer(declaration: Declaration, *, contexte: Contexte | None = None, avec_
     return estimation
 
 
+def montant_valeurs(declaration: Declaration, estimation: Estimation) -> dict[str, Any]:
+    """Ce qu'un montant figé garde de l'estimation (étapes, paramètres, indicateurs) et de la
+    déclaration (Caf, exercice, types, nature) : écrit par ``montant_figer``, et tel quel par le
+    générateur de données (``portail.generation``) pour les déclarations qu'il dit transmises."""
+    i = estimation.indicateurs
+    return {
+        "parametres": estimation.parametres,
+        "etapes": estimation.en_json(),
+        "montant": estimation.montant,
+        "caf_id": declaration.caf_id,
+        "exercice": declaration.exercice,
+        "type_declaration": declaration.type_declaration,
+        "type_activite": declaration.activite.type_activite,
+        "nature": declaration.activite.nature,
+        "heures_realisees": i.heures_realisees,
+        "total_charges": i.total_charges,
+        "prix_revient_horaire": i.prix_revient_horaire,
+        "heures_par_enfant": i.heures_par_enfant,
+        "taux_remplissage": i.taux_remplissage,
+        "montant_par_heure": i.montant_par_heure,
+    }
+
+
 def montant_figer(declaration: Declaration, *, par: Utilisateur | None = None) -> MontantEstime:
     """Fige le montant de ``declaration`` à sa transmission : étapes, copie des paramètres
     utilisés et indicateurs. Appelée par le service de transmission dans sa transaction ; le
@@ -310,26 +348,12 @@ def montant_figer(declaration: Declaration, *, par: Utilisateur | None = None) -
         declaration = Declaration.objects.select_related("activite").get(pk=declaration.pk)
         estimation = estimer(declaration)
         MontantEstime.objects.filter(declaration=declaration, actuel=True).update(actuel=False)
-        i = estimation.indicateurs
         montant = MontantEstime.objects.create(
             declaration=declaration,
             calcule_le=timezone.now(),
             calcule_par=par if par is not None and par.pk else None,
             actuel=True,
-            parametres=estimation.parametres,
-            etapes=estimation.en_json(),
-            montant=estimation.montant,
-            caf_id=declaration.caf_id,
-            exercice=declaration.exercice,
-            type_declaration=declaration.type_declaration,
-            type_activite=declaration.activite.type_activite,
-            nature=declaration.activite.nature,
-            heures_realisees=i.heures_realisees,
-            total_charges=i.total_charges,
-            prix_revient_horaire=i.prix_revient_horaire,
-            heures_par_enfant=i.heures_par_enfant,
-            taux_remplissage=i.taux_remplissage,
-            montant_par_heure=i.montant_par_heure,
+            **montant_valeurs(declaration, estimation),
         )
         audit_enregistrer(
             par=par,

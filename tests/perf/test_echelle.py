@@ -31,7 +31,7 @@ from afas.models import (
 )
 from bench.banc import pages
 from conventions.enums import EtatConvention
-from conventions.models import Convention, Mandat, Organisme
+from conventions.models import Caf, Convention, Mandat, Organisme
 from conventions.services import droits_reconcilier
 from conventions.validators import valider_siret
 from habilitations.administration.tableaux_de_bord import tableaux
@@ -317,3 +317,50 @@ def test_les_donnees_afas_sont_deterministes():
         transaction.set_rollback(True)
     _generer(PETITE)
     assert releve() == premier
+
+
+@pytest.mark.django_db
+def test_les_montants_generes_sont_ceux_que_la_transmission_fige():
+    """Un montant figé par transmission, le dernier actuel, et l'actuel est celui qu'écrirait
+    ``montant_figer`` sur les données de la base (étapes, paramètres, indicateurs ; pour un réel,
+    le prévisionnel figé ou estimé) ; le barème national survit à l'effacement des données."""
+    from afas.financement import services
+    from afas.models import MontantEstime, ParametreFinancement
+
+    bareme = set(
+        ParametreFinancement.objects.filter(caf__isnull=True).values_list("exercice", "type_activite", "nature")
+    )
+    _generer(PETITE)
+    montants: dict[int, list[MontantEstime]] = {}
+    for m in MontantEstime.objects.order_by("declaration_id", "calcule_le", "pk"):
+        montants.setdefault(m.declaration_id, []).append(m)
+    declarations = Declaration.objects.select_related("activite").prefetch_related("recepisses")
+    for d in declarations:
+        des_montants = montants.get(d.pk, [])
+        assert len(des_montants) == len(d.recepisses.all())
+        assert [m.actuel for m in des_montants] == [False] * (len(des_montants) - 1) + [True] * bool(des_montants)
+        if des_montants:
+            actuel = des_montants[-1]
+            attendu = services.montant_valeurs(d, services.estimer(d))
+            assert {c: getattr(actuel, c) for c in attendu} == attendu, d.pk
+            assert actuel.calcule_le == max(r.transmise_le for r in d.recepisses.all())
+    assert MontantEstime.objects.filter(actuel=True, montant__gt=0).exists()
+    assert MontantEstime.objects.filter(type_declaration="reel", actuel=True).exists()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as curseur:  # TRUNCATE dans la transaction du test
+            curseur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    generation.vider_donnees_generees()
+    assert not MontantEstime.objects.exists()
+    assert (
+        set(ParametreFinancement.objects.filter(caf__isnull=True).values_list("exercice", "type_activite", "nature"))
+        == bareme
+    )
+    # Leur séquence suit : un paramètre de Caf créé ensuite a sa propre clé.
+    ParametreFinancement.objects.create(
+        caf=Caf.objects.create(code="999", nom="Caf d'après"),
+        exercice=2025,
+        type_activite="EAJE",
+        taux=66,
+        prix_plafond=9,
+        source="test",
+    )

@@ -296,3 +296,28 @@ def test_une_sous_requete_hachee_hors_des_habilitations_du_partenaire_est_vue():
     assert _lectures_entieres({"Node Type": "Seq Scan", "Relation Name": "afas_lieuimplantation"}) == [
         "Seq Scan de afas_lieuimplantation"
     ]
+
+
+def test_export_du_financement_d_un_appel_lit_par_index(grande_commune):
+    """Le ``COPY`` de l'export du financement (``afas.financement.export``) : montants figés,
+    lignes, données financières et activités des déclarations de l'appel lus par index, jamais
+    des tables entières (un calcul à plat hachait les 285 000 lignes du pays) ; sans tri sur disque."""
+    from afas.financement.views import lignes_export
+    from afas.models import AppelDeclaration
+    from portail.socle.csv import _copie_sql
+
+    appel = AppelDeclaration.objects.get(pk=grande_commune["personas"]["afas"]["appel"])
+    sql, params = _copie_sql(lignes_export(appel), connection)
+    select = sql[len("COPY (") : sql.rindex(") TO STDOUT")]
+    with connection.cursor() as curseur:
+        curseur.execute("SELECT relname, reltuples FROM pg_class WHERE relkind = 'r'")
+        lignes_par_table = dict(curseur.fetchall())
+        # Au seuil des grandes tables, celles que lit le calcul (le jeu de ce module est petit).
+        for table in ("afas_donneesactivite", "afas_donneesfinancieres", "afas_montantestime", "afas_declaration"):
+            assert lignes_par_table[table] > 0
+            lignes_par_table[table] = max(lignes_par_table[table], 10_000)
+        curseur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + select, params)
+        plan = curseur.fetchone()[0]
+    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    defauts = defauts_du_plan(plan, lignes_par_table)
+    assert not defauts, "\n".join(defauts)

@@ -1,0 +1,219 @@
+"""Le financement d'un appel écrit par PostgreSQL (ticket 11 : exports ≥ 50 000 lignes/s).
+
+Le montant de chaque déclaration de l'appel est lu ou calculé dans la base, en une passe pour
+tout l'appel (``montants_sql``) : figé s'il est transmis ou validé (``MontantEstime`` actuel,
+comme ``views._estimations``), estimé sinon par les formules de ``calcul.py`` écrites en SQL
+(droit seul, sans avances : comme la page). Ce calcul est joint à la requête des déclarations
+(``avec_montants``), que ``portail.socle.csv.LignesSQL`` écrit par ``COPY`` ; le chemin Python
+(``views._lignes_export``) reste la référence, et le chemin de SQLite :
+``tests/afas/declarations/test_financement_export.py`` compare les deux fichiers octet pour octet.
+
+Pourquoi le même nombre au centime : chaque étape arrondie en Python (``arrondir``, demi-centime
+vers le haut) l'est ici par ``round(…, 2)`` (demi vers le haut, loin de zéro, comme
+``ROUND_HALF_UP``) ; produits et taux sont exacts des deux côtés (``× 0,01`` plutôt que ``÷ 100``) ;
+les deux divisions (prix de revient horaire, montant par heure) ont au moins seize chiffres
+significatifs ici et vingt-huit en Python, bien plus que ce qui sépare leur quotient d'une demi
+unité du dernier chiffre gardé pour des montants d'au plus douze chiffres. Le montant par heure
+est arrondi à quatre décimales (comme ``indicateurs_calculer``) puis à deux pour l'écrire
+(``nombre_fr``) : le double arrondi est gardé, il change parfois le centime.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet, TextField
+from django.db.models.expressions import RawSQL
+from django.db.models.sql.constants import LOUTER
+
+from afas.enums import FIGES, TypeActivite
+from afas.models import (
+    Activite,
+    AppelDeclaration,
+    Declaration,
+    DonneesActivite,
+    DonneesFinancieres,
+    LabelPlanMercredi,
+    MontantEstime,
+    ParametreFinancement,
+)
+from conventions.models import Organisme
+
+#: L'alias du calcul dans la requête des déclarations : ses colonnes ``montant``, ``par_heure``
+#: (quatre décimales, NULL sans heure réalisée), ``fige``, et ce que l'export montre de
+#: l'activité (``libelle``, ``numero_equipement``, ``type_activite``, ``nature``) et de son
+#: partenaire (``raison_sociale``), lus par index comme le reste du calcul.
+ALIAS = "montant_appel"
+
+_CHARGES = " + ".join(f"coalesce(f.c{n}, 0)" for n in range(60, 69))
+
+
+def montants_sql(appel: AppelDeclaration) -> tuple[str, list[Any]]:
+    """Une ligne par déclaration de ``appel`` : ``id``, ``montant``, ``par_heure``, ``fige`` et
+    les colonnes de l'activité et du partenaire (``ALIAS``).
+
+    Figé : le montant actuel d'une déclaration transmise ou validée. Sinon l'estimation de
+    ``services.estimer(…, avec_reglement=False)`` : paramètres de la Caf avant le barème
+    national, nature exacte avant « toutes natures » (``parametres_resoudre``) ; ALSH par nature
+    (celle de la ligne, sinon celle de l'activité), sans nature ou sans paramètre pour l'une
+    d'elles : zéro ; EAJE (PSU) jamais négatif ; les autres à la fonction. Les lignes et données
+    financières vides valent zéro, comme en Python."""
+    t = {
+        "declaration": Declaration._meta.db_table,
+        "activite": Activite._meta.db_table,
+        "lignes": DonneesActivite._meta.db_table,
+        "financieres": DonneesFinancieres._meta.db_table,
+        "montants": MontantEstime._meta.db_table,
+        "parametres": ParametreFinancement._meta.db_table,
+        "labels": LabelPlanMercredi._meta.db_table,
+        "organisme": Organisme._meta.db_table,
+    }
+    figes = sorted(FIGES)
+    # « LATERAL (… OFFSET 0) » : le montant figé, l'activité, les lignes et les données
+    # financières sont lus par index, déclaration par déclaration de l'appel ; jointes à plat,
+    # PostgreSQL lisait les tables entières (285 000 lignes, 193 000 données financières à
+    # « nationale ») pour un appel de 6 000, deux fois plus lent (mesuré), et « NOT EXISTS » du
+    # montant figé hachait les 136 000 montants du pays.
+    alsh, eaje = TypeActivite.ALSH.value, TypeActivite.EAJE.value
+    sql = f"""
+    SELECT u.*, a.libelle, a.numero_equipement, a.type_activite, a.nature, o.raison_sociale
+    FROM (
+    SELECT d.id, d.activite_id, m.montant, m.montant_par_heure AS par_heure, true AS fige
+    FROM {t["declaration"]} d
+    CROSS JOIN LATERAL (
+        SELECT montant, montant_par_heure FROM {t["montants"]} WHERE declaration_id = d.id AND actuel OFFSET 0
+    ) m
+    WHERE d.appel_id = %s AND d.etat IN (%s, %s)
+    UNION ALL
+    SELECT e.id, e.activite_id, e.montant, CASE WHEN e.heures <> 0 THEN round(e.montant / e.heures, 4) END, false
+    FROM (
+        WITH n AS MATERIALIZED (
+            SELECT s.*,
+                CASE WHEN f.id IS NULL THEN 0 ELSE {_CHARGES} END AS charges,
+                coalesce(f.taux_ressortissants, 0) AS tr,
+                coalesce(f.participations_familiales, 0) AS pf,
+                (s.activite_id, s.exercice) IN (
+                    SELECT activite_id, exercice FROM {t["labels"]} WHERE labellise
+                ) AS label
+            FROM (
+                SELECT d.id, d.caf_id, d.exercice, d.activite_id, a.type_activite,
+                    CASE WHEN a.type_activite <> %s THEN ''
+                         WHEN l.id IS NOT NULL THEN coalesce(nullif(l.nature, ''), a.nature) END AS nature,
+                    sum(coalesce(l.heures_realisees, 0)) AS h,
+                    sum(coalesce(l.heures_mercredi, 0)) AS hm,
+                    sum(sum(coalesce(l.heures_realisees, 0))) OVER (PARTITION BY d.id) AS heures
+                FROM {t["declaration"]} d
+                CROSS JOIN LATERAL (
+                    SELECT type_activite, nature FROM {t["activite"]} WHERE id = d.activite_id OFFSET 0
+                ) a
+                LEFT JOIN LATERAL (
+                    SELECT id, nature, heures_realisees, heures_mercredi FROM {t["lignes"]}
+                    WHERE declaration_id = d.id OFFSET 0
+                ) l ON true
+                LEFT JOIN LATERAL (
+                    SELECT 1 AS un FROM {t["montants"]}
+                    WHERE declaration_id = d.id AND actuel AND d.etat IN (%s, %s) OFFSET 0
+                ) fige ON true
+                WHERE d.appel_id = %s AND fige.un IS NULL
+                GROUP BY d.id, a.type_activite, a.nature, 6
+            ) s
+            LEFT JOIN LATERAL (
+                SELECT * FROM {t["financieres"]} WHERE declaration_id = s.id OFFSET 0
+            ) f ON true
+        ),
+        -- Le paramètre qui vaut pour chaque clé (Caf, exercice, type, nature) de l'appel : une
+        -- poignée de clés, résolues une fois (``parametres_resoudre``).
+        resolus AS (
+            SELECT DISTINCT ON (k.caf_id, k.exercice, k.type_activite, k.nature) k.*, p.taux, p.prix_plafond,
+                p.bonus_mercredi
+            FROM (SELECT DISTINCT caf_id, exercice, type_activite, nature FROM n) k
+            LEFT JOIN {t["parametres"]} p
+                ON p.exercice = k.exercice AND p.type_activite = k.type_activite
+                AND (p.caf_id = k.caf_id OR p.caf_id IS NULL) AND p.nature IN (k.nature, '')
+            ORDER BY k.caf_id, k.exercice, k.type_activite, k.nature, p.caf_id IS NULL, p.nature = ''
+        )
+        SELECT g.id, g.activite_id,
+            CASE
+                WHEN g.type_activite = %s THEN
+                    CASE WHEN count(g.nature) = 0 OR bool_or(g.taux IS NULL) THEN 0
+                    ELSE sum(
+                        round(round(g.h * (g.taux * 0.01) * least(g.prh, g.plafond), 2) * (g.tr * 0.01), 2)
+                        + CASE WHEN g.label AND g.bonus <> 0 AND g.hm <> 0 THEN round(g.hm * g.bonus, 2) ELSE 0 END
+                    ) END
+                WHEN bool_or(g.taux IS NULL) THEN 0
+                WHEN g.type_activite = %s THEN
+                    greatest(0, max(round(g.heures * (g.taux * 0.01) * least(g.prh, g.plafond), 2) - round(g.pf, 2)))
+                ELSE max(round(least(round(g.charges, 2), g.plafond) * (g.taux * 0.01), 2))
+            END AS montant,
+            max(g.heures) AS heures
+        FROM (
+            SELECT n.*, r.taux, r.prix_plafond AS plafond, r.bonus_mercredi AS bonus,
+                CASE WHEN n.heures <= 0 THEN 0 ELSE round(n.charges / n.heures, 2) END AS prh
+            FROM n JOIN resolus r
+                ON r.caf_id IS NOT DISTINCT FROM n.caf_id AND r.exercice IS NOT DISTINCT FROM n.exercice
+                AND r.type_activite = n.type_activite AND r.nature IS NOT DISTINCT FROM n.nature
+        ) g
+        GROUP BY g.id, g.activite_id, g.type_activite
+    ) e
+    ) u
+    CROSS JOIN LATERAL (
+        SELECT libelle, numero_equipement, type_activite, nature, organisme_id FROM {t["activite"]}
+        WHERE id = u.activite_id OFFSET 0
+    ) a
+    CROSS JOIN LATERAL (SELECT raison_sociale FROM {t["organisme"]} WHERE id = a.organisme_id OFFSET 0) o
+    """  # noqa: S608 (noms de tables des modèles ; toute valeur est un paramètre)
+    return sql, [appel.pk, *figes, alsh, *figes, appel.pk, alsh, eaje]
+
+
+class _Jointure:
+    """« LEFT OUTER JOIN (<sql>) <alias> ON <alias>.id = <table principale>.id » dans la requête
+    d'un ``QuerySet`` : l'ORM ne joint pas une table dérivée. Même interface que les jointures
+    de Django (``django.db.models.sql.datastructures.Join``), pour le compilateur ; la requête
+    qui la porte n'est jamais une sous-requête (elle n'est ni renommée ni promue)."""
+
+    join_type = LOUTER
+    nullable = True
+    filtered_relation = None
+
+    def __init__(self, sql: str, params: list[Any], alias: str, parent_alias: str) -> None:
+        self.sql, self.params = sql, params
+        self.table_name = self.table_alias = alias
+        self.parent_alias = parent_alias
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        q = connection.ops.quote_name
+        alias, parent = q(self.table_alias), q(self.parent_alias)
+        return f"LEFT OUTER JOIN ({self.sql}) {alias} ON ({alias}.{q('id')} = {parent}.{q('id')})", list(self.params)
+
+    def relabeled_clone(self, change_map: dict[str, str]) -> _Jointure:
+        return self
+
+    def promote(self) -> _Jointure:
+        return self
+
+    def demote(self) -> _Jointure:
+        return self
+
+
+def avec_montants(declarations: QuerySet[Declaration], appel: AppelDeclaration) -> QuerySet[Declaration]:
+    """``declarations`` (celles de ``appel``) jointes à leur montant (``montants_sql``), sous
+    l'alias ``ALIAS`` : des expressions ``RawSQL`` lisent ses colonnes."""
+    declarations = declarations.all()
+    requete = declarations.query
+    sql, params = montants_sql(appel)
+    requete.alias_map[ALIAS] = _Jointure(sql, params, ALIAS, requete.get_initial_alias())
+    requete.alias_refcount[ALIAS] = 1
+    return declarations
+
+
+def colonne(nom: str) -> RawSQL:
+    """Une colonne du calcul joint (``ALIAS``), pour les colonnes et le tri de l'export."""
+    return RawSQL(f"{ALIAS}.{nom}", [], output_field=TextField())  # noqa: S611 (noms fixes)
+
+
+def libelle(nom: str, choix: list[tuple[str, str]]) -> RawSQL:
+    """Le libellé du choix d'une colonne du calcul (``get_<champ>_display``) : le libellé, ou la
+    valeur elle-même hors des choix (``portail.socle.csv.LibelleChoix``, pour une colonne jointe)."""
+    cas = " ".join("WHEN %s THEN %s" for _ in choix)
+    params = [texte for valeur, etiquette in choix for texte in (valeur, str(etiquette))]
+    return RawSQL(f"CASE {ALIAS}.{nom} {cas} ELSE {ALIAS}.{nom} END", params, output_field=TextField())  # noqa: S611
