@@ -118,6 +118,9 @@ def validees_a_egalites(caf, convention, convention_autre_partenaire, administra
     sociale, six comptes dont quatre homonymes complets et un de même nom, quatre libellés
     d'activité, trois dates de début et trois dates de demande : chaque tri a des égalités à
     départager (par la date de demande, puis la clé)."""
+    autre = convention_autre_partenaire.organisme
+    autre.raison_sociale = "Centre social des Tilleuls"
+    autre.save(update_fields=["raison_sociale"])
     homonyme = factories.ConventionFactory(
         organisme=factories.OrganismeFactory(
             caf=caf, raison_sociale=convention_autre_partenaire.organisme.raison_sociale
@@ -210,3 +213,29 @@ def test_la_demande_copie_son_habilitation(administrateur, declarant, convention
         activite.pk,
         debut,
     )
+
+
+@pytest.mark.parametrize(
+    ("filtre", "par_l_habilitation"),
+    [
+        ({"partenaire": "tilleuls"}, {"habilitation__convention__organisme__raison_sociale__icontains": "tilleuls"}),
+        ({"utilisateur": "martin"}, {"habilitation__utilisateur__nom__icontains": "martin"}),
+        ({"utilisateur": "léa"}, {"habilitation__utilisateur__prenom__icontains": "léa"}),
+        ({"activite": "crèche"}, {"habilitation__activite__libelle__icontains": "crèche"}),
+    ],
+    ids=["partenaire", "utilisateur_nom", "utilisateur_prenom", "activite"],
+)
+def test_filtres_par_les_copies_gardent_les_lignes_du_filtre_par_l_habilitation(
+    client, agent_caf, validees_a_egalites, filtre, par_l_habilitation
+):
+    attendu = list(
+        ValidationApprobateur.objects.filter(decision=DecisionCaf.VALIDEE, **par_l_habilitation)
+        .order_by("organisme__raison_sociale", "demandee_le", "pk")
+        .values_list("pk", flat=True)
+    )
+    assert 0 < len(attendu) < 60
+    connecter_verifie(client, agent_caf)
+    lues = []
+    for page in ("1", "2", "3")[: (len(attendu) + 24) // 25]:
+        lues += _cles(client, decision=DecisionCaf.VALIDEE, tri="partenaire", page=page, **filtre)[1]
+    assert lues == attendu
