@@ -12,8 +12,9 @@ from portail.socle.forms import PortailForm
 
 class ValidationFiltre(django_filters.FilterSet):
     """Partenaire, compte et activité lus par les copies de l'habilitation que porte la demande
-    (``ValidationApprobateur.champs_copies``) : à travers l'habilitation, filtrer les validées de
-    la Caf par partenaire les joignait aux 990 000 habilitations du pays (1,3 s à « nationale »)."""
+    (``ValidationApprobateur.champs_copies``) : à travers l'habilitation, « partenaire contient
+    commune » partait des 17 855 partenaires du pays de ce nom et lisait leurs 316 000
+    habilitations, deux fois (nombre et page : 1,1 à 1,3 s à « nationale »)."""
 
     partenaire = django_filters.CharFilter(
         label="Partenaire", field_name="organisme__raison_sociale", lookup_expr="icontains"
