@@ -322,7 +322,10 @@ def habilitation_afas_affecter(
 
 def _demander_validation(habilitation: HabilitationAfas, *, par: Utilisateur | None, convention: Convention) -> None:
     validation = ValidationApprobateur.objects.create(
-        habilitation=habilitation, caf_id=convention.caf_id, demandee_par=par if par and par.pk else None
+        habilitation=habilitation,
+        caf_id=convention.caf_id,
+        demandee_par=par if par and par.pk else None,
+        **ValidationApprobateur.champs_copies(habilitation),
     )
     for agent in _agents_caf(convention.caf_id):
         courriel_preparer(

@@ -216,6 +216,18 @@ PAGES_AFAS: list[tuple[str, str, str, object]] = [
     ("AFAS activité à 30 lieux (agent Caf)", "agent_caf", "afas:activite", _avec("activite")),
     ("AFAS approbateurs à valider (agent Caf)", "agent_caf", "afas:validations", _sans()),
     ("AFAS approbateurs validés, page 1 000 (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&page=1000")),
+    # Les autres tris de la file (en-têtes de colonnes), page 1 000 : leur clé vient d'une autre table.
+    ("AFAS approbateurs validés, page 1 000, par partenaire (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&page=1000&tri=partenaire")),
+    ("AFAS approbateurs validés, page 1 000, par partenaire décroissant (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&page=1000&tri=-partenaire")),
+    ("AFAS approbateurs validés, page 1 000, par utilisateur (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&page=1000&tri=utilisateur")),
+    ("AFAS approbateurs validés, page 1 000, par utilisateur décroissant (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&page=1000&tri=-utilisateur")),
+    ("AFAS approbateurs validés, page 1 000, par activité (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&page=1000&tri=activite")),
+    ("AFAS approbateurs validés, page 1 000, par activité décroissante (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&page=1000&tri=-activite")),
+    ("AFAS approbateurs validés, page 1 000, par date de début (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&page=1000&tri=date_ouverture")),
+    ("AFAS approbateurs validés, page 1 000, par date de début décroissante (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&page=1000&tri=-date_ouverture")),
+    # Les filtres de la file : un partenaire (« commune » : 10 500 validées), un morceau de nom de compte (« bou » : 4 400 validées).
+    ("AFAS approbateurs validés, filtre partenaire (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&partenaire=commune")),
+    ("AFAS approbateurs validés, filtre utilisateur (agent Caf)", "agent_caf", "afas:validations", _sans("?decision=validee&utilisateur=bou")),
     ("AFAS préparation des partenaires (agent Caf)", "agent_caf", "afas:preparation", _sans()),
     ("AFAS préparation des partenaires, page 1 000 (agent Caf)", "agent_caf", "afas:preparation", _sans("?page=1000")),
     ("AFAS déclarations reçues (agent Caf)", "agent_caf", "afas:declarations_recues", _sans()),

@@ -1549,6 +1549,11 @@ class GenerateurAfas:
                     {
                         "habilitation_id": pk,
                         "caf_id": act.convention.caf_id,
+                        # Les copies de l'habilitation (ValidationApprobateur.champs_copies).
+                        "utilisateur_id": utilisateur,
+                        "organisme_id": act.convention.organisme_id,
+                        "activite_id": act.id,
+                        "date_ouverture": ouverture,
                         "demandee_par_id": act.convention.administrateur,
                         "demandee_le": cree_le,
                         "decision": decision,

@@ -11,13 +11,16 @@ from portail.socle.forms import PortailForm
 
 
 class ValidationFiltre(django_filters.FilterSet):
+    """Partenaire, compte et activité lus par les copies de l'habilitation que porte la demande
+    (``ValidationApprobateur.champs_copies``) : à travers l'habilitation, « partenaire contient
+    commune » partait des 17 855 partenaires du pays de ce nom et lisait leurs 316 000
+    habilitations, deux fois (nombre et page : 1,1 à 1,3 s à « nationale »)."""
+
     partenaire = django_filters.CharFilter(
-        label="Partenaire", field_name="habilitation__convention__organisme__raison_sociale", lookup_expr="icontains"
+        label="Partenaire", field_name="organisme__raison_sociale", lookup_expr="icontains"
     )
     utilisateur = django_filters.CharFilter(label="Utilisateur", method="filtrer_utilisateur")
-    activite = django_filters.CharFilter(
-        label="Activité", field_name="habilitation__activite__libelle", lookup_expr="icontains"
-    )
+    activite = django_filters.CharFilter(label="Activité", field_name="activite__libelle", lookup_expr="icontains")
     decision = django_filters.ChoiceFilter(label="Décision", choices=DecisionCaf.choices, empty_label="En attente")
 
     class Meta:
@@ -29,9 +32,9 @@ class ValidationFiltre(django_filters.FilterSet):
         q = Q()
         for mot in value.split():
             q &= (
-                Q(habilitation__utilisateur__nom__icontains=mot)
-                | Q(habilitation__utilisateur__prenom__icontains=mot)
-                | Q(habilitation__utilisateur__identifiant__icontains=mot)
+                Q(utilisateur__nom__icontains=mot)
+                | Q(utilisateur__prenom__icontains=mot)
+                | Q(utilisateur__identifiant__icontains=mot)
             )
         return queryset.filter(q)
 

@@ -19,12 +19,14 @@ from portail.socle.forms import refus_afficher
 from portail.socle.listes import PaginateurParTableauDeCles, paginer, trier
 from portail.socle.navigation import fil_ariane
 
+# Par les copies de l'habilitation que porte la demande (``ValidationApprobateur.champs_copies``) :
+# mêmes valeurs, mais lues dans l'index de la file de la Caf, sans joindre les habilitations.
 TRI_VALIDATIONS = {
-    "partenaire": ("habilitation__convention__organisme__raison_sociale",),
-    "utilisateur": ("habilitation__utilisateur__nom", "habilitation__utilisateur__prenom"),
-    "activite": ("habilitation__activite__libelle",),
+    "partenaire": ("organisme__raison_sociale",),
+    "utilisateur": ("utilisateur__nom", "utilisateur__prenom"),
+    "activite": ("activite__libelle",),
     "demandee_le": ("demandee_le",),
-    "date_ouverture": ("habilitation__date_ouverture",),
+    "date_ouverture": ("date_ouverture",),
 }
 
 

@@ -105,6 +105,7 @@ def charger(convention, administrateur, nombre_activites: int):
                 caf_id=convention.caf_id,
                 decision=DecisionCaf.VALIDEE,
                 decidee_le=datetime.datetime.now(tz=datetime.UTC),
+                **ValidationApprobateur.champs_copies(h),
             )
             for h in habilitations
             if h.role == RoleAfas.APPROBATEUR
@@ -169,7 +170,12 @@ def test_file_de_la_caf(client, agent_caf, convention, administrateur, nombre):
     )
     ValidationApprobateur.objects.bulk_create(
         (
-            ValidationApprobateur(habilitation=h, caf_id=convention.caf_id, demandee_par=administrateur)
+            ValidationApprobateur(
+                habilitation=h,
+                caf_id=convention.caf_id,
+                demandee_par=administrateur,
+                **ValidationApprobateur.champs_copies(h),
+            )
             for h in habilitations
         ),
         batch_size=2000,

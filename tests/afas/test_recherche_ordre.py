@@ -67,6 +67,7 @@ def habilitations(caf, convention, convention_autre_partenaire):
                     decision=DecisionCaf.REFUSEE,
                     decidee_le=timezone.now(),
                     motif="Pièces manquantes",
+                    **ValidationApprobateur.champs_copies(h),
                 )
                 refusees.append(h)
     autre = creer_activite(convention_autre_partenaire.organisme, "Crèche A")

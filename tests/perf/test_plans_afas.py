@@ -218,6 +218,65 @@ def test_validees_page_1000_par_tableau_de_cles(client, grande_commune):
     assert not _requete_de_page_des_validees(client, grande_commune)
 
 
+# Les autres tris de la file, page 1 000 (les lignes du banc) : par les copies de l'habilitation
+# que porte la demande, lues dans l'index de la file de la Caf.
+PAGES_TRIEES = [
+    f"AFAS approbateurs validés, page 1 000, par {tri} (agent Caf)"
+    for tri in (
+        "partenaire",
+        "partenaire décroissant",
+        "utilisateur",
+        "utilisateur décroissant",
+        "activité",
+        "activité décroissante",
+        "date de début",
+        "date de début décroissante",
+    )
+]
+
+
+def _requete_de_page_triee(client, resume: dict, nom_page: str) -> list[str]:
+    defauts, _tailles = _plans(client, resume, nom_page)
+    return [d for d in defauts if "afas_validationapprobateur" in d]
+
+
+# Filtrées par partenaire ou par compte (copies de l'habilitation). Pas de témoin ici : le défaut
+# du filtre d'avant (à travers l'habilitation) ne se voit qu'à « nationale » : nombre et page
+# partaient des 17 855 partenaires du pays dont le nom contient « commune » (lecture séquentielle
+# des 60 000 partenaires, ici 300) et lisaient leurs 316 000 habilitations (0,5 s chacune).
+PAGES_FILTREES = [
+    "AFAS approbateurs validés, filtre partenaire (agent Caf)",
+    "AFAS approbateurs validés, filtre utilisateur (agent Caf)",
+]
+
+
+@pytest.mark.parametrize("nom_page", PAGES_TRIEES + PAGES_FILTREES)
+def test_validees_page_1000_triees_par_les_copies(client, grande_commune, nom_page):
+    """Aucune lecture séquentielle ni tri sur disque dans les requêtes de la page (nombre et
+    lignes), quel que soit le tri ou le filtre."""
+    assert not _requete_de_page_triee(client, grande_commune, nom_page)
+
+
+@pytest.mark.parametrize("nom_page", PAGES_TRIEES[:4])
+def test_validees_triees_a_travers_l_habilitation_lisent_toutes_les_habilitations(
+    client, grande_commune, monkeypatch, nom_page
+):
+    """Témoin : triée par partenaire ou par utilisateur à travers l'habilitation (le tri d'avant
+    les copies), la page joint les validées de la Caf à toute la table des habilitations. Le
+    filtre le voit (sinon le test ci-dessus ne prouverait rien)."""
+    monkeypatch.setattr(
+        views,
+        "TRI_VALIDATIONS",
+        {
+            **views.TRI_VALIDATIONS,
+            "partenaire": ("habilitation__convention__organisme__raison_sociale",),
+            "utilisateur": ("habilitation__utilisateur__nom", "habilitation__utilisateur__prenom"),
+        },
+    )
+    defauts = _requete_de_page_triee(client, grande_commune, nom_page)
+    assert any("lecture séquentielle de afas_habilitationafas" in d for d in defauts), defauts
+
+
 def test_validees_page_1000_en_semi_jointure_lit_toute_la_table(client, grande_commune, monkeypatch):
     """Témoin : les clés en semi-jointure (``pk IN (…)``, ``PaginateurParCles``) font une
     neuvième relation, au-delà de ``join_collapse_limit`` : PostgreSQL joint toutes les validées

@@ -76,7 +76,13 @@ def approbateur_en_masse(convention, declarant, activites, caf) -> None:
     )
     ValidationApprobateur.objects.bulk_create(
         [
-            ValidationApprobateur(habilitation=h, caf=caf, decision=DecisionCaf.VALIDEE, decidee_le=timezone.now())
+            ValidationApprobateur(
+                habilitation=h,
+                caf=caf,
+                decision=DecisionCaf.VALIDEE,
+                decidee_le=timezone.now(),
+                **ValidationApprobateur.champs_copies(h),
+            )
             for h in habilitations
         ]
     )
