@@ -15,7 +15,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from guardian.models import UserObjectPermission
+from django.db.models import CharField, Exists, OuterRef, Q
+from django.db.models.functions import Cast
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from portail.socle.audit import audit_enregistrer
 
@@ -24,6 +26,22 @@ logger = logging.getLogger(__name__)
 
 def permission(modele: type[models.Model], codename: str) -> Permission:
     return Permission.objects.get(codename=codename, content_type=ContentType.objects.get_for_model(modele))
+
+
+def q_droit_objet(user, modele: type[models.Model], codename: str) -> Q:
+    """Sur ``modele`` : l'utilisateur détient le droit objet ``codename`` sur la ligne, donné à
+    lui ou à l'un de ses groupes Django ; les mêmes lignes que ``get_objects_for_user(user,
+    codename, modele, accept_global_perms=False, with_superuser=False)``.
+
+    Vérifié ligne par ligne, par l'index unique (utilisateur, permission, objet) : la liste de
+    clés de guardian (« id::varchar IN (…) ») se comparait à chaque ligne de la table entière
+    (les 50 000 groupes du pays pour un responsable de 775 groupes, à chaque page)."""
+    type_objet = ContentType.objects.get_for_model(modele)
+    cle = Cast(OuterRef("pk"), CharField())
+    droit = {"permission__content_type": type_objet, "permission__codename": codename, "object_pk": cle}
+    a_lui = UserObjectPermission.objects.filter(user=user, **droit)
+    a_ses_groupes = GroupObjectPermission.objects.filter(group__in=user.groups.all(), **droit)
+    return Q(Exists(a_lui)) | Q(Exists(a_ses_groupes))
 
 
 @transaction.atomic
