@@ -13,7 +13,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 
 from afas.enums import SAISISSABLES, EtatDeclaration, RoleAfas
 from afas.models import (
@@ -97,11 +97,13 @@ def conventions_habilitables(user: Utilisateur, jour: datetime.date | None = Non
         groupe__convention=OuterRef("pk"),
         groupe__groupe_profils__profil__code=PROFIL_HABILITER,
     )
-    administrees = perms_habilitations.conventions_administrees(user, jour).values("pk")
+    administrees = perms_habilitations.conventions_administrees(user, jour).order_by().values("pk")
     par_profil = Convention.objects.effectives(jour).filter(Exists(habiliter), profils__code=PROFIL_HABILITER)
-    return Convention.objects.filter(profils__code=PROFIL_DECLARER).filter(
-        Q(pk__in=administrees) | Q(pk__in=par_profil.values("pk"))
-    )
+    # Union des deux ensembles de clés (quelques lignes chacun), pas « l'un OU l'autre » sur la
+    # table : ce OU faisait lire les 70 000 conventions du pays (et hacher leurs 14 000 profils
+    # AFAS-DECLARER) à chaque page de l'habilitateur et dans le menu.
+    cles = administrees.union(par_profil.order_by().values("pk"))
+    return Convention.objects.filter(pk__in=cles, profils__code=PROFIL_DECLARER)
 
 
 def peut_habiliter(user: Utilisateur) -> bool:
@@ -144,14 +146,17 @@ def est_declarant(user: Utilisateur, jour: datetime.date | None = None) -> bool:
 
 def menu_partenaire(user: Utilisateur) -> tuple[bool, bool]:
     """(gestionnaire d'habilitations, habilitateur AFAS) pour le menu d'un partenaire, en une
-    seule requête : la même que posait déjà seule « est_gestionnaire_habilitations ». (False,
-    False) sans requête pour les autres comptes."""
+    seule requête (le processeur de contexte la pose sur chaque page) : les conditions de
+    « est_gestionnaire_habilitations » et de « peut_habiliter », chacune un EXISTS qui s'arrête
+    à la première ligne trouvée. (False, False) sans requête pour les autres comptes."""
     if not user.is_authenticated or user.organisme_id is None or user.caf_id:
         return False, False
     return (
         UtilisateurModele.objects.filter(pk=user.pk)
         .annotate(
-            gestionnaire=Exists(perms_habilitations.conventions_consultables(user)),
+            gestionnaire=ExpressionWrapper(
+                perms_habilitations.q_gestionnaire_habilitations(user), output_field=BooleanField()
+            ),
             habiliter=Exists(conventions_habilitables(user)),
         )
         .values_list("gestionnaire", "habiliter")

@@ -145,3 +145,22 @@ def q_parmi(champ: str, cles: Sequence[int]) -> Q:
             output_field=BooleanField(),
         )
     )
+
+
+def q_parmi_requete(champ: str, requete: QuerySet) -> Q:
+    """« ``champ`` est l'une des clés que rend ``requete`` » (``champ__in=requete``), quand
+    ``requete`` rend quelques lignes que PostgreSQL ne sait pas estimer (une union de droits) :
+    les clés sont lues une fois en un tableau (``champ = ANY(ARRAY(…))``) et la table extérieure
+    se lit par son index. En semi-jointure, PostgreSQL croyait l'union des droits d'un
+    administrateur à 470 conventions et lisait les 70 000 du pays pour en garder une."""
+    if connection.vendor != "postgresql":
+        return Q(**{f"{champ}__in": requete})
+    return Q(
+        Func(
+            F(champ),
+            Subquery(requete.order_by()),
+            arg_joiner=" = ANY(ARRAY",
+            template="(%(expressions)s))",
+            output_field=BooleanField(),
+        )
+    )
