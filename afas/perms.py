@@ -194,31 +194,58 @@ _SQL_MENU = (
     + _EFFECTIVE.format(t="cg")
     + " AND "
     + _DROIT.format(cle="g.id", codename="gerer_groupe", app="habilitations", modele="groupe")
-    + """)) AS gestionnaire,
-    EXISTS (
-        SELECT 1 FROM conventions_convention ch
-        WHERE EXISTS (SELECT 1 FROM conventions_convention_profils cp JOIN conventions_profil p ON p.id = cp.profil_id
-                      WHERE cp.convention_id = ch.id AND p.code = %(declarer)s)
-          AND ((ch.id IN (SELECT ca.id FROM conventions_convention ca WHERE """
+    + ")) AS gestionnaire, EXISTS (SELECT 1 FROM conventions_convention ch WHERE {habilitable}) AS habiliter"
+)
+# Une convention ch où le compte habilite ce jour (``conventions_habilitables``).
+_HABILITABLE = (
+    """EXISTS (SELECT 1 FROM conventions_convention_profils cp JOIN conventions_profil p ON p.id = cp.profil_id
+              WHERE cp.convention_id = ch.id AND p.code = %(declarer)s)
+    AND ((ch.id IN (SELECT ca.id FROM conventions_convention ca WHERE """  # noqa: S608
     + _ADMINISTREE.format(c="ca")
     + """))
-               OR (ch.id IN (SELECT cx.id FROM conventions_convention cx WHERE """
+         OR (ch.id IN (SELECT cx.id FROM conventions_convention cx WHERE """
     + _EFFECTIVE.format(t="cx")
     + """
-                   AND EXISTS (SELECT 1 FROM conventions_convention_profils cp JOIN conventions_profil p ON p.id = cp.profil_id
-                               WHERE cp.convention_id = cx.id AND p.code = %(habiliter)s)
-                   AND EXISTS (SELECT 1 FROM habilitations_appartenance a
-                               JOIN habilitations_groupe ga ON ga.id = a.groupe_id
-                               JOIN habilitations_groupeprofil gp ON gp.groupe_id = ga.id
-                               JOIN conventions_profil pa ON pa.id = gp.profil_id
-                               WHERE a.utilisateur_id = %(utilisateur)s AND ga.convention_id = cx.id
-                                 AND pa.code = %(habiliter)s AND """
+             AND EXISTS (SELECT 1 FROM conventions_convention_profils cp JOIN conventions_profil p ON p.id = cp.profil_id
+                         WHERE cp.convention_id = cx.id AND p.code = %(habiliter)s)
+             AND EXISTS (SELECT 1 FROM habilitations_appartenance a
+                         JOIN habilitations_groupe ga ON ga.id = a.groupe_id
+                         JOIN habilitations_groupeprofil gp ON gp.groupe_id = ga.id
+                         JOIN conventions_profil pa ON pa.id = gp.profil_id
+                         WHERE a.utilisateur_id = %(utilisateur)s AND ga.convention_id = cx.id
+                           AND pa.code = %(habiliter)s AND """
     + _OUVERT.format(t="a")
     + " AND "
     + _OUVERT.format(t="ga")
-    + """))))
-    ) AS habiliter"""
+    + "))))"
 )
+_SQL_MENU = _SQL_MENU.replace("{habilitable}", _HABILITABLE)
+_SQL_HABILITABLES = "SELECT ch.id FROM conventions_convention ch WHERE " + _HABILITABLE  # noqa: S608
+
+
+def _executer(sql: str, user: Utilisateur, jour: datetime.date) -> list[tuple]:
+    with connection.cursor() as curseur:
+        curseur.execute(
+            sql,
+            {
+                "utilisateur": user.pk,
+                "jour": jour,
+                "validee": EtatConvention.VALIDEE,
+                "declarer": PROFIL_DECLARER,
+                "habiliter": PROFIL_HABILITER,
+            },
+        )
+        return curseur.fetchall()
+
+
+def conventions_habilitables_cles(user: Utilisateur) -> list[int]:
+    """Les clés de ``conventions_habilitables(user)`` ce jour, en une requête SQL écrite à la main
+    (voir ``_SQL_MENU`` : 4 à 8 ms de Python épargnés à chaque page de l'habilitateur) ; aucune
+    requête pour un compte qui n'est pas d'un partenaire ou pas ouvert ce jour."""
+    jour = aujourdhui()
+    if not user.is_authenticated or user.organisme_id is None or user.caf_id or not user.est_ouvert(jour):
+        return []
+    return [cle for (cle,) in _executer(_SQL_HABILITABLES, user, jour)]
 
 
 def menu_partenaire(user: Utilisateur) -> tuple[bool, bool]:
@@ -229,18 +256,7 @@ def menu_partenaire(user: Utilisateur) -> tuple[bool, bool]:
     jour = aujourdhui()
     if not user.is_authenticated or user.organisme_id is None or user.caf_id or not user.est_ouvert(jour):
         return False, False
-    with connection.cursor() as curseur:
-        curseur.execute(
-            _SQL_MENU,
-            {
-                "utilisateur": user.pk,
-                "jour": jour,
-                "validee": EtatConvention.VALIDEE,
-                "declarer": PROFIL_DECLARER,
-                "habiliter": PROFIL_HABILITER,
-            },
-        )
-        gestionnaire, habiliter = curseur.fetchone()
+    ((gestionnaire, habiliter),) = _executer(_SQL_MENU, user, jour)
     return bool(gestionnaire), bool(habiliter)
 
 

@@ -36,9 +36,14 @@ def q_droit_objet(user, modele: type[models.Model], codename: str) -> Q:
     Vérifié ligne par ligne, par l'index unique (utilisateur, permission, objet) : la liste de
     clés de guardian (« id::varchar IN (…) ») se comparait à chaque ligne de la table entière
     (les 50 000 groupes du pays pour un responsable de 775 groupes, à chaque page)."""
-    type_objet = ContentType.objects.get_for_model(modele)
-    cle = Cast(OuterRef("pk"), CharField())
-    droit = {"permission__content_type": type_objet, "permission__codename": codename, "object_pk": cle}
+    # Le type de contenu par ses noms, joint dans la requête : ``get_for_model`` coûterait une
+    # requête de plus à la première page de chaque processus.
+    droit = {
+        "permission__content_type__app_label": modele._meta.app_label,
+        "permission__content_type__model": modele._meta.model_name,
+        "permission__codename": codename,
+        "object_pk": Cast(OuterRef("pk"), CharField()),
+    }
     a_lui = UserObjectPermission.objects.filter(user=user, **droit)
     a_ses_groupes = GroupObjectPermission.objects.filter(group__in=user.groups.all(), **droit)
     return Q(Exists(a_lui)) | Q(Exists(a_ses_groupes))

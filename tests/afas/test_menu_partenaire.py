@@ -57,6 +57,31 @@ def test_memes_reponses_que_les_predicats_pour_chaque_persona(comptes):
     assert reponses["exterieur"] == (False, False)
 
 
+def cles_attendues(user) -> list[int]:
+    return sorted(perms.conventions_habilitables(Utilisateur.objects.get(pk=user.pk)).values_list("pk", flat=True))
+
+
+def cles(user) -> list[int]:
+    return sorted(perms.conventions_habilitables_cles(Utilisateur.objects.get(pk=user.pk)))
+
+
+def test_conventions_habilitables_memes_cles_que_le_queryset(comptes, convention, convention_autre_partenaire):
+    """La page de l'habilitateur lit ses conventions par la même requête écrite à la main."""
+    # L'habilitateur est aussi membre AFAS-HABILITER de l'autre convention (compte de l'autre organisme).
+    autre = factories.creer_utilisateur(nom="Bru", prenom="Léa", organisme=convention_autre_partenaire.organisme)
+    factories.habiliter(autre, convention_autre_partenaire, "AFAS-HABILITER")
+    comptes = {**comptes, "autre": autre}
+    assert {n: cles(u) for n, u in comptes.items()} == {n: cles_attendues(u) for n, u in comptes.items()}
+    assert cles(comptes["administrateur"]) == [convention.pk]
+    assert cles(comptes["habilitateur"]) == [convention.pk]
+    assert cles(autre) == [convention_autre_partenaire.pk]
+    assert cles(comptes["exterieur"]) == []
+    # La convention n'accorde plus AFAS-DECLARER : plus rien à habiliter, pour personne.
+    convention.profils.remove(*convention.profils.filter(code="AFAS-DECLARER"))
+    assert cles(comptes["administrateur"]) == cles_attendues(comptes["administrateur"]) == []
+    assert cles(comptes["habilitateur"]) == cles_attendues(comptes["habilitateur"]) == []
+
+
 def test_un_changement_de_droits_se_voit_a_la_page_suivante(comptes, convention):
     """Chaque fait qui ouvre un droit, retiré l'un après l'autre : le menu suit aussitôt, comme
     les prédicats (aucune mémoire entre deux pages)."""
