@@ -194,33 +194,38 @@ _SQL_MENU = (
     + _EFFECTIVE.format(t="cg")
     + " AND "
     + _DROIT.format(cle="g.id", codename="gerer_groupe", app="habilitations", modele="groupe")
-    + ")) AS gestionnaire, EXISTS (SELECT 1 FROM conventions_convention ch WHERE {habilitable}) AS habiliter"
+    + ")) AS gestionnaire, ({habiliter}) AS habiliter"
 )
-# Une convention ch où le compte habilite ce jour (``conventions_habilitables``).
-_HABILITABLE = (
-    """EXISTS (SELECT 1 FROM conventions_convention_profils cp JOIN conventions_profil p ON p.id = cp.profil_id
-              WHERE cp.convention_id = ch.id AND p.code = %(declarer)s)
-    AND ((ch.id IN (SELECT ca.id FROM conventions_convention ca WHERE """  # noqa: S608
-    + _ADMINISTREE.format(c="ca")
-    + """))
-         OR (ch.id IN (SELECT cx.id FROM conventions_convention cx WHERE """
-    + _EFFECTIVE.format(t="cx")
-    + """
-             AND EXISTS (SELECT 1 FROM conventions_convention_profils cp JOIN conventions_profil p ON p.id = cp.profil_id
-                         WHERE cp.convention_id = cx.id AND p.code = %(habiliter)s)
-             AND EXISTS (SELECT 1 FROM habilitations_appartenance a
-                         JOIN habilitations_groupe ga ON ga.id = a.groupe_id
-                         JOIN habilitations_groupeprofil gp ON gp.groupe_id = ga.id
-                         JOIN conventions_profil pa ON pa.id = gp.profil_id
-                         WHERE a.utilisateur_id = %(utilisateur)s AND ga.convention_id = cx.id
-                           AND pa.code = %(habiliter)s AND """
+# Une convention {c} qui accorde le service AFAS (profil AFAS-DECLARER).
+_AFAS = """EXISTS (SELECT 1 FROM conventions_convention_profils cp JOIN conventions_profil p ON p.id = cp.profil_id
+                  WHERE cp.convention_id = {c}.id AND p.code = %(declarer)s)"""
+# Une convention {c} où un groupe donne ce jour au compte le profil AFAS-HABILITER, qu'elle accorde.
+_PAR_PROFIL = (
+    _EFFECTIVE.format(t="{c}")  # noqa: S608
+    + """ AND EXISTS (SELECT 1 FROM conventions_convention_profils cp JOIN conventions_profil p ON p.id = cp.profil_id
+                     WHERE cp.convention_id = {c}.id AND p.code = %(habiliter)s)
+    AND EXISTS (SELECT 1 FROM habilitations_appartenance a
+                JOIN habilitations_groupe ga ON ga.id = a.groupe_id
+                JOIN habilitations_groupeprofil gp ON gp.groupe_id = ga.id
+                JOIN conventions_profil pa ON pa.id = gp.profil_id
+                WHERE a.utilisateur_id = %(utilisateur)s AND ga.convention_id = {c}.id
+                  AND pa.code = %(habiliter)s AND """
     + _OUVERT.format(t="a")
     + " AND "
     + _OUVERT.format(t="ga")
-    + "))))"
+    + ")"
 )
-_SQL_MENU = _SQL_MENU.replace("{habilitable}", _HABILITABLE)
-_SQL_HABILITABLES = "SELECT ch.id FROM conventions_convention ch WHERE " + _HABILITABLE  # noqa: S608
+# Les conventions où le compte habilite ce jour (``conventions_habilitables``) : administrées ou
+# par profil, et accordant AFAS. Deux ensembles de clés, jamais « l'un OU l'autre » sur la table
+# (ce OU faisait lire les 70 000 conventions du pays).
+_ADMINISTREES_AFAS = "SELECT ca.id FROM conventions_convention ca WHERE " + (  # noqa: S608
+    _ADMINISTREE + " AND " + _AFAS
+).format(c="ca")
+_PAR_PROFIL_AFAS = "SELECT cx.id FROM conventions_convention cx WHERE " + (  # noqa: S608
+    _PAR_PROFIL + " AND " + _AFAS
+).format(c="cx")
+_SQL_MENU = _SQL_MENU.replace("{habiliter}", f"EXISTS ({_ADMINISTREES_AFAS}) OR EXISTS ({_PAR_PROFIL_AFAS})")
+_SQL_HABILITABLES = f"{_ADMINISTREES_AFAS} UNION {_PAR_PROFIL_AFAS}"
 
 
 def _executer(sql: str, user: Utilisateur, jour: datetime.date) -> list[tuple]:
