@@ -26,7 +26,10 @@ pytestmark = pytest.mark.django_db
 def attendu(user) -> tuple[bool, bool]:
     """La réponse de référence, par les prédicats de l'ORM."""
     user = Utilisateur.objects.get(pk=user.pk)
-    return perms_habilitations.est_gestionnaire_habilitations(user), perms.peut_habiliter(user)
+    gestionnaire = perms_habilitations.est_gestionnaire_habilitations(user)
+    # Sa définition : « Consulter les conventions » montre au moins une convention.
+    assert gestionnaire == perms_habilitations.conventions_consultables(user).exists()
+    return gestionnaire, perms.peut_habiliter(user)
 
 
 def menu(user) -> tuple[bool, bool]:
