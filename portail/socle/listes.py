@@ -147,6 +147,14 @@ def q_parmi(champ: str, cles: Sequence[int]) -> Q:
     )
 
 
+class _SousRequeteJamaisVide(Subquery):
+    """Une sous-requête qui ne se remplace pas par NULL quand elle ne peut rien rendre (un
+    ``.none()``) : la condition qui la contient ne retient alors aucune ligne, comme ``__in``
+    (« ARRAY » suivi de NULL ne serait pas du SQL)."""
+
+    empty_result_set_value = NotImplemented
+
+
 def q_parmi_requete(champ: str, requete: QuerySet) -> Q:
     """« ``champ`` est l'une des clés que rend ``requete`` » (``champ__in=requete``), quand
     ``requete`` rend quelques lignes que PostgreSQL ne sait pas estimer (une union de droits) :
@@ -158,7 +166,7 @@ def q_parmi_requete(champ: str, requete: QuerySet) -> Q:
     return Q(
         Func(
             F(champ),
-            Subquery(requete.order_by()),
+            _SousRequeteJamaisVide(requete.order_by()),
             arg_joiner=" = ANY(ARRAY",
             template="(%(expressions)s))",
             output_field=BooleanField(),
