@@ -157,21 +157,22 @@ def est_declarant(user: Utilisateur, jour: datetime.date | None = None) -> bool:
 _OUVERT = "{t}.date_ouverture <= %(jour)s AND ({t}.date_cloture IS NULL OR {t}.date_cloture > %(jour)s)"
 _EFFECTIVE = _OUVERT + " AND {t}.etat = %(validee)s"
 # Droit objet django-guardian sur la ligne {cle}, donné au compte ou à l'un de ses groupes Django
-# (comme ``portail.socle.droits.q_droit_objet``).
+# (comme ``portail.socle.droits.q_droit_objet`` : ses clés d'objets lues une fois, pas de
+# sous-requête corrélée).
 _DROIT = """(
-    EXISTS (SELECT 1 FROM guardian_userobjectpermission d
-            JOIN auth_permission dp ON dp.id = d.permission_id
-            JOIN django_content_type dt ON dt.id = dp.content_type_id
-            WHERE d.user_id = %(utilisateur)s AND dp.codename = '{codename}'
-              AND dt.app_label = '{app}' AND dt.model = '{modele}'
-              AND d.object_pk = CAST({cle} AS VARCHAR(255)))
-    OR EXISTS (SELECT 1 FROM guardian_groupobjectpermission d
-               JOIN habilitations_utilisateur_groups ug ON ug.group_id = d.group_id
-               JOIN auth_permission dp ON dp.id = d.permission_id
-               JOIN django_content_type dt ON dt.id = dp.content_type_id
-               WHERE ug.utilisateur_id = %(utilisateur)s AND dp.codename = '{codename}'
-                 AND dt.app_label = '{app}' AND dt.model = '{modele}'
-                 AND d.object_pk = CAST({cle} AS VARCHAR(255)))
+    CAST({cle} AS VARCHAR(255)) IN (
+        SELECT d.object_pk FROM guardian_userobjectpermission d
+        JOIN auth_permission dp ON dp.id = d.permission_id
+        JOIN django_content_type dt ON dt.id = dp.content_type_id
+        WHERE d.user_id = %(utilisateur)s AND dp.codename = '{codename}'
+          AND dt.app_label = '{app}' AND dt.model = '{modele}')
+    OR CAST({cle} AS VARCHAR(255)) IN (
+        SELECT d.object_pk FROM guardian_groupobjectpermission d
+        JOIN habilitations_utilisateur_groups ug ON ug.group_id = d.group_id
+        JOIN auth_permission dp ON dp.id = d.permission_id
+        JOIN django_content_type dt ON dt.id = dp.content_type_id
+        WHERE ug.utilisateur_id = %(utilisateur)s AND dp.codename = '{codename}'
+          AND dt.app_label = '{app}' AND dt.model = '{modele}')
 )"""
 # Une convention {c} que le compte administre ce jour (``conventions_administrees``).
 # Texte fixe du module : les valeurs passent en paramètres (d'où les « noqa: S608 »).

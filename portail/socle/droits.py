@@ -15,8 +15,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from django.db.models import CharField, Exists, OuterRef, Q
+from django.db.models import CharField, Q
 from django.db.models.functions import Cast
+from django.db.models.lookups import In
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from portail.socle.audit import audit_enregistrer
@@ -33,20 +34,22 @@ def q_droit_objet(user, modele: type[models.Model], codename: str) -> Q:
     lui ou à l'un de ses groupes Django ; les mêmes lignes que ``get_objects_for_user(user,
     codename, modele, accept_global_perms=False, with_superuser=False)``.
 
-    Vérifié ligne par ligne, par l'index unique (utilisateur, permission, objet) : la liste de
-    clés de guardian (« id::varchar IN (…) ») se comparait à chaque ligne de la table entière
-    (les 50 000 groupes du pays pour un responsable de 775 groupes, à chaque page)."""
-    # Le type de contenu par ses noms, joint dans la requête : ``get_for_model`` coûterait une
-    # requête de plus à la première page de chaque processus.
+    Posée sur les lignes déjà choisies par la requête (les groupes dont il est responsable, les
+    conventions de ses mandats) : ses clés d'objets, lues une fois par l'index (utilisateur,
+    …), sont comparées à ces seules lignes. ``get_objects_for_user`` en faisait une sous-requête
+    sur toute la table (« id IN (SELECT id FROM table WHERE id::varchar IN (…)) »), que
+    PostgreSQL lisait en entier : les 50 000 groupes du pays pour un responsable de 775 groupes,
+    à chaque page. Pas de sous-requête corrélée non plus : sans statistiques (juste après un
+    chargement en masse), PostgreSQL la parcourait ligne à ligne par lecture séquentielle."""
     droit = {
         "permission__content_type__app_label": modele._meta.app_label,
         "permission__content_type__model": modele._meta.model_name,
         "permission__codename": codename,
-        "object_pk": Cast(OuterRef("pk"), CharField()),
     }
-    a_lui = UserObjectPermission.objects.filter(user=user, **droit)
-    a_ses_groupes = GroupObjectPermission.objects.filter(group__in=user.groups.all(), **droit)
-    return Q(Exists(a_lui)) | Q(Exists(a_ses_groupes))
+    cle = Cast("pk", CharField())
+    a_lui = UserObjectPermission.objects.filter(user=user, **droit).values("object_pk")
+    a_ses_groupes = GroupObjectPermission.objects.filter(group__in=user.groups.all(), **droit).values("object_pk")
+    return Q(In(cle, a_lui)) | Q(In(cle, a_ses_groupes))
 
 
 @transaction.atomic
