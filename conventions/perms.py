@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
-from guardian.shortcuts import get_objects_for_user
 
 from conventions.enums import EtatConvention
 from conventions.models import Convention, Mandat, Organisme
 from portail.socle.dates import aujourdhui, q_ouvert
+from portail.socle.droits import q_droit_objet
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser as Utilisateur
@@ -58,11 +58,9 @@ def conventions_administrees(user: Utilisateur, jour: datetime.date | None = Non
     jour = jour or aujourdhui()
     if not user.is_authenticated or not user.est_ouvert(jour) or user.caf_id:
         return Convention.objects.none()
-    avec_droit = get_objects_for_user(
-        user, PERMISSION_ADMINISTRER, klass=Convention, accept_global_perms=False, with_superuser=False
-    )
     mandats = Mandat.objects.filter(q_ouvert(jour), convention=OuterRef("pk"), administrateur=user)
-    return Convention.objects.effectives(jour).filter(Exists(mandats), pk__in=avec_droit.values("pk"))
+    droit = q_droit_objet(user, Convention, PERMISSION_ADMINISTRER.split(".")[1])
+    return Convention.objects.effectives(jour).filter(Exists(mandats), droit)
 
 
 def est_administrateur_partenaire(user: Utilisateur) -> bool:

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from guardian.shortcuts import get_objects_for_user
 
 from conventions.enums import EtatConvention
 from conventions.models import Convention, Mandat, Profil, Service
 from conventions.perms import conventions_administrees, conventions_visibles, est_agent_caf, est_superviseur_national
 from habilitations.models import Appartenance, CodeSecoursDevice, Groupe, ImportUtilisateurs, Utilisateur
 from portail.socle.dates import aujourdhui, q_ouvert, q_pas_encore_cloture
+from portail.socle.droits import q_droit_objet
+from portail.socle.listes import q_parmi_requete
 from portail.socle.requetes import RequeteCompilee
 
 
@@ -146,7 +147,18 @@ def codes_secours(user: Utilisateur) -> CodeSecoursDevice | None:
 def est_gestionnaire_habilitations(user: Utilisateur) -> bool:
     """Administrateur d'une convention ou responsable d'un groupe, ce jour : la rubrique
     « Gestion des habilitations » du menu."""
-    return user.organisme_id is not None and conventions_consultables(user).exists()
+    if user.organisme_id is None:
+        return False
+    return Utilisateur.objects.filter(q_gestionnaire_habilitations(user), pk=user.pk).exists()
+
+
+def q_gestionnaire_habilitations(user: Utilisateur) -> Q:
+    """Condition (à poser sur n'importe quelle requête) vraie quand ``conventions_consultables(user)``
+    n'est pas vide, pour un partenaire : une convention lue par son rôle, ou un groupe effectif
+    dont il est responsable ce jour. Deux EXISTS qui s'arrêtent à la première ligne trouvée :
+    l'union des clés de ``conventions_consultables`` lisait chacun des groupes d'un responsable
+    (775 pour l'administrateur de la grande commune) sur chaque page, le menu la posant."""
+    return Q(Exists(conventions_visibles(user))) | Q(Exists(groupes_responsable(user)))
 
 
 def conventions_deleguees(user: Utilisateur) -> QuerySet[Convention]:
@@ -165,7 +177,7 @@ def conventions_consultables(user: Utilisateur) -> QuerySet[Convention]:
         # Union des deux ensembles de clés (quelques lignes chacun), pas « l'un OU l'autre » sur
         # la table : ce OU faisait lire les 70 000 conventions du pays à chaque affichage.
         cles = visibles.order_by().values("pk").union(conventions_deleguees(user).order_by().values("pk"))
-        return Convention.objects.filter(pk__in=cles)
+        return Convention.objects.filter(q_parmi_requete("pk", cles))
     return visibles
 
 
@@ -185,10 +197,8 @@ def groupes_responsable(user: Utilisateur, jour: datetime.date | None = None) ->
     jour = jour or aujourdhui()
     if not user.is_authenticated or not user.est_ouvert(jour) or user.organisme_id is None:
         return Groupe.objects.none()
-    avec_droit = get_objects_for_user(
-        user, PERMISSION_GERER_GROUPE, klass=Groupe, accept_global_perms=False, with_superuser=False
-    )
-    return Groupe.objects.effectifs(jour).filter(responsable=user, pk__in=avec_droit.values("pk"))
+    droit = q_droit_objet(user, Groupe, PERMISSION_GERER_GROUPE.split(".")[1])
+    return Groupe.objects.effectifs(jour).filter(droit, responsable=user)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def _fil():
 def _exiger_habiliter(request) -> QuerySet[Convention]:
     """Les conventions où l'utilisateur habilite, lues une fois (la requête des droits n'est pas
     recopiée dans celles de la page) ; aucune : 403."""
-    ids = list(perms.conventions_habilitables(request.user).values_list("pk", flat=True))
+    ids = perms.conventions_habilitables_cles(request.user)
     if not ids:
         raise PermissionDenied
     return Convention.objects.filter(pk__in=ids)

@@ -34,10 +34,14 @@ def _perimetre(user) -> tuple[QuerySet[Convention], list[Caf]]:
         return visibles, []  # sa seule Caf : pas de filtre à proposer
     if perms.est_superviseur_national(user):
         return visibles, list(Caf.objects.order_by("nom"))
-    cafs = list(Caf.objects.filter(pk__in=visibles.values("caf_id")).order_by("nom"))
-    if not cafs:
+    # Un partenaire lit quelques conventions : leurs clés et leurs Caf pivots lues en une requête,
+    # le décompte et la liste les reprennent par clé, sans recomposer ni réexécuter trois fois
+    # l'union de ses droits (administrées, celles de ses groupes ; ~3 ms de Python chacune).
+    lignes = list(visibles.order_by("caf__nom", "caf_id").values_list("pk", "caf_id", "caf__code", "caf__nom"))
+    if not lignes:
         raise PermissionDenied
-    return visibles, cafs
+    cafs = {caf_id: Caf(pk=caf_id, code=code, nom=nom) for _pk, caf_id, code, nom in lignes}
+    return Convention.objects.filter(pk__in=[pk for pk, *_ in lignes]), list(cafs.values())
 
 
 def _convention_visible(request, pk: int) -> Convention:

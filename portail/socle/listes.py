@@ -145,3 +145,30 @@ def q_parmi(champ: str, cles: Sequence[int]) -> Q:
             output_field=BooleanField(),
         )
     )
+
+
+class _SousRequeteJamaisVide(Subquery):
+    """Une sous-requête qui ne se remplace pas par NULL quand elle ne peut rien rendre (un
+    ``.none()``) : la condition qui la contient ne retient alors aucune ligne, comme ``__in``
+    (« ARRAY » suivi de NULL ne serait pas du SQL)."""
+
+    empty_result_set_value = NotImplemented
+
+
+def q_parmi_requete(champ: str, requete: QuerySet) -> Q:
+    """« ``champ`` est l'une des clés que rend ``requete`` » (``champ__in=requete``), quand
+    ``requete`` rend quelques lignes que PostgreSQL ne sait pas estimer (une union de droits) :
+    les clés sont lues une fois en un tableau (``champ = ANY(ARRAY(…))``) et la table extérieure
+    se lit par son index. En semi-jointure, PostgreSQL croyait l'union des droits d'un
+    administrateur à 470 conventions et lisait les 70 000 du pays pour en garder une."""
+    if connection.vendor != "postgresql":
+        return Q(**{f"{champ}__in": requete})
+    return Q(
+        Func(
+            F(champ),
+            _SousRequeteJamaisVide(requete.order_by()),
+            arg_joiner=" = ANY(ARRAY",
+            template="(%(expressions)s))",
+            output_field=BooleanField(),
+        )
+    )

@@ -380,3 +380,46 @@ def test_export_du_financement_d_un_appel_lit_par_index(grande_commune):
     plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
     defauts = defauts_du_plan(plan, lignes_par_table)
     assert not defauts, "\n".join(defauts)
+
+
+# --- Conventions consultables d'un partenaire (session 4) --------------------------------------
+#
+# L'administrateur de la grande commune est aussi responsable de centaines de groupes : l'union
+# de ses droits (conventions administrées, conventions de ses groupes) se lit une fois, en
+# tableau, et les conventions par leur clé. En semi-jointure, PostgreSQL croyait l'union grande
+# et lisait les 70 000 conventions du pays. Le jeu de test n'a que quelques centaines de
+# conventions (les lire en entier y est le bon plan) : lectures séquentielles découragées
+# (``enable_seqscan = off``), on vérifie la forme du plan. Le menu et les conventions où il
+# habilite (``afas.perms._SQL_MENU``) ne se vérifient pas ici : à cette taille, PostgreSQL y
+# préfère parfois parcourir un index entier, même découragé ; leurs plans à l'échelle nationale
+# sont dans le README (session 4).
+
+
+def _plan_sql(sql: str, params=None) -> dict:
+    from django.db import transaction
+
+    with transaction.atomic(), connection.cursor() as curseur:
+        curseur.execute("SET LOCAL enable_seqscan = off")
+        curseur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        plan = curseur.fetchone()[0]
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+
+
+def _administrateur(resume: dict) -> Utilisateur:
+    return Utilisateur.objects.get(identifiant=resume["personas"]["comptes"]["administrateur"]["identifiant"])
+
+
+def test_conventions_consultables_par_tableau_de_cles(grande_commune):
+    """Les conventions d'un administrateur responsable de groupes : l'union de ses droits lue une
+    fois en tableau (InitPlan), puis les conventions par leur clé primaire (``id = ANY``). En
+    semi-jointure, PostgreSQL estimait l'union à 470 conventions et lisait les 70 000 du pays ;
+    à la taille du jeu de test, seule la forme du plan se vérifie."""
+    from habilitations import perms as perms_habilitations
+
+    admin = _administrateur(grande_commune)
+    qs = perms_habilitations.conventions_consultables(admin).values("pk", "caf_id")
+    sql, params = qs.query.sql_with_params()
+    plan = _plan_sql(sql, params)
+    exterieures = [p for p in [plan, *plan.get("Plans", [])] if p.get("Relation Name") == "conventions_convention"]
+    assert exterieures, plan
+    assert all("ANY" in p.get("Index Cond", "") for p in exterieures), exterieures

@@ -69,3 +69,18 @@ class TestListeDeroulanteLongue:
     def test_libelles_echappes(self):
         html = str(Formulaire()["longue"])
         assert "A &lt;b&gt; &amp; « c »" in html and "<b>" not in html
+
+
+def test_q_parmi_requete_comme_in_meme_vide():
+    """``q_parmi_requete`` retient les mêmes lignes que ``__in`` : une sous-requête, une union,
+    et une sous-requête qui ne peut rien rendre (``.none()``, dans une union aussi : le compte
+    d'un partenaire fermé), sans SQL invalide."""
+    from portail.socle.listes import q_parmi_requete
+
+    cafs = [Caf.objects.create(code=f"9{i}0", nom=f"Caf {i}") for i in range(3)]
+    une = Caf.objects.filter(pk=cafs[0].pk).values("pk")
+    union = une.union(Caf.objects.filter(pk=cafs[2].pk).values("pk"))
+    vide = Caf.objects.none().values("pk")
+    for requete, attendu in ((une, [cafs[0]]), (union, [cafs[0], cafs[2]]), (vide, []), (vide.union(vide), [])):
+        assert list(Caf.objects.filter(q_parmi_requete("pk", requete)).order_by("pk")) == attendu
+        assert Caf.objects.filter(q_parmi_requete("pk", requete)).count() == len(attendu)
