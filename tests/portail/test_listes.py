@@ -2,6 +2,7 @@
 mêmes lignes, dans le même ordre et au même coût que la pagination ordinaire ; la liste
 déroulante longue a le balisage de ``forms.Select``."""
 
+import copy
 import re
 
 import pytest
@@ -69,6 +70,39 @@ class TestListeDeroulanteLongue:
     def test_libelles_echappes(self):
         html = str(Formulaire()["longue"])
         assert "A &lt;b&gt; &amp; « c »" in html and "<b>" not in html
+
+
+def test_filtre_aux_choix_longs_partage_ses_choix_sans_les_melanger():
+    """``FiltreChoixLongs`` : le formulaire d'un filtre ne recopie plus ses milliers de choix à
+    chaque affichage (deepcopy), mais chaque filtre garde les siens, sa valeur validée contre eux
+    (une valeur hors choix est refusée sous le champ) et son balisage de liste déroulante."""
+    import django_filters
+
+    from portail.socle.listes import ChampChoixLongs, FiltreChoixLongs
+
+    class Filtre(django_filters.FilterSet):
+        groupe = FiltreChoixLongs(empty_label="Tous", method=lambda qs, _nom, _valeur: qs, widget=ListeDeroulanteLongue)
+
+        class Meta:
+            model = Caf
+            fields = ["groupe"]
+
+        def __init__(self, *args, choix, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.filters["groupe"].extra["choices"] = choix
+
+    premier = Filtre({"groupe": "7"}, queryset=Caf.objects.none(), choix=[("7", "Sept <b>"), ("8", "Huit")])
+    second = Filtre({"groupe": "7"}, queryset=Caf.objects.none(), choix=[("9", "Neuf")])
+    champ = premier.form.fields["groupe"]
+    assert isinstance(champ, ChampChoixLongs)
+    assert premier.form.is_valid() and not second.form.is_valid()
+    assert "Sélectionnez un choix valide" in str(second.form.errors["groupe"])
+    assert list(champ.choices) == [("", "Tous"), ("7", "Sept <b>"), ("8", "Huit")]
+    assert list(second.form.fields["groupe"].choices) == [("", "Tous"), ("9", "Neuf")]
+    html = str(premier.form["groupe"])
+    assert '<option value="7" selected>Sept &lt;b&gt;</option>' in html and "Neuf" not in html
+    copie = copy.deepcopy(champ)
+    assert copie.choices.field is copie and copie.choices.choices is champ.choices.choices
 
 
 def test_q_parmi_requete_comme_in_meme_vide():

@@ -16,7 +16,7 @@ from habilitations import perms
 from habilitations.models import Appartenance, Utilisateur
 from portail.socle.dates import aujourdhui, q_pas_encore_cloture
 from portail.socle.forms import PortailForm
-from portail.socle.listes import ListeDeroulanteLongue
+from portail.socle.listes import FiltreChoixLongs, ListeDeroulanteLongue
 
 if TYPE_CHECKING:
     from habilitations.perms import Perimetre
@@ -32,7 +32,7 @@ class UtilisateurFiltre(django_filters.FilterSet):
     prenom = django_filters.CharFilter(label="Prénom", lookup_expr="icontains")
     # Des choix (clé, libellé) lus une fois dans __init__ : la même requête valide la valeur
     # reçue et remplit la liste déroulante.
-    groupe = django_filters.ChoiceFilter(
+    groupe = FiltreChoixLongs(
         label="Sélectionner un groupe",
         empty_label="Tous les groupes",
         method="filtrer_groupe",
