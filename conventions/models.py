@@ -54,7 +54,12 @@ class Organisme(models.Model):
         verbose_name = "organisme partenaire"
         verbose_name_plural = "organismes partenaires"
         ordering = ["raison_sociale"]
-        indexes = [models.Index(fields=["caf", "raison_sociale"])]
+        indexes = [
+            models.Index(fields=["caf", "raison_sociale"]),
+            # La liste nationale (supervision) triée par raison sociale : la page 1 000 lit ses
+            # clés dans cet index au lieu de trier les 60 000 organismes.
+            models.Index(fields=["raison_sociale", "id"], name="organisme_raison_sociale_tri"),
+        ]
         constraints = [
             # Chiffres ASCII seulement (portail.socle.chiffres) : un même SIRET en chiffres
             # arabes-indiens ne peut pas devenir un second organisme, quelle que soit la porte.

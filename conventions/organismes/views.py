@@ -55,13 +55,13 @@ def types_organismes(request):
 def organismes(request):
     _exiger_lecture(request)
     agent = perms.est_agent_caf(request.user)
-    queryset = (
-        perms.organismes_visibles(request.user)
-        .select_related("type_organisme", "caf")
-        .annotate(nombre_conventions=Count("conventions"))
-    )
+    queryset = perms.organismes_visibles(request.user).select_related("type_organisme", "caf")
     filtre = OrganismeFiltre(request.GET or None, queryset=queryset, avec_caf=not agent)
-    page = paginer(request, trier(request, filtre.qs, TRI_ORGANISMES, ("raison_sociale",)))
+    # Les clés de la page d'abord (index du tri), puis le nombre de conventions des seuls 25
+    # organismes de la page : compté sur toute la liste (GROUP BY des 60 000 organismes du pays),
+    # il coûtait 180 ms à la page 1 000 de la supervision nationale.
+    page = paginer(request, trier(request, filtre.qs, TRI_ORGANISMES, ("raison_sociale",)), par_cles=True)
+    page.object_list = page.object_list.annotate(nombre_conventions=Count("conventions"))
     return render(
         request,
         "conventions/organismes.html",

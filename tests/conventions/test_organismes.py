@@ -521,3 +521,23 @@ class TestChiffresAscii:
 
         with pytest.raises(IntegrityError), transaction.atomic():
             factories.OrganismeFactory(caf=caf, siret=SIRET_VALIDE.translate(ARABES_INDIENS))
+
+
+def test_page_de_la_supervision_avec_le_nombre_de_conventions_de_chacun(client, caf, autre_caf, superviseur):
+    """La supervision nationale lit les organismes du pays par page : la page 2 montre les bons
+    organismes, dans l'ordre des raisons sociales (égalités départagées par la clé), chacun avec
+    son nombre de conventions, compté pour les seuls organismes de la page."""
+    organismes = [
+        factories.OrganismeFactory(caf=caf if i % 2 else autre_caf, raison_sociale=f"Commune {i // 2:02d}")
+        for i in range(30)
+    ]
+    for i, organisme in enumerate(organismes[:28]):
+        for _ in range(i % 3):
+            factories.ConventionFactory(organisme=organisme)
+    attendus = sorted(organismes, key=lambda o: (o.raison_sociale, o.pk))[25:]
+    connecter(client, superviseur)
+    reponse = client.get(LISTE, {"page": 2})
+    assert raisons_sociales(reponse) == [o.raison_sociale for o in attendus]
+    nombres = [o.nombre_conventions for o in reponse.context["page"].object_list]
+    assert nombres == [Convention.objects.filter(organisme=o).count() for o in attendus]
+    assert "30 organismes" in texte(reponse)
