@@ -56,7 +56,12 @@ def conventions(request):
     visibles, cafs = _perimetre(request.user)
     filtre = ConventionFilterSet(request.GET, queryset=visibles, request=request, cafs=cafs)
     tri = request.GET.get("tri", "")
-    page = paginer(request, trier(request, filtre.qs.select_related("caf", "organisme"), TRIS, TRI_PAR_DEFAUT))
+    # Les clés de la page d'abord (lignes étroites, triées en mémoire), puis ses 25 conventions avec
+    # Caf et organisme : triées entières, les 58 000 conventions ouvertes du pays débordaient sur
+    # disque (14 Mo) pour la page 1 000 de la supervision nationale.
+    page = paginer(
+        request, trier(request, filtre.qs.select_related("caf", "organisme"), TRIS, TRI_PAR_DEFAUT), par_cles=True
+    )
     return render(
         request,
         "conventions/conventions.html",
