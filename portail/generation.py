@@ -1781,6 +1781,13 @@ class GenerateurAfas:
     def _chemin(self, etat: str, renvoi: bool) -> list[tuple[str, str]]:
         return _CHEMIN_AVEC_RENVOI if renvoi else _CHEMINS[etat]
 
+    def _transmissions(self, pk: int, appel: _Appel, etat: str, renvoi: bool) -> list[datetime.datetime]:
+        """Les instants des transmissions de la déclaration (deux après un renvoi) : un récépissé
+        et un montant figé pour chacune."""
+        chemin = self._chemin(etat, renvoi)
+        moments = self._moments(pk, appel, len(chemin))
+        return [le for (_avant, apres), le in zip(chemin, moments, strict=True) if apres == _E.TRANSMISE]
+
     def _moments(self, pk: int, appel: _Appel, n: int) -> list[datetime.datetime]:
         """Les instants des ``n`` passages d'état, croissants, entre l'ouverture et la date limite
         (ou maintenant, pour l'appel en cours)."""
@@ -1933,12 +1940,7 @@ class GenerateurAfas:
         ids = itertools.count(self.g._ids(Recepisse, 0).start)
         n = 0
         for pk, appel, act, etat, renvoi in self.declarations:
-            chemin = self._chemin(etat, renvoi)
-            transmissions = [
-                le
-                for (_a, apres), le in zip(chemin, self._moments(pk, appel, len(chemin)), strict=True)
-                if apres == _E.TRANSMISE
-            ]
+            transmissions = self._transmissions(pk, appel, etat, renvoi)
             if not transmissions:
                 continue
             lignes, financieres = self._chiffres(pk, appel, act, etat)
@@ -2018,12 +2020,7 @@ class GenerateurAfas:
         ids = itertools.count(self.g._ids(MontantEstime, 0).start)
         n = 0
         for pk, appel, act, etat, renvoi in self.declarations:
-            chemin = self._chemin(etat, renvoi)
-            transmissions = [
-                le
-                for (_a, apres), le in zip(chemin, self._moments(pk, appel, len(chemin)), strict=True)
-                if apres == _E.TRANSMISE
-            ]
+            transmissions = self._transmissions(pk, appel, etat, renvoi)
             if not transmissions:
                 continue
             options: dict = {}
