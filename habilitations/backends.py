@@ -10,7 +10,9 @@ from django.contrib.auth.backends import ModelBackend
 from django.utils import timezone
 
 from habilitations.models import Utilisateur
+from habilitations.perms import compte_a_la_connexion
 from habilitations.provisoire import EMPREINTE_FACTICE, provisoire_verifier
+from habilitations.verrouillage import ATTRIBUT_COMPTE
 
 # Raison d'un refus, lue par le formulaire quand le mot de passe fourni était pourtant le bon.
 REFUS_COMPTE_CLOTURE = "compte_cloture"
@@ -25,9 +27,15 @@ class IdentifiantBackend(ModelBackend):
             username = kwargs.get(Utilisateur.USERNAME_FIELD)
         if not username or not password:
             return None
-        try:
-            user = Utilisateur._default_manager.get_by_natural_key(username)
-        except Utilisateur.DoesNotExist:
+        # Comme ``get_by_natural_key`` (identifiant sans espaces, en majuscules) ; déjà lu par le
+        # contrôle d'axes, avec l'état de la double authentification, dans la même requête
+        # (habilitations.verrouillage ; ticket 11, 15 connexions par seconde et par cœur).
+        identifiant = username.strip().upper()
+        compte = getattr(request, ATTRIBUT_COMPTE, None) if request is not None else None
+        if compte is None or compte.identifiant != identifiant:
+            compte = compte_a_la_connexion(identifiant, timezone.now())
+        user = compte.utilisateur
+        if user is None:
             # Même coût qu'un compte existant : un hachage Argon2 et un HMAC, pas d'énumération
             # par le temps de réponse (tests/habilitations/test_temps_constant.py).
             Utilisateur().set_password(password)

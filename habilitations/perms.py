@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from conventions.enums import EtatConvention
@@ -109,7 +111,67 @@ _ETAT_DOUBLE_AUTHENTIFICATION = RequeteCompilee(
 )
 
 
+def _compte_a_la_connexion(identifiant: str, jour: datetime.date, seuil: datetime.datetime) -> QuerySet[Utilisateur]:
+    """Le compte d'un identifiant et, dans la même requête, ce que la connexion demande ensuite :
+    ses échecs récents comptés comme axes les compte (tentatives de cet identifiant depuis
+    ``seuil``), puis les deux réponses de ``_etat_double_authentification``."""
+    totp = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    echecs = (
+        AccessAttempt.objects.filter(username=OuterRef("identifiant"), attempt_time__gte=seuil)
+        .order_by()
+        .values("username")
+        .annotate(total=Sum("failures_since_start"))
+        .values("total")
+    )
+    return Utilisateur._default_manager.filter(identifiant=identifiant).annotate(
+        da_echecs=Coalesce(Subquery(echecs), 0),
+        da_activee=Exists(totp),
+        da_gestionnaire=_q_administrateur_ou_responsable(jour),
+    )
+
+
+# Compilée une fois par processus : une connexion lisait les échecs (axes), le compte, puis la
+# double authentification, en trois requêtes construites par l'ORM ; c'est une requête, construite
+# une fois (ticket 11, 15 connexions par seconde et par cœur).
+_COMPTE_A_LA_CONNEXION = RequeteCompilee(
+    _compte_a_la_connexion,
+    {
+        "identifiant": ("\x01TEMOIN-A", "\x01TEMOIN-B"),
+        "jour": (datetime.date(1901, 2, 3), datetime.date(1902, 3, 4)),
+        "seuil": (
+            datetime.datetime(1901, 2, 3, 4, 5, 6, tzinfo=datetime.UTC),
+            datetime.datetime(1902, 3, 4, 5, 6, 7, tzinfo=datetime.UTC),
+        ),
+    },
+)
+
+
+@dataclass(frozen=True)
+class CompteALaConnexion:
+    identifiant: str
+    utilisateur: Utilisateur | None
+    echecs: int
+
+
+def compte_a_la_connexion(identifiant: str, seuil: datetime.datetime) -> CompteALaConnexion:
+    """Le compte d'un identifiant exact (``None`` s'il n'y en a pas), comme ``get`` le rendrait,
+    avec l'état de sa double authentification ce jour déjà lu (``double_authentification_etat``
+    ne refait pas la requête pendant cette connexion) et ses échecs depuis ``seuil`` (sans compte,
+    ``echecs`` vaut 0 : c'est à axes de les compter)."""
+    lignes = _COMPTE_A_LA_CONNEXION.lignes(identifiant=identifiant, jour=aujourdhui(), seuil=seuil)
+    if not lignes:
+        return CompteALaConnexion(identifiant, None, 0)
+    colonnes = [champ.attname for champ in Utilisateur._meta.concrete_fields]
+    *valeurs, echecs, activee, gestionnaire = lignes[0]
+    user = Utilisateur.from_db(Utilisateur._default_manager.db, colonnes, valeurs)
+    user._etat_double_authentification_lu = (bool(activee), bool(gestionnaire))
+    return CompteALaConnexion(identifiant, user, int(echecs))
+
+
 def _etat_double_authentification_lire(user: Utilisateur) -> tuple[bool, bool]:
+    deja_lu = getattr(user, "_etat_double_authentification_lu", None)
+    if deja_lu is not None:
+        return deja_lu
     lignes = _ETAT_DOUBLE_AUTHENTIFICATION.lignes(pk=user.pk, jour=aujourdhui())
     if not lignes:
         return False, False

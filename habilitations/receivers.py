@@ -3,12 +3,14 @@
 import logging
 
 from django.contrib.auth import signals
+from django.db import connections, router
 from django.utils import timezone
 
 from habilitations import perms
-from habilitations.models import SessionUtilisateur
-from portail.socle.audit import audit_enregistrer
+from habilitations.models import SessionUtilisateur, Utilisateur
+from portail.socle.audit import audit_enregistrer, audit_preparer
 from portail.socle.middleware import adresse_client
+from portail.socle.requetes import sql_insertion
 
 logger = logging.getLogger("habilitations.connexions")
 
@@ -33,6 +35,8 @@ def connexion_reussie(sender, request, user, **kwargs) -> None:
         request.session[CLE_A_DOUBLE_AUTHENTIFICATION] = a_double_authentification
         if not request.session.session_key:
             request.session.save()
+        if not (a_double_authentification or requise) and _connexion_complete_ecrire(request, user):
+            return
         # Une requête (INSERT … ON CONFLICT) au lieu des quatre d'update_or_create (verrou, point
         # de sauvegarde, insertion, relâche) : la connexion en fait moins (ticket 11, 15/s par cœur).
         SessionUtilisateur.objects.bulk_create(
@@ -65,6 +69,52 @@ def connexion_terminer(request, user) -> None:
     user.save(update_fields=["connexion_precedente", "last_login"])
     logger.info("connexion réussie utilisateur=%s adresse=%s", user.pk, adresse_client(request) if request else None)
     audit_enregistrer(par=user, action="connexion_reussie", cible=user)
+
+
+def _connexion_complete_ecrire(request, user: Utilisateur) -> bool:
+    """La connexion par mot de passe seul, complète d'un coup (le cas de la plupart des comptes) :
+    session suivie, dernière connexion et ligne « Connexion » du journal en une seule instruction
+    PostgreSQL (``WITH … INSERT / UPDATE``), atomique, au lieu de trois instructions construites
+    par l'ORM (ticket 11 : 15 connexions par seconde et par cœur ; 0,6 ms de processeur en moins).
+    Mêmes valeurs que le chemin de l'ORM (``audit_preparer``, ``pre_save``) : comparé dans
+    tests/habilitations/test_connexion_ecritures.py. Faux (rien d'écrit) hors PostgreSQL, ou si
+    la connexion de cette session était déjà complète : le chemin ordinaire s'applique."""
+    connexion = connections[router.db_for_write(Utilisateur)]
+    if connexion.vendor != "postgresql" or request.session.get(CLE_CONNEXION_TERMINEE):
+        return False
+    request.session[CLE_CONNEXION_TERMINEE] = True
+    user.connexion_precedente = user.last_login
+    user.last_login = timezone.now()
+    suivi_sql, suivi_valeurs = sql_insertion(
+        SessionUtilisateur(session_key=request.session.session_key, utilisateur=user), connexion
+    )
+    journal_sql, journal_valeurs = sql_insertion(
+        audit_preparer(par=user, action="connexion_reussie", cible=user), connexion
+    )
+    champ_derniere, champ_precedente = (
+        Utilisateur._meta.get_field("last_login"),
+        Utilisateur._meta.get_field("connexion_precedente"),
+    )
+    nom = connexion.ops.quote_name
+    # Noms de tables et de colonnes pris au modèle et cités ; les valeurs passent en paramètres.
+    sql = (
+        f"WITH suivi AS ({suivi_sql} ON CONFLICT ({nom('session_key')}) DO UPDATE "  # noqa: S608
+        f"SET {nom('utilisateur_id')} = EXCLUDED.{nom('utilisateur_id')}), "
+        f"compte AS (UPDATE {nom(Utilisateur._meta.db_table)} SET {nom(champ_derniere.column)} = %s, "
+        f"{nom(champ_precedente.column)} = %s WHERE {nom(Utilisateur._meta.pk.column)} = %s) "
+        f"{journal_sql}"
+    )
+    valeurs = [
+        *suivi_valeurs,
+        champ_derniere.get_db_prep_save(user.last_login, connexion),
+        champ_precedente.get_db_prep_save(user.connexion_precedente, connexion),
+        user.pk,
+        *journal_valeurs,
+    ]
+    with connexion.cursor() as curseur:
+        curseur.execute(sql, valeurs)
+    logger.info("connexion réussie utilisateur=%s adresse=%s", user.pk, adresse_client(request))
+    return True
 
 
 def connexion_echouee(sender, credentials, request=None, **kwargs) -> None:

@@ -20,26 +20,80 @@ inchangés (tests/habilitations/test_verrouillage.py).
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
 
+from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_parameters, get_client_username
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.utils import timezone
 
+from habilitations.perms import compte_a_la_connexion
+from portail.socle.requetes import RequeteCompilee
+
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-# Posé sur la requête par le contrôle d'avant le mot de passe : échecs en cours de l'identifiant.
+# Posés sur la requête par le contrôle d'avant le mot de passe : échecs en cours de l'identifiant,
+# et le compte lu avec eux (``habilitations.perms.CompteALaConnexion``).
 ATTRIBUT_ECHECS = "portail_echecs_en_cours"
+ATTRIBUT_COMPTE = "portail_compte_a_la_connexion"
+
+
+def _echecs_recents(identifiant: str, seuil: datetime.datetime):
+    return AccessAttempt.objects.filter(username=identifiant, attempt_time__gte=seuil).values_list(
+        "failures_since_start"
+    )
+
+
+# La question d'axes (échecs de l'identifiant depuis le début de la durée de verrouillage), compilée
+# une fois par processus : construite par l'ORM à chaque connexion, elle coûtait plus de processeur
+# Python que son aller-retour vers PostgreSQL (ticket 11, 15 connexions par seconde et par cœur).
+_ECHECS_RECENTS = RequeteCompilee(
+    _echecs_recents,
+    {
+        "identifiant": ("\x01TEMOIN-A", "\x01TEMOIN-B"),
+        "seuil": (
+            datetime.datetime(1901, 2, 3, 4, 5, 6, tzinfo=datetime.UTC),
+            datetime.datetime(1902, 3, 4, 5, 6, 7, tzinfo=datetime.UTC),
+        ),
+    },
+)
 
 
 class GestionnaireAxes(AxesDatabaseHandler):
     def get_failures(self, request: HttpRequest, credentials: dict | None = None) -> int:
-        echecs = super().get_failures(request, credentials)
+        echecs = self._echecs_par_identifiant(request, credentials)
+        if echecs is None:
+            echecs = super().get_failures(request, credentials)
         if request is not None:
             setattr(request, ATTRIBUT_ECHECS, echecs)
         return echecs
+
+    @staticmethod
+    def _echecs_par_identifiant(request: HttpRequest, credentials: dict | None) -> int | None:
+        """Le compte d'axes quand le verrouillage est par identifiant seul (le réglage du portail) :
+        la somme des échecs des tentatives de l'identifiant plus récentes que le seuil d'axes, la
+        même requête qu'axes, compilée d'avance. ``None`` pour tout autre réglage : axes compte."""
+        if request is None or settings.AXES_COOLOFF_TIME is None:
+            return None
+        identifiant = get_client_username(request, credentials)
+        parametres = get_client_parameters(
+            identifiant, request.axes_ip_address, request.axes_user_agent, request, credentials
+        )
+        if parametres != [{"username": identifiant}] or not isinstance(identifiant, str):
+            return None
+        seuil = get_cool_off_threshold(request)
+        # Le compte est lu en même temps (une requête pour toute la connexion) et laissé sur la
+        # requête pour le moteur d'authentification (habilitations.backends).
+        compte = compte_a_la_connexion(identifiant.strip().upper(), seuil)
+        setattr(request, ATTRIBUT_COMPTE, compte)
+        if compte.utilisateur is not None and compte.identifiant == identifiant:
+            return compte.echecs
+        lignes = _ECHECS_RECENTS.lignes(identifiant=identifiant, seuil=seuil)
+        return sum(echecs for (echecs,) in lignes)
 
     def user_logged_in(self, sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
         if settings.AXES_DISABLE_ACCESS_LOG and getattr(request, ATTRIBUT_ECHECS, None) == 0:

@@ -82,14 +82,29 @@ def _compter_redis(nom: str, fenetre: int) -> int | None:
     if not isinstance(cache_defaut, RedisCache):
         return None
     cle = cache_defaut.make_and_validate_key(nom)
-    # Le client du cache de Django (mêmes réglages, même pool de connexions) ; la valeur 0 est
-    # écrite comme l'écrirait le cache (entier en clair) : cache.get la relit.
-    client = cache_defaut._cache.get_client(cle, write=True)
+    # Le pool de connexions du cache de Django (mêmes réglages) ; la valeur 0 est écrite comme
+    # l'écrirait le cache (entier en clair) : cache.get la relit.
+    client = _client_ecriture(cache_defaut)
     with client.pipeline(transaction=True) as transaction:
         transaction.set(cle, 0, ex=fenetre, nx=True)
         transaction.incr(cle)
         _cree, total = transaction.execute()
     return int(total)
+
+
+# Un client Redis par pool de connexions, gardé : ``get_client`` du cache de Django en construit
+# un à chaque appel (170 rappels de réponse inscrits dans un dictionnaire, 0,2 ms par connexion).
+# Un client ne garde pas de connexion à lui : il en emprunte une au pool à chaque commande.
+_CLIENTS: dict[int, tuple[Any, Any]] = {}
+
+
+def _client_ecriture(cache_defaut: RedisCache) -> Any:
+    pool = cache_defaut._cache._get_connection_pool(write=True)
+    garde = _CLIENTS.get(id(pool))
+    if garde is None or garde[0] is not pool:
+        garde = (pool, cache_defaut._cache._client(connection_pool=pool))
+        _CLIENTS[id(pool)] = garde
+    return garde[1]
 
 
 def vider_secours() -> None:

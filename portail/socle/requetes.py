@@ -19,10 +19,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
-__all__ = ["RequeteCompilee"]
+__all__ = ["RequeteCompilee", "sql_insertion"]
 
 
 _Compilee = tuple[str, list[Any], dict[int, tuple[str, Callable[[Any], Any]]], SQLCompiler]
@@ -109,3 +110,28 @@ class RequeteCompilee:
             curseur.execute(sql, valeurs)
             lignes = curseur.fetchall()
         return [tuple(ligne) for ligne in compilateur.results_iter(results=[lignes])]
+
+
+_INSERTIONS: dict[tuple[type[Model], str], tuple[str, tuple[Any, ...]]] = {}
+
+
+def sql_insertion(objet: Model, connexion: BaseDatabaseWrapper) -> tuple[str, list[Any]]:
+    """L'``INSERT`` d'un objet pas encore enregistré, à combiner avec d'autres écritures en une
+    seule instruction (``WITH … AS (INSERT …)`` sous PostgreSQL) : les valeurs sont préparées
+    comme le fait ``save()`` (``pre_save`` : valeurs par défaut, dates automatiques ; puis
+    ``get_db_prep_save`` : adresses IP, JSON…) ; le texte, écrit d'après le modèle, est gardé
+    par modèle. La clé primaire automatique est laissée à la base."""
+    cle = (type(objet), connexion.alias)
+    garde = _INSERTIONS.get(cle)
+    if garde is None:
+        champs = tuple(
+            champ for champ in objet._meta.local_concrete_fields if not (champ.primary_key and champ.db_returning)
+        )
+        colonnes = ", ".join(connexion.ops.quote_name(champ.column) for champ in champs)
+        marques = ", ".join(["%s"] * len(champs))
+        table = connexion.ops.quote_name(objet._meta.db_table)
+        # Noms pris au modèle et cités ; les valeurs passent en paramètres.
+        garde = (f"INSERT INTO {table} ({colonnes}) VALUES ({marques})", champs)  # noqa: S608
+        _INSERTIONS[cle] = garde
+    sql, champs = garde
+    return sql, [champ.get_db_prep_save(champ.pre_save(objet, True), connexion) for champ in champs]

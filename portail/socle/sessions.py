@@ -30,16 +30,32 @@ jamais recréée par une requête en vol : ``UpdateError``), expiration, nettoya
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.db import DatabaseError, IntegrityError, connections, router
-from django.utils.crypto import get_random_string
+
+_ESPACE_DES_CLES = len(VALID_KEY_CHARS) ** 32
+
+
+def cle_aleatoire() -> str:
+    """Une clé de session comme celles de Django (32 caractères tirés uniformément parmi
+    ``VALID_KEY_CHARS``, 165 bits), d'un seul tirage du générateur du système : ``get_random_string``
+    en fait un par caractère (32 appels à ``os.urandom`` par connexion)."""
+    nombre = secrets.randbelow(_ESPACE_DES_CLES)
+    base = len(VALID_KEY_CHARS)
+    caracteres = []
+    for _ in range(32):
+        nombre, reste = divmod(nombre, base)
+        caracteres.append(VALID_KEY_CHARS[reste])
+    return "".join(caracteres)
 
 
 class SessionStore(db.SessionStore):
     def _get_new_session_key(self) -> str:
         # Unicité garantie par la clé primaire à l'INSERT (voir save) : pas de SELECT d'avance.
-        return get_random_string(32, VALID_KEY_CHARS)
+        return cle_aleatoire()
 
     def cycle_key(self) -> None:
         donnees = self._session
