@@ -262,9 +262,10 @@ BUDGET_HISTORIQUE = 16
 # références de la nuit (une requête par index).
 BUDGET_STATISTIQUES = 16
 # Financement d'un appel (agent) : l'appel, comptage et page des déclarations, lignes et montants
-# figés préchargés, paramètres, labels, bornes nationales de l'appel, hors norme de la page, total de la
-# Caf, liste des hors norme.
-BUDGET_APPEL = 18
+# figés préchargés, paramètres, labels, bornes nationales de l'appel, hors norme de la page, les Caf
+# des déclarations de l'appel (les montants lus par l'index de leur Caf), total de la Caf, liste des
+# hors norme.
+BUDGET_APPEL = 19
 
 
 def _compter(client, url):
