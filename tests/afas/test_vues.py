@@ -657,3 +657,34 @@ def test_budget_de_la_preparation(client, agent_caf, administrateur, declarant, 
         reponse = client.get(reverse("afas:preparation"))
     assert reponse.status_code == 200 and len(reponse.context["page"]) == min(nombre, 25)
     assert len(requetes) == BUDGET_PREPARATION, [q["sql"][:80] for q in requetes]
+
+
+def test_activites_filtre_libelle_ordre_et_nombre_de_lieux(client, agent_caf, caf, autre_caf):
+    """Filtre « libellé contient » (sans casse ni accent retiré), partenaires de la Caf seulement,
+    ordre partenaire puis libellé puis clé d'une page à l'autre, nombre de lieux (ouverts ou clos,
+    zéro compris) de chaque ligne."""
+    from tests.afas.conftest import creer_activite, creer_lieu
+
+    organismes = [
+        factories.OrganismeFactory(caf=caf, raison_sociale=n) for n in ("Commune B", "Commune A", "Commune B")
+    ]
+    creees = []
+    for i in range(30):
+        organisme = organismes[i % 3]
+        activite = creer_activite(organisme, f"Crèche {'des Lilas' if i % 2 else 'Les Petits'} {i % 4}")
+        creer_activite(organisme, f"Accueil de loisirs {i}")
+        for k in range(i % 3):
+            creer_lieu(activite, f"Lieu {k}", date_cloture=J + datetime.timedelta(days=k - 1) if k else None)
+        creees.append((organisme.raison_sociale, activite.libelle, activite.pk, i % 3))
+    creer_activite(factories.OrganismeFactory(caf=autre_caf, raison_sociale="AAA"), "Crèche d'une autre Caf")
+    connecter_verifie(client, agent_caf)
+    lignes = []
+    for numero in (1, 2):
+        reponse = client.get(reverse("afas:activites"), {"libelle": "CRÈCHE", "page": numero})
+        assert reponse.context["page"].paginator.count == 30
+        lignes += [(a.organisme.raison_sociale, a.libelle, a.pk, a.nombre_lieux) for a in reponse.context["page"]]
+    assert lignes == sorted(creees)
+    reponse = client.get(reverse("afas:activites"), {"libelle": "crèche", "tri": "-libelle"})
+    assert [a.pk for a in reponse.context["page"]] == [
+        pk for _, _, pk, _ in sorted(sorted(creees), key=lambda c: c[1], reverse=True)[:25]
+    ]
