@@ -631,8 +631,8 @@ def test_preparation_liste_les_organismes_avec_activite_dans_l_ordre(client, age
 
 
 # Session, compte, double authentification, profils du menu ; comptage et page des organismes ;
-# l'état : déclarants, activités ouvertes, lieux ouverts, rôles tenus ; écriture de la session (3).
-BUDGET_PREPARATION = 13
+# l'état : activités ouvertes, lieux ouverts, rôles tenus ; écriture de la session (3).
+BUDGET_PREPARATION = 12
 
 
 @pytest.mark.parametrize("nombre", [1, 30])
