@@ -430,3 +430,14 @@ def test_appel_ses_seuls_montants_parmi_ceux_de_la_caf(client, agent_caf, conven
     reponse = client.get(reverse("afas:appel_financement", args=[second.pk]))
     assert [h["m"].declaration_id for h in reponse.context["hors_norme"]] == [economes[2].pk]
     assert reponse.context["nombre_figes"] == 7  # six pairs et un économe
+
+
+def test_appel_sans_declaration(client, agent_caf, convention):
+    """Aucune déclaration encore créée : ni Caf à lire pour les montants, total nul, page vide."""
+    appel = creer_appel(convention.organisme.caf)
+    connecter_verifie(client, agent_caf)
+    reponse = client.get(reverse("afas:appel_financement", args=[appel.pk]))
+    assert reponse.status_code == 200
+    assert reponse.context["total"] == 0 and reponse.context["nombre_figes"] == 0
+    assert reponse.context["hors_norme"] == []
+    assert "Aucune déclaration n'est encore créée pour cet appel." in reponse.content.decode()
