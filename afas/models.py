@@ -465,7 +465,10 @@ class Declaration(models.Model):
         ordering = ["date_limite", "pk"]
         indexes = [
             models.Index(fields=["caf", "etat", "date_limite"]),
-            models.Index(fields=["appel", "etat"]),
+            # Par appel et état, Caf et clé comprises : les déclarations d'un appel (figées ou non)
+            # et leurs Caf se lisent dans l'index seul quand on les rapproche de leurs montants
+            # (financement de l'appel), sans relire les 6 000 lignes ; les décomptes par état aussi.
+            models.Index(fields=["appel", "etat", "caf", "id"], name="declaration_appel_etat_cle"),
             models.Index(fields=["activite", "exercice"]),
             models.Index(fields=["etat", "date_limite"]),
         ]
@@ -813,6 +816,15 @@ class MontantEstime(models.Model):
                 fields=["exercice", "type_declaration", "type_activite", "nature", "caf"],
                 condition=Q(actuel=True),
                 name="montant_actuel_par_groupe",
+            ),
+            # Financement d'un appel (page de la Caf) : ses hors norme lus par plages du montant par
+            # heure (deux par type et nature), son total dans l'index seul, sans lire les montants
+            # (lignes larges : étapes et paramètres) des 6 000 déclarations de l'appel une à une.
+            models.Index(
+                fields=["caf", "exercice", "type_declaration", "type_activite", "nature", "montant_par_heure"],
+                include=["declaration", "montant"],
+                condition=Q(actuel=True),
+                name="montant_actuel_par_caf",
             ),
         ]
         constraints = [

@@ -236,6 +236,7 @@ PAGES_AFAS: list[tuple[str, str, str, object]] = [
     ("AFAS appel en cours (agent Caf)", "agent_caf", "afas:appel", _avec("appel")),
     ("AFAS déclaration transmise (agent Caf)", "agent_caf", "afas:declaration", _avec("declaration_transmise")),
     ("AFAS financement d'un appel (agent Caf)", "agent_caf", "afas:appel_financement", _avec("appel")),
+    ("AFAS financement d'un appel, page 1 000 (agent Caf)", "agent_caf", "afas:appel_financement", _avec("appel", "?page=1000")),
     # Administrateur de la grande commune : « Administration des profils » dans chaque état.
     ("AFAS accueil (habilitateur)", "administrateur", "afas:accueil", _sans()),
     ("AFAS habilitations actives", "administrateur", "afas:habilitations", _recherche("actif")),

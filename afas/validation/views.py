@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from afas import perms, services
 from afas.attribution import etat_preparation
+from afas.models import Activite
 from afas.validation.filtres import ValidationFiltre
 from afas.validation.forms import RefusForm, ValidationForm
 from portail.socle.erreurs import ErreurMetier
@@ -119,7 +121,9 @@ def refuser(request, pk: int):
 def preparation(request):
     """Par partenaire de la Caf : « Prêt pour l'appel de déclaration » ou ce qui manque."""
     _exiger_agent(request)
-    organismes = perms.organismes_geres(request.user).filter(activites__isnull=False).distinct()
+    # « A au moins une activité » en EXISTS : par la jointure et DISTINCT, le compte et la page
+    # rapprochaient les 80 000 activités du pays des organismes de la Caf (15 ms chacun).
+    organismes = perms.organismes_geres(request.user).filter(Exists(Activite.objects.filter(organisme=OuterRef("pk"))))
     page = paginer(request, trier(request, organismes, ("raison_sociale",), ("raison_sociale",)))
     etats = etat_preparation([o.pk for o in page.object_list])
     for organisme in page.object_list:

@@ -10,6 +10,7 @@ from afas.enums import DecisionCaf, RoleAfas
 from afas.habilitations import tableau_de_bord
 from afas.models import Activite, HabilitationAfas, LieuImplantation, SyntheseAfas
 from portail.socle.dates import aujourdhui
+from tests import factories
 from tests.conftest import connecter_verifie
 from tests.utils import texte
 
@@ -504,3 +505,186 @@ def test_la_synthese_afas_compte_comme_la_page(monkeypatch, administrateur, decl
     monkeypatch.setattr(tableau_de_bord, "SEUIL_SYNTHESE", 1_000)
     assert tableau_de_bord.synthese_calculer() == 0
     assert not SyntheseAfas.objects.exists()
+
+
+# --- Préparation des partenaires : la règle, lue en Python sur des ensembles ----------------------
+
+
+def _preparation_en_sql(organismes, jour):
+    """La règle comme la page l'écrivait avant (EXISTS corrélés de ``activites_annotees`` et de
+    ``lieux_annotes``, en SQL) : la référence de l'écriture par ensembles."""
+    from django.db.models import Count, Q
+
+    from afas.attribution import activites_annotees, lieux_annotes
+    from afas.models import declarants
+    from conventions.models import Convention
+
+    membres = declarants(jour, Convention.objects.filter(organisme__in=organismes))
+    activites = activites_annotees(Activite.objects.ouverts(jour).filter(organisme__in=organismes), jour, membres)
+    comptes = {
+        c["organisme"]: c
+        for c in activites.values("organisme").annotate(
+            sans_approbateur=Count("pk", filter=Q(a_approbateur=False)),
+            sans_fdf=Count("pk", filter=Q(a_fdf=False)),
+            sans_fda=Count("pk", filter=Q(a_fda=False, a_lieux=False)),
+        )
+    }
+    lieux = lieux_annotes(
+        LieuImplantation.objects.ouverts(jour).filter(
+            activite__organisme__in=organismes, activite__in=Activite.objects.ouverts(jour)
+        ),
+        jour,
+        membres,
+    )
+    lieux_sans = {
+        ligne["activite__organisme"]: ligne["sans_fda"]
+        for ligne in lieux.values("activite__organisme").annotate(sans_fda=Count("pk", filter=Q(a_fda=False)))
+    }
+    return {
+        o: (c["sans_approbateur"], c["sans_fdf"], c["sans_fda"], lieux_sans.get(o, 0))
+        if (c := comptes.get(o))
+        else None
+        for o in organismes
+    }
+
+
+def test_preparation_par_ensembles_comme_la_regle_en_sql(
+    agent_caf, administrateur, declarant, convention, convention_autre_partenaire
+):
+    """Chaque cas de la règle : FDA sur un lieu seulement, sur l'activité (couvre ses lieux), lieu
+    clos ignoré, activité close ignorée, activité sans lieu ni FDA, approbateur en attente de la
+    Caf, rôle sur une activité d'un autre organisme, organisme sans activité ouverte."""
+    from afas.attribution import etat_preparation
+    from tests.afas.conftest import creer_activite, creer_lieu
+
+    org = convention.organisme
+    a1 = creer_activite(org, "A1 deux lieux, FDA sur l'un")
+    l1, l2 = creer_lieu(a1, "L1"), creer_lieu(a1, "L2")
+    creer_lieu(
+        a1, "L3 clos", date_cloture=J - datetime.timedelta(days=1), date_ouverture=J - datetime.timedelta(days=30)
+    )
+    a2 = creer_activite(org, "A2 FDA sur l'activité et ses lieux")
+    creer_lieu(a2, "L4")
+    a3 = creer_activite(org, "A3 sans lieu")
+    creer_activite(
+        org, "A4 close", date_ouverture=J - datetime.timedelta(days=30), date_cloture=J - datetime.timedelta(days=1)
+    )
+    affecter(administrateur, declarant, RoleAfas.FDA, lieux=[l1])
+    affecter(administrateur, declarant, RoleAfas.FDA, activites=[a2])
+    affecter(administrateur, declarant, RoleAfas.FDF, activites=[a1, a2, a3])
+    (h,) = affecter(administrateur, declarant, RoleAfas.APPROBATEUR, activites=[a1])
+    services.approbateur_valider(par=agent_caf, validation=h.validation)
+    affecter(administrateur, declarant, RoleAfas.APPROBATEUR, activites=[a2])  # en attente de la Caf
+    vide = factories.OrganismeFactory(caf=convention.organisme.caf)
+    autre = convention_autre_partenaire.organisme
+    creer_activite(autre, "Crèche de l'autre partenaire")
+    organismes = [org.pk, autre.pk, vide.pk]
+
+    attendu = _preparation_en_sql(organismes, J)
+    assert attendu == {org.pk: (2, 0, 1, 1), autre.pk: (1, 1, 1, 0), vide.pk: None}
+    etats = etat_preparation(organismes, J)
+    assert etats[org.pk] == [
+        "2 activité(s) sans approbateur validé par la Caf",
+        "1 activité(s) sans fournisseur de données d'activité",
+        "1 lieu(x) d'implantation sans fournisseur de données d'activité",
+    ]
+    assert etats[autre.pk] == [
+        "1 activité(s) sans approbateur validé par la Caf",
+        "1 activité(s) sans fournisseur de données financières",
+        "1 activité(s) sans fournisseur de données d'activité",
+    ]
+    assert etats[vide.pk] == ["Aucune activité ouverte"]
+    # Le FDA du second lieu : plus aucun lieu ni activité sans FDA chez le partenaire.
+    affecter(administrateur, declarant, RoleAfas.FDA, lieux=[l2])
+    affecter(administrateur, declarant, RoleAfas.FDA, activites=[a3])
+    assert _preparation_en_sql(organismes, J)[org.pk] == (2, 0, 0, 0)
+    assert etat_preparation(organismes, J)[org.pk] == ["2 activité(s) sans approbateur validé par la Caf"]
+
+
+def test_preparation_liste_les_organismes_avec_activite_dans_l_ordre(client, agent_caf, convention, caf, autre_caf):
+    """Les organismes de la Caf qui ont au moins une activité (même close), par raison sociale
+    puis clé, une fois chacun ; pas ceux sans activité ni ceux d'une autre Caf."""
+    from tests.afas.conftest import creer_activite
+
+    noms = ["Commune de Bozouls", "Association Lioujas", "Commune de Bozouls", "Centre social"]
+    organismes = [factories.OrganismeFactory(caf=caf, raison_sociale=n) for n in noms]
+    for o in organismes:
+        creer_activite(o, "Accueil 1")
+        creer_activite(o, "Accueil 2")
+    creer_activite(
+        organismes[3],
+        "Close",
+        date_ouverture=J - datetime.timedelta(days=30),
+        date_cloture=J - datetime.timedelta(days=1),
+    )
+    factories.OrganismeFactory(caf=caf, raison_sociale="AAA sans activité")
+    creer_activite(factories.OrganismeFactory(caf=autre_caf, raison_sociale="AAA d'une autre Caf"), "Accueil")
+    connecter_verifie(client, agent_caf)
+    reponse = client.get(reverse("afas:preparation"))
+    attendus = sorted(organismes, key=lambda o: (o.raison_sociale, o.pk))
+    assert [o.pk for o in reponse.context["page"]] == [o.pk for o in attendus]
+    assert convention.organisme.pk not in [o.pk for o in reponse.context["page"]]  # sans activité
+    reponse = client.get(reverse("afas:preparation"), {"tri": "-raison_sociale"})
+    assert [o.pk for o in reponse.context["page"]] == [
+        o.pk for o in sorted(attendus, key=lambda o: o.raison_sociale, reverse=True)
+    ]
+
+
+# Session, compte, double authentification, profils du menu ; comptage et page des organismes ;
+# l'état : activités ouvertes, lieux ouverts, rôles tenus ; écriture de la session (3).
+BUDGET_PREPARATION = 12
+
+
+@pytest.mark.parametrize("nombre", [1, 30])
+def test_budget_de_la_preparation(client, agent_caf, administrateur, declarant, convention, caf, nombre):
+    """Le nombre de requêtes ne dépend ni du nombre d'organismes ni de leurs activités et lieux."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.afas.conftest import creer_activite, creer_lieu
+
+    for i in range(nombre):
+        organisme = convention.organisme if i == 0 else factories.OrganismeFactory(caf=caf)
+        for j in range(3):
+            activite = creer_activite(organisme, f"Accueil {i}-{j}")
+            for k in range(j):
+                creer_lieu(activite, f"Lieu {k}")
+            if i == 0:
+                affecter(administrateur, declarant, RoleAfas.FDF, activites=[activite])
+    connecter_verifie(client, agent_caf)
+    client.get(reverse("afas:preparation"))
+    with CaptureQueriesContext(connection) as requetes:
+        reponse = client.get(reverse("afas:preparation"))
+    assert reponse.status_code == 200 and len(reponse.context["page"]) == min(nombre, 25)
+    assert len(requetes) == BUDGET_PREPARATION, [q["sql"][:80] for q in requetes]
+
+
+def test_activites_filtre_libelle_ordre_et_nombre_de_lieux(client, agent_caf, caf, autre_caf):
+    """Filtre « libellé contient » (sans casse), partenaires de la Caf seulement,
+    ordre partenaire puis libellé puis clé d'une page à l'autre, nombre de lieux (ouverts ou clos,
+    zéro compris) de chaque ligne."""
+    from tests.afas.conftest import creer_activite, creer_lieu
+
+    organismes = [
+        factories.OrganismeFactory(caf=caf, raison_sociale=n) for n in ("Commune B", "Commune A", "Commune B")
+    ]
+    creees = []
+    for i in range(30):
+        organisme = organismes[i % 3]
+        activite = creer_activite(organisme, f"Crèche {'des Lilas' if i % 2 else 'Les Petits'} {i % 4}")
+        creer_activite(organisme, f"Accueil de loisirs {i}")
+        for k in range(i % 3):
+            creer_lieu(activite, f"Lieu {k}", date_cloture=J + datetime.timedelta(days=k - 1) if k else None)
+        creees.append((organisme.raison_sociale, activite.libelle, activite.pk, i % 3))
+    creer_activite(factories.OrganismeFactory(caf=autre_caf, raison_sociale="AAA"), "Crèche d'une autre Caf")
+    connecter_verifie(client, agent_caf)
+    lignes = []
+    for numero in (1, 2):
+        reponse = client.get(reverse("afas:activites"), {"libelle": "cRèCHE", "page": numero})
+        assert reponse.context["page"].paginator.count == 30
+        lignes += [(a.organisme.raison_sociale, a.libelle, a.pk, a.nombre_lieux) for a in reponse.context["page"]]
+    assert lignes == sorted(creees)
+    reponse = client.get(reverse("afas:activites"), {"libelle": "crèche", "tri": "-libelle"})
+    assert [a.pk for a in reponse.context["page"]] == [
+        pk for _, _, pk, _ in sorted(sorted(creees), key=lambda c: c[1], reverse=True)[:25]
+    ]

@@ -262,9 +262,10 @@ BUDGET_HISTORIQUE = 16
 # références de la nuit (une requête par index).
 BUDGET_STATISTIQUES = 16
 # Financement d'un appel (agent) : l'appel, comptage et page des déclarations, lignes et montants
-# figés préchargés, paramètres, labels, bornes nationales de l'appel, hors norme de la page, total de la
-# Caf, liste des hors norme.
-BUDGET_APPEL = 18
+# figés préchargés, paramètres, labels, bornes nationales de l'appel, hors norme de la page, les Caf
+# des déclarations de l'appel (les montants lus par l'index de leur Caf), total de la Caf, liste des
+# hors norme.
+BUDGET_APPEL = 19
 
 
 def _compter(client, url):
@@ -401,3 +402,42 @@ def test_appel_signale_l_activite_hors_norme(client, agent_caf, convention, decl
     export = client.get(reverse("afas:appel_financement_export", args=[appel.pk]))
     contenu = b"".join(export.streaming_content).decode("utf-8-sig")
     assert [ligne.split(";")[1] for ligne in contenu.splitlines() if ligne.endswith(";Oui")] == ["Accueil économe"]
+
+
+def test_appel_ses_seuls_montants_parmi_ceux_de_la_caf(client, agent_caf, convention, declarant):
+    """Deux appels de la même Caf, même exercice et même type (activités différentes) : les montants
+    sont lus par l'index de la Caf, de l'exercice et du type, mais chaque page n'a que ceux de son
+    appel (total, nombre, hors norme) ; deux hors norme au même montant par heure : par clé."""
+    premier, second = creer_appel(convention.organisme.caf), creer_appel(convention.organisme.caf)
+    for i in range(12):
+        a = creer_activite(convention.organisme, f"Pair {i}", numero=f"EQ-J{i:02d}")
+        transmettre(previsionnel(a, appel=premier if i % 2 else second), par=declarant)
+    economes = []
+    for i, appel in enumerate((premier, premier, second)):
+        basse = creer_activite(convention.organisme, f"Accueil économe {i}", numero=f"EQ-J9{i}")
+        economes.append(
+            transmettre(
+                creer_declaration(basse, appel=appel, lignes=[LIGNE_ALSH], charges="10000", ressortissants="90"),
+                par=declarant,
+            )
+        )
+    statistiques.statistiques_calculer()
+    connecter_verifie(client, agent_caf)
+    reponse = client.get(reverse("afas:appel_financement", args=[premier.pk]))
+    assert [h["m"].declaration_id for h in reponse.context["hors_norme"]] == [economes[0].pk, economes[1].pk]
+    assert reponse.context["nombre_figes"] == 8  # six pairs et deux économes
+    assert reponse.context["total"] == 6 * D("12420.00") + 2 * economes[0].montants.get(actuel=True).montant
+    reponse = client.get(reverse("afas:appel_financement", args=[second.pk]))
+    assert [h["m"].declaration_id for h in reponse.context["hors_norme"]] == [economes[2].pk]
+    assert reponse.context["nombre_figes"] == 7  # six pairs et un économe
+
+
+def test_appel_sans_declaration(client, agent_caf, convention):
+    """Aucune déclaration encore créée : ni Caf à lire pour les montants, total nul, page vide."""
+    appel = creer_appel(convention.organisme.caf)
+    connecter_verifie(client, agent_caf)
+    reponse = client.get(reverse("afas:appel_financement", args=[appel.pk]))
+    assert reponse.status_code == 200
+    assert reponse.context["total"] == 0 and reponse.context["nombre_figes"] == 0
+    assert reponse.context["hors_norme"] == []
+    assert "Aucune déclaration n'est encore créée pour cet appel." in reponse.content.decode()

@@ -386,3 +386,29 @@ def test_budget_de_la_declaration_caf(client, convention, administrateur, agent_
         reponse = client.get(url)
     assert reponse.status_code == 200 and "Lieu 00" in texte(reponse)
     assert len(requetes) == BUDGET_DECLARATION_CAF, [q["sql"][:120] for q in requetes.captured_queries]
+
+
+@pytest.mark.django_db
+def test_file_dans_l_ordre_d_une_page_a_l_autre(client, agent_caf, convention, approbateur):
+    """Clés de la page d'abord puis ses lignes : même ordre (date limite puis clé, ou colonne
+    choisie puis date limite puis clé), sans ligne perdue ni répétée entre deux pages."""
+    charger_declarations(convention.organisme, 160, transmise_par=approbateur)
+    connecter_verifie(client, agent_caf)
+    toutes = Declaration.objects.filter(caf=convention.organisme.caf).select_related("activite__organisme")
+
+    def parcourir(**params) -> list[int]:
+        ids = []
+        for numero in range(1, 9):
+            page = client.get(reverse(RECUES), {**params, "page": numero}).context["page"]
+            ids += [d.pk for d in page]
+            if not page.has_next():
+                return ids
+        raise AssertionError("plus de huit pages")
+
+    transmises = sorted((d.date_limite, d.pk) for d in toutes if d.etat == EtatDeclaration.TRANSMISE)
+    assert parcourir() == [pk for _, pk in transmises]
+    attendu = sorted(toutes, key=lambda d: (d.modifiee_le, d.date_limite, d.pk))
+    assert parcourir(etat="tous", tri="modifiee_le") == [d.pk for d in attendu]
+    attendu = sorted(toutes, key=lambda d: (d.activite.libelle, d.date_limite, d.pk))
+    attendu.sort(key=lambda d: d.activite.libelle, reverse=True)
+    assert parcourir(etat="tous", tri="-activite") == [d.pk for d in attendu]
