@@ -310,6 +310,29 @@ def utilisateurs_du_perimetre(p: Perimetre) -> QuerySet[Utilisateur]:
     return comptes
 
 
+def q_membre_du_perimetre(p: Perimetre, champ: str = "utilisateur") -> Q:
+    """Sur les appartenances d'un groupe **déjà trouvé dans le périmètre** (``groupe_ou_404``) :
+    le membre ``champ`` est un compte du périmètre (``utilisateurs_du_perimetre``). Son
+    appartenance à ce groupe remplit déjà, pour un responsable, « membre d'un groupe de son
+    sous-arbre » ; restent la convention du compte (ou, pour l'administrateur, « administrateur de
+    la convention » quand elle en a venus d'ailleurs) et, pour le responsable, « pas administrateur
+    de la convention ».
+
+    Posée sur la jointure du membre et non en sous-requête des comptes du périmètre : PostgreSQL
+    calculait ce périmètre entier (les 5 000 comptes du sous-arbre d'un responsable, les 50 000 de
+    la convention) pour garder les 34 membres du groupe ; les clés des administrateurs (une poignée)
+    sont lues une fois et comparées par hachage (``NOT IN``), pas cherchées pour chaque membre."""
+    convention = p.convention
+    condition = Q(**{f"{champ}__convention": convention})
+    if p.responsable:
+        administrateurs = Mandat.objects.filter(convention=convention).values("administrateur_id")
+        return condition & ~Q(**{f"{champ}_id__in": administrateurs})
+    if getattr(convention, ADMINISTRATEURS_D_AILLEURS, True):
+        mandats = Mandat.objects.filter(convention=convention, administrateur=OuterRef(f"{champ}_id"))
+        return condition | Q(Exists(mandats))
+    return condition
+
+
 def profils_du_perimetre(p: Perimetre, parent: Groupe | None = None) -> QuerySet[Profil]:
     """Les profils qu'on peut donner à un groupe : ceux que la convention accorde, et, sous un
     parent, seulement ceux que le parent détient (la délégation n'accorde jamais plus)."""

@@ -64,6 +64,29 @@ class PaginateurParTableauDeCles(PaginateurParCles):
         return self.object_list.filter(parmi)
 
 
+class PaginateurParLeBoutLePlusProche(PaginateurParCles):
+    """``PaginateurParCles`` qui lit les clés d'une page de la seconde moitié depuis la fin : dans
+    l'ordre inverse (``reverse()`` : sens et place des valeurs absentes inversés), avec le décalage
+    compté depuis la dernière ligne ; la requête de la page les remet dans l'ordre de la liste.
+    Une liste jointe que PostgreSQL parcourt dans l'ordre d'un index en s'arrêtant à la page
+    (membres d'un grand groupe triés par nom : index des comptes, puis l'appartenance de chacun)
+    coûte alors autant à la dernière page qu'à la première, au lieu de tout lire et tout trier.
+    Une page du milieu coûte ce qu'elle coûtait. Le tri doit être total (``trier`` finit par la
+    clé primaire), sans quoi les deux sens ne découperaient pas les mêmes pages."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bas = (number - 1) * self.per_page
+        haut = bas + self.per_page
+        if haut + self.orphans >= self.count:
+            haut = self.count
+        if bas <= self.count - haut:
+            cles = self.object_list.values("pk")[bas:haut]
+        else:
+            cles = self.object_list.reverse().values("pk")[self.count - haut : self.count - bas]
+        return self._get_page(self._parmi(cles), number, self)
+
+
 def paginer(
     request,
     queryset: QuerySet,
@@ -76,7 +99,7 @@ def paginer(
     ``pages_list`` sert au gabarit de pagination DSFR (numéros avec ellipses). ``par_cles`` : lire
     la page par ses clés primaires (``PaginateurParCles``), pour les longues listes dont un index
     couvre le tri ; le queryset ne doit alors être ni ``distinct()`` ni ``values()``. ``paginateur``
-    : une autre classe (``PaginateurParTableauDeCles``)."""
+    : une autre classe (``PaginateurParTableauDeCles``, ``PaginateurParLeBoutLePlusProche``)."""
     paginateur = (paginateur or (PaginateurParCles if par_cles else Paginator))(queryset, par_page)
     page = paginateur.get_page(request.GET.get("page"))
     page.pages_list = list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))

@@ -121,6 +121,47 @@ class TestComptesDeLaConvention:
         assert administrateur.identifiant in page
 
 
+class TestMembresDuPerimetre:
+    """``q_membre_du_perimetre`` (les membres d'un groupe du périmètre, « Gérer l'appartenance ») :
+    les mêmes appartenances que « le membre est un compte du périmètre »
+    (``utilisateurs_du_perimetre``), pour chaque lecteur et chaque groupe qu'il voit, y compris un
+    administrateur membre d'un groupe, un administrateur venu d'ailleurs et un compte d'une autre
+    convention glissé dans un groupe (écrit directement : le service le refuserait)."""
+
+    @pytest.fixture
+    def cas_limites(self, convention, administrateur, arbre, admin_autre_convention):
+        services.appartenance_ouvrir(par=None, utilisateur=administrateur, groupe=arbre["A1"])
+        Appartenance.objects.create(utilisateur=admin_autre_convention, groupe=arbre["A"], date_ouverture=aujourdhui())
+        return arbre
+
+    @pytest.mark.parametrize("d_ailleurs", [False, True], ids=["administrateur-de-la-maison", "venu-d-ailleurs"])
+    @pytest.mark.parametrize("lecteur", ["administrateur", "resp_a", "resp_a1", "agent_caf", "superviseur"])
+    def test_memes_appartenances_que_les_comptes_du_perimetre(
+        self, request, convention, administrateur, cas_limites, lecteur, d_ailleurs
+    ):
+        Utilisateur.objects.filter(pk=administrateur.pk).update(convention=None if d_ailleurs else convention)
+        lue = perms.conventions_pour_perimetre(Convention.objects.all()).get(pk=convention.pk)
+        p = perms.perimetre(request.getfixturevalue(lecteur), lue)
+        groupes = list(perms.groupes_du_perimetre(p))
+        assert groupes
+        vus = set()
+        for groupe in groupes:
+            attendu = set(
+                Appartenance.objects.filter(
+                    groupe=groupe, utilisateur__in=perms.utilisateurs_du_perimetre(p)
+                ).values_list("pk", flat=True)
+            )
+            obtenu = set(
+                Appartenance.objects.filter(perms.q_membre_du_perimetre(p), groupe=groupe).values_list("pk", flat=True)
+            )
+            assert obtenu == attendu, groupe.code
+            vus |= set(Appartenance.objects.filter(pk__in=obtenu).values_list("utilisateur__identifiant", flat=True))
+        # Le compte d'une autre convention n'est vu de personne ; l'administrateur, de tous sauf
+        # des responsables (pour l'administrateur venu d'ailleurs : par son mandat).
+        assert request.getfixturevalue("admin_autre_convention").identifiant not in vus
+        assert (administrateur.identifiant in vus) is not p.responsable
+
+
 class TestProfilsEffectifs:
     def test_convention_close_retire_tout_profil(self, convention, membre_a1, arbre):
         assert perms.services_ouverts(membre_a1).exists()
