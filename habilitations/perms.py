@@ -304,7 +304,10 @@ def utilisateurs_du_perimetre(p: Perimetre) -> QuerySet[Utilisateur]:
     if p.responsable:
         # Un administrateur n'est jamais dans la vue d'un responsable.
         membres = Appartenance.objects.filter(utilisateur=OuterRef("pk"), groupe__in=groupes_du_perimetre(p))
-        return comptes.filter(Exists(membres)).exclude(Exists(_administrateurs(p.convention)))
+        # Les administrateurs (une poignée) lus une fois et comparés par hachage (NOT IN ; la clé
+        # n'est jamais vide), et non cherchés pour chacun des milliers de comptes du sous-arbre.
+        administrateurs = Mandat.objects.filter(convention=p.convention).values("administrateur_id")
+        return comptes.filter(Exists(membres)).exclude(pk__in=administrateurs)
     if getattr(p.convention, ADMINISTRATEURS_D_AILLEURS, True):
         return Utilisateur.objects.filter(Q(convention=p.convention) | Exists(_administrateurs(p.convention)))
     return comptes

@@ -36,7 +36,7 @@ from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
 from portail.socle.jetons import Jetons
-from portail.socle.listes import paginer, trier
+from portail.socle.listes import PaginateurParLeBoutLePlusProche, paginer, trier
 from portail.socle.navigation import fil_ariane
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def utilisateurs(request: HttpRequest, convention: int) -> HttpResponse:
     filtre = UtilisateurFiltre(
         request.GET or None, queryset=perms.utilisateurs_du_perimetre(perimetre), perimetre=perimetre
     )
-    page = paginer(request, trier(request, filtre.qs, TRIS, TRI_PAR_DEFAUT), par_cles=True)
+    page = paginer(request, trier(request, filtre.qs, TRIS, TRI_PAR_DEFAUT), paginateur=PaginateurParLeBoutLePlusProche)
     for cible in page:
         # Les actions de chaque ligne, décidées par le module d'autorisation, pas par le gabarit.
         cible.peut_cloturer = perms.peut_cloturer_compte(perimetre, cible)
