@@ -236,15 +236,51 @@ class Perimetre:
         )
 
 
+def _compte_temoin(pk: int) -> Utilisateur:
+    """Un compte réduit à sa clé, ouvert depuis toujours, partenaire : de quoi construire les
+    requêtes de ``conventions_administrees`` et ``groupes_responsable`` (qui ne lisent du compte
+    que sa clé) sans leurs refus écrits en Python, que ``perimetre`` pose lui-même sur le vrai
+    compte."""
+    return Utilisateur(pk=pk, date_ouverture=datetime.date.min, caf_id=None, organisme_id=0)
+
+
+def _administree(pk: int, convention: int, jour: datetime.date) -> QuerySet[Convention]:
+    return conventions_administrees(_compte_temoin(pk), jour).filter(pk=convention).values_list("pk")
+
+
+def _racines(pk: int, convention: int, jour: datetime.date) -> QuerySet[Groupe]:
+    return groupes_responsable(_compte_temoin(pk), jour).filter(convention=convention).values_list("chemin")
+
+
+# Compilées une fois par processus (portail.socle.requetes) : chaque page de « Gestion des
+# habilitations » pose ces deux questions, et assembler leurs sous-requêtes (droits objets,
+# mandats, dates) coûtait 2 à 4 ms de processeur par page, plus que PostgreSQL pour y répondre.
+_TEMOINS = {
+    "pk": (-1001, -1002),
+    "convention": (-2001, -2002),
+    "jour": (datetime.date(1901, 2, 3), datetime.date(1902, 3, 4)),
+}
+_ADMINISTREE = RequeteCompilee(_administree, _TEMOINS)
+_RACINES = RequeteCompilee(_racines, _TEMOINS)
+
+
 def perimetre(user: Utilisateur, convention: Convention, jour: datetime.date | None = None) -> Perimetre | None:
-    """Le périmètre de l'utilisateur dans la convention, ou None (refus : la vue répond 404)."""
+    """Le périmètre de l'utilisateur dans la convention, ou None (refus : la vue répond 404).
+    L'administrateur : ``conventions_administrees`` ; le responsable : ``groupes_responsable``
+    (mêmes requêtes, compilées une fois ; leurs refus sur le compte, posés ici)."""
     if est_agent_caf(user):
         return Perimetre(convention, lecture_seule=True) if convention.caf_id == user.caf_id else None
     if est_superviseur_national(user):
         return Perimetre(convention, lecture_seule=True)
-    if conventions_administrees(user, jour).filter(pk=convention.pk).exists():
+    jour = jour or aujourdhui()
+    if not user.is_authenticated or not user.est_ouvert(jour):
+        return None
+    arguments = {"pk": user.pk, "convention": convention.pk, "jour": jour}
+    if not user.caf_id and _ADMINISTREE.lignes(**arguments):
         return Perimetre(convention, administrateur=True)
-    racines = tuple(groupes_responsable(user, jour).filter(convention=convention).values_list("chemin", flat=True))
+    if user.organisme_id is None:
+        return None
+    racines = tuple(chemin for (chemin,) in _RACINES.lignes(**arguments))
     return Perimetre(convention, racines=racines) if racines else None
 
 

@@ -7,9 +7,11 @@ import pytest
 import time_machine
 from django.urls import reverse
 from django.utils import timezone
+from guardian.shortcuts import remove_perm
 
 from conventions import services as conventions_services
 from conventions.models import Convention, Profil
+from conventions.perms import conventions_administrees, est_agent_caf, est_superviseur_national
 from habilitations import perms, services
 from habilitations.models import Appartenance, Groupe, Utilisateur
 from portail.socle.dates import aujourdhui
@@ -119,6 +121,64 @@ class TestComptesDeLaConvention:
         connecter_verifie(client, administrateur)
         page = texte(client.get(reverse("gestion:utilisateurs", args=[convention.pk]), {"nom": "Castan"}))
         assert administrateur.identifiant in page
+
+
+def _perimetre_par_l_orm(user, convention):
+    """``perms.perimetre`` écrit avec les QuerySet, comme avant ses requêtes compilées."""
+    if est_agent_caf(user):
+        return perms.Perimetre(convention, lecture_seule=True) if convention.caf_id == user.caf_id else None
+    if est_superviseur_national(user):
+        return perms.Perimetre(convention, lecture_seule=True)
+    if conventions_administrees(user).filter(pk=convention.pk).exists():
+        return perms.Perimetre(convention, administrateur=True)
+    racines = tuple(perms.groupes_responsable(user).filter(convention=convention).values_list("chemin", flat=True))
+    return perms.Perimetre(convention, racines=racines) if racines else None
+
+
+class TestPerimetreCompile:
+    """Les questions de ``perimetre`` compilées une fois (``RequeteCompilee``) répondent comme les
+    QuerySet de ``conventions_administrees`` et ``groupes_responsable`` : comptes ouverts,
+    clos, d'une autre convention, de la Caf, nationaux, responsables d'un groupe clos ou sans
+    droit objet."""
+
+    PERSONAS = [
+        "administrateur",
+        "resp_a",
+        "resp_a1",
+        "resp_b",
+        "membre_a1",
+        "admin_autre_convention",
+        "admin_autre_partenaire",
+        "agent_caf",
+        "agent_autre_caf",
+        "superviseur",
+        "exterieur",
+    ]
+
+    @pytest.mark.parametrize("persona", PERSONAS)
+    def test_comme_les_queryset(self, request, convention, arbre, resp_b, persona):
+        user = request.getfixturevalue(persona)
+        for autre in (convention, request.getfixturevalue("autre_convention_meme_partenaire")):
+            assert perms.perimetre(user, autre) == _perimetre_par_l_orm(user, autre), autre.libelle
+
+    def test_compte_clos_groupe_clos_mandat_clos_droit_retire(self, convention, administrateur, resp_a, resp_a1, arbre):
+        Utilisateur.objects.filter(pk=resp_a1.pk).update(date_cloture=aujourdhui())
+        Groupe.objects.filter(pk=arbre["A"].pk).update(date_cloture=aujourdhui())
+        administrateur.mandats.update(date_cloture=aujourdhui())
+        for user in (administrateur, resp_a, resp_a1):
+            user.refresh_from_db()
+            assert perms.perimetre(user, convention) is None
+            assert _perimetre_par_l_orm(user, convention) is None
+        # Un droit objet retiré suffit à refuser, même quand les dates suivent.
+        Groupe.objects.filter(pk=arbre["A"].pk).update(date_cloture=None)
+        assert perms.perimetre(resp_a, convention) is not None
+        remove_perm(perms.PERMISSION_GERER_GROUPE, resp_a, arbre["A"])
+        assert perms.perimetre(resp_a, convention) is None
+
+    def test_deux_questions_au_plus(self, convention, resp_a, arbre, django_assert_num_queries):
+        with django_assert_num_queries(2):
+            p = perms.perimetre(resp_a, convention)
+        assert p.racines == (arbre["A"].chemin,)
 
 
 class TestMembresDuPerimetre:
