@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from habilitations import perms, services
 from habilitations.administration.acces import groupe_ou_404, perimetre_ou_404
+from habilitations.administration.adresses import adresse_par_cle
 from habilitations.administration.groupes.filtres import TRIS, GroupeFilterSet, ordre_arbre
 from habilitations.administration.groupes.forms import (
     AppartenanceOuvrirForm,
@@ -354,8 +355,11 @@ def groupe_appartenances(request: HttpRequest, convention: int, pk: int) -> Http
         paginateur=PaginateurParLeBoutLePlusProche,
     )
     jour = aujourdhui()
+    modifier = adresse_par_cle("gestion:appartenance_modifier", perimetre.convention.pk)
+    cloturer = adresse_par_cle("gestion:appartenance_cloturer", perimetre.convention.pk)
     for appartenance in page:
         appartenance.cloturable = perimetre.peut_ecrire and not appartenance.est_cloture(jour)
+        appartenance.adresses = {"modifier": modifier(appartenance.pk), "cloturer": cloturer(appartenance.pk)}
     return render(
         request,
         "habilitations/gestion/groupe_appartenances.html",
