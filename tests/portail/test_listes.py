@@ -7,13 +7,19 @@ import re
 
 import pytest
 from django import forms
+from django.core.paginator import UnorderedObjectListWarning
 from django.db.models import F, Value
 from django.db.models.functions import NullIf
 from django.test import RequestFactory
 from django.test.html import parse_html
 
 from conventions.models import Caf
-from portail.socle.listes import ListeDeroulanteLongue, PaginateurParLeBoutLePlusProche, paginer
+from portail.socle.listes import (
+    ListeDeroulanteLongue,
+    PaginateurCompteAvecLaPage,
+    PaginateurParLeBoutLePlusProche,
+    paginer,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +98,48 @@ class TestPageParLeBoutLePlusProche:
             paginer(RequestFactory().get("/"), cafs, paginateur=PaginateurParLeBoutLePlusProche).object_list.query
         )
         assert re.search(r"IN \(SELECT .* ORDER BY \S+ ASC, \S+ ASC LIMIT 25\)", premiere)
+
+
+class TestPageCompteeAvecSesCles:
+    """Nombre de lignes et clés de la page en une requête : les pages de ``Paginator``, numéros
+    invalides, hors limites et liste vide compris."""
+
+    @pytest.mark.parametrize("ordre", TestPageParLeBoutLePlusProche.ORDRES)
+    @pytest.mark.parametrize("par_page", [25, 7])
+    def test_memes_pages_que_paginator(self, cafs, ordre, par_page):
+        liste = cafs.annotate(fin=NullIf(F("nom"), Value("Caf 3"))).order_by(
+            *TestPageParLeBoutLePlusProche.ORDRES[ordre]
+        )
+        nombre = -(-60 // par_page)
+        for numero in [*map(str, range(1, nombre + 1)), str(nombre + 1), "999", "x", "0", "-1", "2.0", ""]:
+            attendu = paginer(RequestFactory().get("/", {"page": numero}), liste, par_page)
+            obtenu = paginer(
+                RequestFactory().get("/", {"page": numero}), liste, par_page, paginateur=PaginateurCompteAvecLaPage
+            )
+            assert [c.pk for c in obtenu] == [c.pk for c in attendu], (ordre, numero)
+            assert (obtenu.number, obtenu.paginator.count, obtenu.paginator.num_pages, obtenu.pages_list) == (
+                attendu.number,
+                attendu.paginator.count,
+                attendu.paginator.num_pages,
+                attendu.pages_list,
+            )
+
+    def test_deux_requetes_une_pour_une_liste_vide(self, cafs, django_assert_num_queries):
+        for numero, requetes, lignes in (("1", 2, 25), ("999", 2, 10), ("3", 2, 10)):
+            with django_assert_num_queries(requetes):
+                page = paginer(RequestFactory().get("/", {"page": numero}), cafs, paginateur=PaginateurCompteAvecLaPage)
+                assert (len(list(page)), page.paginator.count) == (lignes, 60)
+        with django_assert_num_queries(1):
+            page = paginer(
+                RequestFactory().get("/", {"page": "4"}),
+                cafs.filter(nom="aucune"),
+                paginateur=PaginateurCompteAvecLaPage,
+            )
+            assert (list(page), page.number, page.paginator.count, page.paginator.num_pages) == ([], 1, 0, 1)
+
+    def test_un_ordre_explicite_est_exige(self, cafs):
+        with pytest.warns(UnorderedObjectListWarning), pytest.raises(ValueError, match="ordre explicite"):
+            paginer(RequestFactory().get("/"), cafs.order_by(), paginateur=PaginateurCompteAvecLaPage)
 
 
 class Formulaire(forms.Form):

@@ -37,7 +37,7 @@ from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
 from portail.socle.jetons import Jetons
-from portail.socle.listes import PaginateurParLeBoutLePlusProche, paginer, trier
+from portail.socle.listes import PaginateurCompteAvecLaPage, PaginateurParLeBoutLePlusProche, paginer, trier
 from portail.socle.navigation import fil_ariane
 
 if TYPE_CHECKING:
@@ -98,7 +98,11 @@ def utilisateurs(request: HttpRequest, convention: int) -> HttpResponse:
     filtre = UtilisateurFiltre(
         request.GET or None, queryset=perms.utilisateurs_du_perimetre(perimetre), perimetre=perimetre
     )
-    page = paginer(request, trier(request, filtre.qs, TRIS, TRI_PAR_DEFAUT), paginateur=PaginateurParLeBoutLePlusProche)
+    # Les comptes d'un responsable (trouvés par leurs appartenances) ne se comptent ni ne se
+    # parcourent par un index : nombre et page en une seule lecture. Ceux d'une convention
+    # suivent l'index (convention, tri) ; les dernières pages se lisent depuis la fin.
+    paginateur = PaginateurCompteAvecLaPage if perimetre.responsable else PaginateurParLeBoutLePlusProche
+    page = paginer(request, trier(request, filtre.qs, TRIS, TRI_PAR_DEFAUT), paginateur=paginateur)
     adresses = {
         action: adresse_par_cle(nom, perimetre.convention.pk)
         for action, nom in (
