@@ -298,15 +298,51 @@ class Perimetre:
         )
 
 
+def _compte_temoin(pk: int) -> Utilisateur:
+    """Un compte réduit à sa clé, ouvert depuis toujours, partenaire : de quoi construire les
+    requêtes de ``conventions_administrees`` et ``groupes_responsable`` (qui ne lisent du compte
+    que sa clé) sans leurs refus écrits en Python, que ``perimetre`` pose lui-même sur le vrai
+    compte."""
+    return Utilisateur(pk=pk, date_ouverture=datetime.date.min, caf_id=None, organisme_id=0)
+
+
+def _administree(pk: int, convention: int, jour: datetime.date) -> QuerySet[Convention]:
+    return conventions_administrees(_compte_temoin(pk), jour).filter(pk=convention).values_list("pk")
+
+
+def _racines(pk: int, convention: int, jour: datetime.date) -> QuerySet[Groupe]:
+    return groupes_responsable(_compte_temoin(pk), jour).filter(convention=convention).values_list("chemin")
+
+
+# Compilées une fois par processus (portail.socle.requetes) : chaque page de « Gestion des
+# habilitations » pose ces deux questions, et assembler leurs sous-requêtes (droits objets,
+# mandats, dates) coûtait 2 à 4 ms de processeur par page, plus que PostgreSQL pour y répondre.
+_TEMOINS = {
+    "pk": (-1001, -1002),
+    "convention": (-2001, -2002),
+    "jour": (datetime.date(1901, 2, 3), datetime.date(1902, 3, 4)),
+}
+_ADMINISTREE = RequeteCompilee(_administree, _TEMOINS)
+_RACINES = RequeteCompilee(_racines, _TEMOINS)
+
+
 def perimetre(user: Utilisateur, convention: Convention, jour: datetime.date | None = None) -> Perimetre | None:
-    """Le périmètre de l'utilisateur dans la convention, ou None (refus : la vue répond 404)."""
+    """Le périmètre de l'utilisateur dans la convention, ou None (refus : la vue répond 404).
+    L'administrateur : ``conventions_administrees`` ; le responsable : ``groupes_responsable``
+    (mêmes requêtes, compilées une fois ; leurs refus sur le compte, posés ici)."""
     if est_agent_caf(user):
         return Perimetre(convention, lecture_seule=True) if convention.caf_id == user.caf_id else None
     if est_superviseur_national(user):
         return Perimetre(convention, lecture_seule=True)
-    if conventions_administrees(user, jour).filter(pk=convention.pk).exists():
+    jour = jour or aujourdhui()
+    if not user.is_authenticated or not user.est_ouvert(jour):
+        return None
+    arguments = {"pk": user.pk, "convention": convention.pk, "jour": jour}
+    if not user.caf_id and _ADMINISTREE.lignes(**arguments):
         return Perimetre(convention, administrateur=True)
-    racines = tuple(groupes_responsable(user, jour).filter(convention=convention).values_list("chemin", flat=True))
+    if user.organisme_id is None:
+        return None
+    racines = tuple(chemin for (chemin,) in _RACINES.lignes(**arguments))
     return Perimetre(convention, racines=racines) if racines else None
 
 
@@ -366,10 +402,36 @@ def utilisateurs_du_perimetre(p: Perimetre) -> QuerySet[Utilisateur]:
     if p.responsable:
         # Un administrateur n'est jamais dans la vue d'un responsable.
         membres = Appartenance.objects.filter(utilisateur=OuterRef("pk"), groupe__in=groupes_du_perimetre(p))
-        return comptes.filter(Exists(membres)).exclude(Exists(_administrateurs(p.convention)))
+        # Les administrateurs (une poignée) lus une fois et comparés par hachage (NOT IN ; la clé
+        # n'est jamais vide), et non cherchés pour chacun des milliers de comptes du sous-arbre.
+        administrateurs = Mandat.objects.filter(convention=p.convention).values("administrateur_id")
+        return comptes.filter(Exists(membres)).exclude(pk__in=administrateurs)
     if getattr(p.convention, ADMINISTRATEURS_D_AILLEURS, True):
         return Utilisateur.objects.filter(Q(convention=p.convention) | Exists(_administrateurs(p.convention)))
     return comptes
+
+
+def q_membre_du_perimetre(p: Perimetre, champ: str = "utilisateur") -> Q:
+    """Sur les appartenances d'un groupe **déjà trouvé dans le périmètre** (``groupe_ou_404``) :
+    le membre ``champ`` est un compte du périmètre (``utilisateurs_du_perimetre``). Son
+    appartenance à ce groupe remplit déjà, pour un responsable, « membre d'un groupe de son
+    sous-arbre » ; restent la convention du compte (ou, pour l'administrateur, « administrateur de
+    la convention » quand elle en a venus d'ailleurs) et, pour le responsable, « pas administrateur
+    de la convention ».
+
+    Posée sur la jointure du membre et non en sous-requête des comptes du périmètre : PostgreSQL
+    calculait ce périmètre entier (les 5 000 comptes du sous-arbre d'un responsable, les 50 000 de
+    la convention) pour garder les 34 membres du groupe ; les clés des administrateurs (une poignée)
+    sont lues une fois et comparées par hachage (``NOT IN``), pas cherchées pour chaque membre."""
+    convention = p.convention
+    condition = Q(**{f"{champ}__convention": convention})
+    if p.responsable:
+        administrateurs = Mandat.objects.filter(convention=convention).values("administrateur_id")
+        return condition & ~Q(**{f"{champ}_id__in": administrateurs})
+    if getattr(convention, ADMINISTRATEURS_D_AILLEURS, True):
+        mandats = Mandat.objects.filter(convention=convention, administrateur=OuterRef(f"{champ}_id"))
+        return condition | Q(Exists(mandats))
+    return condition
 
 
 def profils_du_perimetre(p: Perimetre, parent: Groupe | None = None) -> QuerySet[Profil]:

@@ -9,9 +9,24 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connection, connections
-from django.db.models import BooleanField, CharField, F, Func, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.forms.utils import flatatt
 from django.utils.safestring import mark_safe
 
@@ -64,6 +79,82 @@ class PaginateurParTableauDeCles(PaginateurParCles):
         return self.object_list.filter(parmi)
 
 
+class PaginateurParLeBoutLePlusProche(PaginateurParCles):
+    """``PaginateurParCles`` qui lit les clés d'une page de la seconde moitié depuis la fin : dans
+    l'ordre inverse (``reverse()`` : sens et place des valeurs absentes inversés), avec le décalage
+    compté depuis la dernière ligne ; la requête de la page les remet dans l'ordre de la liste.
+    Une liste jointe que PostgreSQL parcourt dans l'ordre d'un index en s'arrêtant à la page
+    (membres d'un grand groupe triés par nom : index des comptes, puis l'appartenance de chacun)
+    coûte alors autant à la dernière page qu'à la première, au lieu de tout lire et tout trier.
+    Une page du milieu coûte ce qu'elle coûtait. Le tri doit être total (``trier`` finit par la
+    clé primaire), sans quoi les deux sens ne découperaient pas les mêmes pages."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bas = (number - 1) * self.per_page
+        haut = bas + self.per_page
+        if haut + self.orphans >= self.count:
+            haut = self.count
+        if bas <= self.count - haut:
+            cles = self.object_list.values("pk")[bas:haut]
+        else:
+            cles = self.object_list.reverse().values("pk")[self.count - haut : self.count - bas]
+        return self._get_page(self._parmi(cles), number, self)
+
+
+class PaginateurCompteAvecLaPage(PaginateurParCles):
+    """Le nombre de lignes et les clés de la page en une seule lecture de la liste : chaque ligne
+    numérotée dans l'ordre de la liste (``ROW_NUMBER() OVER (ORDER BY …)``) et comptée
+    (``COUNT(*) OVER ()``), puis les numéros de la page gardés ; une page au-delà de la dernière
+    (ou avant la première) donne la dernière, comme ``Paginator.get_page``. Puis les lignes par
+    leurs clés. Pour une liste qu'aucun index ne compte ni ne parcourt dans l'ordre (les comptes
+    du sous-arbre d'un responsable, trouvés par leurs appartenances) : ``Paginator`` la calculait
+    deux fois, pour le nombre puis pour la page. Sans orphelins ; une liste vide ne coûte qu'une
+    requête."""
+
+    _RANG, _TOTAL = "_rang_dans_la_liste", "_lignes_de_la_liste"
+
+    def get_page(self, number):
+        if self.orphans:
+            raise ValueError("PaginateurCompteAvecLaPage ne gère pas les orphelins")
+        try:
+            numero = self._validate_number(number, float("inf"))
+        except PageNotAnInteger:
+            numero = 1
+        except EmptyPage:
+            numero = None  # avant la première : la dernière, comme Paginator.get_page
+        bas = (numero - 1) * self.per_page if numero is not None else 2**62
+        lignes = self.object_list.order_by()  # l'ordre passe dans la numérotation
+        lignes = lignes.annotate(
+            **{self._RANG: Window(RowNumber(), order_by=self._ordre()), self._TOTAL: Window(Count("*"))}
+        )
+        # Le début de la page demandée, ou de la dernière si la liste s'arrête avant.
+        debut = Case(
+            When(**{f"{self._TOTAL}__gt": bas}, then=Value(bas)),
+            default=(F(self._TOTAL) - 1) / self.per_page * self.per_page,
+            output_field=IntegerField(),
+        )
+        cles = list(
+            lignes.filter(**{f"{self._RANG}__gt": debut, f"{self._RANG}__lte": debut + self.per_page}).values_list(
+                "pk", self._RANG, self._TOTAL
+            )
+        )
+        self.__dict__["count"] = cles[0][2] if cles else 0
+        numero = (cles[0][1] - 1) // self.per_page + 1 if cles else 1
+        return self._get_page(self.object_list.filter(pk__in=[cle for cle, _r, _t in cles]), numero, self)
+
+    def _ordre(self) -> list[Any]:
+        if not self.object_list.query.order_by:
+            raise ValueError("PaginateurCompteAvecLaPage veut un ordre explicite (order_by)")
+        ordre = []
+        for champ in self.object_list.query.order_by:
+            if isinstance(champ, str):
+                ordre.append(F(champ[1:]).desc() if champ.startswith("-") else F(champ).asc())
+            else:
+                ordre.append(champ)
+        return ordre
+
+
 def paginer(
     request,
     queryset: QuerySet,
@@ -76,7 +167,8 @@ def paginer(
     ``pages_list`` sert au gabarit de pagination DSFR (numéros avec ellipses). ``par_cles`` : lire
     la page par ses clés primaires (``PaginateurParCles``), pour les longues listes dont un index
     couvre le tri ; le queryset ne doit alors être ni ``distinct()`` ni ``values()``. ``paginateur``
-    : une autre classe (``PaginateurParTableauDeCles``)."""
+    : une autre classe (``PaginateurParTableauDeCles``, ``PaginateurParLeBoutLePlusProche``,
+    ``PaginateurCompteAvecLaPage``)."""
     paginateur = (paginateur or (PaginateurParCles if par_cles else Paginator))(queryset, par_page)
     page = paginateur.get_page(request.GET.get("page"))
     page.pages_list = list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))

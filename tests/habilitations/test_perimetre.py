@@ -7,9 +7,11 @@ import pytest
 import time_machine
 from django.urls import reverse
 from django.utils import timezone
+from guardian.shortcuts import remove_perm
 
 from conventions import services as conventions_services
 from conventions.models import Convention, Profil
+from conventions.perms import conventions_administrees, est_agent_caf, est_superviseur_national
 from habilitations import perms, services
 from habilitations.models import Appartenance, Groupe, Utilisateur
 from portail.socle.dates import aujourdhui
@@ -119,6 +121,105 @@ class TestComptesDeLaConvention:
         connecter_verifie(client, administrateur)
         page = texte(client.get(reverse("gestion:utilisateurs", args=[convention.pk]), {"nom": "Castan"}))
         assert administrateur.identifiant in page
+
+
+def _perimetre_par_l_orm(user, convention):
+    """``perms.perimetre`` écrit avec les QuerySet, comme avant ses requêtes compilées."""
+    if est_agent_caf(user):
+        return perms.Perimetre(convention, lecture_seule=True) if convention.caf_id == user.caf_id else None
+    if est_superviseur_national(user):
+        return perms.Perimetre(convention, lecture_seule=True)
+    if conventions_administrees(user).filter(pk=convention.pk).exists():
+        return perms.Perimetre(convention, administrateur=True)
+    racines = tuple(perms.groupes_responsable(user).filter(convention=convention).values_list("chemin", flat=True))
+    return perms.Perimetre(convention, racines=racines) if racines else None
+
+
+class TestPerimetreCompile:
+    """Les questions de ``perimetre`` compilées une fois (``RequeteCompilee``) répondent comme les
+    QuerySet de ``conventions_administrees`` et ``groupes_responsable`` : comptes ouverts,
+    clos, d'une autre convention, de la Caf, nationaux, responsables d'un groupe clos ou sans
+    droit objet."""
+
+    PERSONAS = [
+        "administrateur",
+        "resp_a",
+        "resp_a1",
+        "resp_b",
+        "membre_a1",
+        "admin_autre_convention",
+        "admin_autre_partenaire",
+        "agent_caf",
+        "agent_autre_caf",
+        "superviseur",
+        "exterieur",
+    ]
+
+    @pytest.mark.parametrize("persona", PERSONAS)
+    def test_comme_les_queryset(self, request, convention, arbre, resp_b, persona):
+        user = request.getfixturevalue(persona)
+        for autre in (convention, request.getfixturevalue("autre_convention_meme_partenaire")):
+            assert perms.perimetre(user, autre) == _perimetre_par_l_orm(user, autre), autre.libelle
+
+    def test_compte_clos_groupe_clos_mandat_clos_droit_retire(self, convention, administrateur, resp_a, resp_a1, arbre):
+        Utilisateur.objects.filter(pk=resp_a1.pk).update(date_cloture=aujourdhui())
+        Groupe.objects.filter(pk=arbre["A"].pk).update(date_cloture=aujourdhui())
+        administrateur.mandats.update(date_cloture=aujourdhui())
+        for user in (administrateur, resp_a, resp_a1):
+            user.refresh_from_db()
+            assert perms.perimetre(user, convention) is None
+            assert _perimetre_par_l_orm(user, convention) is None
+        # Un droit objet retiré suffit à refuser, même quand les dates suivent.
+        Groupe.objects.filter(pk=arbre["A"].pk).update(date_cloture=None)
+        assert perms.perimetre(resp_a, convention) is not None
+        remove_perm(perms.PERMISSION_GERER_GROUPE, resp_a, arbre["A"])
+        assert perms.perimetre(resp_a, convention) is None
+
+    def test_deux_questions_au_plus(self, convention, resp_a, arbre, django_assert_num_queries):
+        with django_assert_num_queries(2):
+            p = perms.perimetre(resp_a, convention)
+        assert p.racines == (arbre["A"].chemin,)
+
+
+class TestMembresDuPerimetre:
+    """``q_membre_du_perimetre`` (les membres d'un groupe du périmètre, « Gérer l'appartenance ») :
+    les mêmes appartenances que « le membre est un compte du périmètre »
+    (``utilisateurs_du_perimetre``), pour chaque lecteur et chaque groupe qu'il voit, y compris un
+    administrateur membre d'un groupe, un administrateur venu d'ailleurs et un compte d'une autre
+    convention glissé dans un groupe (écrit directement : le service le refuserait)."""
+
+    @pytest.fixture
+    def cas_limites(self, convention, administrateur, arbre, admin_autre_convention):
+        services.appartenance_ouvrir(par=None, utilisateur=administrateur, groupe=arbre["A1"])
+        Appartenance.objects.create(utilisateur=admin_autre_convention, groupe=arbre["A"], date_ouverture=aujourdhui())
+        return arbre
+
+    @pytest.mark.parametrize("d_ailleurs", [False, True], ids=["administrateur-de-la-maison", "venu-d-ailleurs"])
+    @pytest.mark.parametrize("lecteur", ["administrateur", "resp_a", "resp_a1", "agent_caf", "superviseur"])
+    def test_memes_appartenances_que_les_comptes_du_perimetre(
+        self, request, convention, administrateur, cas_limites, lecteur, d_ailleurs
+    ):
+        Utilisateur.objects.filter(pk=administrateur.pk).update(convention=None if d_ailleurs else convention)
+        lue = perms.conventions_pour_perimetre(Convention.objects.all()).get(pk=convention.pk)
+        p = perms.perimetre(request.getfixturevalue(lecteur), lue)
+        groupes = list(perms.groupes_du_perimetre(p))
+        assert groupes
+        vus = set()
+        for groupe in groupes:
+            attendu = set(
+                Appartenance.objects.filter(
+                    groupe=groupe, utilisateur__in=perms.utilisateurs_du_perimetre(p)
+                ).values_list("pk", flat=True)
+            )
+            obtenu = set(
+                Appartenance.objects.filter(perms.q_membre_du_perimetre(p), groupe=groupe).values_list("pk", flat=True)
+            )
+            assert obtenu == attendu, groupe.code
+            vus |= set(Appartenance.objects.filter(pk__in=obtenu).values_list("utilisateur__identifiant", flat=True))
+        # Le compte d'une autre convention n'est vu de personne ; l'administrateur, de tous sauf
+        # des responsables (pour l'administrateur venu d'ailleurs : par son mandat).
+        assert request.getfixturevalue("admin_autre_convention").identifiant not in vus
+        assert (administrateur.identifiant in vus) is not p.responsable
 
 
 class TestProfilsEffectifs:

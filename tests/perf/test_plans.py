@@ -17,10 +17,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bench.banc import pages
+from habilitations.administration.groupes import views as vues_groupes
 from habilitations.administration.tableaux_de_bord import tableaux
 from habilitations.models import SyntheseProfils, Utilisateur
 from portail import generation
 from portail.generation import Echelle, GrandeCommune
+from portail.socle.listes import PaginateurParCles
 from tests.conftest import connecter_verifie
 
 pytestmark = [
@@ -83,7 +85,7 @@ def grande_commune(django_db_setup, django_db_blocker):
         generation.vider_donnees_generees()
 
 
-def _plans_de_la_page(client, resume: dict, nom_page: str) -> list[str]:
+def _plans_de_la_page(client, resume: dict, nom_page: str, detecteur=defauts_du_plan) -> list[str]:
     personas = resume["personas"]
     (page,) = [p for p in pages(personas) if p.nom == nom_page]
     connecter_verifie(client, Utilisateur.objects.get(identifiant=personas["comptes"][page.persona]["identifiant"]))
@@ -101,7 +103,7 @@ def _plans_de_la_page(client, resume: dict, nom_page: str) -> list[str]:
             curseur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
             plan = curseur.fetchone()[0]
             plan = json.loads(plan) if isinstance(plan, str) else plan
-            defauts += [f"{d} — {sql[:160]}" for d in defauts_du_plan(plan[0]["Plan"], lignes_par_table)]
+            defauts += [f"{d} — {sql[:160]}" for d in detecteur(plan[0]["Plan"], lignes_par_table)]
     return defauts
 
 
@@ -115,6 +117,7 @@ def _plans_de_la_page(client, resume: dict, nom_page: str) -> list[str]:
         "utilisateurs, filtre grand groupe",
         "utilisateurs, page 1 (agent Caf)",
         "utilisateurs, page 1 000 (agent Caf)",
+        "utilisateurs, page 1 (responsable)",
         "utilisateurs, page 1 000 (responsable)",
         "utilisateur, détail",
         "utilisateur, appartenances",
@@ -133,7 +136,9 @@ def test_liste_des_utilisateurs_sans_lecture_sequentielle_ni_tri_sur_disque(clie
         "conventions, page 1 000 (national)",
         "journal, page 1 000",
         "groupes, page 1 000",
+        "grand groupe, membres p. 1",
         "grand groupe, membres p. 1 000",
+        "groupe, membres (responsable)",
     ],
 )
 def test_tableaux_de_bord_conventions_journal_et_groupes(client, grande_commune, nom_page):
@@ -161,3 +166,33 @@ def test_le_detecteur_voit_une_lecture_sequentielle_et_un_tri_sur_disque():
     defauts = defauts_du_plan(plan, {"habilitations_utilisateur": 50_000.0})
     assert len(defauts) == 2
     assert defauts_du_plan(plan["Plans"][0]["Plans"][0], {"habilitations_utilisateur": 500.0}) == []
+
+
+def tris_de_plus_de_mille_lignes(plan: dict, lignes_par_table: dict[str, float]) -> list[str]:
+    """Les tris (complets ou incrémentaux) qui reçoivent au moins 1 000 lignes."""
+    defauts = []
+    if plan.get("Node Type") in ("Sort", "Incremental Sort"):
+        recues = sum(p.get("Actual Rows", 0) * p.get("Actual Loops", 1) for p in plan.get("Plans", []))
+        if recues >= 1_000:
+            defauts.append(f"tri de {recues:.0f} lignes")
+    for sous_plan in plan.get("Plans", []):
+        defauts.extend(tris_de_plus_de_mille_lignes(sous_plan, lignes_par_table))
+    return defauts
+
+
+@pytest.mark.parametrize("nom_page", ["grand groupe, membres p. 1", "grand groupe, membres p. 1 000"])
+def test_membres_du_grand_groupe_sans_trier_tout_le_groupe(client, grande_commune, nom_page):
+    """Les membres d'un grand groupe (4 000) triés par nom : les clés de la page se lisent dans
+    l'ordre de l'index des comptes (convention, nom, prénom), depuis la fin pour la dernière page
+    (``PaginateurParLeBoutLePlusProche``), sans trier tout le groupe ; le membre est un compte du
+    périmètre par la jointure (``q_membre_du_perimetre``), pas par une sous-requête des 20 000."""
+    defauts = _plans_de_la_page(client, grande_commune, nom_page, tris_de_plus_de_mille_lignes)
+    assert not defauts, "\n".join(defauts)
+
+
+def test_membres_du_grand_groupe_temoin_l_ancienne_page_triait_tout(client, grande_commune, monkeypatch):
+    """Témoin : la page 1 000 lue par ``PaginateurParCles`` (clés depuis le début, comme avant)
+    trie les 4 000 membres ; le détecteur ci-dessus le voit."""
+    monkeypatch.setattr(vues_groupes, "PaginateurParLeBoutLePlusProche", PaginateurParCles)
+    defauts = _plans_de_la_page(client, grande_commune, "grand groupe, membres p. 1 000", tris_de_plus_de_mille_lignes)
+    assert any(d.startswith("tri de ") for d in defauts), defauts

@@ -7,11 +7,19 @@ import re
 
 import pytest
 from django import forms
+from django.core.paginator import UnorderedObjectListWarning
+from django.db.models import F, Value
+from django.db.models.functions import NullIf
 from django.test import RequestFactory
 from django.test.html import parse_html
 
 from conventions.models import Caf
-from portail.socle.listes import ListeDeroulanteLongue, paginer
+from portail.socle.listes import (
+    ListeDeroulanteLongue,
+    PaginateurCompteAvecLaPage,
+    PaginateurParLeBoutLePlusProche,
+    paginer,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +59,87 @@ class TestPageParCles:
     def test_la_page_lit_ses_cles_en_sous_requete_triee(self, cafs):
         requete = str(_page(cafs, "2", par_cles=True).object_list.query)
         assert re.search(r"IN \(SELECT .* ORDER BY .* LIMIT 25 OFFSET 25\)", requete)
+
+
+class TestPageParLeBoutLePlusProche:
+    """La seconde moitié lue depuis la fin donne les pages de ``Paginator``, valeurs absentes et
+    égalités comprises."""
+
+    ORDRES = {
+        "nom": ("nom", "pk"),
+        "-nom": ("-nom", "pk"),
+        "fin croissante": (F("fin").asc(nulls_last=True), "nom", "pk"),
+        "fin décroissante": (F("fin").desc(nulls_first=True), "nom", "pk"),
+    }
+
+    @pytest.mark.parametrize("ordre", ORDRES)
+    @pytest.mark.parametrize("par_page", [25, 7])
+    def test_memes_pages_que_paginator(self, cafs, ordre, par_page):
+        # « fin » vide pour une Caf sur sept : sa place (après, ou avant en ordre inverse) doit
+        # s'inverser avec le sens, sinon les pages lues depuis la fin seraient décalées.
+        liste = cafs.annotate(fin=NullIf(F("nom"), Value("Caf 3"))).order_by(*self.ORDRES[ordre])
+        nombre = -(-60 // par_page)
+        for numero in [*map(str, range(1, nombre + 1)), "999", "x"]:
+            attendu = paginer(RequestFactory().get("/", {"page": numero}), liste, par_page)
+            obtenu = paginer(
+                RequestFactory().get("/", {"page": numero}), liste, par_page, paginateur=PaginateurParLeBoutLePlusProche
+            )
+            assert [c.pk for c in obtenu] == [c.pk for c in attendu], (ordre, numero)
+            assert (obtenu.number, obtenu.pages_list) == (attendu.number, attendu.pages_list)
+
+    def test_la_derniere_page_lit_ses_cles_depuis_la_fin(self, cafs, django_assert_num_queries):
+        with django_assert_num_queries(2):
+            page = paginer(RequestFactory().get("/", {"page": "3"}), cafs, paginateur=PaginateurParLeBoutLePlusProche)
+            requete = str(page.object_list.query)
+            assert len(list(page)) == 10
+        # Les 10 dernières lignes (page 3 de 60 par 25) : les 10 premières dans l'ordre inverse.
+        assert re.search(r"IN \(SELECT .* ORDER BY \S+ DESC, \S+ DESC LIMIT 10\)", requete)
+        premiere = str(
+            paginer(RequestFactory().get("/"), cafs, paginateur=PaginateurParLeBoutLePlusProche).object_list.query
+        )
+        assert re.search(r"IN \(SELECT .* ORDER BY \S+ ASC, \S+ ASC LIMIT 25\)", premiere)
+
+
+class TestPageCompteeAvecSesCles:
+    """Nombre de lignes et clés de la page en une requête : les pages de ``Paginator``, numéros
+    invalides, hors limites et liste vide compris."""
+
+    @pytest.mark.parametrize("ordre", TestPageParLeBoutLePlusProche.ORDRES)
+    @pytest.mark.parametrize("par_page", [25, 7])
+    def test_memes_pages_que_paginator(self, cafs, ordre, par_page):
+        liste = cafs.annotate(fin=NullIf(F("nom"), Value("Caf 3"))).order_by(
+            *TestPageParLeBoutLePlusProche.ORDRES[ordre]
+        )
+        nombre = -(-60 // par_page)
+        for numero in [*map(str, range(1, nombre + 1)), str(nombre + 1), "999", "x", "0", "-1", "2.0", ""]:
+            attendu = paginer(RequestFactory().get("/", {"page": numero}), liste, par_page)
+            obtenu = paginer(
+                RequestFactory().get("/", {"page": numero}), liste, par_page, paginateur=PaginateurCompteAvecLaPage
+            )
+            assert [c.pk for c in obtenu] == [c.pk for c in attendu], (ordre, numero)
+            assert (obtenu.number, obtenu.paginator.count, obtenu.paginator.num_pages, obtenu.pages_list) == (
+                attendu.number,
+                attendu.paginator.count,
+                attendu.paginator.num_pages,
+                attendu.pages_list,
+            )
+
+    def test_deux_requetes_une_pour_une_liste_vide(self, cafs, django_assert_num_queries):
+        for numero, requetes, lignes in (("1", 2, 25), ("999", 2, 10), ("3", 2, 10)):
+            with django_assert_num_queries(requetes):
+                page = paginer(RequestFactory().get("/", {"page": numero}), cafs, paginateur=PaginateurCompteAvecLaPage)
+                assert (len(list(page)), page.paginator.count) == (lignes, 60)
+        with django_assert_num_queries(1):
+            page = paginer(
+                RequestFactory().get("/", {"page": "4"}),
+                cafs.filter(nom="aucune"),
+                paginateur=PaginateurCompteAvecLaPage,
+            )
+            assert (list(page), page.number, page.paginator.count, page.paginator.num_pages) == ([], 1, 0, 1)
+
+    def test_un_ordre_explicite_est_exige(self, cafs):
+        with pytest.warns(UnorderedObjectListWarning), pytest.raises(ValueError, match="ordre explicite"):
+            paginer(RequestFactory().get("/"), cafs.order_by(), paginateur=PaginateurCompteAvecLaPage)
 
 
 class Formulaire(forms.Form):

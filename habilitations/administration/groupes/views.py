@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from habilitations import perms, services
 from habilitations.administration.acces import groupe_ou_404, perimetre_ou_404
+from habilitations.administration.adresses import adresse_par_cle
 from habilitations.administration.groupes.filtres import TRIS, GroupeFilterSet, ordre_arbre
 from habilitations.administration.groupes.forms import (
     AppartenanceOuvrirForm,
@@ -33,7 +34,7 @@ from habilitations.validators import telephone_normaliser
 from portail.socle.dates import aujourdhui, q_pas_encore_cloture
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import cle_primaire, paginer, trier
+from portail.socle.listes import PaginateurParLeBoutLePlusProche, cle_primaire, paginer, trier
 from portail.socle.navigation import Lien, fil_ariane
 
 if TYPE_CHECKING:
@@ -344,16 +345,21 @@ def groupe_appartenances(request: HttpRequest, convention: int, pk: int) -> Http
     administrateurs de la convention."""
     perimetre = perimetre_ou_404(request, convention)
     groupe = groupe_ou_404(perimetre, pk)
-    appartenances = Appartenance.objects.filter(
-        groupe=groupe, utilisateur__in=perms.utilisateurs_du_perimetre(perimetre)
-    ).select_related("utilisateur")
+    appartenances = Appartenance.objects.filter(perms.q_membre_du_perimetre(perimetre), groupe=groupe).select_related(
+        "utilisateur"
+    )
     tri = request.GET.get("tri", "")
     page = paginer(
-        request, trier(request, appartenances, TRIS_APPARTENANCES, TRI_APPARTENANCES_PAR_DEFAUT), par_cles=True
+        request,
+        trier(request, appartenances, TRIS_APPARTENANCES, TRI_APPARTENANCES_PAR_DEFAUT),
+        paginateur=PaginateurParLeBoutLePlusProche,
     )
     jour = aujourdhui()
+    modifier = adresse_par_cle("gestion:appartenance_modifier", perimetre.convention.pk)
+    cloturer = adresse_par_cle("gestion:appartenance_cloturer", perimetre.convention.pk)
     for appartenance in page:
         appartenance.cloturable = perimetre.peut_ecrire and not appartenance.est_cloture(jour)
+        appartenance.adresses = {"modifier": modifier(appartenance.pk), "cloturer": cloturer(appartenance.pk)}
     return render(
         request,
         "habilitations/gestion/groupe_appartenances.html",

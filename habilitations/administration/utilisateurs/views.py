@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from habilitations import perms, services
 from habilitations.administration.acces import appartenance_ou_404, perimetre_ou_404, utilisateur_ou_404
+from habilitations.administration.adresses import adresse_par_cle
 from habilitations.administration.utilisateurs.filtres import TRI_PAR_DEFAUT, TRIS, UtilisateurFiltre
 from habilitations.administration.utilisateurs.forms import (
     AjouterGroupeForm,
@@ -36,7 +37,7 @@ from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
 from portail.socle.jetons import Jetons
-from portail.socle.listes import paginer, trier
+from portail.socle.listes import PaginateurCompteAvecLaPage, PaginateurParLeBoutLePlusProche, paginer, trier
 from portail.socle.navigation import fil_ariane
 
 if TYPE_CHECKING:
@@ -97,11 +98,28 @@ def utilisateurs(request: HttpRequest, convention: int) -> HttpResponse:
     filtre = UtilisateurFiltre(
         request.GET or None, queryset=perms.utilisateurs_du_perimetre(perimetre), perimetre=perimetre
     )
-    page = paginer(request, trier(request, filtre.qs, TRIS, TRI_PAR_DEFAUT), par_cles=True)
+    # Les comptes d'un responsable (trouvés par leurs appartenances) ne se comptent ni ne se
+    # parcourent par un index : nombre et page en une seule lecture. Ceux d'une convention
+    # suivent l'index (convention, tri) ; les dernières pages se lisent depuis la fin.
+    paginateur = PaginateurCompteAvecLaPage if perimetre.responsable else PaginateurParLeBoutLePlusProche
+    page = paginer(request, trier(request, filtre.qs, TRIS, TRI_PAR_DEFAUT), paginateur=paginateur)
+    adresses = {
+        action: adresse_par_cle(nom, perimetre.convention.pk)
+        for action, nom in (
+            ("detail", "gestion:utilisateur"),
+            ("modifier", "gestion:utilisateur_modifier"),
+            ("cloturer", "gestion:utilisateur_cloturer"),
+            ("rouvrir", "gestion:utilisateur_rouvrir"),
+            ("renvoyer", "gestion:identifiant_renvoyer"),
+            ("appartenances", "gestion:appartenances"),
+            ("ajouter_groupe", "gestion:utilisateur_ajouter_groupe"),
+        )
+    }
     for cible in page:
         # Les actions de chaque ligne, décidées par le module d'autorisation, pas par le gabarit.
         cible.peut_cloturer = perms.peut_cloturer_compte(perimetre, cible)
         cible.peut_rouvrir = perms.peut_rouvrir_compte(perimetre, cible)
+        cible.adresses = {action: adresse(cible.pk) for action, adresse in adresses.items()}
     return render(
         request,
         "habilitations/gestion/utilisateurs.html",
