@@ -9,11 +9,10 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.core.paginator import Page
 from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
-from afas.attribution import roles_manquants, roles_tenus
-from afas.enums import EtatHabilitation, RoleAfas
+from afas.attribution import roles_manquants
+from afas.enums import DecisionCaf, EtatHabilitation, RoleAfas
 from afas.models import Activite, HabilitationAfas, LieuImplantation, q_effective
 from conventions.models import Convention
 from habilitations.models import Utilisateur
@@ -92,54 +91,152 @@ def _libelle(modele, cle: str, champ: str) -> Subquery:
     return Subquery(modele.objects.filter(pk=OuterRef(cle)).order_by().values(champ))
 
 
-def habilitations_de_la_page(ids: list[int]) -> list[HabilitationAfas]:
-    """Les habilitations d'une page de ``habilitations(...)`` lue en identifiants, dans cet ordre.
+@dataclass(slots=True)
+class Ligne:
+    """Une habilitation du tableau, ses textes déjà formés : le gabarit ne fait que les écrire
+    (résoudre ``h.utilisateur.nom|upper``, ``h.get_role_display``, deux dates et l'adresse de
+    suppression dans le gabarit coûtait une vingtaine de résolutions par ligne, le tiers du
+    processeur de la page)."""
+
+    pk: int
+    utilisateur_id: int
+    role: str
+    nom_prenom: str
+    prenom_nom: str
+    debut: str
+    fin: str
+    en_attente_caf: bool
+    suppression: str = ""
+
+
+_CHAMPS_LIGNE = (
+    "pk",
+    "utilisateur_id",
+    "role",
+    "utilisateur__nom",
+    "utilisateur__prenom",
+    "date_ouverture",
+    "date_cloture",
+    "validation__decision",
+    "activite_id",
+    "activite__libelle",
+    "lieu_id",
+    "lieu__libelle",
+)
+
+
+def _jjmmaaaa(jour: datetime.date | None) -> str:
+    return jour.strftime("%d/%m/%Y") if jour else ""
+
+
+def habilitations_de_la_page(ids: list[int]) -> list[tuple[Ligne, int, str, int | None, str | None]]:
+    """Les habilitations d'une page de ``habilitations(...)`` lue en identifiants, dans cet ordre :
+    chacune en ``Ligne`` avec son activité et son lieu (identifiant, libellé) pour les titres.
 
     La page n'est pas demandée à PostgreSQL avec son ORDER BY … LIMIT : pour un état qui a peu
     de lignes (Inactif), il parcourait alors toutes les activités du pays dans l'ordre des
     libellés en espérant trouver vite les 50 premières (2,7 s à l'échelle nationale). Sans LIMIT,
     la liste ordonnée des identifiants se calcule par jointures et tri en mémoire, puis la page
-    se lit par clé primaire. Page vide : l'identifiant 0 n'existe pas, mais la requête part."""
+    se lit par clé primaire, en valeurs (sans instancier quatre modèles par ligne). Page vide :
+    l'identifiant 0 n'existe pas, mais la requête part."""
     ids = list(ids)
-    par_pk = HabilitationAfas.objects.filter(pk__in=ids or [0]).select_related(
-        "utilisateur", "activite", "lieu", "validation"
-    )
-    lues = {h.pk: h for h in par_pk}
+    lues = {}
+    for pk, compte, role, nom, prenom, debut, fin, decision, activite, activite_libelle, lieu, lieu_libelle in (
+        HabilitationAfas.objects.filter(pk__in=ids or [0]).order_by().values_list(*_CHAMPS_LIGNE)
+    ):
+        ligne = Ligne(
+            pk=pk,
+            utilisateur_id=compte,
+            role=RoleAfas(role).label,
+            nom_prenom=f"{nom.upper()} {prenom}",
+            prenom_nom=f"{prenom} {nom.upper()}",
+            debut=_jjmmaaaa(debut),
+            fin=_jjmmaaaa(fin),
+            # La règle de ``HabilitationAfas.en_attente_caf`` : un approbateur sans décision de la Caf.
+            en_attente_caf=role == RoleAfas.APPROBATEUR and decision in (None, DecisionCaf.EN_ATTENTE),
+        )
+        lues[pk] = (ligne, activite, activite_libelle, lieu, lieu_libelle)
     return [lues[pk] for pk in ids if pk in lues]
 
 
-def grouper_habilitations(page: Page) -> list[Groupe]:
+def grouper_habilitations(lignes: list[tuple[Ligne, int, str, int | None, str | None]]) -> list[Groupe]:
+    """Les lignes sous « Activité : … » ou « Lieu d'implantation : … », un titre par suite de
+    lignes de la même activité et du même lieu."""
     groupes: list[Groupe] = []
     cle_courante = None
-    for h in page.object_list:
-        cle = (h.activite_id, h.lieu_id)
+    for ligne, activite, activite_libelle, lieu, lieu_libelle in lignes:
+        cle = (activite, lieu)
         if cle != cle_courante:
-            titre = f"Lieu d'implantation : {h.lieu.libelle}" if h.lieu_id else f"Activité : {h.activite.libelle}"
+            titre = f"Lieu d'implantation : {lieu_libelle}" if lieu else f"Activité : {activite_libelle}"
             groupes.append(Groupe(titre))
             cle_courante = cle
-        groupes[-1].lignes.append(h)
+        groupes[-1].lignes.append(ligne)
     return groupes
 
 
-def ids_non_attribues(conventions: QuerySet[Convention], criteres: dict, jour: datetime.date) -> list[int]:
+@dataclass
+class NonAttribues:
+    """« Non attribué » lu une fois : les activités où un rôle manque (dans l'ordre d'affichage),
+    et de quoi écrire leurs lignes sans relire la base (libellés, lieux ouverts, rôles tenus)."""
+
+    activites: list[int]
+    libelles: dict[int, str]
+    lieux: dict[int, list[tuple[int, str]]]
+    tenus: set[tuple[int, int | None, str]]
+
+
+def non_attribues(conventions: QuerySet[Convention], criteres: dict, jour: datetime.date) -> NonAttribues:
     """Les activités ouvertes où un rôle n'est tenu par personne ce jour (ou, avec les lieux,
     dont un lieu ouvert n'a pas de fournisseur de données d'activité), dans l'ordre d'affichage.
 
-    Deux requêtes simples (les activités filtrées avec leurs lieux ouverts, les rôles tenus ce
-    jour sur ces activités), puis la règle en Python. Écrite en SQL (un EXISTS par
-    rôle et par lieu, chacun refaisant la jointure des droits effectifs), la même question
-    coûtait plus d'une seconde de planification à PostgreSQL pour une grande commune (EXPLAIN :
+    Deux requêtes simples (les activités filtrées avec leurs lieux ouverts et leurs libellés, les
+    rôles tenus ce jour sur ces activités), puis la règle en Python ; la page s'écrit avec ces
+    mêmes lignes (les relire pour les vingt activités de la page coûtait trois requêtes de plus,
+    dont les droits du jour une seconde fois). Écrite en SQL (un EXISTS par rôle et par lieu,
+    chacun refaisant la jointure des droits effectifs), la même question coûtait plus d'une
+    seconde de planification à PostgreSQL pour une grande commune (EXPLAIN :
     tests/perf/test_plans_afas.py)."""
-    activites, lieux = activites_et_lieux_ouverts(conventions, criteres, jour)
+    libelles: dict[int, str] = {}
+    lieux: dict[int, list[tuple[int, str]]] = {}
+    # Les lieux d'une activité dans l'ordre de la page (libellé, clé).
+    for activite, libelle, lieu, lieu_libelle in _activites_et_lieux(
+        conventions,
+        criteres,
+        jour,
+        ("pk", "libelle", "lieux_ouverts__pk", "lieux_ouverts__libelle"),
+        ("lieux_ouverts__libelle", "lieux_ouverts__pk"),
+    ):
+        libelles[activite] = libelle
+        if lieu is not None:
+            lieux.setdefault(activite, []).append((lieu, lieu_libelle))
+    activites = list(libelles)
     # Bornées par les activités lues (index par activité) : filtrées par partenaire à travers la
     # jointure, PostgreSQL lisait toutes les habilitations ouvertes avant de les trier.
-    tenus = (
+    tenus = set(
         HabilitationAfas.objects.filter(q_effective(jour), activite_id__in=activites or [0])
         .order_by()
         .values_list("activite_id", "lieu_id", "role")
         .distinct()
     )
-    return activites_sans_titulaire(activites, lieux, tenus, criteres)
+    cles_des_lieux = {a: [pk for pk, _libelle in ls] for a, ls in lieux.items()}
+    return NonAttribues(activites_sans_titulaire(activites, cles_des_lieux, tenus, criteres), libelles, lieux, tenus)
+
+
+def _activites_et_lieux(
+    conventions: QuerySet[Convention], criteres: dict, jour: datetime.date, champs: tuple, ordre_des_lieux: tuple
+) -> QuerySet:
+    """Les activités ouvertes des partenaires de ``conventions`` (ou du partenaire choisi),
+    filtrées, dans l'ordre d'affichage, chacune avec ses lieux ouverts (jointure externe : une
+    ligne par lieu, dans ``ordre_des_lieux``), en ``values_list(*champs)``."""
+    organismes = conventions.values("organisme_id")
+    if criteres.get("partenaire"):
+        organismes = Convention.objects.filter(pk=criteres["partenaire"].pk).values("organisme_id")
+    return (
+        _filtrer_activites(Activite.objects.ouverts(jour).filter(organisme__in=organismes), criteres)
+        .alias(lieux_ouverts=FilteredRelation("lieux", condition=q_ouvert(jour, "lieux__")))
+        .order_by("libelle", "pk", *ordre_des_lieux)
+        .values_list(*champs)
+    )
 
 
 def activites_et_lieux_ouverts(
@@ -147,16 +244,7 @@ def activites_et_lieux_ouverts(
 ) -> tuple[list[int], dict[int, list[int]]]:
     """Une requête : les activités ouvertes des partenaires de ``conventions`` (ou du partenaire
     choisi), filtrées, dans l'ordre d'affichage, et les lieux ouverts de chacune."""
-    organismes = conventions.values("organisme_id")
-    if criteres.get("partenaire"):
-        organismes = Convention.objects.filter(pk=criteres["partenaire"].pk).values("organisme_id")
-    # Les activités filtrées, chacune avec ses lieux ouverts (jointure externe : une ligne par lieu).
-    lignes = (
-        _filtrer_activites(Activite.objects.ouverts(jour).filter(organisme__in=organismes), criteres)
-        .alias(lieux_ouverts=FilteredRelation("lieux", condition=q_ouvert(jour, "lieux__")))
-        .order_by("libelle", "pk", "lieux_ouverts__pk")
-        .values_list("pk", "lieux_ouverts__pk")
-    )
+    lignes = _activites_et_lieux(conventions, criteres, jour, ("pk", "lieux_ouverts__pk"), ("lieux_ouverts__pk",))
     activites: list[int] = []
     lieux: dict[int, list[int]] = {}
     for activite, lieu in lignes:
@@ -202,36 +290,27 @@ def activites_sans_titulaire(
     return resultat
 
 
-def activites_de_la_page(ids: list[int]) -> list[Activite]:
-    """Les activités d'une page de ``ids_non_attribues`` (paginés en Python : la liste est déjà
-    lue), dans l'ordre d'affichage. Page vide : l'identifiant 0 n'existe pas, mais la requête part
-    (un nombre de requêtes constant)."""
-    return list(Activite.objects.filter(pk__in=list(ids) or [0]).order_by("libelle", "pk"))
-
-
-def grouper_non_attribues(page: Page, criteres: dict, jour: datetime.date, membres: list[int]) -> list[Groupe]:
-    """Pour les activités de la page : une ligne par rôle manquant sous l'activité, puis une ligne
-    « Fournisseur de données d'activité » sous chaque lieu ouvert qui n'en a pas. Deux requêtes
-    bornées par la page : les rôles tenus sur ses activités et leurs lieux, et ses lieux ouverts."""
-    activites = list(page.object_list)
-    ids = [a.pk for a in activites]
+def grouper_non_attribues(activites: list[int], na: NonAttribues, criteres: dict) -> list[Groupe]:
+    """Pour les ``activites`` de la page (prises dans ``na``) : une ligne par rôle manquant sous
+    l'activité, puis une ligne « Fournisseur de données d'activité » sous chaque lieu ouvert qui
+    n'en a pas. Sans requête : tout est dans ``na``."""
     role = criteres.get("role") or ""
-    tenus = roles_tenus(ids, jour, membres)
-    lieux_par_activite: dict[int, list[LieuImplantation]] = {}
-    for lieu in LieuImplantation.objects.ouverts(jour).filter(activite__in=ids).order_by("libelle", "pk"):
-        lieux_par_activite.setdefault(lieu.activite_id, []).append(lieu)
     avec_lieux = criteres.get("lieux") != "non" and role in ("", RoleAfas.FDA)
+    roles_sur: dict[int, set[str]] = {}
+    for a, lieu, r in na.tenus:
+        if lieu is None:
+            roles_sur.setdefault(a, set()).add(r)
     groupes = []
     for activite in activites:
-        roles = {r for (a, lieu, r) in tenus if a == activite.pk and lieu is None}
-        lieux = lieux_par_activite.get(activite.pk, [])
+        roles = roles_sur.get(activite, set())
+        lieux = na.lieux.get(activite, [])
         manquants = [r for r in roles_manquants(roles, bool(lieux)) if not role or r == RoleAfas(role).label]
         if manquants:
-            groupes.append(Groupe(f"Activité : {activite.libelle}", manquants))
+            groupes.append(Groupe(f"Activité : {na.libelles[activite]}", manquants))
         if avec_lieux and RoleAfas.FDA not in roles:
-            for lieu in lieux:
-                if (activite.pk, lieu.pk, RoleAfas.FDA) not in tenus:
-                    groupes.append(Groupe(f"Lieu d'implantation : {lieu.libelle}", [RoleAfas.FDA.label]))
+            for lieu, libelle in lieux:
+                if (activite, lieu, RoleAfas.FDA) not in na.tenus:
+                    groupes.append(Groupe(f"Lieu d'implantation : {libelle}", [RoleAfas.FDA.label]))
     return groupes
 
 
