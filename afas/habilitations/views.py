@@ -64,9 +64,10 @@ def recherche(request):
             page = paginer(request, na.activites, PAR_PAGE_ACTIVITES)
             groupes = moteur.grouper_non_attribues(list(page.object_list), na, criteres)
         else:
-            ids = list(moteur.habilitations(conventions, criteres, jour, membres).values_list("pk", flat=True))
-            page = paginer(request, ids, PAR_PAGE_HABILITATIONS)
-            lignes = moteur.habilitations_de_la_page(page.object_list)
+            page = paginer(
+                request, moteur.HabilitationsDansLEtat(conventions, criteres, jour, membres), PAR_PAGE_HABILITATIONS
+            )
+            lignes = page.object_list
             page.object_list = [ligne for ligne, *_titre in lignes]
             groupes = moteur.grouper_habilitations(lignes)
             _adresses_de_suppression(page.object_list, etat, request)

@@ -29,11 +29,11 @@ DEBUT = J - datetime.timedelta(days=60)
 # menu, partenaires du filtre ; puis l'écriture de la session (point de sauvegarde, mise à jour,
 # libération : le délai d'inactivité). Actif, Inactif : les droits du jour relus par
 # sous-requête corrélée (plus de liste des déclarants). Non attribué : les activités filtrées
-# avec leurs libellés et leurs lieux ouverts, les rôles tenus sur elles (la règle en Python) ; la
-# page s'écrit avec ces mêmes lignes, sans autre requête.
+# avec leurs libellés et leurs lieux ouverts, les conventions de leurs partenaires (en liste),
+# les rôles tenus sur elles (la règle en Python) ; la page s'écrit avec ces mêmes lignes.
 BUDGET_HISTORIQUE = 12
 BUDGET_RECHERCHE = 12
-BUDGET_NON_ATTRIBUE = 12
+BUDGET_NON_ATTRIBUE = 13
 # File de la Caf : session, compte, double authentification, comptage, profils du menu, page
 # (habilitation, utilisateur, activité, organisme, demandeur joints), écriture de la session (3).
 BUDGET_FILE_CAF = 9
