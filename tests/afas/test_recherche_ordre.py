@@ -117,10 +117,11 @@ def avec_actives(convention, habilitations):
 
 
 @pytest.mark.parametrize("etat", ["actif", "inactif", "historique"])
-def test_la_liste_par_groupes_suit_l_ordre_de_la_liste_entiere(convention, avec_actives, etat):
-    """``HabilitationsDansLEtat`` (comptée par groupes, tranches lues parmi les activités qu'elles
-    touchent) rend, tranche après tranche et quelle que soit leur taille, les lignes de
-    ``habilitations(...)`` dans le même ordre ; sa longueur est leur nombre."""
+def test_la_liste_d_un_etat_suit_l_ordre_de_la_liste_entiere(convention, avec_actives, etat):
+    """``HabilitationsDansLEtat`` (Historique compté par groupes, tranches lues parmi les activités
+    qu'elles touchent ; Actif et Inactif par identifiants) rend, tranche après tranche et quelle
+    que soit leur taille, les lignes de ``habilitations(...)`` dans le même ordre ; sa longueur
+    est leur nombre."""
     conventions = Convention.objects.filter(pk=convention.pk)
     criteres = {"etat": etat, "partenaire": convention}
     attendus = list(moteur.habilitations(conventions, criteres, J, None).values_list("pk", flat=True))
