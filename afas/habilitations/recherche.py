@@ -179,6 +179,7 @@ class HabilitationsDansLEtat(Sequence):
         self._ids: list[int] | None = None
 
     def _par_identifiants(self) -> bool:
+        """Actif et Inactif : lus par identifiants (voir plus haut)."""
         return self._etat != EtatHabilitation.HISTORIQUE
 
     def groupes(self) -> list[tuple[int, int | None, str, int]]:
@@ -211,6 +212,8 @@ class HabilitationsDansLEtat(Sequence):
                 premier = position if premier is None else premier
             position += n
         activites = sorted({a for a, _lieu, _role in touches}) or [0]
+        # Les lignes des activités touchées, gardées si leur groupe l'est : (activité, lieu, rôle)
+        # aux places 8, 10 et 2 de ``_CHAMPS_LIGNE``.
         lignes = [
             _ligne(*valeurs)
             for valeurs in _ordonner(_selection(*self._arguments, activites), self._etat).values_list(*_CHAMPS_LIGNE)
@@ -235,16 +238,16 @@ def _lignes_par_cles(ids: list[int]) -> list[tuple[Ligne, int, str, int | None, 
 def _groupes_ordonnes(selection: QuerySet[HabilitationAfas]) -> list[tuple[int, int | None, str, int]]:
     """Une requête : les habilitations de ``selection`` comptées par (activité, lieu, rôle), puis
     les groupes rangés par libellé d'activité, activité, libellé de lieu (sans lieu d'abord), lieu
-    et rôle : l'ordre de ``_ordonner`` sans le nom ni la clé. Les libellés sont joints aux
-    groupes déjà comptés (quelques centaines), pas à chaque ligne."""
+    et rôle : l'ordre de ``_ordonner`` sans le nom ni la clé. Les libellés sont lus pour les
+    groupes déjà comptés (quelques centaines), pas pour chaque ligne."""
     comptes = selection.order_by().values("activite_id", "lieu_id", "role").annotate(n=Count("pk"))
     sql, params = comptes.query.sql_with_params()
     q = connections[selection.db].ops.quote_name
     activites, lieux = q(Activite._meta.db_table), q(LieuImplantation._meta.db_table)
     # Les colonnes de l'agrégat sont nommées par l'ORM comme ses champs (activite_id, lieu_id, role,
     # n). Les libellés par sous-requête, lue pour chaque groupe par clé primaire : en jointures,
-    # sur une estimation du nombre de groupes fausse (1 100 pour 41 inactives), PostgreSQL
-    # hachait les 86 000 lieux du pays.
+    # sur une estimation fausse du nombre de groupes (1 100 pour 41, vu sur l'état Inactif),
+    # PostgreSQL lisait et hachait les 80 000 activités et 86 000 lieux du pays.
     with connections[selection.db].cursor() as curseur:
         curseur.execute(
             f"SELECT g.activite_id, g.lieu_id, g.role, g.n FROM ({sql}) g ORDER BY "  # noqa: S608 — noms du modèle, valeurs en paramètres
