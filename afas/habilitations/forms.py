@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
+from django.forms.models import ModelChoiceIterator
 
 from afas.enums import EtatHabilitation, NatureActivite, Portee, RoleAfas, TypeActivite
 from afas.models import Activite, LieuImplantation, membre_declarer
@@ -17,7 +18,22 @@ from portail.socle.listes import cle_primaire
 OUI_NON = [("oui", "Oui"), ("non", "Non")]
 
 
+class _ChoixEnUneRequete(ModelChoiceIterator):
+    """Les choix lus par une requête ordinaire. ``ModelChoiceIterator`` passe par
+    ``QuerySet.iterator()``, sous PostgreSQL un curseur côté serveur (DECLARE … WITH HOLD, FETCH,
+    CLOSE : trois allers-retours à chaque affichage de la recherche) ; une poignée de partenaires
+    n'a pas besoin d'être lue par paquets."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset.all():
+            yield self.choice(obj)
+
+
 class ConventionChoiceField(forms.ModelChoiceField):
+    iterator = _ChoixEnUneRequete
+
     def label_from_instance(self, obj: Convention) -> str:
         return obj.organisme.raison_sociale
 

@@ -6,14 +6,14 @@ nombre de requêtes quel que soit le volume."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.core.paginator import Page
-from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db import connections
+from django.db.models import Count, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
-from afas.attribution import roles_manquants, roles_tenus
-from afas.enums import EtatHabilitation, RoleAfas
+from afas.attribution import roles_manquants
+from afas.enums import DecisionCaf, EtatHabilitation, RoleAfas
 from afas.models import Activite, HabilitationAfas, LieuImplantation, q_effective
 from conventions.models import Convention
 from habilitations.models import Utilisateur
@@ -38,11 +38,20 @@ def _filtrer_activites(qs: QuerySet, criteres: dict, prefixe: str = "") -> Query
     return qs
 
 
-def habilitations(
-    conventions: QuerySet[Convention], criteres: dict, jour: datetime.date, membres: list[int]
+def _selection(
+    conventions: QuerySet[Convention],
+    criteres: dict,
+    jour: datetime.date,
+    membres: list[int] | None,
+    activites: list[int] | None = None,
 ) -> QuerySet[HabilitationAfas]:
-    """Les habilitations des conventions dans l'état demandé, dans l'ordre d'affichage."""
-    qs = HabilitationAfas.objects.filter(convention__in=conventions).dans_etat(criteres["etat"], jour, membres)
+    """Les habilitations des conventions dans l'état demandé et selon les critères, sans ordre ;
+    parmi ``activites`` seulement si elles sont données (avant l'état : « Inactif » ne relit
+    alors les actives que de ces activités)."""
+    qs = HabilitationAfas.objects.filter(convention__in=conventions)
+    if activites is not None:
+        qs = qs.filter(activite_id__in=activites)
+    qs = qs.dans_etat(criteres["etat"], jour, membres)
     if criteres.get("partenaire"):
         qs = qs.filter(convention=criteres["partenaire"])
     for mot in (criteres.get("utilisateur") or "").split():
@@ -56,8 +65,12 @@ def habilitations(
     qs = _filtrer_activites(qs, criteres, "activite__")
     if criteres.get("lieux") == "non":
         qs = qs.filter(lieu__isnull=True)
-    qs = qs.select_related("utilisateur", "activite", "lieu", "validation")
-    if criteres["etat"] != EtatHabilitation.ACTIF:
+    return qs
+
+
+def _ordonner(qs: QuerySet[HabilitationAfas], etat: str) -> QuerySet[HabilitationAfas]:
+    """L'ordre d'affichage : activité (libellé, clé), lieu (sans lieu d'abord), rôle, nom, clé."""
+    if etat != EtatHabilitation.ACTIF:
         # Inactif, Historique : les libellés du tri lus ligne par ligne, par clé primaire. En
         # jointures, PostgreSQL hachait les 80 000 activités et 57 000 lieux du pays pour trier
         # les quelques milliers de lignes d'une grande commune (Actif les joint déjà pour ses
@@ -87,59 +100,276 @@ def habilitations(
     )
 
 
+def habilitations(
+    conventions: QuerySet[Convention], criteres: dict, jour: datetime.date, membres: list[int] | None
+) -> QuerySet[HabilitationAfas]:
+    """Les habilitations des conventions dans l'état demandé, dans l'ordre d'affichage (la liste
+    entière : la page, elle, se lit par ``HabilitationsDansLEtat``)."""
+    return _ordonner(_selection(conventions, criteres, jour, membres), criteres["etat"])
+
+
 def _libelle(modele, cle: str, champ: str) -> Subquery:
     """Le ``champ`` de la ligne de ``modele`` désignée par la clé étrangère ``cle`` (NULL sans elle)."""
     return Subquery(modele.objects.filter(pk=OuterRef(cle)).order_by().values(champ))
 
 
-def habilitations_de_la_page(ids: list[int]) -> list[HabilitationAfas]:
-    """Les habilitations d'une page de ``habilitations(...)`` lue en identifiants, dans cet ordre.
+@dataclass(slots=True)
+class Ligne:
+    """Une habilitation du tableau, ses textes déjà formés : le gabarit ne fait que les écrire
+    (résoudre ``h.utilisateur.nom|upper``, ``h.get_role_display``, deux dates et l'adresse de
+    suppression dans le gabarit coûtait une vingtaine de résolutions par ligne, le tiers du
+    processeur de la page)."""
 
-    La page n'est pas demandée à PostgreSQL avec son ORDER BY … LIMIT : pour un état qui a peu
-    de lignes (Inactif), il parcourait alors toutes les activités du pays dans l'ordre des
-    libellés en espérant trouver vite les 50 premières (2,7 s à l'échelle nationale). Sans LIMIT,
-    la liste ordonnée des identifiants se calcule par jointures et tri en mémoire, puis la page
-    se lit par clé primaire. Page vide : l'identifiant 0 n'existe pas, mais la requête part."""
-    ids = list(ids)
-    par_pk = HabilitationAfas.objects.filter(pk__in=ids or [0]).select_related(
-        "utilisateur", "activite", "lieu", "validation"
-    )
-    lues = {h.pk: h for h in par_pk}
+    pk: int
+    utilisateur_id: int
+    role: str
+    nom_prenom: str
+    prenom_nom: str
+    debut: str
+    fin: str
+    en_attente_caf: bool
+    suppression: str = ""
+
+
+_CHAMPS_LIGNE = (
+    "pk",
+    "utilisateur_id",
+    "role",
+    "utilisateur__nom",
+    "utilisateur__prenom",
+    "date_ouverture",
+    "date_cloture",
+    "validation__decision",
+    "activite_id",
+    "activite__libelle",
+    "lieu_id",
+    "lieu__libelle",
+)
+
+
+def _jjmmaaaa(jour: datetime.date | None) -> str:
+    return jour.strftime("%d/%m/%Y") if jour else ""
+
+
+class HabilitationsDansLEtat(Sequence):
+    """La liste d'un état (Actif, Inactif, Historique) pour ``Paginator`` : sa longueur et ses
+    tranches, chacune de ses lignes en ``(Ligne, activité, libellé, lieu, libellé)``, dans
+    l'ordre de ``habilitations(...)``. Deux requêtes, quel que soit le volume ; une tranche vide
+    lit quand même (un nombre de requêtes constant).
+
+    Historique : lu par groupes. Une requête compte les habilitations de l'état par
+    (activité, lieu, rôle), groupes rangés dans l'ordre d'affichage (libellés de l'activité et du
+    lieu lus pour chaque groupe, pas pour chaque ligne) ; une tranche se lit ensuite parmi les
+    seules activités des groupes qu'elle touche, triée comme la liste, avec ce que la page
+    affiche. Trier toutes les lignes de l'état (7 600 habilitations historiques d'une grande
+    commune, le nom de chaque titulaire lu pour le tri) coûtait l'essentiel de la page.
+
+    Actif, Inactif : la liste ordonnée de leurs identifiants, puis la tranche par clé primaire.
+    Ce qui coûte y est de vérifier les droits du jour de chaque habilitation ouverte, que les
+    groupes ne changent pas ; lue par groupes, la tranche les revérifiait pour ses activités (et,
+    pour Inactif, complément des actives, relisait les actives) : 4 à 8 ms de plus, mesurés."""
+
+    def __init__(
+        self, conventions: QuerySet[Convention], criteres: dict, jour: datetime.date, membres: list[int] | None
+    ) -> None:
+        self._etat = criteres["etat"]
+        self._arguments = (conventions, criteres, jour, membres)
+        self._selection = _selection(conventions, criteres, jour, membres)
+        self._groupes: list[tuple[int, int | None, str, int]] | None = None
+        self._ids: list[int] | None = None
+
+    def _par_identifiants(self) -> bool:
+        """Actif et Inactif : lus par identifiants (voir plus haut)."""
+        return self._etat != EtatHabilitation.HISTORIQUE
+
+    def groupes(self) -> list[tuple[int, int | None, str, int]]:
+        """(activité, lieu, rôle, nombre d'habilitations de l'état), dans l'ordre d'affichage."""
+        if self._groupes is None:
+            self._groupes = _groupes_ordonnes(self._selection)
+        return self._groupes
+
+    def identifiants(self) -> list[int]:
+        """Les identifiants de l'état, dans l'ordre d'affichage."""
+        if self._ids is None:
+            self._ids = list(_ordonner(self._selection, self._etat).values_list("pk", flat=True))
+        return self._ids
+
+    def __len__(self) -> int:
+        if self._par_identifiants():
+            return len(self.identifiants())
+        return sum(n for *_cle, n in self.groupes())
+
+    def __getitem__(self, tranche: int | slice):
+        if not isinstance(tranche, slice):
+            return self[tranche : tranche + 1][0]
+        debut, fin, _pas = tranche.indices(len(self))
+        if self._par_identifiants():
+            return _lignes_par_cles(self.identifiants()[debut:fin])
+        touches, premier, position = set(), None, 0
+        for activite, lieu, role, n in self.groupes():
+            if position < fin and position + n > debut:
+                touches.add((activite, lieu, role))
+                premier = position if premier is None else premier
+            position += n
+        activites = sorted({a for a, _lieu, _role in touches}) or [0]
+        # Les lignes des activités touchées, gardées si leur groupe l'est : (activité, lieu, rôle)
+        # aux places 8, 10 et 2 de ``_CHAMPS_LIGNE``.
+        lignes = [
+            _ligne(*valeurs)
+            for valeurs in _ordonner(_selection(*self._arguments, activites), self._etat).values_list(*_CHAMPS_LIGNE)
+            if (valeurs[8], valeurs[10], valeurs[2]) in touches
+        ]
+        return lignes[debut - premier : fin - premier] if premier is not None else []
+
+
+def _lignes_par_cles(ids: list[int]) -> list[tuple[Ligne, int, str, int | None, str | None]]:
+    """Les habilitations ``ids`` en lignes, dans cet ordre, lues par clé primaire. La page n'est
+    pas demandée à PostgreSQL avec son ORDER BY … LIMIT : pour un état qui a peu de lignes, il
+    parcourait alors toutes les activités du pays dans l'ordre des libellés en espérant trouver
+    vite les 50 premières (2,7 s à l'échelle nationale). Page vide : l'identifiant 0 n'existe
+    pas, mais la requête part."""
+    lues = {
+        valeurs[0]: _ligne(*valeurs)
+        for valeurs in HabilitationAfas.objects.filter(pk__in=ids or [0]).order_by().values_list(*_CHAMPS_LIGNE)
+    }
     return [lues[pk] for pk in ids if pk in lues]
 
 
-def grouper_habilitations(page: Page) -> list[Groupe]:
+def _groupes_ordonnes(selection: QuerySet[HabilitationAfas]) -> list[tuple[int, int | None, str, int]]:
+    """Une requête : les habilitations de ``selection`` comptées par (activité, lieu, rôle), puis
+    les groupes rangés par libellé d'activité, activité, libellé de lieu (sans lieu d'abord), lieu
+    et rôle : l'ordre de ``_ordonner`` sans le nom ni la clé. Les libellés sont lus pour les
+    groupes déjà comptés (quelques centaines), pas pour chaque ligne."""
+    comptes = selection.order_by().values("activite_id", "lieu_id", "role").annotate(n=Count("pk"))
+    sql, params = comptes.query.sql_with_params()
+    q = connections[selection.db].ops.quote_name
+    activites, lieux = q(Activite._meta.db_table), q(LieuImplantation._meta.db_table)
+    # Les colonnes de l'agrégat sont nommées par l'ORM comme ses champs (activite_id, lieu_id, role,
+    # n). Les libellés par sous-requête, lue pour chaque groupe par clé primaire : en jointures,
+    # sur une estimation fausse du nombre de groupes (1 100 pour 41, vu sur l'état Inactif),
+    # PostgreSQL lisait et hachait les 80 000 activités et 86 000 lieux du pays.
+    with connections[selection.db].cursor() as curseur:
+        curseur.execute(
+            f"SELECT g.activite_id, g.lieu_id, g.role, g.n FROM ({sql}) g ORDER BY "  # noqa: S608 — noms du modèle, valeurs en paramètres
+            f"(SELECT a.libelle FROM {activites} a WHERE a.id = g.activite_id), g.activite_id, "
+            f"(SELECT l.libelle FROM {lieux} l WHERE l.id = g.lieu_id) NULLS FIRST, g.lieu_id, g.role",
+            params,
+        )
+        return [tuple(ligne) for ligne in curseur.fetchall()]
+
+
+def _ligne(
+    pk, compte, role, nom, prenom, debut, fin, decision, activite, activite_libelle, lieu, lieu_libelle
+) -> tuple[Ligne, int, str, int | None, str | None]:
+    ligne = Ligne(
+        pk=pk,
+        utilisateur_id=compte,
+        role=RoleAfas(role).label,
+        nom_prenom=f"{nom.upper()} {prenom}",
+        prenom_nom=f"{prenom} {nom.upper()}",
+        debut=_jjmmaaaa(debut),
+        fin=_jjmmaaaa(fin),
+        # La règle de ``HabilitationAfas.en_attente_caf`` : un approbateur sans décision de la Caf.
+        en_attente_caf=role == RoleAfas.APPROBATEUR and decision in (None, DecisionCaf.EN_ATTENTE),
+    )
+    return ligne, activite, activite_libelle, lieu, lieu_libelle
+
+
+def grouper_habilitations(lignes: list[tuple[Ligne, int, str, int | None, str | None]]) -> list[Groupe]:
+    """Les lignes sous « Activité : … » ou « Lieu d'implantation : … », un titre par suite de
+    lignes de la même activité et du même lieu."""
     groupes: list[Groupe] = []
     cle_courante = None
-    for h in page.object_list:
-        cle = (h.activite_id, h.lieu_id)
+    for ligne, activite, activite_libelle, lieu, lieu_libelle in lignes:
+        cle = (activite, lieu)
         if cle != cle_courante:
-            titre = f"Lieu d'implantation : {h.lieu.libelle}" if h.lieu_id else f"Activité : {h.activite.libelle}"
+            titre = f"Lieu d'implantation : {lieu_libelle}" if lieu else f"Activité : {activite_libelle}"
             groupes.append(Groupe(titre))
             cle_courante = cle
-        groupes[-1].lignes.append(h)
+        groupes[-1].lignes.append(ligne)
     return groupes
 
 
-def ids_non_attribues(conventions: QuerySet[Convention], criteres: dict, jour: datetime.date) -> list[int]:
+@dataclass
+class NonAttribues:
+    """« Non attribué » lu une fois : les activités où un rôle manque (dans l'ordre d'affichage),
+    et de quoi écrire leurs lignes sans relire la base (libellés, lieux ouverts, rôles tenus)."""
+
+    activites: list[int]
+    libelles: dict[int, str]
+    lieux: dict[int, list[tuple[int, str]]]
+    tenus: set[tuple[int, int | None, str]]
+
+
+def non_attribues(conventions: QuerySet[Convention], criteres: dict, jour: datetime.date) -> NonAttribues:
     """Les activités ouvertes où un rôle n'est tenu par personne ce jour (ou, avec les lieux,
     dont un lieu ouvert n'a pas de fournisseur de données d'activité), dans l'ordre d'affichage.
 
-    Deux requêtes simples (les activités filtrées avec leurs lieux ouverts, les rôles tenus ce
-    jour sur ces activités), puis la règle en Python. Écrite en SQL (un EXISTS par
-    rôle et par lieu, chacun refaisant la jointure des droits effectifs), la même question
-    coûtait plus d'une seconde de planification à PostgreSQL pour une grande commune (EXPLAIN :
+    Deux requêtes simples (les activités filtrées avec leurs lieux ouverts et leurs libellés, les
+    rôles tenus ce jour sur ces activités), puis la règle en Python ; la page s'écrit avec ces
+    mêmes lignes (les relire pour les vingt activités de la page coûtait trois requêtes de plus,
+    dont les droits du jour une seconde fois). Écrite en SQL (un EXISTS par rôle et par lieu,
+    chacun refaisant la jointure des droits effectifs), la même question coûtait plus d'une
+    seconde de planification à PostgreSQL pour une grande commune (EXPLAIN :
     tests/perf/test_plans_afas.py)."""
-    activites, lieux = activites_et_lieux_ouverts(conventions, criteres, jour)
+    libelles: dict[int, str] = {}
+    lieux: dict[int, list[tuple[int, str]]] = {}
+    # Les lieux d'une activité dans l'ordre de la page (libellé, clé).
+    for activite, libelle, lieu, lieu_libelle in _activites_et_lieux(
+        conventions,
+        criteres,
+        jour,
+        ("pk", "libelle", "lieux_ouverts__pk", "lieux_ouverts__libelle"),
+        ("lieux_ouverts__libelle", "lieux_ouverts__pk"),
+    ):
+        libelles[activite] = libelle
+        if lieu is not None:
+            lieux.setdefault(activite, []).append((lieu, lieu_libelle))
+    activites = list(libelles)
     # Bornées par les activités lues (index par activité) : filtrées par partenaire à travers la
-    # jointure, PostgreSQL lisait toutes les habilitations ouvertes avant de les trier.
-    tenus = (
-        HabilitationAfas.objects.filter(q_effective(jour), activite_id__in=activites or [0])
+    # jointure, PostgreSQL lisait toutes les habilitations ouvertes avant de les trier. Et par
+    # les conventions de leurs partenaires, en liste (une habilitation est dans la convention du
+    # partenaire de son activité : ``afas.services``) : sans elle, « la convention est ouverte et
+    # accorde AFAS-DECLARER » se vérifiait pour chacune des ~1 900 habilitations ouvertes d'une
+    # grande commune, le tiers de la requête ; avec une convention connue, une fois.
+    conventions_des_partenaires = list(
+        Convention.objects.filter(organisme__in=_organismes(conventions, criteres)).values_list("pk", flat=True)
+    )
+    tenus = set(
+        HabilitationAfas.objects.filter(
+            q_effective(jour),
+            activite_id__in=activites or [0],
+            convention_id__in=conventions_des_partenaires or [0],
+        )
         .order_by()
         .values_list("activite_id", "lieu_id", "role")
         .distinct()
     )
-    return activites_sans_titulaire(activites, lieux, tenus, criteres)
+    cles_des_lieux = {a: [pk for pk, _libelle in ls] for a, ls in lieux.items()}
+    return NonAttribues(activites_sans_titulaire(activites, cles_des_lieux, tenus, criteres), libelles, lieux, tenus)
+
+
+def _organismes(conventions: QuerySet[Convention], criteres: dict) -> QuerySet:
+    """Les partenaires de ``conventions``, ou celui du partenaire choisi (sous-requête)."""
+    if criteres.get("partenaire"):
+        return Convention.objects.filter(pk=criteres["partenaire"].pk).values("organisme_id")
+    return conventions.values("organisme_id")
+
+
+def _activites_et_lieux(
+    conventions: QuerySet[Convention], criteres: dict, jour: datetime.date, champs: tuple, ordre_des_lieux: tuple
+) -> QuerySet:
+    """Les activités ouvertes des partenaires de ``conventions`` (ou du partenaire choisi),
+    filtrées, dans l'ordre d'affichage, chacune avec ses lieux ouverts (jointure externe : une
+    ligne par lieu, dans ``ordre_des_lieux``), en ``values_list(*champs)``."""
+    return (
+        _filtrer_activites(
+            Activite.objects.ouverts(jour).filter(organisme__in=_organismes(conventions, criteres)), criteres
+        )
+        .alias(lieux_ouverts=FilteredRelation("lieux", condition=q_ouvert(jour, "lieux__")))
+        .order_by("libelle", "pk", *ordre_des_lieux)
+        .values_list(*champs)
+    )
 
 
 def activites_et_lieux_ouverts(
@@ -147,16 +377,7 @@ def activites_et_lieux_ouverts(
 ) -> tuple[list[int], dict[int, list[int]]]:
     """Une requête : les activités ouvertes des partenaires de ``conventions`` (ou du partenaire
     choisi), filtrées, dans l'ordre d'affichage, et les lieux ouverts de chacune."""
-    organismes = conventions.values("organisme_id")
-    if criteres.get("partenaire"):
-        organismes = Convention.objects.filter(pk=criteres["partenaire"].pk).values("organisme_id")
-    # Les activités filtrées, chacune avec ses lieux ouverts (jointure externe : une ligne par lieu).
-    lignes = (
-        _filtrer_activites(Activite.objects.ouverts(jour).filter(organisme__in=organismes), criteres)
-        .alias(lieux_ouverts=FilteredRelation("lieux", condition=q_ouvert(jour, "lieux__")))
-        .order_by("libelle", "pk", "lieux_ouverts__pk")
-        .values_list("pk", "lieux_ouverts__pk")
-    )
+    lignes = _activites_et_lieux(conventions, criteres, jour, ("pk", "lieux_ouverts__pk"), ("lieux_ouverts__pk",))
     activites: list[int] = []
     lieux: dict[int, list[int]] = {}
     for activite, lieu in lignes:
@@ -202,36 +423,27 @@ def activites_sans_titulaire(
     return resultat
 
 
-def activites_de_la_page(ids: list[int]) -> list[Activite]:
-    """Les activités d'une page de ``ids_non_attribues`` (paginés en Python : la liste est déjà
-    lue), dans l'ordre d'affichage. Page vide : l'identifiant 0 n'existe pas, mais la requête part
-    (un nombre de requêtes constant)."""
-    return list(Activite.objects.filter(pk__in=list(ids) or [0]).order_by("libelle", "pk"))
-
-
-def grouper_non_attribues(page: Page, criteres: dict, jour: datetime.date, membres: list[int]) -> list[Groupe]:
-    """Pour les activités de la page : une ligne par rôle manquant sous l'activité, puis une ligne
-    « Fournisseur de données d'activité » sous chaque lieu ouvert qui n'en a pas. Deux requêtes
-    bornées par la page : les rôles tenus sur ses activités et leurs lieux, et ses lieux ouverts."""
-    activites = list(page.object_list)
-    ids = [a.pk for a in activites]
+def grouper_non_attribues(activites: list[int], na: NonAttribues, criteres: dict) -> list[Groupe]:
+    """Pour les ``activites`` de la page (prises dans ``na``) : une ligne par rôle manquant sous
+    l'activité, puis une ligne « Fournisseur de données d'activité » sous chaque lieu ouvert qui
+    n'en a pas. Sans requête : tout est dans ``na``."""
     role = criteres.get("role") or ""
-    tenus = roles_tenus(ids, jour, membres)
-    lieux_par_activite: dict[int, list[LieuImplantation]] = {}
-    for lieu in LieuImplantation.objects.ouverts(jour).filter(activite__in=ids).order_by("libelle", "pk"):
-        lieux_par_activite.setdefault(lieu.activite_id, []).append(lieu)
     avec_lieux = criteres.get("lieux") != "non" and role in ("", RoleAfas.FDA)
+    roles_sur: dict[int, set[str]] = {}
+    for a, lieu, r in na.tenus:
+        if lieu is None:
+            roles_sur.setdefault(a, set()).add(r)
     groupes = []
     for activite in activites:
-        roles = {r for (a, lieu, r) in tenus if a == activite.pk and lieu is None}
-        lieux = lieux_par_activite.get(activite.pk, [])
+        roles = roles_sur.get(activite, set())
+        lieux = na.lieux.get(activite, [])
         manquants = [r for r in roles_manquants(roles, bool(lieux)) if not role or r == RoleAfas(role).label]
         if manquants:
-            groupes.append(Groupe(f"Activité : {activite.libelle}", manquants))
+            groupes.append(Groupe(f"Activité : {na.libelles[activite]}", manquants))
         if avec_lieux and RoleAfas.FDA not in roles:
-            for lieu in lieux:
-                if (activite.pk, lieu.pk, RoleAfas.FDA) not in tenus:
-                    groupes.append(Groupe(f"Lieu d'implantation : {lieu.libelle}", [RoleAfas.FDA.label]))
+            for lieu, libelle in lieux:
+                if (activite, lieu, RoleAfas.FDA) not in na.tenus:
+                    groupes.append(Groupe(f"Lieu d'implantation : {libelle}", [RoleAfas.FDA.label]))
     return groupes
 
 

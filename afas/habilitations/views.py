@@ -5,6 +5,8 @@ convention : 404."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -58,14 +60,17 @@ def recherche(request):
         # chaque requête) coûtait des secondes de planification (tests/perf/test_plans_afas.py).
         membres = None
         if etat == EtatHabilitation.NON_ATTRIBUE:
-            page = paginer(request, moteur.ids_non_attribues(conventions, criteres, jour), PAR_PAGE_ACTIVITES)
-            page.object_list = moteur.activites_de_la_page(page.object_list)
-            groupes = moteur.grouper_non_attribues(page, criteres, jour, membres)
+            na = moteur.non_attribues(conventions, criteres, jour)
+            page = paginer(request, na.activites, PAR_PAGE_ACTIVITES)
+            groupes = moteur.grouper_non_attribues(list(page.object_list), na, criteres)
         else:
-            ids = list(moteur.habilitations(conventions, criteres, jour, membres).values_list("pk", flat=True))
-            page = paginer(request, ids, PAR_PAGE_HABILITATIONS)
-            page.object_list = moteur.habilitations_de_la_page(page.object_list)
-            groupes = moteur.grouper_habilitations(page)
+            page = paginer(
+                request, moteur.HabilitationsDansLEtat(conventions, criteres, jour, membres), PAR_PAGE_HABILITATIONS
+            )
+            lignes = page.object_list
+            page.object_list = [ligne for ligne, *_titre in lignes]
+            groupes = moteur.grouper_habilitations(lignes)
+            _adresses_de_suppression(page.object_list, etat, request)
     return render(
         request,
         "afas/recherche.html",
@@ -76,10 +81,21 @@ def recherche(request):
             "etat": etat,
             "non_attribue": etat == EtatHabilitation.NON_ATTRIBUE,
             "en_attente": any(h.en_attente_caf for g in groupes for h in g.lignes if not isinstance(h, str)),
-            "requete": request.GET.urlencode(),
             "fil": _fil(),
         },
     )
+
+
+def _adresses_de_suppression(lignes: list[moteur.Ligne], etat: str, request) -> None:
+    """L'adresse « Supprimer » de chaque ligne (sauf Historique et ses propres habilitations),
+    qui garde la recherche pour y revenir : formée ici une fois par ligne plutôt que par
+    ``{% url %}`` et ``|urlencode`` dans le gabarit."""
+    if etat == EtatHabilitation.HISTORIQUE:
+        return
+    suite = "?requete=" + quote(request.GET.urlencode(), safe="/")
+    for ligne in lignes:
+        if ligne.utilisateur_id != request.user.pk:
+            ligne.suppression = reverse("afas:habilitation_supprimer", args=[ligne.pk]) + suite
 
 
 def _retour_recherche(requete: str) -> str:

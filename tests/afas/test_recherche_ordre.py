@@ -92,3 +92,47 @@ def test_inactif_et_historique_dans_l_ordre_des_jointures(convention, habilitati
     # Toutes les lignes de l'état (celle de l'autre partenaire non) : avec et sans lieu, des
     # libellés égaux départagés par l'activité, plusieurs noms.
     assert len(ids) == len(habilitations[etat]) >= 11
+
+
+@pytest.fixture
+def avec_actives(convention, habilitations):
+    """Les trois titulaires membres d'un groupe AFAS-DECLARER, et des habilitations actives : un
+    FDF et un FDA sur chaque activité, un FDA sur chaque lieu (titulaires en alternance)."""
+    titulaires = list({h.utilisateur for h in habilitations["inactif"]})
+    for t in titulaires:
+        factories.habiliter(t, convention, "AFAS-DECLARER")
+    actives = []
+    for i, h in enumerate(h for h in habilitations["inactif"] if h.role != RoleAfas.APPROBATEUR):
+        actives.append(
+            HabilitationAfas.objects.create(
+                utilisateur=titulaires[i % len(titulaires)],
+                convention=convention,
+                role=h.role,
+                activite=h.activite,
+                lieu=h.lieu,
+                date_ouverture=J - datetime.timedelta(days=4),
+            )
+        )
+    return {**habilitations, "actif": actives}
+
+
+@pytest.mark.parametrize("etat", ["actif", "inactif", "historique"])
+def test_la_liste_d_un_etat_suit_l_ordre_de_la_liste_entiere(convention, avec_actives, etat):
+    """``HabilitationsDansLEtat`` (Historique compté par groupes, tranches lues parmi les activités
+    qu'elles touchent ; Actif et Inactif par identifiants) rend, tranche après tranche et quelle
+    que soit leur taille, les lignes de ``habilitations(...)`` dans le même ordre ; sa longueur
+    est leur nombre."""
+    conventions = Convention.objects.filter(pk=convention.pk)
+    criteres = {"etat": etat, "partenaire": convention}
+    attendus = list(moteur.habilitations(conventions, criteres, J, None).values_list("pk", flat=True))
+    assert sorted(attendus) == sorted(h.pk for h in avec_actives[etat]) and len(attendus) >= 8
+    for par_page in (1, 2, 3, 5, 50):
+        liste = moteur.HabilitationsDansLEtat(conventions, criteres, J, None)
+        assert len(liste) == len(attendus)
+        lus = [ligne.pk for k in range(0, len(attendus) + par_page, par_page) for ligne, *_ in liste[k : k + par_page]]
+        assert lus == attendus, par_page
+    # Les titres de la page : activité et lieu de chaque ligne, avec leurs libellés.
+    ligne, activite, libelle, lieu, libelle_lieu = liste[0:1][0]
+    h = HabilitationAfas.objects.select_related("activite", "lieu").get(pk=ligne.pk)
+    assert (activite, libelle, lieu) == (h.activite_id, h.activite.libelle, h.lieu_id)
+    assert libelle_lieu == (h.lieu.libelle if h.lieu else None)

@@ -163,6 +163,11 @@ def test_recherche_afas_en_requetes_de_taille_bornee(client, grande_commune, nom
         # activités ouvertes (80 000) et lit les 50 000 groupes (la convention du groupe comparée
         # à travers une expression, voir ``afas.models._q_membre_declarer``), 2 à 3 ms chacun.
         pytest.param("AFAS habilitations actives"),
+        # Historique compté par groupes (activité, lieu, rôle) : les libellés des groupes lus par
+        # clé ; joints, sur une estimation fausse du nombre de groupes, ils hachaient toute la
+        # table des lieux. Inactif : ses identifiants, complément des actives.
+        pytest.param("AFAS habilitations historiques"),
+        pytest.param("AFAS habilitations inactives"),
         pytest.param("AFAS accueil (déclarant)"),
         # Les lignes AFAS de l'habilitateur comptées à l'instant (sans synthèse de la nuit) : les
         # habilitations actives des activités du partenaire, droits du jour relus ligne par ligne
@@ -333,20 +338,23 @@ def _lectures_entieres(plan: dict, sous_plan: bool = False) -> list[str]:
 
 @pytest.mark.parametrize("nom_page", ["AFAS habilitations inactives", "AFAS habilitations historiques"])
 def test_inactives_et_historiques_lisent_activites_lieux_validations_par_cle(client, grande_commune, nom_page):
-    """La requête des identifiants d'Inactif et d'Historique : activités, lieux, validations et
-    appartenances lus par clé pour les seules lignes du partenaire (Inactif : complément des
-    actives, NOT IN ; tri et décision de la Caf en sous-requêtes par clé primaire)."""
+    """La requête qui lit toute la liste, les identifiants d'Inactif et les groupes (activité, lieu,
+    rôle) d'Historique : activités, lieux, validations et appartenances lus par clé pour les seules
+    lignes du partenaire (Inactif : complément des actives, NOT IN ; tri et décision de la Caf en
+    sous-requêtes par clé primaire ; les libellés des groupes d'Historique aussi, joints ils
+    faisaient hacher toute la table des lieux)."""
     personas = grande_commune["personas"]
     (page,) = [p for p in pages(personas) if p.nom == nom_page]
     connecter_verifie(client, Utilisateur.objects.get(identifiant=personas["comptes"][page.persona]["identifiant"]))
     client.get("/")
     with CaptureQueriesContext(connection) as requetes:
         assert client.get(page.chemin).status_code == 200
-    (sql,) = [
-        r["sql"]
-        for r in requetes.captured_queries
-        if re.match(r'SELECT "afas_habilitationafas"\."id"( AS "pk")? FROM', r["sql"])
-    ]
+    liste = (
+        r"SELECT g\.activite_id, "
+        if "historiques" in nom_page
+        else r'SELECT "afas_habilitationafas"\."id"( AS "pk")? FROM'
+    )
+    (sql,) = [r["sql"] for r in requetes.captured_queries if re.match(liste, r["sql"])]
     with connection.cursor() as curseur:
         curseur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
         plan = curseur.fetchone()[0]
