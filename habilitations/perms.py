@@ -305,9 +305,27 @@ def utilisateurs_du_perimetre(p: Perimetre) -> QuerySet[Utilisateur]:
         # Un administrateur n'est jamais dans la vue d'un responsable.
         membres = Appartenance.objects.filter(utilisateur=OuterRef("pk"), groupe__in=groupes_du_perimetre(p))
         return comptes.filter(Exists(membres)).exclude(Exists(_administrateurs(p.convention)))
-    if getattr(p.convention, ADMINISTRATEURS_D_AILLEURS, True):
+    if not _comptes_de_la_convention_seule(p):
         return Utilisateur.objects.filter(Q(convention=p.convention) | Exists(_administrateurs(p.convention)))
     return comptes
+
+
+def _comptes_de_la_convention_seule(p: Perimetre) -> bool:
+    """Les comptes du périmètre sont exactement ceux créés sous la convention : pas un
+    responsable, et tous les administrateurs de la convention sont des siens (lu par
+    ``conventions_pour_perimetre`` ; inconnu : non)."""
+    return not p.responsable and not getattr(p.convention, ADMINISTRATEURS_D_AILLEURS, True)
+
+
+def q_utilisateur_du_perimetre(p: Perimetre, champ: str = "utilisateur") -> Q:
+    """La condition « ``champ`` est un compte du périmètre » (``utilisateurs_du_perimetre``).
+    Dans le cas ordinaire (``_comptes_de_la_convention_seule``), posée sur la jointure du compte :
+    PostgreSQL lit chaque compte une fois, au lieu d'une fois pour la jointure et une fois pour
+    la sous-requête (1 854 appartenances des échéances d'une grande commune : 3 ms) ; sinon la
+    sous-requête entière."""
+    if _comptes_de_la_convention_seule(p):
+        return Q(**{f"{champ}__convention": p.convention})
+    return Q(**{f"{champ}__in": utilisateurs_du_perimetre(p)})
 
 
 def profils_du_perimetre(p: Perimetre, parent: Groupe | None = None) -> QuerySet[Profil]:

@@ -37,8 +37,7 @@ from django.utils import timezone
 
 from conventions.models import Convention
 from habilitations import perms
-from habilitations.models import Appartenance, Groupe, GroupeProfil, SyntheseProfils, Utilisateur
-from habilitations.services import reference_activite
+from habilitations.models import Appartenance, Groupe, GroupeProfil, SyntheseProfils, Utilisateur, reference_activite
 from portail.socle.csv import DateTexte, LignesSQL, SansFormule, texte_cellule
 from portail.socle.dates import q_ouvert, q_pas_encore_cloture
 
@@ -353,7 +352,7 @@ class UtilisateursParProfil(Tableau):
 
 class ComptesInactifs(Tableau):
     """Comptes ouverts sans connexion depuis INACTIVITE_SUSPENSION_JOURS (12 mois), à compter de
-    la même référence que la tâche de suspension (``services.reference_activite`` : dernière
+    la même référence que la tâche de suspension (``models.reference_activite`` : dernière
     connexion, ou création, ou réouverture). Les comptes déjà suspendus en font partie : c'est à
     l'administrateur de les rouvrir ou de les clôturer. Un compte clôturé n'y est plus."""
 
@@ -485,7 +484,7 @@ class AppartenancesEcheance(Tableau):
         return (
             Appartenance.objects.filter(
                 perms.q_groupe_du_perimetre(self.perimetre),
-                utilisateur__in=perms.utilisateurs_du_perimetre(self.perimetre),
+                perms.q_utilisateur_du_perimetre(self.perimetre),
                 date_cloture__gt=self.jour,
                 date_cloture__lte=self.jour + datetime.timedelta(days=self.jours),
                 date_ouverture__lt=F("date_cloture"),
