@@ -189,14 +189,13 @@ class Tableau:
         leurs lignes (``UtilisateursParProfil``) gardent leur propre nombre."""
         if type(self).nombre is not Tableau.nombre or type(self).apercu is not Tableau.apercu:
             return self.nombre(), self.apercu(taille)
+        requete = self.requete()
         cles = list(
-            self.requete()
-            .annotate(nombre_du_tableau=Window(Count("*")))
-            .values_list("pk", "nombre_du_tableau")[:taille]
+            requete.annotate(nombre_du_tableau=Window(Count("*"))).values_list("pk", "nombre_du_tableau")[:taille]
         )
         if not cles:
             return 0, []
-        par_cle = {o.pk: o for o in self.requete().filter(pk__in=[pk for pk, _n in cles])}
+        par_cle = {o.pk: o for o in requete.filter(pk__in=[pk for pk, _n in cles]).order_by()}
         objets = [par_cle[pk] for pk, _n in cles if pk in par_cle]
         return cles[0][1], [Ligne(tuple(texte_cellule(v) for v in self.valeurs(o)), self.lien(o)) for o in objets]
 
