@@ -151,8 +151,9 @@ def test_export_ecrit_par_postgresql_comme_par_python(convention, declarant, age
     Activite.objects.filter(pk=rpe.pk).update(libelle="@SOMME(A1)", numero_equipement="+RPE")
 
     attendu, obtenu, requetes = _deux_chemins(appel)
-    # Une lecture des bornes des hors norme (résumé de la nuit), puis le COPY.
-    assert [sql[:6] for sql in requetes] == ["SELECT", "COPY ("]
+    # Une lecture des bornes des hors norme (résumé de la nuit), une des déclarations hors norme de
+    # l'appel (``export.parmi_l_appel``), puis le COPY.
+    assert [sql[:6] for sql in requetes] == ["SELECT", "SELECT", "COPY ("]
     assert obtenu == attendu
     cellules = _cellules(obtenu)
     assert len(cellules) == 6 + 12 + 40
