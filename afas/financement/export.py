@@ -39,6 +39,7 @@ from afas.models import (
     ParametreFinancement,
 )
 from conventions.models import Organisme
+from portail.socle.csv import DEBUTS_DE_FORMULE, SansFormule
 
 #: L'alias du calcul dans la requête des déclarations : ses colonnes ``montant``, ``par_heure``
 #: (quatre décimales, NULL sans heure réalisée), ``fige``, et ce que l'export montre de
@@ -211,12 +212,66 @@ def colonne(nom: str) -> RawSQL:
     return RawSQL(f"{ALIAS}.{nom}", [], output_field=TextField())  # noqa: S611 (noms fixes)
 
 
+# Les cellules de l'export mises en forme une seule fois par ligne. ``NeutraliserFormule`` écrit
+# son expression trois fois (le texte, son premier caractère, le texte préfixé) : pour un libellé
+# de choix ou un montant mis en forme, PostgreSQL les calculait trois fois par cellule (le
+# cinquième du ``COPY`` d'un appel de 6 000 déclarations). Ici, seul ce qui vient tel quel de la
+# base (une valeur hors des choix) est neutralisé ; le reste ne commence jamais par un début de
+# formule, ou seulement par « - » pour un nombre négatif.
+_DEBUTS_SQL = ", ".join(f"chr({ord(c)})" for c in DEBUTS_DE_FORMULE)
+_APOSTROPHE = "''''"  # une apostrophe, en littéral SQL
+
+
+class _TexteSansFormule(SansFormule, RawSQL):
+    """Un texte SQL déjà neutralisé (``portail.socle.csv.SansFormule``), NULL pour une cellule vide
+    (jamais un texte vide) : ``NeutraliserFormule`` l'écrit tel quel."""
+
+    jamais_vide = True
+
+
+def _neutralise(sql: str) -> str:
+    """Le texte ``sql`` (une colonne) comme ``cellule_csv`` l'écrit : préfixé d'une apostrophe
+    s'il commence par un début de formule, NULL s'il est vide."""
+    return f"NULLIF(CASE WHEN left({sql}, 1) IN ({_DEBUTS_SQL}) THEN {_APOSTROPHE} || {sql} ELSE {sql} END, '')"
+
+
+def _libelle_sql(colonne_sql: str, choix: list[tuple[str, str]]) -> RawSQL:
+    """Le libellé du choix de ``colonne_sql`` (``get_<champ>_display`` écrit par ``cellule_csv``) :
+    le libellé, ou la valeur elle-même hors des choix, neutralisée. Les libellés sont des textes
+    du code, vérifiés ici : aucun n'est vide ni ne commence par un début de formule."""
+    paires = [(valeur, str(etiquette)) for valeur, etiquette in choix]
+    if any(not etiquette or etiquette.startswith(DEBUTS_DE_FORMULE) for _valeur, etiquette in paires):
+        raise ValueError("un libellé de choix vide ou qui commence par un début de formule")
+    cas = " ".join("WHEN %s THEN %s" for _ in paires)
+    params = [texte for paire in paires for texte in paire]
+    sql = f"CASE {colonne_sql} {cas} ELSE {_neutralise(f'({colonne_sql})::text')} END"
+    return _TexteSansFormule(sql, params, output_field=TextField())
+
+
 def libelle(nom: str, choix: list[tuple[str, str]]) -> RawSQL:
-    """Le libellé du choix d'une colonne du calcul (``get_<champ>_display``) : le libellé, ou la
-    valeur elle-même hors des choix (``portail.socle.csv.LibelleChoix``, pour une colonne jointe)."""
-    cas = " ".join("WHEN %s THEN %s" for _ in choix)
-    params = [texte for valeur, etiquette in choix for texte in (valeur, str(etiquette))]
-    return RawSQL(f"CASE {ALIAS}.{nom} {cas} ELSE {ALIAS}.{nom} END", params, output_field=TextField())  # noqa: S611
+    """La cellule du libellé du choix d'une colonne du calcul joint (``ALIAS``)."""
+    return _libelle_sql(f"{ALIAS}.{nom}", choix)
+
+
+def libelle_declaration(champ: str, choix: list[tuple[str, str]]) -> RawSQL:
+    """La cellule du libellé du choix d'un champ de la déclaration (la table de la requête)."""
+    table, colonne_bd = Declaration._meta.db_table, Declaration._meta.get_field(champ).column
+    return _libelle_sql(f'"{table}"."{colonne_bd}"', choix)
+
+
+def nombre(nom: str) -> RawSQL:
+    """La cellule d'un nombre du calcul joint à deux décimales, virgule décimale (``calcul.nombre_fr``
+    sans espace des milliers), un négatif préfixé d'une apostrophe (``cellule_csv``), vide pour
+    NULL. ``round(…, 2)`` n'écrit jamais « -0.00 » : le texte commence par « - » si et seulement
+    si le nombre arrondi est négatif."""
+    arrondi = f"round({ALIAS}.{nom}, 2)"
+    sql = f"CASE WHEN {arrondi} < 0 THEN {_APOSTROPHE} ELSE '' END || replace({arrondi}::text, '.', ',')"
+    return _TexteSansFormule(sql, [], output_field=TextField())
+
+
+def oui_non(nom: str) -> RawSQL:
+    """« Oui » / « Non » d'une colonne booléenne du calcul joint (jamais NULL)."""
+    return _TexteSansFormule(f"CASE WHEN {ALIAS}.{nom} THEN 'Oui' ELSE 'Non' END", [], output_field=TextField())
 
 
 def parmi_l_appel(montants: QuerySet[MontantEstime], appel: AppelDeclaration) -> QuerySet[MontantEstime]:
