@@ -154,18 +154,18 @@ class Utilisateur(AbstractBaseUser, PermissionsMixin, Datee):
             # un an (13 700 sur 50 000) comptés et les premiers lus dans l'ordre de la référence
             # d'activité, sans lire la table ; les comptes jamais activés (4 800) de même. Sans
             # eux, chaque affichage relisait les 50 000 comptes, deux fois (ticket 11).
+            # Les colonnes filtrées en fin de clé plutôt qu'en INCLUDE (que SQLite refuse d'un
+            # avertissement) : même lecture dans l'index seul.
             models.Index(
                 F("convention"),
                 reference_activite(),
-                *(F(champ) for champ in DEPARTAGE),
+                *(F(c) for c in (*DEPARTAGE, "date_ouverture", "date_cloture", "last_login", "cree_le", "reouvert_le")),
                 name="utilisateur_conv_inactivite",
-                include=["date_ouverture", "date_cloture", "last_login", "cree_le", "reouvert_le"],
                 condition=Q(is_active=True),
             ),
             models.Index(
-                fields=["convention", "cree_le", "id"],
+                fields=["convention", "cree_le", "id", "date_cloture"],
                 name="utilisateur_conv_jamais_active",
-                include=["date_cloture"],
                 condition=Q(last_login__isnull=True),
             ),
         ]
@@ -302,12 +302,11 @@ class Appartenance(Datee):
         constraints = [contrainte_periode("appartenance_periode_valide")]
         # « Appartenances qui se terminent dans les 30 jours » : une plage de dates de clôture,
         # puis le groupe et le compte lus dans l'index (7 600 appartenances du pays pour 30 jours,
-        # sans aller à la table).
+        # sans aller à la table ; en fin de clé plutôt qu'en INCLUDE, que SQLite refuse).
         indexes = [
             models.Index(
-                fields=["date_cloture", "groupe"],
+                fields=["date_cloture", "groupe", "date_ouverture", "utilisateur", "id"],
                 name="appartenance_cloture_groupe",
-                include=["date_ouverture", "utilisateur", "id"],
             )
         ]
 
