@@ -180,7 +180,7 @@ def _plan(requete_ou_sql, params=None) -> dict:
 
 
 def test_tableaux_de_bord_comptent_dans_leurs_index(grande_commune):
-    """Comptes sans connexion depuis un an et jamais activés : leurs clés et leur nombre lus dans
+    """Comptes sans connexion depuis un an et jamais activés : leurs lignes et leur nombre lus dans
     les index partiels (``utilisateur_conv_inactivite``, ``utilisateur_conv_jamais_active``), sans
     toucher la table (avant : les 20 000 comptes de la grande commune relus par l'index de la
     convention, pour chaque tableau). Échéances : les appartenances lues dans l'index couvrant
@@ -202,9 +202,19 @@ def test_tableaux_de_bord_comptent_dans_leurs_index(grande_commune):
         ("inactifs", "utilisateur_conv_inactivite"),
         ("jamais-actives", "utilisateur_conv_jamais_active"),
     ):
-        lectures = [n for n in _noeuds(_plan(cles(slug))) if n.get("Relation Name") == "habilitations_utilisateur"]
-        assert [(n["Node Type"], n.get("Index Name")) for n in lectures] == [("Index Only Scan", index)], slug
-        assert lectures[0]["Actual Rows"] > 0, slug
+        # La section en une requête (``Tableau.ordre_indexe``) : le nombre dans l'index seul, les
+        # onze premières lignes dans l'ordre de l'index, sans tri.
+        with CaptureQueriesContext(connection) as requetes:
+            section = tableaux.TABLEAUX[slug](perimetre).section()
+        assert section.nombre > tableaux.APERCU, slug
+        (requete,) = requetes.captured_queries
+        noeuds = _noeuds(_plan(requete["sql"], []))
+        lectures = [n for n in noeuds if n.get("Relation Name") == "habilitations_utilisateur"]
+        assert sorted((n["Node Type"], n.get("Index Name")) for n in lectures) == [
+            ("Index Only Scan", index),
+            ("Index Scan", index),
+        ], slug
+        assert not [n for n in noeuds if n["Node Type"] == "Sort"], slug
     noeuds = _noeuds(_plan(cles("echeances")))
     assert {n.get("Index Name") for n in noeuds if n.get("Relation Name") == "habilitations_appartenance"} == {
         "appartenance_cloture_groupe"
