@@ -406,9 +406,27 @@ def utilisateurs_du_perimetre(p: Perimetre) -> QuerySet[Utilisateur]:
         # n'est jamais vide), et non cherchés pour chacun des milliers de comptes du sous-arbre.
         administrateurs = Mandat.objects.filter(convention=p.convention).values("administrateur_id")
         return comptes.filter(Exists(membres)).exclude(pk__in=administrateurs)
-    if getattr(p.convention, ADMINISTRATEURS_D_AILLEURS, True):
+    if not _comptes_de_la_convention_seule(p):
         return Utilisateur.objects.filter(Q(convention=p.convention) | Exists(_administrateurs(p.convention)))
     return comptes
+
+
+def _comptes_de_la_convention_seule(p: Perimetre) -> bool:
+    """Les comptes du périmètre sont exactement ceux créés sous la convention : pas un
+    responsable, et tous les administrateurs de la convention sont des siens (lu par
+    ``conventions_pour_perimetre`` ; inconnu : non)."""
+    return not p.responsable and not getattr(p.convention, ADMINISTRATEURS_D_AILLEURS, True)
+
+
+def q_utilisateur_du_perimetre(p: Perimetre, champ: str = "utilisateur") -> Q:
+    """La condition « ``champ`` est un compte du périmètre » (``utilisateurs_du_perimetre``).
+    Dans le cas ordinaire (``_comptes_de_la_convention_seule``), posée sur la jointure du compte :
+    PostgreSQL lit chaque compte une fois, au lieu d'une fois pour la jointure et une fois pour
+    la sous-requête (1 854 appartenances des échéances d'une grande commune : 3 ms) ; sinon la
+    sous-requête entière."""
+    if _comptes_de_la_convention_seule(p):
+        return Q(**{f"{champ}__convention": p.convention})
+    return Q(**{f"{champ}__in": utilisateurs_du_perimetre(p)})
 
 
 def q_membre_du_perimetre(p: Perimetre, champ: str = "utilisateur") -> Q:
@@ -428,7 +446,7 @@ def q_membre_du_perimetre(p: Perimetre, champ: str = "utilisateur") -> Q:
     if p.responsable:
         administrateurs = Mandat.objects.filter(convention=convention).values("administrateur_id")
         return condition & ~Q(**{f"{champ}_id__in": administrateurs})
-    if getattr(convention, ADMINISTRATEURS_D_AILLEURS, True):
+    if not _comptes_de_la_convention_seule(p):
         mandats = Mandat.objects.filter(convention=convention, administrateur=OuterRef(f"{champ}_id"))
         return condition | Q(Exists(mandats))
     return condition

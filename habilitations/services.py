@@ -19,7 +19,6 @@ from django.contrib.sessions.models import Session
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from conventions import services as conventions_services
@@ -35,6 +34,7 @@ from habilitations.models import (
     GroupeProfil,
     SessionUtilisateur,
     Utilisateur,
+    reference_activite,
 )
 from habilitations.provisoire import provisoire_empreinte
 from portail.models import EvenementAudit
@@ -1145,14 +1145,6 @@ def echeances_notifier(*, jour: datetime.date | None = None) -> int:
             Appartenance.objects.filter(pk=appartenance.pk).update(fin_notifiee_pour=echeance)
             nombre += 1
     return nombre
-
-
-def reference_activite() -> Greatest:
-    """Le point de départ du délai d'inactivité d'un compte : sa dernière connexion, ou sa
-    création s'il ne s'est jamais connecté, ou sa dernière réouverture si elle est plus récente
-    (rouvrir un compte suspendu relance le délai). Une seule écriture de la règle : la tâche
-    quotidienne et le tableau de bord « comptes sans connexion » l'annotent tous deux."""
-    return Greatest(Coalesce("last_login", "cree_le"), Coalesce("reouvert_le", "cree_le"))
 
 
 def inactivite_traiter(*, maintenant: datetime.datetime | None = None) -> tuple[int, int]:

@@ -96,6 +96,9 @@ class EvenementAudit(models.Model):
             # Le journal d'une convention dans son ordre (date, puis clé) : la page 1 000 lit ses
             # clés dans l'index seul (``listes.paginer(par_cles=True)``).
             models.Index(fields=["convention", "-cree_le", "-id"], name="audit_convention_ordre"),
+            # Les actes présents dans le journal d'une convention (le choix du filtre « Acte ») :
+            # une descente d'index par acte (``journal.actes_presents``).
+            models.Index(fields=["convention", "action"], name="audit_convention_action"),
         ]
 
     def __str__(self) -> str:

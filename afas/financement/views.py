@@ -9,8 +9,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, TextField
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -28,7 +27,7 @@ from afas.models import (
     StatistiqueReference,
 )
 from habilitations import perms as perms_habilitations
-from portail.socle.csv import LibelleChoix, LignesSQL, OuiNon, reponse_csv
+from portail.socle.csv import LignesSQL, OuiNon, reponse_csv
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
@@ -551,10 +550,13 @@ def lignes_export(appel) -> LignesSQL:
         yield from _lignes_export(paquet, ids_hors_norme)
 
     def colonnes():
-        # Lu à l'envoi : les bornes des hors norme (résumé de la nuit) sont écrites dans la requête.
-        # Les colonnes du calcul joint sont lues par des textes SQL fixes (d'où les « noqa: S611 »).
-        hors_norme = _hors_norme(appel)[0]
-        a = export.ALIAS
+        # Lu à l'envoi : les déclarations hors norme de l'appel (une vingtaine, d'après les bornes
+        # du résumé de la nuit), lues à part en partant des déclarations de l'appel
+        # (``export.parmi_l_appel``), puis écrites dans la requête ; en sous-requête, PostgreSQL
+        # en calculait l'ensemble en parcourant toutes les déclarations du pays.
+        # Les colonnes du calcul joint sont lues et mises en forme par des textes SQL fixes
+        # (``export.colonne``, ``libelle``, ``nombre``…), une seule fois par cellule.
+        hors_norme = list(export.parmi_l_appel(_hors_norme(appel)[0], appel).values_list("declaration_id", flat=True))
         return [
             export.colonne("raison_sociale"),
             export.colonne("libelle"),
@@ -562,12 +564,12 @@ def lignes_export(appel) -> LignesSQL:
             export.libelle("type_activite", TypeActivite.choices),
             export.libelle("nature", NatureActivite.choices),
             "exercice",
-            LibelleChoix("type_declaration", TypeDeclaration.choices),
-            LibelleChoix("etat", EtatDeclaration.choices),
-            RawSQL(f"replace(round({a}.montant, 2)::text, '.', ',')", [], output_field=TextField()),  # noqa: S611
-            RawSQL(f"CASE WHEN {a}.fige THEN 'Oui' ELSE 'Non' END", [], output_field=TextField()),  # noqa: S611
-            RawSQL(f"replace(round({a}.par_heure, 2)::text, '.', ',')", [], output_field=TextField()),  # noqa: S611
-            OuiNon(Q(Exists(hors_norme.filter(declaration_id=OuterRef("pk"))))),
+            export.libelle_declaration("type_declaration", TypeDeclaration.choices),
+            export.libelle_declaration("etat", EtatDeclaration.choices),
+            export.nombre("montant"),
+            export.oui_non("fige"),
+            export.nombre("par_heure"),
+            OuiNon(Q(pk__in=hors_norme)),
         ]
 
     return LignesSQL(export.avec_montants(declarations, appel), colonnes, repli=repli)

@@ -257,6 +257,33 @@ class TestFiltres:
         page = texte(client.get(journal_url(convention), {"acte": "convention_valider"}))
         assert "Sélectionnez un choix valide" in page
 
+    def test_les_actes_presents_sont_ceux_du_distinct_de_la_convention(self, convention, convention_autre_partenaire):
+        """``actes_presents`` saute d'acte en acte dans l'index (requête récursive) : mêmes actes
+        qu'un DISTINCT sur la convention, actes inconnus du catalogue compris, rien d'une autre
+        convention ni des actes sans convention ; aucun pour un journal vide."""
+        EvenementAudit.objects.filter(convention=convention).delete()
+        assert lecture.actes_presents(Perimetre(convention, administrateur=True)) == []
+        for action in ("groupe_creer", "groupe_creer", "acte_inconnu_du_catalogue", "a", "zz_dernier", "connexion"):
+            EvenementAudit.objects.create(convention=convention, action=action)
+        EvenementAudit.objects.create(convention=convention_autre_partenaire, action="convention_valider")
+        EvenementAudit.objects.create(convention=None, action="b_sans_convention")
+        attendus = set(
+            EvenementAudit.objects.filter(convention=convention).order_by().values_list("action", flat=True).distinct()
+        )
+        choix = lecture.actes_presents(Perimetre(convention, administrateur=True))
+        assert (
+            {code for code, _libelle in choix}
+            == attendus
+            == {
+                "groupe_creer",
+                "acte_inconnu_du_catalogue",
+                "a",
+                "zz_dernier",
+                "connexion",
+            }
+        )
+        assert [libelle for _code, libelle in choix] == sorted(lecture.libelle_acte(code) for code in attendus)
+
     def test_par_periode_en_heure_de_paris(self, client, convention, admin_connecte):
         EvenementAudit.objects.filter(convention=convention).delete()
         for libelle, moment in (

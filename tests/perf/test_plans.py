@@ -196,3 +196,84 @@ def test_membres_du_grand_groupe_temoin_l_ancienne_page_triait_tout(client, gran
     monkeypatch.setattr(vues_groupes, "PaginateurParLeBoutLePlusProche", PaginateurParCles)
     defauts = _plans_de_la_page(client, grande_commune, "grand groupe, membres p. 1 000", tris_de_plus_de_mille_lignes)
     assert any(d.startswith("tri de ") for d in defauts), defauts
+
+
+# --- « Mes tableaux de bord » et journal d'une grande convention (session 5) --------------------
+
+
+def _noeuds(plan: dict) -> list[dict]:
+    return [plan, *(n for sous in plan.get("Plans", []) for n in _noeuds(sous))]
+
+
+def _plan(requete_ou_sql, params=None) -> dict:
+    if params is None:
+        requete_ou_sql, params = requete_ou_sql.query.sql_with_params()
+    with connection.cursor() as curseur:
+        curseur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + requete_ou_sql, params)
+        plan = curseur.fetchone()[0]
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+
+
+def test_tableaux_de_bord_comptent_dans_leurs_index(grande_commune):
+    """Comptes sans connexion depuis un an et jamais activés : leurs lignes et leur nombre lus dans
+    les index partiels (``utilisateur_conv_inactivite``, ``utilisateur_conv_jamais_active``), sans
+    toucher la table (avant : les 20 000 comptes de la grande commune relus par l'index de la
+    convention, pour chaque tableau). Échéances : les appartenances lues dans l'index couvrant
+    (``appartenance_cloture_groupe``) et chaque compte une seule fois (avant : deux fois, jointure
+    puis sous-requête). Sans ces index (schéma d'avant), ce test échoue."""
+    from django.db.models import Count, Window
+
+    from conventions.models import Convention
+    from habilitations import perms
+
+    convention = perms.conventions_pour_perimetre(Convention.objects).get(pk=grande_commune["personas"]["convention"])
+    perimetre = perms.Perimetre(convention, administrateur=True)
+
+    def cles(slug: str):
+        requete = tableaux.TABLEAUX[slug](perimetre).requete()
+        return requete.annotate(n=Window(Count("*"))).values_list("pk", "n")[: tableaux.APERCU + 1]
+
+    for slug, index in (
+        ("inactifs", "utilisateur_conv_inactivite"),
+        ("jamais-actives", "utilisateur_conv_jamais_active"),
+    ):
+        # La section en une requête (``Tableau.ordre_indexe``) : le nombre dans l'index seul, les
+        # onze premières lignes dans l'ordre de l'index, sans tri.
+        with CaptureQueriesContext(connection) as requetes:
+            section = tableaux.TABLEAUX[slug](perimetre).section()
+        assert section.nombre > tableaux.APERCU, slug
+        (requete,) = requetes.captured_queries
+        noeuds = _noeuds(_plan(requete["sql"], []))
+        lectures = [n for n in noeuds if n.get("Relation Name") == "habilitations_utilisateur"]
+        assert sorted((n["Node Type"], n.get("Index Name")) for n in lectures) == [
+            ("Index Only Scan", index),
+            ("Index Scan", index),
+        ], slug
+        assert not [n for n in noeuds if n["Node Type"] == "Sort"], slug
+    noeuds = _noeuds(_plan(cles("echeances")))
+    assert {n.get("Index Name") for n in noeuds if n.get("Relation Name") == "habilitations_appartenance"} == {
+        "appartenance_cloture_groupe"
+    }
+    assert len([n for n in noeuds if n.get("Relation Name") == "habilitations_utilisateur"]) == 1
+
+
+def test_actes_du_journal_lus_par_sauts_dans_l_index(grande_commune):
+    """Le choix « Acte » du journal : une descente de l'index (convention, acte) par acte, pas les
+    20 000 lignes du journal de la grande commune (un DISTINCT les lisait toutes, à chaque page)."""
+    from conventions.models import Convention
+    from habilitations import perms
+    from habilitations.administration.journal import journal as lecture
+    from portail.models import EvenementAudit
+
+    convention = Convention.objects.get(pk=grande_commune["personas"]["convention"])
+    actes = lecture.actes_presents(perms.Perimetre(convention, administrateur=True))
+    assert len(actes) >= 2
+    lignes_du_journal = EvenementAudit.objects.filter(convention=convention).count()
+    assert lignes_du_journal >= 10_000
+    plan = _plan(lecture._SQL_ACTES, {"convention": convention.pk})
+    lues = sum(
+        n["Actual Rows"] * n.get("Actual Loops", 1)
+        for n in _noeuds(plan)
+        if n.get("Relation Name") == "portail_evenementaudit"
+    )
+    assert lues <= 2 * (len(actes) + 1), f"{lues} lignes du journal lues pour {len(actes)} actes"

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Expression, F, QuerySet, TextField
 from django.utils import timezone
 
@@ -262,15 +263,28 @@ def evenements(perimetre: perms.Perimetre) -> QuerySet[EvenementAudit]:
     )
 
 
+# Les actes distincts du journal d'une convention, lus par sauts dans l'index (convention, acte) :
+# le plus petit acte, puis le plus petit au-delà, etc. ; une descente d'index par acte (une
+# dizaine). Un DISTINCT lisait les 50 000 lignes du journal d'une grande commune (10 à 30 ms à
+# chaque page du journal, la première comme la millième) ; PostgreSQL 15 ne saute pas de lui-même
+# d'une valeur à la suivante dans un index. Texte fixe, valeurs en paramètres.
+_SQL_ACTES = f"""
+WITH RECURSIVE actes(action) AS (
+    SELECT MIN(action) FROM {EvenementAudit._meta.db_table} WHERE convention_id = %(convention)s
+    UNION ALL
+    SELECT (SELECT MIN(e.action) FROM {EvenementAudit._meta.db_table} e WHERE e.convention_id = %(convention)s AND e.action > actes.action)
+    FROM actes WHERE actes.action IS NOT NULL
+)
+SELECT action FROM actes WHERE action IS NOT NULL
+"""  # noqa: S608
+
+
 def actes_presents(perimetre: perms.Perimetre) -> list[tuple[str, str]]:
     """Les actes qui figurent dans le journal de la convention (le choix du filtre « Acte »),
-    par ordre alphabétique de libellé."""
-    actions = (
-        EvenementAudit.objects.filter(convention=perimetre.convention)
-        .order_by()
-        .values_list("action", flat=True)
-        .distinct()
-    )
+    par ordre alphabétique de libellé. Une requête (``_SQL_ACTES``)."""
+    with connection.cursor() as curseur:
+        curseur.execute(_SQL_ACTES, {"convention": perimetre.convention.pk})
+        actions = [action for (action,) in curseur.fetchall()]
     return sorted(((a, libelle_acte(a)) for a in actions), key=lambda choix: choix[1])
 
 

@@ -145,17 +145,24 @@ def test_export_ecrit_par_postgresql_comme_par_python(convention, declarant, age
             participations=f"{tirage.uniform(0, 30000):.2f}",
             ressortissants=f"{tirage.uniform(50, 100):.2f}",
         )
-    # Des noms hostiles : formules, guillemets, « ; », sauts de ligne, tiret en tête.
+    # Un montant négatif (charges négatives, à la fonction) : « - » en tête, neutralisé.
+    creer_declaration(activite("NEG", type_activite=TypeActivite.LAEP), appel=appel, lignes=[LIGNE], charges="-5000")
+    # Des noms hostiles : formules, guillemets, « ; », sauts de ligne, tiret en tête ; une nature
+    # hors des choix (écrite telle quelle, neutralisée).
+    Activite.objects.filter(pk=inconnue.pk).update(nature="-HORS")
     Organisme.objects.filter(pk=organisme.pk).update(raison_sociale='=HYPERLINK("x");"a"')
     Activite.objects.filter(pk=multiple.pk).update(libelle="ALSH\nsur deux lignes ; -moins")
     Activite.objects.filter(pk=rpe.pk).update(libelle="@SOMME(A1)", numero_equipement="+RPE")
 
     attendu, obtenu, requetes = _deux_chemins(appel)
-    # Une lecture des bornes des hors norme (résumé de la nuit), puis le COPY.
-    assert [sql[:6] for sql in requetes] == ["SELECT", "COPY ("]
+    # Une lecture des bornes des hors norme (résumé de la nuit), une des déclarations hors norme de
+    # l'appel (``export.parmi_l_appel``), puis le COPY.
+    assert [sql[:6] for sql in requetes] == ["SELECT", "SELECT", "COPY ("]
     assert obtenu == attendu
     cellules = _cellules(obtenu)
-    assert len(cellules) == 6 + 12 + 40
+    assert len(cellules) == 6 + 12 + 40 + 1
+    assert cellules["NEG"][8].startswith("'-") and cellules["NEG"][10].startswith("'-")
+    assert cellules["INCONNUE"][4] == "'-HORS"
     # Les figés gardent 12 420,00 € malgré le paramètre de la Caf posé depuis ; l'économe est hors norme.
     assert cellules["PAIR0"][8:] == ["12420,00", "Oui", "1,24", "Non"]
     assert cellules["ECONOME"][8:] == ["2700,00", "Oui", "0,27", "Oui"]
