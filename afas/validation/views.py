@@ -18,7 +18,7 @@ from afas.validation.filtres import ValidationFiltre
 from afas.validation.forms import RefusForm, ValidationForm
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import PaginateurParTableauDeCles, paginer, trier
+from portail.socle.listes import PaginateurParTableauDeClesDepuisLeBout, paginer, trier
 from portail.socle.navigation import fil_ariane
 
 # Par les copies de l'habilitation que porte la demande (``ValidationApprobateur.champs_copies``) :
@@ -56,7 +56,9 @@ def validations(request):
     # Par clés : les 25 clés de la page viennent de l'index (caf, décision, date, clé) seul, puis
     # les lignes jointes ; la page 1 000 des validées ne trie plus 25 000 lignes jointes.
     page = paginer(
-        request, trier(request, filtre.qs, TRI_VALIDATIONS, ("demandee_le",)), paginateur=PaginateurParTableauDeCles
+        request,
+        trier(request, filtre.qs, TRI_VALIDATIONS, ("demandee_le",)),
+        paginateur=PaginateurParTableauDeClesDepuisLeBout,
     )
     return render(
         request,

@@ -102,6 +102,13 @@ class PaginateurParLeBoutLePlusProche(PaginateurParCles):
         return self._get_page(self._parmi(cles), number, self)
 
 
+class PaginateurParTableauDeClesDepuisLeBout(PaginateurParLeBoutLePlusProche, PaginateurParTableauDeCles):
+    """Les deux : clés de la page lues depuis le bout le plus proche, passées en tableau. Pour la
+    file des approbateurs triée par utilisateur ou par activité (tri par une table jointe, qu'aucun
+    index ne couvre) : la dernière page ne garde que ses quelques lignes les plus « grandes »
+    (tri borné, « top-N ») au lieu de trier les 24 000 validées de la Caf pour sauter les premières."""
+
+
 class PaginateurCompteAvecLaPage(PaginateurParCles):
     """Le nombre de lignes et les clés de la page en une seule lecture de la liste : chaque ligne
     numérotée dans l'ordre de la liste (``ROW_NUMBER() OVER (ORDER BY …)``) et comptée

@@ -30,7 +30,7 @@ from habilitations.administration.tableaux_de_bord import tableaux
 from habilitations.models import Utilisateur
 from portail import generation
 from portail.generation import Echelle, EchelleAfas, GrandeCommune
-from portail.socle.listes import PaginateurParCles
+from portail.socle.listes import PaginateurParCles, PaginateurParTableauDeCles
 from tests.conftest import connecter_verifie
 from tests.perf.test_plans import defauts_du_plan
 
@@ -294,6 +294,9 @@ def test_validees_triees_a_travers_l_habilitation_lisent_toutes_les_habilitation
             "utilisateur": ("habilitation__utilisateur__nom", "habilitation__utilisateur__prenom"),
         },
     )
+    # Et la page d'alors : clés lues depuis le début (la dernière page, lue depuis la fin, trie
+    # moins mais joint toujours toutes les validées : ce n'est pas ce que ce témoin montre).
+    monkeypatch.setattr(views, "PaginateurParTableauDeClesDepuisLeBout", PaginateurParTableauDeCles)
     defauts = _requete_de_page_triee(client, grande_commune, nom_page)
     assert any("lecture séquentielle de afas_habilitationafas" in d for d in defauts), defauts
 
@@ -303,7 +306,7 @@ def test_validees_page_1000_en_semi_jointure_lit_toute_la_table(client, grande_c
     neuvième relation, au-delà de ``join_collapse_limit`` : PostgreSQL joint toutes les validées
     de la Caf et lit toute la table des habilitations. Le filtre le voit (sinon le test ci-dessus
     ne prouverait rien)."""
-    monkeypatch.setattr(views, "PaginateurParTableauDeCles", PaginateurParCles)
+    monkeypatch.setattr(views, "PaginateurParTableauDeClesDepuisLeBout", PaginateurParCles)
     defauts = _requete_de_page_des_validees(client, grande_commune)
     assert any("lecture séquentielle" in d for d in defauts), defauts
 
