@@ -44,11 +44,17 @@ class PaginateurParCles(Paginator):
 
     def page(self, number):
         number = self.validate_number(number)
+        bas, haut = self._bornes(number)
+        return self._get_page(self._parmi(self.object_list.values("pk")[bas:haut]), number, self)
+
+    def _bornes(self, number: int) -> tuple[int, int]:
+        """Rangs de la première ligne de la page et de la ligne qui suit sa dernière (orphelins
+        compris), comme ``Paginator.page``."""
         bas = (number - 1) * self.per_page
         haut = bas + self.per_page
         if haut + self.orphans >= self.count:
             haut = self.count
-        return self._get_page(self._parmi(self.object_list.values("pk")[bas:haut]), number, self)
+        return bas, haut
 
     def _parmi(self, cles: QuerySet) -> QuerySet:
         return self.object_list.filter(pk__in=cles)
@@ -91,10 +97,7 @@ class PaginateurParLeBoutLePlusProche(PaginateurParCles):
 
     def page(self, number):
         number = self.validate_number(number)
-        bas = (number - 1) * self.per_page
-        haut = bas + self.per_page
-        if haut + self.orphans >= self.count:
-            haut = self.count
+        bas, haut = self._bornes(number)
         if bas <= self.count - haut:
             cles = self.object_list.values("pk")[bas:haut]
         else:

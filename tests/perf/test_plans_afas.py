@@ -87,22 +87,29 @@ def _tables(plan: dict) -> int:
     return int("Relation Name" in plan) + sum(_tables(p) for p in plan.get("Plans", []))
 
 
-def _plans(client, resume: dict, nom_page: str) -> tuple[list[str], list[tuple[int, str]]]:
-    """(défauts des plans, [(tables lues, requête)]) des SELECT de la page."""
+def _requetes_de_la_page(client, resume: dict, nom_page: str) -> list[str]:
+    """Les SELECT d'une page du banc, vue par sa persona (ni verrou ``FOR UPDATE``)."""
     personas = resume["personas"]
     (page,) = [p for p in pages(personas) if p.nom == nom_page]
     connecter_verifie(client, Utilisateur.objects.get(identifiant=personas["comptes"][page.persona]["identifiant"]))
     client.get("/")
     with CaptureQueriesContext(connection) as requetes:
         assert client.get(page.chemin).status_code == 200
+    return [
+        r["sql"]
+        for r in requetes.captured_queries
+        if r["sql"].lstrip().upper().startswith("SELECT") and "FOR UPDATE" not in r["sql"].upper()
+    ]
+
+
+def _plans(client, resume: dict, nom_page: str) -> tuple[list[str], list[tuple[int, str]]]:
+    """(défauts des plans, [(tables lues, requête)]) des SELECT de la page."""
+    requetes = _requetes_de_la_page(client, resume, nom_page)
     defauts, tailles = [], []
     with connection.cursor() as curseur:
         curseur.execute("SELECT relname, reltuples FROM pg_class WHERE relkind = 'r'")
         lignes_par_table = dict(curseur.fetchall())
-        for requete in requetes.captured_queries:
-            sql = requete["sql"]
-            if not sql.lstrip().upper().startswith("SELECT") or "FOR UPDATE" in sql.upper():
-                continue
+        for sql in requetes:
             curseur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
             plan = curseur.fetchone()[0]
             plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
@@ -459,16 +466,6 @@ def test_conventions_consultables_par_tableau_de_cles(grande_commune):
 # libellé des activités parcourait les 80 000 activités du pays ; le financement d'un appel lisait
 # le montant de chacune de ses 6 000 déclarations. Formes de plans vérifiées ici (le jeu de test
 # est petit : lectures séquentielles découragées, comme ``_plan_sql``).
-
-
-def _requetes_de_la_page(client, resume: dict, nom_page: str) -> list[str]:
-    personas = resume["personas"]
-    (page,) = [p for p in pages(personas) if p.nom == nom_page]
-    connecter_verifie(client, Utilisateur.objects.get(identifiant=personas["comptes"][page.persona]["identifiant"]))
-    client.get("/")
-    with CaptureQueriesContext(connection) as requetes:
-        assert client.get(page.chemin).status_code == 200
-    return [r["sql"] for r in requetes.captured_queries if r["sql"].lstrip().upper().startswith("SELECT")]
 
 
 def _noeuds(plan: dict) -> list[dict]:
