@@ -375,6 +375,13 @@ def _administrateurs(convention: Convention) -> QuerySet[Mandat]:
     return Mandat.objects.filter(convention=convention, administrateur=OuterRef("pk"))
 
 
+def _cles_des_administrateurs(convention: Convention) -> QuerySet[Mandat]:
+    """Les comptes administrateurs de la convention (une poignée), lus une fois et comparés par
+    hachage (``NOT IN`` ; la clé n'est jamais vide), et non cherchés pour chacun des milliers de
+    comptes du sous-arbre d'un responsable."""
+    return Mandat.objects.filter(convention=convention).values("administrateur_id")
+
+
 # Annotation posée par ``conventions_pour_perimetre`` : la convention a-t-elle un administrateur
 # (mandat passé, en cours ou à venir) dont le compte a été créé sous une autre convention ?
 ADMINISTRATEURS_D_AILLEURS = "administrateurs_d_ailleurs"
@@ -402,10 +409,7 @@ def utilisateurs_du_perimetre(p: Perimetre) -> QuerySet[Utilisateur]:
     if p.responsable:
         # Un administrateur n'est jamais dans la vue d'un responsable.
         membres = Appartenance.objects.filter(utilisateur=OuterRef("pk"), groupe__in=groupes_du_perimetre(p))
-        # Les administrateurs (une poignée) lus une fois et comparés par hachage (NOT IN ; la clé
-        # n'est jamais vide), et non cherchés pour chacun des milliers de comptes du sous-arbre.
-        administrateurs = Mandat.objects.filter(convention=p.convention).values("administrateur_id")
-        return comptes.filter(Exists(membres)).exclude(pk__in=administrateurs)
+        return comptes.filter(Exists(membres)).exclude(pk__in=_cles_des_administrateurs(p.convention))
     if not _comptes_de_la_convention_seule(p):
         return Utilisateur.objects.filter(Q(convention=p.convention) | Exists(_administrateurs(p.convention)))
     return comptes
@@ -444,8 +448,7 @@ def q_membre_du_perimetre(p: Perimetre, champ: str = "utilisateur") -> Q:
     convention = p.convention
     condition = Q(**{f"{champ}__convention": convention})
     if p.responsable:
-        administrateurs = Mandat.objects.filter(convention=convention).values("administrateur_id")
-        return condition & ~Q(**{f"{champ}_id__in": administrateurs})
+        return condition & ~Q(**{f"{champ}_id__in": _cles_des_administrateurs(convention)})
     if not _comptes_de_la_convention_seule(p):
         mandats = Mandat.objects.filter(convention=convention, administrateur=OuterRef(f"{champ}_id"))
         return condition | Q(Exists(mandats))
