@@ -106,10 +106,41 @@ class RequeteCompilee:
         valeurs = list(params)
         for i, (nom, adapter) in places.items():
             valeurs[i] = adapter(arguments[nom])
-        with connexion.cursor() as curseur:
+        with _curseur(connexion) as curseur:
             curseur.execute(sql, valeurs)
             lignes = curseur.fetchall()
         return [tuple(ligne) for ligne in compilateur.results_iter(results=[lignes])]
+
+
+_CURSEUR_PREPARE: list[type] = []
+
+
+def _classe_du_curseur_prepare() -> type:
+    if not _CURSEUR_PREPARE:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        class CurseurPrepare(ServerBindingCursor):
+            def execute(self, query, params=None, *, prepare=None, binary=None):
+                return super().execute(query, params, prepare=True, binary=binary)
+
+        _CURSEUR_PREPARE.append(CurseurPrepare)
+    return _CURSEUR_PREPARE[0]
+
+
+def _curseur(connexion: BaseDatabaseWrapper):
+    """Sous PostgreSQL, un curseur qui lie les valeurs côté serveur et prépare l'instruction : le
+    texte d'une requête compilée ne change pas d'un appel à l'autre, PostgreSQL la planifie une
+    fois par connexion au lieu d'à chaque appel (0,5 ms pour la lecture de la connexion, dix fois
+    son exécution). Les curseurs ordinaires de Django lient côté client et ne préparent rien.
+    Le curseur passe par l'enveloppe de Django : les requêtes restent comptées et journalisées
+    (``execute_wrapper``, ``CaptureQueriesContext``), les erreurs converties de même."""
+    if connexion.vendor != "postgresql" or connexion.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+        return connexion.cursor()
+    connexion.close_if_health_check_failed()
+    connexion.ensure_connection()
+    connexion.validate_thread_sharing()
+    brut = _classe_du_curseur_prepare()(connexion.connection)
+    return connexion.make_debug_cursor(brut) if connexion.queries_logged else connexion.make_cursor(brut)
 
 
 _INSERTIONS: dict[tuple[type[Model], str], tuple[str, tuple[Any, ...]]] = {}
