@@ -95,16 +95,20 @@ def _connexion_complete_ecrire(request, user: Utilisateur) -> bool:
         Utilisateur._meta.get_field("last_login"),
         Utilisateur._meta.get_field("connexion_precedente"),
     )
+    # La ligne de la session elle-même, si elle n'est pas encore écrite (clé neuve de la connexion).
+    session = getattr(request.session, "insertion_a_joindre", lambda _connexion: None)(connexion)
+    session_sql, session_valeurs = (f"session AS ({session[0]}), ", session[1]) if session else ("", [])
     nom = connexion.ops.quote_name
     # Noms de tables et de colonnes pris au modèle et cités ; les valeurs passent en paramètres.
     sql = (
-        f"WITH suivi AS ({suivi_sql} ON CONFLICT ({nom('session_key')}) DO UPDATE "  # noqa: S608
+        f"WITH {session_sql}suivi AS ({suivi_sql} ON CONFLICT ({nom('session_key')}) DO UPDATE "  # noqa: S608
         f"SET {nom('utilisateur_id')} = EXCLUDED.{nom('utilisateur_id')}), "
         f"compte AS (UPDATE {nom(Utilisateur._meta.db_table)} SET {nom(champ_derniere.column)} = %s, "
         f"{nom(champ_precedente.column)} = %s WHERE {nom(Utilisateur._meta.pk.column)} = %s) "
         f"{journal_sql}"
     )
     valeurs = [
+        *session_valeurs,
         *suivi_valeurs,
         champ_derniere.get_db_prep_save(user.last_login, connexion),
         champ_precedente.get_db_prep_save(user.connexion_precedente, connexion),
@@ -113,6 +117,8 @@ def _connexion_complete_ecrire(request, user: Utilisateur) -> bool:
     ]
     with connexion.cursor() as curseur:
         curseur.execute(sql, valeurs)
+    if session:
+        request.session.inseree()
     logger.info("connexion réussie utilisateur=%s adresse=%s", user.pk, adresse_client(request))
     return True
 

@@ -16,10 +16,13 @@ allers-retours vers PostgreSQL par connexion, quand deux suffisent :
 À la connexion, ``cycle_key`` (nouvelle clé contre la fixation de session) écrivait la ligne
 aussitôt (``INSERT`` des données d'avant la connexion), puis la fin de requête la réécrivait
 (``UPDATE``). Ici la nouvelle clé est tirée sans écrire, et la fin de requête fait l'``INSERT``
-seul, avec les données complètes : une instruction de moins par connexion. Une réponse en erreur
-(500) n'enregistre rien et ne pose pas de cookie, comme avant. Une fermeture des sessions du compte
-(clôture, suspension, mot de passe changé) qui tomberait entre la connexion et la fin de sa
-requête ne trouve pas encore la ligne ; la session ouverte ne sert pourtant à rien : chaque requête
+seul, avec les données complètes : une instruction de moins par connexion. Sous PostgreSQL, cet
+``INSERT`` est même joint à l'écriture combinée de la connexion (``insertion_a_joindre``,
+``habilitations.receivers``) et la fin de requête ne fait rien si les données n'ont pas changé
+depuis. Une réponse en erreur (500) ne pose pas de cookie, comme avant : si la ligne a déjà été
+écrite, personne n'en connaît la clé, et elle expire comme les autres. Une fermeture des
+sessions du compte (clôture, suspension, mot de passe changé) qui tomberait entre la connexion
+et la fin de sa requête peut ne pas trouver encore la ligne ; la session ouverte ne sert pourtant à rien : chaque requête
 relit le compte (``IdentifiantBackend.get_user`` refuse un compte clôturé ou suspendu) et Django
 refuse une session dont l'empreinte du mot de passe a changé.
 
@@ -31,10 +34,14 @@ jamais recréée par une requête en vol : ``UpdateError``), expiration, nettoya
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.db import DatabaseError, IntegrityError, connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from portail.socle.requetes import sql_insertion
 
 _ESPACE_DES_CLES = len(VALID_KEY_CHARS) ** 32
 
@@ -67,9 +74,30 @@ class SessionStore(db.SessionStore):
         if ancienne:
             self.delete(ancienne)
 
+    def insertion_a_joindre(self, connexion: BaseDatabaseWrapper) -> tuple[str, list[Any]] | None:
+        """L'``INSERT`` de la session à la clé tirée par ``cycle_key``, pas encore écrite, à joindre
+        à une autre instruction (l'écriture combinée de la connexion : ``WITH … INSERT``), avec
+        les données du moment ; ``None`` s'il n'y a rien à insérer ou dans une transaction ouverte
+        (le chemin de Django s'applique). Une fois l'instruction exécutée, ``inseree`` le dit à la
+        session : la fin de requête ne réécrit la ligne que si les données ont changé depuis."""
+        if not getattr(self, "_a_inserer", False) or connexion.in_atomic_block:
+            return None
+        return sql_insertion(self.create_model_instance(self._get_session(no_load=True)), connexion)
+
+    def inseree(self) -> None:
+        self._a_inserer = False
+        self._donnees_ecrites = self._empreinte()
+
+    def _empreinte(self) -> bytes:
+        # Les données sérialisées (sans la signature) : une liste modifiée sur place se verrait.
+        return self.serializer().dumps(self._get_session(no_load=True))
+
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return self.create()
+        ecrites, self._donnees_ecrites = getattr(self, "_donnees_ecrites", None), None
+        if ecrites is not None and not must_create and self._empreinte() == ecrites:
+            return None  # insérée par l'écriture combinée de la connexion, inchangée depuis
         if getattr(self, "_a_inserer", False):
             # Clé tirée par cycle_key, ligne pas encore écrite : c'est l'INSERT.
             must_create = True

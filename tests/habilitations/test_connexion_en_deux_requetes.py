@@ -1,7 +1,8 @@
-"""La connexion en trois requêtes (ticket 11, 15 connexions par seconde et par cœur) : une lecture
-compilée d'avance (échecs d'axes, compte, double authentification), une écriture combinée
-(session suivie, dernière connexion, journal), la session. Ce qui est vérifié ici : les mêmes
-réponses et les mêmes lignes que le chemin de l'ORM qu'elles remplacent."""
+"""La connexion en deux requêtes sous PostgreSQL (ticket 11, 15 connexions par seconde et par
+cœur) : une lecture compilée d'avance et préparée (échecs d'axes, compte, double
+authentification), une écriture combinée (la session, la session suivie, la dernière connexion,
+le journal). Ce qui est vérifié ici : les mêmes réponses et les mêmes lignes que le chemin de
+l'ORM qu'elles remplacent."""
 
 import datetime
 
@@ -19,7 +20,7 @@ from habilitations import perms, receivers
 from habilitations.models import SessionUtilisateur, Utilisateur
 from portail.models import EvenementAudit
 from portail.socle.dates import aujourdhui
-from portail.socle.sessions import cle_aleatoire
+from portail.socle.sessions import SessionStore, cle_aleatoire
 from tests import factories
 
 URL = reverse("habilitations:connexion")
@@ -166,3 +167,38 @@ def test_les_cles_de_session_sont_tirees_uniformement():
         for c in cles:
             frequences[c[position]] += 1
         assert min(frequences.values()) > 40 and max(frequences.values()) < 140, frequences  # attendu : 83
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="l'écriture combinée est propre à PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_la_session_jointe_a_l_ecriture_combinee_n_est_reecrite_que_si_elle_change(django_assert_num_queries):
+    """La ligne de la session part avec l'écriture combinée de la connexion : la fin de requête
+    ne la réécrit pas si rien n'a changé depuis, et la réécrit (UPDATE) si quelque chose a changé,
+    même une liste modifiée sur place."""
+    inchangee, modifiee = SessionStore(), SessionStore()
+    for session in (inchangee, modifiee):
+        session["liste"] = [1]
+        session.cycle_key()
+        sql, valeurs = session.insertion_a_joindre(connection)
+        with connection.cursor() as curseur:
+            curseur.execute(sql, valeurs)
+        session.inseree()
+        assert session.insertion_a_joindre(connection) is None  # déjà écrite
+    with django_assert_num_queries(0):
+        inchangee.save()
+    modifiee["liste"].append(2)
+    with django_assert_num_queries(1):
+        modifiee.save()
+    assert SessionStore(inchangee.session_key).load() == {"liste": [1]}
+    assert SessionStore(modifiee.session_key).load() == {"liste": [1, 2]}
+
+
+def test_dans_une_transaction_la_session_suit_le_chemin_de_django():
+    """Une transaction ouverte (ici celle du test) : rien à joindre, la fin de requête écrit la
+    session comme Django, avec son point de sauvegarde."""
+    session = SessionStore()
+    session["a"] = 1
+    session.cycle_key()
+    assert session.insertion_a_joindre(connection) is None
+    session.save()
+    assert SessionStore(session.session_key).load() == {"a": 1}
