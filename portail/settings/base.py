@@ -117,8 +117,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # page). Django les désactive par défaut (``None``) ; ses autres requêtes lient leurs valeurs
     # côté client et ne sont jamais préparées. Ticket 11 : la lecture de la connexion coûtait
     # 0,5 ms de planification pour 0,07 ms d'exécution. Derrière un pgbouncer en mode
-    # « transaction », il faut pgbouncer ≥ 1.21 (max_prepared_statements) ou remettre ``None``.
-    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env_int("DATABASE_PREPARE_THRESHOLD", 5)
+    # « transaction », il faut pgbouncer ≥ 1.21 (max_prepared_statements), ou les désactiver
+    # (DATABASE_INSTRUCTIONS_PREPAREES=0 : ces requêtes sont alors planifiées à chaque appel).
+    if env_bool("DATABASE_INSTRUCTIONS_PREPAREES", True):
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "habilitations.Utilisateur"

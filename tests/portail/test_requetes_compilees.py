@@ -70,3 +70,37 @@ def test_refuse_un_argument_absent_ou_inconnu():
         sans_jour.lignes(jour=aujourdhui())
     with pytest.raises(TypeError):
         sans_jour.lignes(autre=1)
+
+
+def _preparees() -> int:
+    from django.db import connection
+
+    with connection.cursor() as curseur:
+        curseur.execute("SELECT count(*) FROM pg_prepared_statements")
+        return curseur.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)  # la connexion est fermée et rouverte
+def test_preparee_une_fois_par_connexion_sous_postgresql(administrateur, monkeypatch):
+    """Sous PostgreSQL, la requête compilée est une instruction préparée : la connexion la garde
+    (planifiée une fois, pas à chaque appel), et dix appels n'en préparent pas dix. Désactivées
+    par le réglage (``prepare_threshold`` à ``None``, comme derrière un pgbouncer ancien), rien
+    n'est préparé et les réponses restent les mêmes."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("instructions préparées : PostgreSQL seulement")
+    connection.close()  # une connexion neuve : aucune instruction préparée d'avance
+    connection.ensure_connection()
+    reponses = set()
+    for _ in range(10):
+        reponses.add(tuple(perms._ETAT_DOUBLE_AUTHENTIFICATION.lignes(pk=administrateur.pk, jour=aujourdhui())))
+    assert _preparees() == 1
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "prepare_threshold", None)
+    connection.ensure_connection()
+    for _ in range(10):
+        reponses.add(tuple(perms._ETAT_DOUBLE_AUTHENTIFICATION.lignes(pk=administrateur.pk, jour=aujourdhui())))
+    assert _preparees() == 0
+    connection.close()
+    assert reponses == {((False, True),)}
