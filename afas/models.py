@@ -153,6 +153,25 @@ def _q_membre_declarer(jour: datetime.date) -> Q:
     return Q(Exists(accorde)) & Q(Exists(appartenances))
 
 
+def _q_membre_declarer_de(jour: datetime.date, convention_id: int) -> Q:
+    """``_q_membre_declarer`` pour des habilitations toutes de la convention ``convention_id``
+    (le partenaire choisi d'une recherche) : les comptes membres ce jour de ses groupes qui
+    donnent AFAS-DECLARER sont lus une fois (sous-requête non corrélée, que PostgreSQL hache :
+    les groupes de la convention par son index, leurs membres dans l'index (groupe, compte,
+    dates) des appartenances), pas habilitation par habilitation. Pour les 1 870 habilitations
+    ouvertes d'une grande commune, la sous-requête corrélée, hachée quand même par PostgreSQL,
+    lisait toute la table des groupes et chaque appartenance dans la table (20 000 pages, les
+    deux tiers de la requête)."""
+    accorde = Convention.profils.through.objects.filter(convention_id=convention_id, profil__code=PROFIL_DECLARER)
+    membres = Appartenance.objects.filter(
+        q_ouvert(jour),
+        q_ouvert(jour, "groupe__"),
+        groupe__convention_id=convention_id,
+        groupe__groupe_profils__profil__code=PROFIL_DECLARER,
+    ).values("utilisateur_id")
+    return Q(convention_id=convention_id) & Q(Exists(accorde)) & Q(utilisateur_id__in=membres)
+
+
 def declarants(jour: datetime.date, conventions) -> list[int]:
     """Les comptes membres ce jour d'un groupe ouvert donnant AFAS-DECLARER dans leur propre
     convention, parmi ``conventions`` : lus une fois par page, puis passés à ``q_effective``
@@ -175,11 +194,14 @@ def declarants(jour: datetime.date, conventions) -> list[int]:
     )
 
 
-def q_effective(jour: datetime.date, membres: list[int] | None = None) -> Q:
+def q_effective(jour: datetime.date, membres: list[int] | None = None, *, convention_id: int | None = None) -> Q:
     """Les droits du jour : commencée, pas finie, validée (approbateur), et tout ce dont elle
     dépend ouvert : compte, appartenance AFAS-DECLARER, convention validée, activité, lieu.
-    ``membres`` : les comptes déjà lus par ``declarants`` pour les conventions concernées."""
-    if membres is None:
+    ``membres`` : les comptes déjà lus par ``declarants`` pour les conventions concernées.
+    ``convention_id`` : celles de cette seule convention (``_q_membre_declarer_de``)."""
+    if convention_id is not None:
+        membre = _q_membre_declarer_de(jour, convention_id)
+    elif membres is None:
         membre = _q_membre_declarer(jour)
     else:
         membre = q_parmi("utilisateur_id", membres) & Q(convention=F("utilisateur__convention"))
@@ -196,9 +218,12 @@ def q_effective(jour: datetime.date, membres: list[int] | None = None) -> Q:
 
 
 class HabilitationAfasQuerySet(DateeQuerySet):
-    def actives(self, jour: datetime.date | None = None, membres: list[int] | None = None):
-        """État « Actif » : les droits effectifs ce jour."""
-        return self.filter(q_effective(jour or aujourdhui(), membres))
+    def actives(
+        self, jour: datetime.date | None = None, membres: list[int] | None = None, *, convention_id: int | None = None
+    ):
+        """État « Actif » : les droits effectifs ce jour (de la seule ``convention_id`` si elle
+        est donnée)."""
+        return self.filter(q_effective(jour or aujourdhui(), membres, convention_id=convention_id))
 
     def _avec_decision_caf(self):
         """La décision de la Caf lue ligne par ligne (une sous-requête par la clé unique, « »
@@ -211,7 +236,9 @@ class HabilitationAfasQuerySet(DateeQuerySet):
         """Les lignes de ``q_historique``, la décision de la Caf lue ligne par ligne."""
         return self._avec_decision_caf().filter(_q_finie(jour or aujourdhui()) | Q(decision_caf=DecisionCaf.REFUSEE))
 
-    def inactives(self, jour: datetime.date | None = None, membres: list[int] | None = None):
+    def inactives(
+        self, jour: datetime.date | None = None, membres: list[int] | None = None, *, convention_id: int | None = None
+    ):
         """Ni active ni historique : commence plus tard, attend la Caf, ou suspendue parce que
         le compte, l'appartenance, la convention ou l'activité n'est pas ouvert ce jour.
 
@@ -225,16 +252,26 @@ class HabilitationAfasQuerySet(DateeQuerySet):
             self._avec_decision_caf()
             .exclude(_q_finie(jour))
             .exclude(decision_caf=DecisionCaf.REFUSEE)
-            .exclude(pk__in=self.actives(jour, membres).values("pk"))
+            .exclude(pk__in=self.actives(jour, membres, convention_id=convention_id).values("pk"))
         )
 
     def en_attente(self):
         return self.filter(role=RoleAfas.APPROBATEUR, validation__decision=DecisionCaf.EN_ATTENTE)
 
-    def dans_etat(self, etat: str, jour: datetime.date | None = None, membres: list[int] | None = None):
+    def dans_etat(
+        self,
+        etat: str,
+        jour: datetime.date | None = None,
+        membres: list[int] | None = None,
+        *,
+        convention_id: int | None = None,
+    ):
+        """Les habilitations dans ``etat`` ; ``convention_id`` : elles sont toutes de cette
+        convention (voir ``q_effective``)."""
         if etat == EtatHabilitation.HISTORIQUE:
             return self.historiques(jour)
-        return {EtatHabilitation.ACTIF: self.actives, EtatHabilitation.INACTIF: self.inactives}[etat](jour, membres)
+        selon = {EtatHabilitation.ACTIF: self.actives, EtatHabilitation.INACTIF: self.inactives}[etat]
+        return selon(jour, membres, convention_id=convention_id)
 
     def chevauchant(self, debut: datetime.date, fin: datetime.date | None):
         """Celles dont la période croise [debut, fin) : même rôle deux fois en même temps."""

@@ -51,9 +51,12 @@ def _selection(
     qs = HabilitationAfas.objects.filter(convention__in=conventions)
     if activites is not None:
         qs = qs.filter(activite_id__in=activites)
-    qs = qs.dans_etat(criteres["etat"], jour, membres)
-    if criteres.get("partenaire"):
-        qs = qs.filter(convention=criteres["partenaire"])
+    # Un partenaire choisi : ses habilitations seules, dont les droits du jour se vérifient
+    # contre les membres de ses groupes lus une fois (``q_effective``).
+    partenaire = criteres["partenaire"].pk if criteres.get("partenaire") else None
+    qs = qs.dans_etat(criteres["etat"], jour, membres, convention_id=partenaire)
+    if partenaire is not None:
+        qs = qs.filter(convention=partenaire)
     for mot in (criteres.get("utilisateur") or "").split():
         qs = qs.filter(
             Q(utilisateur__nom__icontains=mot)
