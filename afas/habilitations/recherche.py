@@ -26,6 +26,8 @@ class Groupe:
 
     titre: str
     lignes: list = field(default_factory=list)
+    # Les lignes en HTML, écrites par la vue (habilitations dans un état).
+    corps: str = ""
 
 
 def _filtrer_activites(qs: QuerySet, criteres: dict, prefixe: str = "") -> QuerySet:
