@@ -246,10 +246,12 @@ class HabilitationAfasQuerySet(DateeQuerySet):
         une fois, par le plan de l'état « Actif »). Écrit ``NOT (droits du jour)``, les EXISTS
         niés au milieu d'un OU devenaient des sous-requêtes hachées sur tout le pays (toutes
         les appartenances AFAS-DECLARER : 65 ms) et les activités et lieux étaient hachés en
-        entier (205 ms pour les 43 inactives d'une grande commune)."""
+        entier (205 ms pour les 43 inactives d'une grande commune). ``convention_id`` : celles
+        de cette seule convention."""
         jour = jour or aujourdhui()
+        qs = self if convention_id is None else self.filter(convention_id=convention_id)
         return (
-            self._avec_decision_caf()
+            qs._avec_decision_caf()
             .exclude(_q_finie(jour))
             .exclude(decision_caf=DecisionCaf.REFUSEE)
             .exclude(pk__in=self.actives(jour, membres, convention_id=convention_id).values("pk"))
