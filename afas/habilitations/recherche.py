@@ -55,8 +55,8 @@ def _selection(
         qs = qs.filter(activite_id__in=activites)
     # Un partenaire choisi : ses habilitations seules, dont les droits du jour se vérifient
     # contre les membres de ses groupes lus une fois (``q_effective``).
-    partenaire = criteres["partenaire"].pk if criteres.get("partenaire") else None
-    qs = qs.dans_etat(criteres["etat"], jour, membres, convention_id=partenaire)
+    partenaire = criteres.get("partenaire") or None
+    qs = qs.dans_etat(criteres["etat"], jour, membres, convention=partenaire)
     if partenaire is not None:
         qs = qs.filter(convention=partenaire)
     for mot in (criteres.get("utilisateur") or "").split():

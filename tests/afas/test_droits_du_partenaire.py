@@ -1,4 +1,4 @@
-"""Les droits du jour d'un seul partenaire (``q_effective(jour, convention_id=…)`` : les membres
+"""Les droits du jour d'un seul partenaire (``q_effective(jour, convention=…)`` : les membres
 AFAS-DECLARER de ses groupes lus une fois, la forme de la recherche d'un partenaire) rendent les
 mêmes habilitations que la forme générale (appartenance vérifiée habilitation par habilitation),
 restreinte à ce partenaire : Actif comme Inactif."""
@@ -63,7 +63,7 @@ def titulaires(convention, convention_autre_partenaire, admin_autre_partenaire):
 def test_droits_d_un_partenaire_comme_la_forme_generale(convention, titulaires, etat):
     qs = HabilitationAfas.objects.all()
     generale = set(getattr(qs, etat)(J).filter(convention=convention).values_list("pk", flat=True))
-    du_partenaire = set(getattr(qs, etat)(J, convention_id=convention.pk).values_list("pk", flat=True))
+    du_partenaire = set(getattr(qs, etat)(J, convention=convention).values_list("pk", flat=True))
     assert du_partenaire == generale
     membres = set(
         HabilitationAfas.objects.filter(convention=convention, utilisateur=titulaires["Membre"]).values_list(
