@@ -307,7 +307,15 @@ class Appartenance(Datee):
             models.Index(
                 fields=["date_cloture", "groupe", "date_ouverture", "utilisateur", "id"],
                 name="appartenance_cloture_groupe",
-            )
+            ),
+            # Les membres des groupes d'une convention (recherche AFAS « Actif » et « Inactif » :
+            # les comptes des groupes AFAS-DECLARER du partenaire, lus une fois) : le compte et
+            # les dates lus dans l'index, sans aller à la table (25 000 appartenances d'une grande
+            # commune, 19 000 pages de la table lues une à une sans lui).
+            models.Index(
+                fields=["groupe", "utilisateur", "date_ouverture", "date_cloture"],
+                name="appartenance_groupe_compte",
+            ),
         ]
 
 

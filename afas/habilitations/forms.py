@@ -13,7 +13,7 @@ from conventions.models import Convention
 from habilitations.models import Utilisateur
 from portail.socle.dates import aujourdhui, q_ouvert
 from portail.socle.forms import GABARIT_CASE, GABARIT_RADIOS, PortailForm, champ_date
-from portail.socle.listes import cle_primaire
+from portail.socle.listes import ListeDeroulanteLongue, cle_primaire
 
 OUI_NON = [("oui", "Oui"), ("non", "Non")]
 
@@ -44,17 +44,31 @@ class UtilisateurChoiceField(forms.ModelChoiceField):
 
 
 class RechercheForm(PortailForm):
+    # Les listes déroulantes écrites sans un gabarit par option (``ListeDeroulanteLongue``, même
+    # balisage) : les quatre coûtaient 1 ms à chaque recherche.
     partenaire = ConventionChoiceField(
-        label="Partenaire", queryset=Convention.objects.none(), required=False, empty_label="Tous"
+        label="Partenaire",
+        queryset=Convention.objects.none(),
+        required=False,
+        empty_label="Tous",
+        widget=ListeDeroulanteLongue,
     )
     utilisateur = forms.CharField(label="Utilisateur", required=False, max_length=100)
-    role = forms.ChoiceField(label="Rôle", choices=[("", "Tous"), *RoleAfas.choices], required=False)
+    role = forms.ChoiceField(
+        label="Rôle", choices=[("", "Tous"), *RoleAfas.choices], required=False, widget=ListeDeroulanteLongue
+    )
     activite = forms.CharField(label="Activité", required=False, max_length=200)
     type_activite = forms.ChoiceField(
-        label="Type d'activité", choices=[("", "Tous"), *TypeActivite.choices], required=False
+        label="Type d'activité",
+        choices=[("", "Tous"), *TypeActivite.choices],
+        required=False,
+        widget=ListeDeroulanteLongue,
     )
     nature = forms.ChoiceField(
-        label="Nature d'activité", choices=[("", "Toutes"), *NatureActivite.choices], required=False
+        label="Nature d'activité",
+        choices=[("", "Toutes"), *NatureActivite.choices],
+        required=False,
+        widget=ListeDeroulanteLongue,
     )
     etat = forms.ChoiceField(
         label="État de l'habilitation",

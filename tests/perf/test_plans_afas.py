@@ -391,6 +391,41 @@ def test_une_sous_requete_hachee_hors_des_habilitations_du_partenaire_est_vue():
     ]
 
 
+@pytest.mark.parametrize("parallele", [True, False], ids=["plan_parallele", "un_seul_processus"])
+def test_actives_d_un_partenaire_lisent_les_tables_du_pays_par_cle(client, grande_commune, parallele):
+    """Actif d'un partenaire choisi (les identifiants de toute la liste) : activités, lieux,
+    validations, comptes, groupes et appartenances lus par une condition d'index, jamais en
+    entier, que PostgreSQL partage la requête entre processus ou non. Les membres AFAS-DECLARER
+    du partenaire se lisent une fois (index (groupe, compte, dates) des appartenances), ses
+    activités par l'index des activités de son organisme : sans ce dernier, hors plan parallèle,
+    PostgreSQL hachait les 80 000 activités et 86 000 lieux du pays (« nationale »). Lectures
+    séquentielles découragées (``_plan_sql``) : le jeu de test est petit."""
+    from django.db import transaction
+
+    personas = grande_commune["personas"]
+    (page,) = [p for p in pages(personas) if p.nom == "AFAS habilitations actives"]
+    connecter_verifie(client, Utilisateur.objects.get(identifiant=personas["comptes"][page.persona]["identifiant"]))
+    client.get("/")
+    with CaptureQueriesContext(connection) as requetes:
+        assert client.get(page.chemin).status_code == 200
+    liste = r'SELECT "afas_habilitationafas"\."id"( AS "pk")? FROM'
+    (sql,) = [r["sql"] for r in requetes.captured_queries if re.match(liste, r["sql"])]
+    with transaction.atomic(), connection.cursor() as curseur:
+        curseur.execute("SET LOCAL enable_seqscan = off")
+        if not parallele:
+            curseur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        curseur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+        plan = curseur.fetchone()[0]
+    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    tables = (*LUES_PAR_CLE, "habilitations_utilisateur", "habilitations_groupe", "habilitations_appartenance")
+    entieres = [
+        f"{n['Node Type']} de {n['Relation Name']}"
+        for n in _noeuds(plan)
+        if n.get("Relation Name") in tables and "Index Cond" not in n and "Recheck Cond" not in n
+    ]
+    assert not entieres, entieres
+
+
 def test_export_du_financement_d_un_appel_lit_par_index(grande_commune):
     """Le ``COPY`` de l'export du financement (``afas.financement.export``) : montants figés,
     lignes, données financières et activités des déclarations de l'appel lus par index, jamais
