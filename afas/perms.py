@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from django.db import connection
@@ -37,6 +38,9 @@ from habilitations.models import Appartenance
 from portail.socle.dates import aujourdhui, q_ouvert
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from conventions.models import Profil
     from habilitations.models import Utilisateur
 
 
@@ -184,8 +188,9 @@ _ADMINISTREE = (
     + ") AND "
     + _DROIT.format(cle="{c}.id", codename="administrer_convention", app="conventions", modele="convention")
 )
-_SQL_MENU = (
-    "SELECT (EXISTS (SELECT 1 FROM conventions_convention ca WHERE "  # noqa: S608
+# Gestionnaire d'habilitations : administrateur d'une convention ou responsable d'un groupe, ce jour.
+_GESTIONNAIRE = (
+    "(EXISTS (SELECT 1 FROM conventions_convention ca WHERE "  # noqa: S608
     + _ADMINISTREE.format(c="ca")
     + """) OR EXISTS (
         SELECT 1 FROM habilitations_groupe g JOIN conventions_convention cg ON cg.id = g.convention_id
@@ -195,8 +200,9 @@ _SQL_MENU = (
     + _EFFECTIVE.format(t="cg")
     + " AND "
     + _DROIT.format(cle="g.id", codename="gerer_groupe", app="habilitations", modele="groupe")
-    + ")) AS gestionnaire, ({habiliter}) AS habiliter"
+    + "))"
 )
+_SQL_MENU = "SELECT " + _GESTIONNAIRE + " AS gestionnaire, ({habiliter}) AS habiliter"
 # Une convention {c} qui accorde le service AFAS (profil AFAS-DECLARER).
 _AFAS = """EXISTS (SELECT 1 FROM conventions_convention_profils cp JOIN conventions_profil p ON p.id = cp.profil_id
                   WHERE cp.convention_id = {c}.id AND p.code = %(declarer)s)"""
@@ -227,6 +233,11 @@ _PAR_PROFIL_AFAS = "SELECT cx.id FROM conventions_convention cx WHERE " + (  # n
 ).format(c="cx")
 _SQL_MENU = _SQL_MENU.replace("{habiliter}", f"EXISTS ({_ADMINISTREES_AFAS}) OR EXISTS ({_PAR_PROFIL_AFAS})")
 _SQL_HABILITABLES = f"{_ADMINISTREES_AFAS} UNION {_PAR_PROFIL_AFAS}"
+# Les deux à la fois, pour les pages AFAS qui affichent le menu et lisent les conventions où l'on
+# habilite : une ligne (NULL, gestionnaire), puis une ligne (clé, NULL) par convention habilitable.
+_SQL_GESTIONNAIRE_ET_HABILITABLES = (
+    f"SELECT NULL, {_GESTIONNAIRE} UNION ALL SELECT h.id, NULL FROM ({_SQL_HABILITABLES}) h"  # noqa: S608
+)
 
 
 def _executer(sql: str, user: Utilisateur, jour: datetime.date) -> list[tuple]:
@@ -264,6 +275,61 @@ def menu_partenaire(user: Utilisateur) -> tuple[bool, bool]:
         return False, False
     ((gestionnaire, habiliter),) = _executer(_SQL_MENU, user, jour)
     return bool(gestionnaire), bool(habiliter)
+
+
+class DroitsDeLaRequete:
+    """Les droits AFAS du compte d'une requête, lus au plus une fois chacun pendant la requête : la
+    vue (``exiger`` de l'accueil, conventions où l'on habilite) et le menu du gabarit
+    (``portail.context_processors``) posent les mêmes questions ; chacune coûtait sa requête, et
+    la même question deux ou trois fois. Rien n'est gardé d'une requête à l'autre : chaque page
+    relit les faits du jour. Mêmes réponses que ``profils_effectifs``, ``est_declarant``,
+    ``menu_partenaire`` et ``conventions_habilitables_cles`` (tests/afas/test_menu_partenaire.py)."""
+
+    def __init__(self, user: Utilisateur) -> None:
+        self.user = user
+
+    @cached_property
+    def profils(self) -> list[Profil]:
+        """Les profils effectifs du jour, avec leur service (une requête ; aucune hors connexion)."""
+        return list(perms_habilitations.profils_effectifs(self.user).select_related("service"))
+
+    @property
+    def est_declarant(self) -> bool:
+        """``est_declarant`` : un profil effectif AFAS-DECLARER."""
+        return any(profil.code == PROFIL_DECLARER for profil in self.profils)
+
+    @cached_property
+    def _partenaire(self) -> tuple[bool, list[int]]:
+        # Une requête (``_SQL_GESTIONNAIRE_ET_HABILITABLES``) ; aucune pour les autres comptes.
+        jour = aujourdhui()
+        user = self.user
+        if not user.is_authenticated or user.organisme_id is None or user.caf_id or not user.est_ouvert(jour):
+            return False, []
+        gestionnaire, cles = False, []
+        for cle, est_gestionnaire in _executer(_SQL_GESTIONNAIRE_ET_HABILITABLES, user, jour):
+            if cle is None:
+                gestionnaire = bool(est_gestionnaire)
+            else:
+                cles.append(cle)
+        return gestionnaire, cles
+
+    @property
+    def gestionnaire(self) -> bool:
+        """Le premier terme de ``menu_partenaire`` : gestionnaire d'habilitations."""
+        return self._partenaire[0]
+
+    @property
+    def conventions_habilitables(self) -> list[int]:
+        """``conventions_habilitables_cles`` : les conventions où il donne les rôles AFAS."""
+        return self._partenaire[1]
+
+
+def droits_de_la_requete(request: HttpRequest) -> DroitsDeLaRequete:
+    """Les droits AFAS de ``request.user``, gardés sur la requête (voir ``DroitsDeLaRequete``)."""
+    droits = getattr(request, "_droits_afas", None)
+    if droits is None:
+        droits = request._droits_afas = DroitsDeLaRequete(request.user)
+    return droits
 
 
 # --- Déclarations ------------------------------------------------------------------------------

@@ -45,9 +45,12 @@ def _fil(*liens: tuple[str, str]):
     return fil_ariane(("Aides financières d'action sociale", reverse("afas:accueil")), *liens)
 
 
-def _exiger_afas(request) -> None:
-    if not (perms.est_declarant(request.user) or perms.peut_habiliter(request.user)):
+def _exiger_afas(request) -> perms.DroitsDeLaRequete:
+    """Le déclarant ou l'habilitateur (403 sinon) ; ses droits, lus une fois pour la vue et le menu."""
+    droits = perms.droits_de_la_requete(request)
+    if not (droits.est_declarant or droits.conventions_habilitables):
         raise PermissionDenied
+    return droits
 
 
 @require_GET
@@ -55,13 +58,13 @@ def accueil(request):
     """Accueil AFAS : les textes des guides (Bienvenue, accès direct, aide, déclarer en trois
     étapes), les rôles du jour (paginés dans la base : un déclarant de grande commune en tient
     des centaines) et, pour l'habilitateur, son tableau de bord."""
-    _exiger_afas(request)
+    droits = _exiger_afas(request)
     roles = (
         request.user.habilitations_afas.actives()
         .select_related("activite", "lieu")
         .order_by("activite__libelle", "lieu__libelle", "role")
     )
-    ids = list(perms.conventions_habilitables(request.user).values_list("pk", flat=True))
+    ids = droits.conventions_habilitables
     return render(
         request,
         "afas/declarations/accueil.html",
