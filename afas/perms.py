@@ -279,7 +279,7 @@ def menu_partenaire(user: Utilisateur) -> tuple[bool, bool]:
 
 class DroitsDeLaRequete:
     """Les droits AFAS du compte d'une requête, lus au plus une fois chacun pendant la requête : la
-    vue (``exiger`` de l'accueil, conventions où l'on habilite) et le menu du gabarit
+    vue (l'accès à l'accueil, les conventions où l'on habilite) et le menu du gabarit
     (``portail.context_processors``) posent les mêmes questions ; chacune coûtait sa requête, et
     la même question deux ou trois fois. Rien n'est gardé d'une requête à l'autre : chaque page
     relit les faits du jour. Mêmes réponses que ``profils_effectifs``, ``est_declarant``,
@@ -312,6 +312,16 @@ class DroitsDeLaRequete:
             else:
                 cles.append(cle)
         return gestionnaire, cles
+
+    @cached_property
+    def menu(self) -> tuple[bool, bool]:
+        """``menu_partenaire`` : lu avec les conventions habilitables si la vue les a déjà
+        demandées (pages AFAS, tableaux de bord), sinon par sa propre requête (les autres pages :
+        ``_SQL_MENU`` s'arrête au premier droit trouvé, sans lire toutes les conventions)."""
+        if "_partenaire" in self.__dict__:
+            gestionnaire, cles = self._partenaire
+            return gestionnaire, bool(cles)
+        return menu_partenaire(self.user)
 
     @property
     def gestionnaire(self) -> bool:

@@ -27,17 +27,16 @@ def portail(request) -> dict:
         if not connecte:
             return {}
         # Un compte est d'une Caf, d'un organisme, ou national : chaque question ne coûte une
-        # requête que pour la sorte de compte qu'elle concerne. Les droits du partenaire
-        # (``menu_partenaire``) sont lus avec les conventions où il habilite, que les pages AFAS
-        # lisent aussi : une requête pour les deux.
-        droits = perms_afas.droits_de_la_requete(request)
+        # requête que pour la sorte de compte qu'elle concerne. Le menu du partenaire
+        # (``menu_partenaire``) vient des conventions où il habilite quand la vue AFAS les a lues.
+        gestionnaire, afas_habiliter = perms_afas.droits_de_la_requete(request).menu
         return {
             "agent_caf": perms.est_agent_caf(user),
             "superviseur": perms.est_superviseur_national(user),
-            "administrateur": droits.gestionnaire,
+            "administrateur": gestionnaire,
             # Rubrique « Aides financières d'action sociale » d'un partenaire.
             "afas_declarant": user.organisme_id is not None and any(p.code == PROFIL_DECLARER for p in profils()),
-            "afas_habiliter": bool(droits.conventions_habilitables),
+            "afas_habiliter": afas_habiliter,
         }
 
     return {

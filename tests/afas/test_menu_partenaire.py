@@ -37,8 +37,11 @@ def menu(user) -> tuple[bool, bool]:
     reponse = perms.menu_partenaire(user)
     # Les pages AFAS lisent le menu avec les conventions où l'on habilite (une requête) : mêmes
     # réponses, dans chaque situation des tests qui suivent.
+    assert perms.DroitsDeLaRequete(user).menu == reponse
+    # Conventions lues d'abord (pages AFAS) : le menu en découle.
     droits = perms.DroitsDeLaRequete(user)
-    assert (droits.gestionnaire, bool(droits.conventions_habilitables)) == reponse
+    habilitables = droits.conventions_habilitables
+    assert (droits.gestionnaire, bool(habilitables)) == droits.menu == reponse
     assert sorted(droits.conventions_habilitables) == sorted(perms.conventions_habilitables_cles(user))
     assert droits.est_declarant == perms.est_declarant(user)
     return reponse
@@ -167,6 +170,7 @@ def test_droits_de_la_requete_lus_une_fois(comptes, declarant, agent_caf, rf, dj
             droits = perms.droits_de_la_requete(requete)
             assert droits is perms.droits_de_la_requete(requete)
             assert (droits.gestionnaire, droits.conventions_habilitables) == (True, habilitables)
+            assert droits.menu == (True, True)
             assert droits.est_declarant == any(p.code == "AFAS-DECLARER" for p in droits.profils)
     autre = rf.get("/afas/")
     autre.user = admin
@@ -176,4 +180,9 @@ def test_droits_de_la_requete_lus_une_fois(comptes, declarant, agent_caf, rf, dj
     assert (droits.est_declarant, droits.gestionnaire, droits.conventions_habilitables) == (True, False, [])
     droits = perms.DroitsDeLaRequete(Utilisateur.objects.get(pk=agent_caf.pk))
     with django_assert_num_queries(0):
-        assert (droits.gestionnaire, droits.conventions_habilitables) == (False, [])
+        assert (droits.gestionnaire, droits.conventions_habilitables, droits.menu) == (False, [], (False, False))
+    # Sans les conventions habilitables (pages hors AFAS) : la requête du menu seule.
+    droits = perms.DroitsDeLaRequete(admin)
+    with django_assert_num_queries(1, info="_SQL_MENU"):
+        assert droits.menu == (True, True)
+    assert "_partenaire" not in droits.__dict__
