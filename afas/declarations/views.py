@@ -23,7 +23,7 @@ from afas.habilitations import tableau_de_bord
 from afas.models import Declaration, DonneesActivite, DonneesFinancieres
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import paginer, trier
+from portail.socle.listes import PaginateurCompteAvecLaPage, paginer, trier
 from portail.socle.navigation import fil_ariane
 
 TRI_DECLARATIONS = {
@@ -59,17 +59,20 @@ def accueil(request):
     étapes), les rôles du jour (paginés dans la base : un déclarant de grande commune en tient
     des centaines) et, pour l'habilitateur, son tableau de bord."""
     droits = _exiger_afas(request)
+    # La clé primaire départage deux rôles égaux : le nombre et les clés de la page se lisent
+    # alors en une seule lecture des droits du jour (``PaginateurCompteAvecLaPage``) ; ``Paginator``
+    # les relisait deux fois (les centaines de rôles d'un déclarant de grande commune).
     roles = (
         request.user.habilitations_afas.actives()
         .select_related("activite", "lieu")
-        .order_by("activite__libelle", "lieu__libelle", "role")
+        .order_by("activite__libelle", "lieu__libelle", "role", "pk")
     )
     ids = droits.conventions_habilitables
     return render(
         request,
         "afas/declarations/accueil.html",
         {
-            "roles": paginer(request, roles, PAR_PAGE_ROLES),
+            "roles": paginer(request, roles, PAR_PAGE_ROLES, paginateur=PaginateurCompteAvecLaPage),
             "habiliter": bool(ids),
             "tableau": tableau_de_bord.tableau(ids) if ids else None,
             "fil": _fil(),
