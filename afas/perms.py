@@ -36,6 +36,7 @@ from conventions.models import Convention, Organisme
 from habilitations import perms as perms_habilitations
 from habilitations.models import Appartenance
 from portail.socle.dates import aujourdhui, q_ouvert
+from portail.socle.listes import q_parmi
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -333,6 +334,33 @@ class DroitsDeLaRequete:
         """``conventions_habilitables_cles`` : les conventions où il donne les rôles AFAS."""
         return self._partenaire[1]
 
+    @cached_property
+    def roles_du_jour(self) -> list[tuple[int, str, int | None]]:
+        """(activité, rôle, lieu) de chacune de ses habilitations actives ce jour, en une requête :
+        la page d'une déclaration y lit le périmètre (``activites_declarees``) et ses rôles sur
+        la déclaration (``roles_sur_declaration``), deux lectures des droits du jour sinon."""
+        user = self.user
+        if not user.is_authenticated or user.caf_id or user.organisme_id is None:
+            return []
+        return list(
+            HabilitationAfas.objects.filter(utilisateur=user)
+            .actives()
+            .order_by()
+            .values_list("activite_id", "role", "lieu_id")
+        )
+
+    def declarations_lisibles(self) -> QuerySet[Declaration]:
+        """``declarations_lisibles``, les activités du déclarant lues dans ``roles_du_jour``."""
+        if perms_habilitations.est_agent_caf(self.user):
+            return declarations_caf(self.user)
+        return _declarations_parmi(sorted({activite for activite, _role, _lieu in self.roles_du_jour}))
+
+    def roles_sur_declaration(self, declaration: Declaration) -> RolesDeclaration:
+        """``roles_sur_declaration``, lus dans ``roles_du_jour``."""
+        return _roles_tenus(
+            [(role, lieu) for activite, role, lieu in self.roles_du_jour if activite == declaration.activite_id]
+        )
+
 
 def droits_de_la_requete(request: HttpRequest) -> DroitsDeLaRequete:
     """Les droits AFAS de ``request.user``, gardés sur la requête (voir ``DroitsDeLaRequete``)."""
@@ -383,8 +411,17 @@ def activites_declarees(user: Utilisateur, jour: datetime.date | None = None) ->
 
 
 def declarations_du_declarant(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Declaration]:
-    """« Mes déclarations » : celles des activités où il tient un rôle actif ce jour."""
-    return Declaration.objects.filter(activite_id__in=activites_declarees(user, jour))
+    """« Mes déclarations » : celles des activités où il tient un rôle actif ce jour. Les
+    activités passent en un seul tableau sous PostgreSQL (``q_parmi``) : un déclarant de grande
+    commune en tient des centaines, et chaque requête de la page (nombre, page) recopiait puis
+    adaptait autant de paramètres."""
+    return _declarations_parmi(activites_declarees(user, jour))
+
+
+def _declarations_parmi(activites: list[int]) -> QuerySet[Declaration]:
+    if not activites:
+        return Declaration.objects.none()
+    return Declaration.objects.filter(q_parmi("activite_id", activites))
 
 
 def roles_sur_declaration(
@@ -398,6 +435,11 @@ def roles_sur_declaration(
         .actives(jour)
         .values_list("role", "lieu_id")
     )
+    return _roles_tenus(tenus)
+
+
+def _roles_tenus(tenus: list[tuple[str, int | None]]) -> RolesDeclaration:
+    """Les rôles (rôle, lieu) tenus sur une activité, rangés par part de la déclaration."""
     return RolesDeclaration(
         approbateur=any(r == RoleAfas.APPROBATEUR for r, _ in tenus),
         fdf=any(r == RoleAfas.FDF for r, _ in tenus),

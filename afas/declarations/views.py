@@ -19,6 +19,7 @@ from afas.declarations import donnees as lecture
 from afas.declarations import services
 from afas.declarations.forms import DonneesActiviteForm, DonneesFinancieresForm, MesDeclarationsFiltre
 from afas.enums import EtatDeclaration, TypeActivite
+from afas.financement.services import montant_pour_page
 from afas.habilitations import tableau_de_bord
 from afas.models import Declaration, DonneesActivite, DonneesFinancieres
 from portail.socle.erreurs import ErreurMetier
@@ -103,7 +104,8 @@ def mes_declarations(request):
 def _declaration(request, pk: int) -> Declaration:
     """La déclaration dans le seul périmètre de l'utilisateur : 404 pour toute autre."""
     return get_object_or_404(
-        perms.declarations_lisibles(request.user).select_related("activite", "activite__organisme"), pk=pk
+        perms.droits_de_la_requete(request).declarations_lisibles().select_related("activite", "activite__organisme"),
+        pk=pk,
     )
 
 
@@ -112,8 +114,11 @@ def declaration(request, pk: int):
     """La page d'une déclaration : en-tête, ce qui manque, la part de chacun (modifiable dans les
     seules lignes qu'il peut saisir), l'historique et, pour l'approbateur, « Transmettre à la Caf »."""
     objet = _declaration(request, pk)
-    roles = perms.roles_sur_declaration(request.user, objet)
+    # Les rôles viennent de la lecture du périmètre (``_declaration``) : une lecture des droits du jour.
+    roles = perms.droits_de_la_requete(request).roles_sur_declaration(objet)
     donnees = lecture.lire(objet)
+    # Toutes les lignes et les données financières, lues ici une fois, servent aussi au montant.
+    lues = donnees.lignes, donnees.financieres
     donnees.lignes = [ligne for ligne in donnees.lignes if perms.peut_voir_ligne(request.user, roles, ligne)]
     for ligne in donnees.lignes:
         ligne.editable = perms.peut_saisir_ligne(roles, objet, ligne)
@@ -145,7 +150,7 @@ def declaration(request, pk: int):
             "lecture_caf": perms.lit_en_caf(request.user, objet),
             "approbateur": roles.approbateur,
             # Le montant estimé découle des charges : qui lit les données financières le lit aussi.
-            "voit_montant": perms.peut_voir_financier(request.user, roles),
+            "montant": montant_pour_page(objet, lues) if perms.peut_voir_financier(request.user, roles) else None,
             "autres_lignes": not roles.approbateur and not roles.fda_activite and bool(roles.fda_lieux),
             # L'agent de la Caf arrive de ses déclarations reçues, pas de « Mes déclarations ».
             "fil": fil_ariane(
