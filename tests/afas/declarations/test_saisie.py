@@ -105,7 +105,7 @@ def poster_ligne(client, declaration, ligne, **valeurs):
 
 
 def test_droits_de_la_requete_comme_les_predicats(
-    rf, convention, administrateur, declaration, fda_ecole, fda, fdf, approbateur, agent_caf, exterieur
+    convention, administrateur, declaration, fda_ecole, fda, fdf, approbateur, agent_caf, exterieur
 ):
     """La page d'une déclaration lit son périmètre et les rôles du compte dans une seule lecture
     des droits du jour (``DroitsDeLaRequete``) : mêmes déclarations et mêmes rôles que les
