@@ -85,8 +85,7 @@ def accueil(request):
 def mes_declarations(request):
     """Les déclarations des activités où l'utilisateur tient ce jour un rôle actif, filtrées,
     triées et paginées dans la base."""
-    _exiger_afas(request)
-    queryset = perms.declarations_du_declarant(request.user).select_related("activite")
+    queryset = _exiger_afas(request).declarations_du_declarant().select_related("activite")
     filtre = MesDeclarationsFiltre(request.GET or None, queryset=queryset)
     page = paginer(request, trier(request, filtre.qs, TRI_DECLARATIONS, ("date_limite", "activite__libelle")))
     return render(
