@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from django.db import connection
@@ -35,8 +36,13 @@ from conventions.models import Convention, Organisme
 from habilitations import perms as perms_habilitations
 from habilitations.models import Appartenance
 from portail.socle.dates import aujourdhui, q_ouvert
+from portail.socle.listes import q_parmi
+from portail.socle.requetes import RequeteCompilee
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from conventions.models import Profil
     from habilitations.models import Utilisateur
 
 
@@ -184,8 +190,9 @@ _ADMINISTREE = (
     + ") AND "
     + _DROIT.format(cle="{c}.id", codename="administrer_convention", app="conventions", modele="convention")
 )
-_SQL_MENU = (
-    "SELECT (EXISTS (SELECT 1 FROM conventions_convention ca WHERE "  # noqa: S608
+# Gestionnaire d'habilitations : administrateur d'une convention ou responsable d'un groupe, ce jour.
+_GESTIONNAIRE = (
+    "(EXISTS (SELECT 1 FROM conventions_convention ca WHERE "  # noqa: S608
     + _ADMINISTREE.format(c="ca")
     + """) OR EXISTS (
         SELECT 1 FROM habilitations_groupe g JOIN conventions_convention cg ON cg.id = g.convention_id
@@ -195,8 +202,9 @@ _SQL_MENU = (
     + _EFFECTIVE.format(t="cg")
     + " AND "
     + _DROIT.format(cle="g.id", codename="gerer_groupe", app="habilitations", modele="groupe")
-    + ")) AS gestionnaire, ({habiliter}) AS habiliter"
+    + "))"
 )
+_SQL_MENU = "SELECT " + _GESTIONNAIRE + " AS gestionnaire, ({habiliter}) AS habiliter"
 # Une convention {c} qui accorde le service AFAS (profil AFAS-DECLARER).
 _AFAS = """EXISTS (SELECT 1 FROM conventions_convention_profils cp JOIN conventions_profil p ON p.id = cp.profil_id
                   WHERE cp.convention_id = {c}.id AND p.code = %(declarer)s)"""
@@ -227,6 +235,11 @@ _PAR_PROFIL_AFAS = "SELECT cx.id FROM conventions_convention cx WHERE " + (  # n
 ).format(c="cx")
 _SQL_MENU = _SQL_MENU.replace("{habiliter}", f"EXISTS ({_ADMINISTREES_AFAS}) OR EXISTS ({_PAR_PROFIL_AFAS})")
 _SQL_HABILITABLES = f"{_ADMINISTREES_AFAS} UNION {_PAR_PROFIL_AFAS}"
+# Les deux à la fois, pour les pages AFAS qui affichent le menu et lisent les conventions où l'on
+# habilite : une ligne (NULL, gestionnaire), puis une ligne (clé, NULL) par convention habilitable.
+_SQL_GESTIONNAIRE_ET_HABILITABLES = (
+    f"SELECT NULL, {_GESTIONNAIRE} UNION ALL SELECT h.id, NULL FROM ({_SQL_HABILITABLES}) h"  # noqa: S608
+)
 
 
 def _executer(sql: str, user: Utilisateur, jour: datetime.date) -> list[tuple]:
@@ -264,6 +277,119 @@ def menu_partenaire(user: Utilisateur) -> tuple[bool, bool]:
         return False, False
     ((gestionnaire, habiliter),) = _executer(_SQL_MENU, user, jour)
     return bool(gestionnaire), bool(habiliter)
+
+
+def _roles_du_jour(utilisateur: int, jour: datetime.date) -> QuerySet[HabilitationAfas]:
+    return (
+        HabilitationAfas.objects.filter(utilisateur_id=utilisateur)
+        .actives(jour)
+        .order_by()
+        .values_list("activite_id", "role", "lieu_id")
+    )
+
+
+# Compilée une fois par processus (``portail.socle.requetes``) : assembler les droits du jour
+# (compte, appartenance AFAS-DECLARER, convention, activité, lieu, validation) coûtait 2 à 3 ms
+# de processeur à chaque page d'un déclarant.
+_ROLES_DU_JOUR = RequeteCompilee(
+    _roles_du_jour, {"utilisateur": (-1001, -1002), "jour": (datetime.date(1901, 2, 3), datetime.date(1902, 3, 4))}
+)
+
+
+class DroitsDeLaRequete:
+    """Les droits AFAS du compte d'une requête, lus au plus une fois chacun pendant la requête : la
+    vue (l'accès à l'accueil, les conventions où l'on habilite) et le menu du gabarit
+    (``portail.context_processors``) posent les mêmes questions ; chacune coûtait sa requête, et
+    la même question deux ou trois fois. Rien n'est gardé d'une requête à l'autre : chaque page
+    relit les faits du jour. Mêmes réponses que ``profils_effectifs``, ``est_declarant``,
+    ``menu_partenaire`` et ``conventions_habilitables_cles`` (tests/afas/test_menu_partenaire.py)."""
+
+    def __init__(self, user: Utilisateur) -> None:
+        self.user = user
+
+    @cached_property
+    def profils(self) -> list[Profil]:
+        """Les profils effectifs du jour, avec leur service (une requête ; aucune hors connexion)."""
+        return list(perms_habilitations.profils_effectifs(self.user).select_related("service"))
+
+    @property
+    def est_declarant(self) -> bool:
+        """``est_declarant`` : un profil effectif AFAS-DECLARER."""
+        return any(profil.code == PROFIL_DECLARER for profil in self.profils)
+
+    @cached_property
+    def _partenaire(self) -> tuple[bool, list[int]]:
+        # Une requête (``_SQL_GESTIONNAIRE_ET_HABILITABLES``) ; aucune pour les autres comptes.
+        jour = aujourdhui()
+        user = self.user
+        if not user.is_authenticated or user.organisme_id is None or user.caf_id or not user.est_ouvert(jour):
+            return False, []
+        gestionnaire, cles = False, []
+        for cle, est_gestionnaire in _executer(_SQL_GESTIONNAIRE_ET_HABILITABLES, user, jour):
+            if cle is None:
+                gestionnaire = bool(est_gestionnaire)
+            else:
+                cles.append(cle)
+        return gestionnaire, cles
+
+    @cached_property
+    def menu(self) -> tuple[bool, bool]:
+        """``menu_partenaire`` : lu avec les conventions habilitables si la vue les a déjà
+        demandées (pages AFAS, tableaux de bord), sinon par sa propre requête (les autres pages :
+        ``_SQL_MENU`` s'arrête au premier droit trouvé, sans lire toutes les conventions)."""
+        if "_partenaire" in self.__dict__:
+            gestionnaire, cles = self._partenaire
+            return gestionnaire, bool(cles)
+        return menu_partenaire(self.user)
+
+    @property
+    def gestionnaire(self) -> bool:
+        """Le premier terme de ``menu_partenaire`` : gestionnaire d'habilitations."""
+        return self._partenaire[0]
+
+    @property
+    def conventions_habilitables(self) -> list[int]:
+        """``conventions_habilitables_cles`` : les conventions où il donne les rôles AFAS."""
+        return self._partenaire[1]
+
+    @cached_property
+    def roles_du_jour(self) -> list[tuple[int, str, int | None]]:
+        """(activité, rôle, lieu) de chacune de ses habilitations actives ce jour, en une requête :
+        la page d'une déclaration y lit le périmètre (``activites_declarees``) et ses rôles sur
+        la déclaration (``roles_sur_declaration``), deux lectures des droits du jour sinon."""
+        user = self.user
+        if not user.is_authenticated or user.caf_id or user.organisme_id is None:
+            return []
+        return _ROLES_DU_JOUR.lignes(utilisateur=user.pk, jour=aujourdhui())
+
+    @property
+    def activites_declarees(self) -> list[int]:
+        """``activites_declarees``, lues dans ``roles_du_jour``."""
+        return sorted({activite for activite, _role, _lieu in self.roles_du_jour})
+
+    def declarations_du_declarant(self) -> QuerySet[Declaration]:
+        """``declarations_du_declarant`` (« Mes déclarations »), lues dans ``roles_du_jour``."""
+        return _declarations_parmi(self.activites_declarees)
+
+    def declarations_lisibles(self) -> QuerySet[Declaration]:
+        """``declarations_lisibles``, les activités du déclarant lues dans ``roles_du_jour``."""
+        if perms_habilitations.est_agent_caf(self.user):
+            return declarations_caf(self.user)
+        return self.declarations_du_declarant()
+
+    def roles_sur_declaration(self, declaration: Declaration) -> RolesDeclaration:
+        """``roles_sur_declaration``, lus dans ``roles_du_jour``."""
+        return _roles_tenus(
+            [(role, lieu) for activite, role, lieu in self.roles_du_jour if activite == declaration.activite_id]
+        )
+
+
+def droits_de_la_requete(request: HttpRequest) -> DroitsDeLaRequete:
+    """Les droits AFAS de ``request.user``, gardés sur la requête (voir ``DroitsDeLaRequete``)."""
+    droits = getattr(request, "_droits_afas", None)
+    if droits is None:
+        droits = request._droits_afas = DroitsDeLaRequete(request.user)
+    return droits
 
 
 # --- Déclarations ------------------------------------------------------------------------------
@@ -307,8 +433,17 @@ def activites_declarees(user: Utilisateur, jour: datetime.date | None = None) ->
 
 
 def declarations_du_declarant(user: Utilisateur, jour: datetime.date | None = None) -> QuerySet[Declaration]:
-    """« Mes déclarations » : celles des activités où il tient un rôle actif ce jour."""
-    return Declaration.objects.filter(activite_id__in=activites_declarees(user, jour))
+    """« Mes déclarations » : celles des activités où il tient un rôle actif ce jour. Les
+    activités passent en un seul tableau sous PostgreSQL (``q_parmi``) : un déclarant de grande
+    commune en tient des centaines, et chaque requête de la page (nombre, page) recopiait puis
+    adaptait autant de paramètres."""
+    return _declarations_parmi(activites_declarees(user, jour))
+
+
+def _declarations_parmi(activites: list[int]) -> QuerySet[Declaration]:
+    if not activites:
+        return Declaration.objects.none()
+    return Declaration.objects.filter(q_parmi("activite_id", activites))
 
 
 def roles_sur_declaration(
@@ -322,6 +457,11 @@ def roles_sur_declaration(
         .actives(jour)
         .values_list("role", "lieu_id")
     )
+    return _roles_tenus(tenus)
+
+
+def _roles_tenus(tenus: list[tuple[str, int | None]]) -> RolesDeclaration:
+    """Les rôles (rôle, lieu) tenus sur une activité, rangés par part de la déclaration."""
     return RolesDeclaration(
         approbateur=any(r == RoleAfas.APPROBATEUR for r, _ in tenus),
         fdf=any(r == RoleAfas.FDF for r, _ in tenus),

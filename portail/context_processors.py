@@ -11,14 +11,11 @@ def portail(request) -> dict:
     n'est calculé que si le gabarit l'affiche, et une seule fois par requête."""
     user = getattr(request, "user", None)
     connecte = user is not None and user.is_authenticated
-    memo: dict = {}
 
     def profils():
         # Une requête : les profils effectifs, avec leur service (les services du menu et la
-        # rubrique AFAS du déclarant en découlent).
-        if "profils" not in memo:
-            memo["profils"] = list(perms.profils_effectifs(user).select_related("service")) if connecte else []
-        return memo["profils"]
+        # rubrique AFAS du déclarant en découlent) ; déjà lus si la vue AFAS les a demandés.
+        return perms_afas.droits_de_la_requete(request).profils if connecte else []
 
     def services_menu():
         services = {}
@@ -30,8 +27,9 @@ def portail(request) -> dict:
         if not connecte:
             return {}
         # Un compte est d'une Caf, d'un organisme, ou national : chaque question ne coûte une
-        # requête que pour la sorte de compte qu'elle concerne.
-        gestionnaire, afas_habiliter = perms_afas.menu_partenaire(user)
+        # requête que pour la sorte de compte qu'elle concerne. Le menu du partenaire
+        # (``menu_partenaire``) vient des conventions où il habilite quand la vue AFAS les a lues.
+        gestionnaire, afas_habiliter = perms_afas.droits_de_la_requete(request).menu
         return {
             "agent_caf": perms.est_agent_caf(user),
             "superviseur": perms.est_superviseur_national(user),

@@ -19,11 +19,12 @@ from afas.declarations import donnees as lecture
 from afas.declarations import services
 from afas.declarations.forms import DonneesActiviteForm, DonneesFinancieresForm, MesDeclarationsFiltre
 from afas.enums import EtatDeclaration, TypeActivite
+from afas.financement.services import montant_pour_page
 from afas.habilitations import tableau_de_bord
 from afas.models import Declaration, DonneesActivite, DonneesFinancieres
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import paginer, trier
+from portail.socle.listes import PaginateurCompteAvecLaPage, paginer, trier
 from portail.socle.navigation import fil_ariane
 
 TRI_DECLARATIONS = {
@@ -45,9 +46,12 @@ def _fil(*liens: tuple[str, str]):
     return fil_ariane(("Aides financières d'action sociale", reverse("afas:accueil")), *liens)
 
 
-def _exiger_afas(request) -> None:
-    if not (perms.est_declarant(request.user) or perms.peut_habiliter(request.user)):
+def _exiger_afas(request) -> perms.DroitsDeLaRequete:
+    """Le déclarant ou l'habilitateur (403 sinon) ; ses droits, lus une fois pour la vue et le menu."""
+    droits = perms.droits_de_la_requete(request)
+    if not (droits.est_declarant or droits.conventions_habilitables):
         raise PermissionDenied
+    return droits
 
 
 @require_GET
@@ -55,18 +59,21 @@ def accueil(request):
     """Accueil AFAS : les textes des guides (Bienvenue, accès direct, aide, déclarer en trois
     étapes), les rôles du jour (paginés dans la base : un déclarant de grande commune en tient
     des centaines) et, pour l'habilitateur, son tableau de bord."""
-    _exiger_afas(request)
+    droits = _exiger_afas(request)
+    # La clé primaire départage deux rôles égaux : le nombre et les clés de la page se lisent
+    # alors en une seule lecture des droits du jour (``PaginateurCompteAvecLaPage``) ; ``Paginator``
+    # les relisait deux fois (les centaines de rôles d'un déclarant de grande commune).
     roles = (
         request.user.habilitations_afas.actives()
         .select_related("activite", "lieu")
-        .order_by("activite__libelle", "lieu__libelle", "role")
+        .order_by("activite__libelle", "lieu__libelle", "role", "pk")
     )
-    ids = list(perms.conventions_habilitables(request.user).values_list("pk", flat=True))
+    ids = droits.conventions_habilitables
     return render(
         request,
         "afas/declarations/accueil.html",
         {
-            "roles": paginer(request, roles, PAR_PAGE_ROLES),
+            "roles": paginer(request, roles, PAR_PAGE_ROLES, paginateur=PaginateurCompteAvecLaPage),
             "habiliter": bool(ids),
             "tableau": tableau_de_bord.tableau(ids) if ids else None,
             "fil": _fil(),
@@ -78,8 +85,7 @@ def accueil(request):
 def mes_declarations(request):
     """Les déclarations des activités où l'utilisateur tient ce jour un rôle actif, filtrées,
     triées et paginées dans la base."""
-    _exiger_afas(request)
-    queryset = perms.declarations_du_declarant(request.user).select_related("activite")
+    queryset = _exiger_afas(request).declarations_du_declarant().select_related("activite")
     filtre = MesDeclarationsFiltre(request.GET or None, queryset=queryset)
     page = paginer(request, trier(request, filtre.qs, TRI_DECLARATIONS, ("date_limite", "activite__libelle")))
     return render(
@@ -97,7 +103,8 @@ def mes_declarations(request):
 def _declaration(request, pk: int) -> Declaration:
     """La déclaration dans le seul périmètre de l'utilisateur : 404 pour toute autre."""
     return get_object_or_404(
-        perms.declarations_lisibles(request.user).select_related("activite", "activite__organisme"), pk=pk
+        perms.droits_de_la_requete(request).declarations_lisibles().select_related("activite", "activite__organisme"),
+        pk=pk,
     )
 
 
@@ -106,8 +113,11 @@ def declaration(request, pk: int):
     """La page d'une déclaration : en-tête, ce qui manque, la part de chacun (modifiable dans les
     seules lignes qu'il peut saisir), l'historique et, pour l'approbateur, « Transmettre à la Caf »."""
     objet = _declaration(request, pk)
-    roles = perms.roles_sur_declaration(request.user, objet)
+    # Les rôles viennent de la lecture du périmètre (``_declaration``) : une lecture des droits du jour.
+    roles = perms.droits_de_la_requete(request).roles_sur_declaration(objet)
     donnees = lecture.lire(objet)
+    # Toutes les lignes et les données financières, lues ici une fois, servent aussi au montant.
+    lues = donnees.lignes, donnees.financieres
     donnees.lignes = [ligne for ligne in donnees.lignes if perms.peut_voir_ligne(request.user, roles, ligne)]
     for ligne in donnees.lignes:
         ligne.editable = perms.peut_saisir_ligne(roles, objet, ligne)
@@ -139,7 +149,7 @@ def declaration(request, pk: int):
             "lecture_caf": perms.lit_en_caf(request.user, objet),
             "approbateur": roles.approbateur,
             # Le montant estimé découle des charges : qui lit les données financières le lit aussi.
-            "voit_montant": perms.peut_voir_financier(request.user, roles),
+            "montant": montant_pour_page(objet, lues) if perms.peut_voir_financier(request.user, roles) else None,
             "autres_lignes": not roles.approbateur and not roles.fda_activite and bool(roles.fda_lieux),
             # L'agent de la Caf arrive de ses déclarations reçues, pas de « Mes déclarations ».
             "fil": fil_ariane(

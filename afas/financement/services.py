@@ -237,11 +237,19 @@ class Contexte:
     plan_mercredi: bool
 
 
-def contexte_lire(declaration: Declaration) -> Contexte:
-    """Quatre requêtes : lignes, données financières, paramètres de l'exercice, label."""
+def contexte_lire(
+    declaration: Declaration, lues: tuple[list[DonneesActivite], DonneesFinancieres | None] | None = None
+) -> Contexte:
+    """Quatre requêtes : lignes, données financières, paramètres de l'exercice, label. ``lues`` :
+    toutes les lignes et les données financières, déjà lues par la page (deux requêtes de moins)."""
+    if lues is None:
+        lues = (
+            list(declaration.donnees_activite.all()),
+            DonneesFinancieres.objects.filter(declaration=declaration).first(),
+        )
     return Contexte(
-        lignes=list(declaration.donnees_activite.all()),
-        financieres=DonneesFinancieres.objects.filter(declaration=declaration).first(),
+        lignes=lues[0],
+        financieres=lues[1],
         parametres=list(
             ParametreFinancement.objects.applicables(
                 declaration.caf_id, declaration.exercice, declaration.activite.type_activite
@@ -364,14 +372,18 @@ def montant_figer(declaration: Declaration, *, par: Utilisateur | None = None) -
     return montant
 
 
-def montant_pour_page(declaration: Declaration) -> dict[str, Any]:
+def montant_pour_page(
+    declaration: Declaration, lues: tuple[list[DonneesActivite], DonneesFinancieres | None] | None = None
+) -> dict[str, Any]:
     """Le contexte du fragment ``afas/financement/_montant.html`` : le montant figé à la
     transmission pour une déclaration transmise ou validée (les paramètres de l'époque font
-    foi), sinon l'estimation à jour, dite provisoire."""
+    foi), sinon l'estimation à jour, dite provisoire. ``lues`` : voir ``contexte_lire``."""
     fige = None
     if declaration.etat in FIGES:
         fige = MontantEstime.objects.filter(declaration=declaration, actuel=True).first()
-    estimation = estimation_depuis_fige(fige) if fige else estimer(declaration)
+    estimation = (
+        estimation_depuis_fige(fige) if fige else estimer(declaration, contexte=contexte_lire(declaration, lues))
+    )
     return {
         "estimation": estimation,
         "fige": fige,

@@ -158,9 +158,10 @@ def lignes_tableaux_de_bord(request: HttpRequest, perimetre: Perimetre) -> list[
     pas dans cette convention ; sinon ses trois lignes, liées à la recherche du partenaire. La
     question « habilite-t-il ici ? » est celle du menu (``conventions_habilitables_cles``, SQL
     écrit à la main, comparé aux prédicats de l'ORM par ses tests) : construite par l'ORM, elle
-    coûtait 4 ms de processeur à chaque affichage."""
+    coûtait 4 ms de processeur à chaque affichage ; lue avec le menu, elle ne coûte pas de requête
+    de plus (``droits_de_la_requete``)."""
     convention = perimetre.convention
-    if convention.pk not in perms.conventions_habilitables_cles(request.user):
+    if convention.pk not in perms.droits_de_la_requete(request).conventions_habilitables:
         return []
     t = tableau([convention.pk])
     recherche = reverse("afas:habilitations") + f"?partenaire={convention.pk}&lieux=oui"

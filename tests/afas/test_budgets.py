@@ -195,9 +195,13 @@ def test_file_de_la_caf(client, agent_caf, convention, administrateur, nombre):
 # attente sont alors comptés dans la lecture de la synthèse). Un tableau de comptes
 # vide (trois des quatre dans ce jeu) coûte une requête au lieu de deux : ses clés et son
 # nombre, pas de lignes à lire ensuite ; les comptes inactifs et jamais activés, une requête
-# toujours (lignes et nombre ensemble, ``Tableau.ordre_indexe``).
-BUDGET_TABLEAUX_DE_BORD = 23
-BUDGET_ACCUEIL = 16
+# toujours (lignes et nombre ensemble, ``Tableau.ordre_indexe``). Le menu du partenaire et les
+# conventions où il habilite se lisent ensemble, une fois par requête
+# (``afas.perms.droits_de_la_requete``) : une requête de moins sur les tableaux de bord ; sur
+# l'Accueil AFAS, trois (l'accès relisait les profils du menu et, pour l'habilitateur, ses
+# conventions deux fois).
+BUDGET_TABLEAUX_DE_BORD = 22
+BUDGET_ACCUEIL = 13
 
 
 @pytest.mark.parametrize("nuit", [False, True], ids=["a_l_instant", "synthese_de_la_nuit"])

@@ -33,7 +33,18 @@ def attendu(user) -> tuple[bool, bool]:
 
 
 def menu(user) -> tuple[bool, bool]:
-    return perms.menu_partenaire(Utilisateur.objects.get(pk=user.pk))
+    user = Utilisateur.objects.get(pk=user.pk)
+    reponse = perms.menu_partenaire(user)
+    # Les pages AFAS lisent le menu avec les conventions où l'on habilite (une requête) : mêmes
+    # réponses, dans chaque situation des tests qui suivent.
+    assert perms.DroitsDeLaRequete(user).menu == reponse
+    # Conventions lues d'abord (pages AFAS) : le menu en découle.
+    droits = perms.DroitsDeLaRequete(user)
+    habilitables = droits.conventions_habilitables
+    assert (droits.gestionnaire, bool(habilitables)) == droits.menu == reponse
+    assert sorted(droits.conventions_habilitables) == sorted(perms.conventions_habilitables_cles(user))
+    assert droits.est_declarant == perms.est_declarant(user)
+    return reponse
 
 
 @pytest.fixture
@@ -65,7 +76,10 @@ def cles_attendues(user) -> list[int]:
 
 
 def cles(user) -> list[int]:
-    return sorted(perms.conventions_habilitables_cles(Utilisateur.objects.get(pk=user.pk)))
+    user = Utilisateur.objects.get(pk=user.pk)
+    reponse = sorted(perms.conventions_habilitables_cles(user))
+    assert sorted(perms.DroitsDeLaRequete(user).conventions_habilitables) == reponse
+    return reponse
 
 
 def test_conventions_habilitables_memes_cles_que_le_queryset(comptes, convention, convention_autre_partenaire):
@@ -140,3 +154,35 @@ def test_une_requete_pour_un_partenaire_aucune_pour_les_autres(
     for user in (agent_caf, superviseur):
         with django_assert_num_queries(0):
             assert perms.menu_partenaire(user) == (False, False)
+
+
+def test_droits_de_la_requete_lus_une_fois(comptes, declarant, agent_caf, rf, django_assert_num_queries):
+    """La vue AFAS et le menu posent les mêmes questions : deux requêtes en tout (profils
+    effectifs ; gestionnaire et conventions habilitables), quel que soit le nombre de questions,
+    et rien de gardé d'une requête HTTP à l'autre."""
+    admin = Utilisateur.objects.get(pk=comptes["administrateur"].pk)
+    requete = rf.get("/afas/")
+    requete.user = admin
+    habilitables = perms.conventions_habilitables_cles(admin)
+    assert habilitables
+    with django_assert_num_queries(2):
+        for _ in range(3):
+            droits = perms.droits_de_la_requete(requete)
+            assert droits is perms.droits_de_la_requete(requete)
+            assert (droits.gestionnaire, droits.conventions_habilitables) == (True, habilitables)
+            assert droits.menu == (True, True)
+            assert droits.est_declarant == any(p.code == "AFAS-DECLARER" for p in droits.profils)
+    autre = rf.get("/afas/")
+    autre.user = admin
+    assert perms.droits_de_la_requete(autre) is not droits
+    # Le déclarant : déclarant, n'habilite pas ; l'agent Caf : aucune requête pour le partenaire.
+    droits = perms.DroitsDeLaRequete(Utilisateur.objects.get(pk=declarant.pk))
+    assert (droits.est_declarant, droits.gestionnaire, droits.conventions_habilitables) == (True, False, [])
+    droits = perms.DroitsDeLaRequete(Utilisateur.objects.get(pk=agent_caf.pk))
+    with django_assert_num_queries(0):
+        assert (droits.gestionnaire, droits.conventions_habilitables, droits.menu) == (False, [], (False, False))
+    # Sans les conventions habilitables (pages hors AFAS) : la requête du menu seule.
+    droits = perms.DroitsDeLaRequete(admin)
+    with django_assert_num_queries(1, info="_SQL_MENU"):
+        assert droits.menu == (True, True)
+    assert "_partenaire" not in droits.__dict__

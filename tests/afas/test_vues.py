@@ -279,6 +279,22 @@ def test_roles_de_l_accueil_pagines_dans_la_base(
         assert "45 rôles actifs — page 1 sur 3." in texte(client.get(reverse("afas:accueil")))
 
 
+def test_roles_de_l_accueil_ex_aequo_dans_l_ordre_des_cles(client, administrateur, declarant, convention):
+    """Des activités de même libellé : la clé départage les rôles égaux, les deux pages se suivent
+    sans doublon ni oubli (nombre et page lus ensemble), et une page au-delà donne la dernière."""
+    from tests.afas.conftest import creer_activite
+
+    activites = [creer_activite(convention.organisme, "Même activité", numero=f"EQ7{i:03d}") for i in range(25)]
+    affecter(administrateur, declarant, RoleAfas.FDF, activites=activites)
+    connecter_verifie(client, declarant)
+    pages = [client.get(reverse("afas:accueil"), {"page": n}).context["roles"] for n in (1, 2, 99)]
+    assert [page.number for page in pages] == [1, 2, 2]
+    assert pages[0].paginator.count == 25
+    lues = [h.pk for page in pages[:2] for h in page.object_list]
+    assert lues == sorted(declarant.habilitations_afas.actives().values_list("pk", flat=True))
+    assert [h.pk for h in pages[2].object_list] == lues[20:]
+
+
 @pytest.mark.parametrize("persona", ["exterieur", "responsable", "agent_caf"])
 def test_pages_declarant_refusees_aux_autres(client, request, persona):
     connecter(client, request, persona)

@@ -176,6 +176,11 @@ def test_recherche_afas_en_requetes_de_taille_bornee(client, grande_commune, nom
         pytest.param("AFAS habilitations historiques"),
         pytest.param("AFAS habilitations inactives"),
         pytest.param("AFAS accueil (déclarant)"),
+        # Les activités du déclarant passées en un seul tableau (``q_parmi``), lues par l'index
+        # des déclarations par activité ; la déclaration, ses rôles lus avec son périmètre.
+        pytest.param("AFAS mes déclarations (déclarant)"),
+        pytest.param("AFAS mes déclarations, page 1 000 (déclarant)"),
+        pytest.param("AFAS déclaration à 30 lieux (déclarant)"),
         # Les lignes AFAS de l'habilitateur comptées à l'instant (sans synthèse de la nuit) : les
         # habilitations actives des activités du partenaire, droits du jour relus ligne par ligne
         # (appartenance AFAS-DECLARER par le compte, pas par les groupes de la convention), les

@@ -104,6 +104,35 @@ def poster_ligne(client, declaration, ligne, **valeurs):
 # --- Qui voit la déclaration ---------------------------------------------------------------------
 
 
+def test_droits_de_la_requete_comme_les_predicats(
+    convention, administrateur, declaration, fda_ecole, fda, fdf, approbateur, agent_caf, exterieur
+):
+    """La page d'une déclaration lit son périmètre et les rôles du compte dans une seule lecture
+    des droits du jour (``DroitsDeLaRequete``) : mêmes déclarations et mêmes rôles que les
+    prédicats, pour chaque rôle, un rôle fini, un compte sans rôle et l'agent de la Caf."""
+    from afas import perms
+
+    autre = creer_declaration(creer_activite(convention.organisme, "Crèche", numero="EQ7002"))
+    fini = _declarant(convention, administrateur, "Fini")
+    affecter(administrateur, fini, RoleAfas.FDF, activites=[declaration.activite])
+    HabilitationAfas.objects.filter(utilisateur=fini).update(
+        date_ouverture=J - datetime.timedelta(days=9), date_cloture=J
+    )
+    affecter(administrateur, fdf, RoleAfas.FDA, activites=[autre.activite])
+    vus = {}
+    for user in (fda_ecole, fda, fdf, approbateur, agent_caf, exterieur, fini):
+        droits = perms.DroitsDeLaRequete(user)
+        lisibles = sorted(droits.declarations_lisibles().values_list("pk", flat=True))
+        assert lisibles == sorted(perms.declarations_lisibles(user).values_list("pk", flat=True))
+        for objet in (declaration, autre):
+            assert droits.roles_sur_declaration(objet) == perms.roles_sur_declaration(user, objet)
+        vus[user.nom] = lisibles
+    assert vus["Fdf"] == sorted([declaration.pk, autre.pk])
+    assert vus["Ecole"] == [declaration.pk] and vus["Fini"] == [] and vus[exterieur.nom] == []
+    assert perms.DroitsDeLaRequete(fda_ecole).roles_sur_declaration(declaration).fda_lieux
+    assert perms.DroitsDeLaRequete(fdf).roles_sur_declaration(autre).fda_activite
+
+
 def test_chaque_role_voit_sa_part(client, declaration, fda_ecole, fdf, approbateur, agent_caf):
     url = reverse("afas:declaration", kwargs={"pk": declaration.pk})
     connecter_verifie(client, fda_ecole)

@@ -39,17 +39,18 @@ J = aujourdhui()
 DEBUT = J - datetime.timedelta(days=60)
 EXERCICES = range(J.year - 4, J.year + 1)
 
-# Mes déclarations : session, compte, double authentification ; profil AFAS-DECLARER effectif
-# (l'accès) ; activités où un rôle est actif (une fois) ; comptage ; menu (gestionnaire et
-# habilitateur, profils effectifs) ; page (activité jointe) ; écriture de la session (point de
-# sauvegarde, mise à jour, libération : le délai d'inactivité).
-BUDGET_MES_DECLARATIONS = 12
+# Mes déclarations : session, compte, double authentification ; profils effectifs (l'accès
+# AFAS-DECLARER et le menu, lus une fois : ``afas.perms.droits_de_la_requete``) ; activités où un
+# rôle est actif (une fois) ; comptage ; menu (gestionnaire et habilitateur) ; page (activité
+# jointe) ; écriture de la session (point de sauvegarde, mise à jour, libération : le délai
+# d'inactivité).
+BUDGET_MES_DECLARATIONS = 11
 # Une déclaration : session, compte, double authentification ; la déclaration dans le périmètre
-# (activités des rôles actifs, puis la déclaration avec activité et organisme) ; les rôles sur son
-# activité ; les lignes (lieu et auteur joints) ; les données financières (auteur joint) ;
-# l'historique (auteur joint) ; menu (2) ; écriture de la session (3) ; le financement estimé
-# (montant figé, paramètres, données, prévisionnel : 4).
-BUDGET_DECLARATION = 18
+# (rôles actifs du jour, dont ses rôles sur l'activité se déduisent, puis la déclaration avec
+# activité et organisme) ; les lignes (lieu et auteur joints) ; les données financières (auteur
+# joint) ; l'historique (auteur joint) ; menu (2) ; écriture de la session (3) ; le financement
+# estimé sur les lignes et données déjà lues (paramètres de l'exercice, label Plan mercredi : 2).
+BUDGET_DECLARATION = 15
 
 
 IMPRIMER = False
