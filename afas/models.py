@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Collection
 from decimal import Decimal
 
 from django.conf import settings
@@ -151,6 +152,37 @@ def _q_membre_declarer(jour: datetime.date) -> Q:
         .filter(convention_du_groupe=OuterRef("convention"))
     )
     return Q(Exists(accorde)) & Q(Exists(appartenances))
+
+
+def titulaires_declarer(
+    jour: datetime.date, utilisateurs: Collection[int], conventions: Collection[int]
+) -> set[tuple[int, int]]:
+    """Les couples (compte, convention), parmi ces comptes et ces conventions, qui passent ce jour
+    les conditions de ``q_effective`` extérieures à l'habilitation : compte ouvert, convention
+    ouverte, validée et qui accorde AFAS-DECLARER, appartenance ouverte du compte à un groupe
+    ouvert de cette convention qui donne ce profil (``_q_membre_declarer``). Une habilitation
+    ouverte et validée (``q_ouvert``, ``q_validee``) d'une activité et d'un lieu ouverts est
+    effective si et seulement si son couple (titulaire, convention) est dans cet ensemble.
+
+    Pour les listes qui lisent beaucoup d'habilitations de peu de titulaires (l'état de
+    préparation : 960 habilitations de 7 comptes pour une page à l'échelle nationale) : chaque
+    couple est vérifié une fois, pas chaque habilitation."""
+    return set(
+        Appartenance.objects.filter(
+            q_ouvert(jour),
+            q_ouvert(jour, "groupe__"),
+            q_ouvert(jour, "utilisateur__"),
+            q_ouvert(jour, "groupe__convention__"),
+            q_parmi("utilisateur_id", sorted(utilisateurs)),
+            q_parmi("groupe__convention_id", sorted(conventions)),
+            groupe__convention__etat=EtatConvention.VALIDEE,
+            groupe__groupe_profils__profil__code=PROFIL_DECLARER,
+            groupe__convention__profils__code=PROFIL_DECLARER,
+        )
+        .order_by()
+        .values_list("utilisateur_id", "groupe__convention_id")
+        .distinct()
+    )
 
 
 def declarants(jour: datetime.date, conventions) -> list[int]:
