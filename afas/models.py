@@ -31,7 +31,7 @@ from afas.enums import (
     TypeDeclaration,
 )
 from conventions.enums import EtatConvention
-from conventions.models import Convention
+from conventions.models import Convention, Profil
 from habilitations.models import Appartenance
 from portail.socle.dates import Datee, DateeQuerySet, aujourdhui, contrainte_periode, q_chevauche, q_ouvert
 from portail.socle.listes import q_parmi
@@ -166,7 +166,10 @@ def titulaires_declarer(
 
     Pour les listes qui lisent beaucoup d'habilitations de peu de titulaires (l'état de
     préparation : 960 habilitations de 7 comptes pour une page à l'échelle nationale) : chaque
-    couple est vérifié une fois, pas chaque habilitation."""
+    couple est vérifié une fois, pas chaque habilitation. Le profil lu à part (sous-requête) : deux
+    tables de moins dans la jointure, que PostgreSQL mettait 6 ms à planifier pour l'exécuter en
+    0,3 ms."""
+    declarer = Subquery(Profil.objects.filter(code=PROFIL_DECLARER).values("pk")[:1])
     return set(
         Appartenance.objects.filter(
             q_ouvert(jour),
@@ -176,12 +179,11 @@ def titulaires_declarer(
             q_parmi("utilisateur_id", sorted(utilisateurs)),
             q_parmi("groupe__convention_id", sorted(conventions)),
             groupe__convention__etat=EtatConvention.VALIDEE,
-            groupe__groupe_profils__profil__code=PROFIL_DECLARER,
-            groupe__convention__profils__code=PROFIL_DECLARER,
+            groupe__groupe_profils__profil=declarer,
+            groupe__convention__profils=declarer,
         )
         .order_by()
         .values_list("utilisateur_id", "groupe__convention_id")
-        .distinct()
     )
 
 

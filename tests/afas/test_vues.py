@@ -631,8 +631,9 @@ def test_preparation_liste_les_organismes_avec_activite_dans_l_ordre(client, age
 
 
 # Session, compte, double authentification, profils du menu ; comptage et page des organismes ;
-# l'état : activités ouvertes, lieux ouverts, rôles tenus ; écriture de la session (3).
-BUDGET_PREPARATION = 12
+# l'état : activités ouvertes, lieux ouverts, habilitations ouvertes et validées, leurs titulaires
+# qui passent la règle du jour ; écriture de la session (3).
+BUDGET_PREPARATION = 13
 
 
 @pytest.mark.parametrize("nombre", [1, 30])
