@@ -86,67 +86,106 @@ def roles_tenus(
     )
 
 
-def _habilitations_ouvertes_validees(
-    activites: list[int], jour: datetime.date
-) -> set[tuple[int, int | None, str, int, int]]:
-    """(activité, lieu, rôle, titulaire, convention) des habilitations de ces activités ouvertes
-    ce jour et validées (``q_ouvert``, ``q_validee``).
+Habilitations = set[tuple[int, int | None, str, int, int]]
 
-    Sous PostgreSQL, les habilitations de chaque activité lues par l'index des activités, une
-    activité après l'autre (``LATERAL`` : le plan ne dépend pas de la part de la table que
-    portent les activités de la page). En une seule lecture (``activite_id = ANY(…)``), PostgreSQL
-    lançait deux processus parallèles pour 960 lignes à l'échelle nationale (16 à 20 ms, 40 à
-    80 ms sans eux), et lisait toute la table quand la page porte une grande part des
-    habilitations (la grande commune du jeu des plans : 55 %)."""
-    if connection.vendor != "postgresql":
-        return set(
-            HabilitationAfas.objects.filter(q_ouvert(jour), q_validee(), activite_id__in=activites)
+
+def _lectures_orm(
+    organismes: list[int], jour: datetime.date
+) -> tuple[dict[int, int], dict[int, list[int]], Habilitations]:
+    activites = dict(
+        Activite.objects.ouverts(jour).filter(organisme__in=organismes).order_by().values_list("pk", "organisme_id")
+    )
+    lieux: dict[int, list[int]] = defaultdict(list)
+    habilitations: Habilitations = set()
+    if activites:
+        for lieu, activite in (
+            LieuImplantation.objects.ouverts(jour)
+            .filter(q_parmi("activite_id", list(activites)))
+            .order_by()
+            .values_list("pk", "activite_id")
+        ):
+            lieux[activite].append(lieu)
+        habilitations = set(
+            HabilitationAfas.objects.filter(q_ouvert(jour), q_validee(), q_parmi("activite_id", list(activites)))
             .order_by()
             .values_list("activite_id", "lieu_id", "role", "utilisateur_id", "convention_id")
         )
-    # OFFSET 0 : la sous-requête reste évaluée pour chaque activité (PostgreSQL ne la remonte pas
-    # dans une jointure qu'il pourrait hacher).
+    return activites, lieux, habilitations
+
+
+def _lectures_postgresql(
+    organismes: list[int], jour: datetime.date
+) -> tuple[dict[int, int], dict[int, list[int]], Habilitations]:
+    """Les trois lectures de ``_lectures_orm`` en un aller-retour ; lieux et habilitations lus
+    activité par activité (``LATERAL``), chacun par l'index des activités, quelle que soit la part
+    de la table que portent les activités de la page."""
+    ouvert = "{t}.date_ouverture <= %(jour)s AND ({t}.date_cloture IS NULL OR {t}.date_cloture > %(jour)s)"
+    # Une union dans une sous-requête LATERAL : PostgreSQL ne la remonte pas dans une jointure
+    # qu'il pourrait hacher, il l'évalue pour chaque activité.
     sql = f"""
-        SELECT h.activite_id, h.lieu_id, h.role, h.utilisateur_id, h.convention_id
-        FROM unnest(%(activites)s::bigint[]) AS a(id)
+        SELECT x.genre, x.activite, x.autre, x.role, x.utilisateur, x.convention
+        FROM {Activite._meta.db_table} a
         CROSS JOIN LATERAL (
-            SELECT h.activite_id, h.lieu_id, h.role, h.utilisateur_id, h.convention_id
+            SELECT 'a' AS genre, a.id AS activite, a.organisme_id AS autre, NULL::varchar AS role,
+                NULL::bigint AS utilisateur, NULL::bigint AS convention
+            UNION ALL
+            SELECT 'l', l.activite_id, l.id, NULL, NULL, NULL
+            FROM {LieuImplantation._meta.db_table} l
+            WHERE l.activite_id = a.id AND {ouvert.format(t="l")}
+            UNION ALL
+            SELECT 'h', h.activite_id, h.lieu_id, h.role, h.utilisateur_id, h.convention_id
             FROM {HabilitationAfas._meta.db_table} h
             LEFT JOIN {ValidationApprobateur._meta.db_table} v ON v.habilitation_id = h.id
-            WHERE h.activite_id = a.id
-              AND h.date_ouverture <= %(jour)s AND (h.date_cloture IS NULL OR h.date_cloture > %(jour)s)
+            WHERE h.activite_id = a.id AND {ouvert.format(t="h")}
               AND (h.role <> %(approbateur)s OR v.decision = %(validee)s)
-            OFFSET 0
-        ) h
+        ) x
+        WHERE a.organisme_id = ANY(%(organismes)s::bigint[]) AND {ouvert.format(t="a")}
     """  # noqa: S608 (noms de tables du modèle ; valeurs passées en paramètres)
+    activites: dict[int, int] = {}
+    lieux: dict[int, list[int]] = defaultdict(list)
+    habilitations: Habilitations = set()
     with connection.cursor() as curseur:
         curseur.execute(
             sql,
             {
-                # Le tableau écrit en texte, comme ``q_parmi`` : adapter 1 200 entiers un à un
-                # coûtait plus que la requête.
-                "activites": "{" + ",".join(str(int(cle)) for cle in activites) + "}",
+                # Le tableau écrit en texte, comme ``q_parmi``.
+                "organismes": "{" + ",".join(str(int(cle)) for cle in organismes) + "}",
                 "jour": jour,
                 "approbateur": RoleAfas.APPROBATEUR.value,
                 "validee": DecisionCaf.VALIDEE.value,
             },
         )
-        return set(curseur.fetchall())
+        for genre, activite, autre, role, utilisateur, convention in curseur.fetchall():
+            if genre == "h":
+                habilitations.add((activite, autre, role, utilisateur, convention))
+            elif genre == "l":
+                lieux[activite].append(autre)
+            else:
+                activites[activite] = autre
+    return activites, lieux, habilitations
+
+
+def _lectures(organismes: list[int], jour: datetime.date) -> tuple[dict[int, int], dict[int, list[int]], Habilitations]:
+    """Les activités ouvertes de ces organismes ({activité: organisme}), leurs lieux ouverts
+    ({activité: [lieux]}) et leurs habilitations ouvertes et validées (``q_ouvert``,
+    ``q_validee``) : (activité, lieu, rôle, titulaire, convention). Sous PostgreSQL en une requête
+    (``_lectures_postgresql``) : en trois, et les habilitations en une seule lecture
+    (``activite_id = ANY(…)``), PostgreSQL lançait deux processus parallèles pour 960 lignes à
+    l'échelle nationale (16 à 20 ms, 40 à 80 ms sans eux) et lisait toute la table quand la page
+    porte une grande part des habilitations (la grande commune du jeu des plans : 55 %)."""
+    return (_lectures_postgresql if connection.vendor == "postgresql" else _lectures_orm)(organismes, jour)
 
 
 def _roles_tenus_par_titulaires(
-    activites: list[int], lieux_ouverts: set[int], jour: datetime.date
+    habilitations: Habilitations, lieux_ouverts: set[int], jour: datetime.date
 ) -> set[tuple[int, int | None, str]]:
-    """(activité, lieu, rôle) tenus ce jour sur ces activités ouvertes, ``lieux_ouverts`` étant
-    leurs lieux ouverts : la règle de ``q_effective`` en deux lectures. D'abord les habilitations
-    ouvertes et validées de ces activités, avec leur titulaire et leur convention
-    (``_habilitations_ouvertes_validees``) ; puis les couples (titulaire, convention) qui passent
-    le reste de la règle (``titulaires_declarer``), une fois chacun. Vérifiée habilitation par
-    habilitation, la règle coûtait 55 à 65 ms à une page de 20 partenaires à l'échelle nationale
-    (960 habilitations de 7 comptes dans 3 conventions : les profils des 14 000 conventions qui
-    accordent AFAS-DECLARER hachés par chaque processus parallèle, quatre index par habilitation
-    pour l'appartenance)."""
-    habilitations = _habilitations_ouvertes_validees(activites, jour)
+    """(activité, lieu, rôle) tenus ce jour, d'après les habilitations ouvertes et validées
+    d'activités ouvertes (``_lectures``) et les lieux ouverts de ces activités : le reste de la
+    règle de ``q_effective`` vérifié une fois par couple (titulaire, convention)
+    (``titulaires_declarer``). Vérifiée habilitation par habilitation, la règle coûtait 55 à 65 ms
+    à une page de 20 partenaires à l'échelle nationale (960 habilitations de 7 comptes dans 3
+    conventions : les profils des 14 000 conventions qui accordent AFAS-DECLARER hachés par chaque
+    processus parallèle, quatre index par habilitation pour l'appartenance)."""
     if not habilitations:
         return set()
     titulaires = titulaires_declarer(jour, {h[3] for h in habilitations}, {h[4] for h in habilitations})
@@ -158,36 +197,24 @@ def _roles_tenus_par_titulaires(
 
 
 def etat_preparation(organismes: Iterable[int], jour: datetime.date | None = None) -> dict[int, list[str]]:
-    """Ce qui manque à chaque organisme pour l'appel de déclaration (liste vide : prêt). Quatre
-    requêtes quel que soit le nombre d'organismes et d'activités, chacune par index : les activités
-    ouvertes des organismes, leurs lieux ouverts, les habilitations ouvertes et validées de ces
-    activités, leurs titulaires qui passent la règle du jour (``_roles_tenus_par_titulaires``) ; la
-    règle (celle de ``Q_ACTIVITE_INCOMPLETE`` et de ``lieux_annotes``) s'applique ensuite en Python
-    à ces ensembles. En deux requêtes à EXISTS corrélés (quatre par activité, deux par lieu),
-    PostgreSQL passait 15 ms à les planifier et 40 ms à les exécuter pour une page de 25
-    partenaires, les 80 000 lieux ouverts du pays hachés à chaque page.
+    """Ce qui manque à chaque organisme pour l'appel de déclaration (liste vide : prêt). Deux
+    requêtes quel que soit le nombre d'organismes et d'activités (une de plus sous SQLite), par
+    index : les activités ouvertes des organismes, leurs lieux ouverts et leurs habilitations
+    ouvertes et validées (``_lectures``), puis les titulaires de ces habilitations qui passent la
+    règle du jour (``_roles_tenus_par_titulaires``) ; la règle (celle de ``Q_ACTIVITE_INCOMPLETE``
+    et de ``lieux_annotes``) s'applique ensuite en Python à ces ensembles. En deux requêtes à
+    EXISTS corrélés (quatre par activité, deux par lieu), PostgreSQL passait 15 ms à les planifier
+    et 40 ms à les exécuter pour une page de 25 partenaires, les 80 000 lieux ouverts du pays
+    hachés à chaque page.
 
     L'appartenance AFAS-DECLARER n'est pas lue par la liste des déclarants des conventions : la
     page qui contient la grande commune (50 000 comptes) passait 0,7 à 0,9 s à la lire ; elle est
     vérifiée pour les seuls titulaires des habilitations lues."""
     jour = jour or aujourdhui()
     organismes = list(organismes)
-    activites = dict(
-        Activite.objects.ouverts(jour).filter(organisme__in=organismes).order_by().values_list("pk", "organisme_id")
-    )
-    lieux: dict[int, list[int]] = defaultdict(list)
-    tenus: set[tuple[int, int | None, str]] = set()
-    if activites:
-        lieux_ouverts: set[int] = set()
-        for lieu, activite in (
-            LieuImplantation.objects.ouverts(jour)
-            .filter(q_parmi("activite_id", list(activites)))
-            .order_by()
-            .values_list("pk", "activite_id")
-        ):
-            lieux[activite].append(lieu)
-            lieux_ouverts.add(lieu)
-        tenus = _roles_tenus_par_titulaires(list(activites), lieux_ouverts, jour)
+    activites, lieux, habilitations = _lectures(organismes, jour)
+    lieux_ouverts = {lieu for lieux_activite in lieux.values() for lieu in lieux_activite}
+    tenus = _roles_tenus_par_titulaires(habilitations, lieux_ouverts, jour)
     # Les rôles en chaînes simples : une clé qui contient le membre d'énumération se hache par
     # du code Python (``Enum.__hash__``), 3 600 fois par page.
     approbateur, fdf, fda = RoleAfas.APPROBATEUR.value, RoleAfas.FDF.value, RoleAfas.FDA.value

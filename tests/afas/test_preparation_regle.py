@@ -1,6 +1,6 @@
 """État de préparation des partenaires : la règle du jour lue en deux temps (les habilitations
 ouvertes et validées des activités, puis leurs couples titulaire et convention, vérifiés une fois
-chacun : ``afas.attribution._roles_tenus_par_titulaires``) donne les rôles tenus que donne
+chacun : ``afas.attribution._lectures`` puis ``_roles_tenus_par_titulaires``) donne les rôles tenus que donne
 ``q_effective`` habilitation par habilitation (``roles_tenus``), pour chaque condition qui rend une
 habilitation non effective."""
 
@@ -9,7 +9,7 @@ import datetime
 import pytest
 
 from afas import services
-from afas.attribution import _roles_tenus_par_titulaires, etat_preparation, roles_tenus
+from afas.attribution import _lectures, _roles_tenus_par_titulaires, etat_preparation, roles_tenus
 from afas.enums import RoleAfas
 from afas.models import HabilitationAfas, LieuImplantation
 from conventions.enums import EtatConvention
@@ -81,7 +81,11 @@ def test_roles_tenus_par_titulaires_comme_la_regle_habilitation_par_habilitation
     lieux_ouverts = set(LieuImplantation.objects.ouverts(J).values_list("pk", flat=True))
     attendu = roles_tenus(activites, J, None)
     assert attendu == set(tenues)
-    assert _roles_tenus_par_titulaires(activites, lieux_ouverts, J) == attendu
+    # Les lectures de la page (une requête sous PostgreSQL, trois sous SQLite), puis les titulaires.
+    lues, lieux, habilitations = _lectures([organisme.pk], J)
+    assert lues == dict.fromkeys(activites, organisme.pk)
+    assert {lieu for lieux_activite in lieux.values() for lieu in lieux_activite} == lieux_ouverts
+    assert _roles_tenus_par_titulaires(habilitations, lieux_ouverts, J) == attendu
     # Et l'état du partenaire : 15 activités, une avec son FDF, une avec un approbateur validé ;
     # le FDA tenu sur un lieu ouvert couvre son activité, le lieu clos ne compte plus (son
     # activité n'a ni lieu ouvert ni FDA).
