@@ -144,19 +144,15 @@ def test_recherche_afas_en_requetes_de_taille_bornee(client, grande_commune, nom
         # La page 1 000 des validées : ses clés lues dans l'index (caf, décision, date, clé), puis
         # passées en tableau (``portail.socle.listes.PaginateurParTableauDeCles``).
         pytest.param("AFAS approbateurs validés, page 1 000 (agent Caf)"),
-        # Les rôles tenus sur les activités de la page, lus par l'index des activités (à
-        # « nationale », 1 300 des 992 000 habilitations pour la page 1). Ce jeu n'a qu'une page de
-        # partenaires, qui porte 55 % des habilitations (celles de la grande commune) : lire toute la
-        # table y est le bon plan. La forme du plan est vérifiée plus bas, lectures découragées
-        # (``test_preparation_roles_tenus_par_l_index_des_activites``).
-        pytest.param(
-            "AFAS préparation des partenaires (agent Caf)",
-            marks=pytest.mark.xfail(strict=True, reason="proportions du jeu de test : 55 % des habilitations"),
-        ),
-        pytest.param(
-            "AFAS préparation des partenaires, page 1 000 (agent Caf)",
-            marks=pytest.mark.xfail(strict=True, reason="proportions du jeu de test : 55 % des habilitations"),
-        ),
+        # Les habilitations des activités de la page lues activité par activité par l'index des
+        # activités (``LATERAL``), puis la règle du jour vérifiée par titulaire : le plan ne
+        # dépend plus de la part de la table que porte la page. Ce jeu n'a qu'une page de
+        # partenaires, qui porte 55 % des habilitations (celles de la grande commune) : lues en
+        # une fois (``activite_id = ANY(…)``), elles l'étaient par une lecture de toute la table
+        # (xfail jusqu'à la session 6). Forme des requêtes : plus bas
+        # (``test_preparation_habilitations_activite_par_activite_puis_titulaires``).
+        pytest.param("AFAS préparation des partenaires (agent Caf)"),
+        pytest.param("AFAS préparation des partenaires, page 1 000 (agent Caf)"),
         # Organismes de la Caf lus en tableau, nombre de lieux pour les lignes de la page.
         pytest.param("AFAS activités, filtre libellé (agent Caf)"),
         pytest.param("AFAS déclarations reçues, page 1 000 (agent Caf)"),
@@ -588,15 +584,23 @@ def test_financement_d_un_appel_montants_par_l_index_de_la_caf(client, grande_co
         ), [(n["Node Type"], n.get("Index Name")) for n in declarations]
 
 
-def test_preparation_roles_tenus_en_une_requete_par_tableau_de_cles(client, grande_commune):
-    """L'état de préparation : les lieux ouverts et les rôles tenus des activités de la page en une
-    requête chacun, les clés des activités en un tableau (``activite_id = ANY('{…}')``), et plus de
-    sous-requête corrélée par activité ou par lieu. Le plan lui-même ne se juge pas à cette
-    échelle (55 % des habilitations sur la page, voir plus haut) ; à « nationale », PostgreSQL lit
-    les habilitations par l'index des activités (README, ticket 11, session 5)."""
+def test_preparation_habilitations_activite_par_activite_puis_titulaires(client, grande_commune):
+    """L'état de préparation : les activités ouvertes de la page, leurs lieux ouverts et leurs
+    habilitations ouvertes et validées en une requête, lieux et habilitations activité par activité
+    (``LATERAL``), chacun par l'index des activités ; puis les couples (titulaire, convention) de
+    ces habilitations vérifiés en une requête, par les comptes (``utilisateur_id = ANY(…)``).
+    Aucune sous-requête corrélée par habilitation."""
     requetes = _requetes_de_la_page(client, grande_commune, "AFAS préparation des partenaires (agent Caf)")
     habilitations = [sql for sql in requetes if "afas_habilitationafas" in sql]
     assert len(habilitations) == 1, habilitations
-    (lieux,) = [sql for sql in requetes if 'FROM "afas_lieuimplantation"' in sql]
-    for sql in (habilitations[0], lieux):
-        assert '"activite_id" = ANY(' in sql and "EXISTS" not in sql.split(" FROM ", 1)[0], sql[:300]
+    (sql,) = habilitations
+    assert "CROSS JOIN LATERAL" in sql and "EXISTS" not in sql.upper(), sql[:300]
+    assert not [sql for sql in requetes if 'FROM "afas_lieuimplantation"' in sql]
+    (titulaires,) = [sql for sql in requetes if 'AS "groupe__convention_id"' in sql]
+    assert '"habilitations_appartenance"."utilisateur_id" = ANY(' in titulaires, titulaires[:300]
+    noeuds = _noeuds(_plan_sql(sql))
+    for table in ("afas_habilitationafas", "afas_lieuimplantation"):
+        lectures = [n for n in noeuds if n.get("Relation Name") == table]
+        assert lectures and all(n["Node Type"] in ("Index Scan", "Index Only Scan") for n in lectures), [
+            (n["Node Type"], n.get("Index Name")) for n in lectures
+        ]

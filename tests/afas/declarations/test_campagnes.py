@@ -387,6 +387,22 @@ def test_suivi_filtres_retards_et_export(client, agent_caf, partenaire):
     assert any("EAJE000001" in ligne and ";Transmise;" in ligne for ligne in lignes)
 
 
+def test_decomptes_par_etat_et_retards(agent_caf, partenaire):
+    """Les décomptes de la liste des appels : par état, au total, et en retard (pas transmise,
+    date limite passée ; une transmise après la date limite ne l'est pas)."""
+    from afas.campagnes.requetes import decompte_vide, decomptes, q_en_retard
+
+    appel = lancer(agent_caf, date_limite=J + datetime.timedelta(days=2))
+    veille = J - datetime.timedelta(days=1)
+    Declaration.objects.filter(activite=partenaire["alsh"]).update(date_limite=veille)
+    Declaration.objects.filter(activite=partenaire["creche"]).update(date_limite=veille, etat=EtatDeclaration.TRANSMISE)
+    attendu = decompte_vide() | {"total": 2, "retard": 1, EtatDeclaration.A_SAISIR: 1, EtatDeclaration.TRANSMISE: 1}
+    assert decomptes([appel.pk, appel.pk + 1000], J) == {appel.pk: attendu}
+    assert Declaration.objects.filter(q_en_retard(J), appel=appel).count() == 1
+    # La veille de la date limite : plus aucun retard.
+    assert decomptes([appel.pk], veille - datetime.timedelta(days=1))[appel.pk]["retard"] == 0
+
+
 def test_progression_relue_tant_que_le_lancement_court(client, agent_caf, partenaire):
     appel = lancer(agent_caf)
     connecter_verifie(client, agent_caf)
