@@ -108,6 +108,7 @@ def _etat_double_authentification(pk: int, jour: datetime.date) -> QuerySet[Util
 _ETAT_DOUBLE_AUTHENTIFICATION = RequeteCompilee(
     _etat_double_authentification,
     {"pk": (-1001, -1002), "jour": (datetime.date(1901, 2, 3), datetime.date(1902, 3, 4))},
+    preparee=True,  # lecture par clé du compte, à chaque page : planifiée une fois par connexion
 )
 
 
@@ -143,6 +144,7 @@ _COMPTE_A_LA_CONNEXION = RequeteCompilee(
             datetime.datetime(1902, 3, 4, 5, 6, 7, tzinfo=datetime.UTC),
         ),
     },
+    preparee=True,  # par identifiant unique : 0,5 ms de planification pour 0,07 ms d'exécution
 )
 
 
@@ -322,8 +324,9 @@ _TEMOINS = {
     "convention": (-2001, -2002),
     "jour": (datetime.date(1901, 2, 3), datetime.date(1902, 3, 4)),
 }
-_ADMINISTREE = RequeteCompilee(_administree, _TEMOINS)
-_RACINES = RequeteCompilee(_racines, _TEMOINS)
+# Par compte et convention (ses mandats, les groupes dont il est responsable) : préparées.
+_ADMINISTREE = RequeteCompilee(_administree, _TEMOINS, preparee=True)
+_RACINES = RequeteCompilee(_racines, _TEMOINS, preparee=True)
 
 
 def perimetre(user: Utilisateur, convention: Convention, jour: datetime.date | None = None) -> Perimetre | None:

@@ -60,6 +60,7 @@ _ECHECS_RECENTS = RequeteCompilee(
             datetime.datetime(1902, 3, 4, 5, 6, 7, tzinfo=datetime.UTC),
         ),
     },
+    preparee=True,  # par identifiant
 )
 
 

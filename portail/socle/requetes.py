@@ -42,7 +42,10 @@ _INADAPTABLE = object()
 class RequeteCompilee:
     """``construire(**arguments)`` rend un ``QuerySet`` (``values_list`` conseillé) ; ``temoins``
     donne, pour chaque argument, deux valeurs distinctes, que rien d'autre dans la requête ne
-    vaut. ``lignes(**arguments)`` exécute le SQL compilé et rend les lignes brutes (sans les
+    vaut. ``preparee`` : sous PostgreSQL, une instruction préparée, planifiée une fois par
+    connexion ; PostgreSQL peut alors garder un plan générique, qui ne voit plus les valeurs :
+    à réserver aux lectures par clé (un compte, un identifiant), pas à celles dont le bon plan
+    dépend de la taille du partenaire. ``lignes(**arguments)`` exécute le SQL compilé et rend les lignes brutes (sans les
     convertisseurs de l'ORM : un booléen peut revenir en 0 / 1 sous SQLite)."""
 
     def __init__(
@@ -51,8 +54,10 @@ class RequeteCompilee:
         temoins: Mapping[str, tuple[Any, Any]],
         *,
         using: str = "default",
+        preparee: bool = False,
     ) -> None:
         self._construire = construire
+        self._preparee = preparee
         self._temoins = dict(temoins)
         self._using = using
         self._compilees: dict[str, _Compilee] = {}
@@ -106,7 +111,7 @@ class RequeteCompilee:
         valeurs = list(params)
         for i, (nom, adapter) in places.items():
             valeurs[i] = adapter(arguments[nom])
-        with _curseur(connexion) as curseur:
+        with _curseur(connexion) if self._preparee else connexion.cursor() as curseur:
             curseur.execute(sql, valeurs)
             lignes = curseur.fetchall()
         return [tuple(ligne) for ligne in compilateur.results_iter(results=[lignes])]

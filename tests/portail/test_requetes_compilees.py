@@ -82,7 +82,7 @@ def _preparees() -> int:
 
 @pytest.mark.django_db(transaction=True)  # la connexion est fermée et rouverte
 def test_preparee_une_fois_par_connexion_sous_postgresql(administrateur, monkeypatch):
-    """Sous PostgreSQL, la requête compilée est une instruction préparée : la connexion la garde
+    """Sous PostgreSQL, une requête compilée ``preparee`` est une instruction préparée : la connexion la garde
     (planifiée une fois, pas à chaque appel), et dix appels n'en préparent pas dix. Désactivées
     par le réglage (``prepare_threshold`` à ``None``, comme derrière un pgbouncer ancien), rien
     n'est préparé et les réponses restent les mêmes."""
@@ -95,6 +95,13 @@ def test_preparee_une_fois_par_connexion_sous_postgresql(administrateur, monkeyp
     reponses = set()
     for _ in range(10):
         reponses.add(tuple(perms._ETAT_DOUBLE_AUTHENTIFICATION.lignes(pk=administrateur.pk, jour=aujourdhui())))
+    assert _preparees() == 1
+    # Une requête compilée sans ``preparee`` (son bon plan dépend des valeurs) ne l'est jamais.
+    non_preparee = RequeteCompilee(
+        lambda jour: Mandat.objects.filter(date_ouverture__lte=jour).values_list("pk"), {"jour": TEMOINS_JOUR}
+    )
+    for _ in range(10):
+        non_preparee.lignes(jour=aujourdhui())
     assert _preparees() == 1
     connection.close()
     monkeypatch.setitem(connection.settings_dict["OPTIONS"], "prepare_threshold", None)
