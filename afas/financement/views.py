@@ -31,7 +31,7 @@ from portail.socle.csv import LignesSQL, OuiNon, reponse_csv
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import cle_primaire, paginer
+from portail.socle.listes import PaginateurParLeBoutLePlusProche, cle_primaire, paginer
 from portail.socle.navigation import fil_ariane
 
 #: L'ordre du calendrier : le plus avancé d'un exercice fait foi dans la comparaison annuelle.
@@ -468,7 +468,11 @@ def appel_financement(request, pk: int):
     """Pour un appel : le montant de chaque activité (figé s'il est transmis, estimé sinon), par
     partenaire, le total de la Caf (montants figés, dans la base) et les activités hors norme."""
     appel = get_object_or_404(perms.appels_visibles(request.user), pk=pk)
-    page = paginer(request, _declarations_appel(appel), par_cles=True)
+    # Les dernières pages se lisent depuis la fin : PostgreSQL parcourt alors les partenaires par
+    # l'index de leur raison sociale à rebours et s'arrête à la page, comme pour la première. Depuis
+    # le début, il joignait les 6 000 déclarations de l'appel aux 80 000 activités du pays (hachage
+    # parallèle) et les triait toutes pour en garder les dix dernières (60 à 100 ms).
+    page = paginer(request, _declarations_appel(appel), paginateur=PaginateurParLeBoutLePlusProche)
     declarations = list(page)
     estimations = _estimations(declarations)
     hors_norme, medianes = _hors_norme(appel)
