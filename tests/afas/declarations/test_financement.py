@@ -261,11 +261,11 @@ BUDGET_HISTORIQUE = 16
 # Statistiques (déclarant) : mêmes lectures que l'historique sans les récépissés, plus les
 # références de la nuit (une requête par index).
 BUDGET_STATISTIQUES = 16
-# Financement d'un appel (agent) : l'appel, comptage et page des déclarations, lignes et montants
-# figés préchargés, paramètres, labels, bornes nationales de l'appel, hors norme de la page, les Caf
-# des déclarations de l'appel (les montants lus par l'index de leur Caf), total de la Caf, liste des
-# hors norme.
-BUDGET_APPEL = 19
+# Financement d'un appel (agent) : l'appel, nombre des déclarations et leurs Caf (une lecture
+# groupée ; les montants lus par l'index de leur Caf), page des déclarations, lignes et montants
+# figés préchargés, paramètres, labels, bornes nationales de l'appel (les hors norme de la page
+# jugés sur leurs montants préchargés), total de la Caf, liste des hors norme.
+BUDGET_APPEL = 17
 
 
 def _compter(client, url):
