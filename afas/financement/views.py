@@ -474,26 +474,40 @@ def _groupe_des_montants(appel, cafs: list[int]) -> dict:
     return {"caf_id__in": cafs, "exercice": appel.exercice, "type_declaration": appel.type_declaration}
 
 
-def _plus_ecartes(hors_norme: QuerySet[MontantEstime], nombre: int = 50) -> QuerySet[MontantEstime]:
+def _plus_ecartes(
+    hors_norme: QuerySet[MontantEstime], medianes: dict[tuple[str, str], Decimal], nombre: int = 50
+) -> list[dict]:
     """Les ``nombre`` montants hors norme au plus fort montant par heure, avec leur déclaration,
     activité et partenaire : clés d'abord (les montants par l'index, les déclarations de l'appel
     par l'index seul), puis ces lignes par leur clé. En une requête, PostgreSQL hachait les 6 000
-    déclarations entières de l'appel pour en joindre deux douzaines. La clé départage les égalités."""
+    déclarations entières de l'appel pour en joindre deux douzaines. La clé départage les égalités.
+    Les seules colonnes que montre la liste, en tuples : ni les paramètres et étapes (JSON décodé
+    par ligne), ni quatre objets par ligne."""
     cles = hors_norme.order_by("-montant_par_heure", "pk").values("pk")[:nombre]
-    # Les seules colonnes que montre la liste : pas les paramètres et étapes (JSON décodé par ligne),
-    # ni les lignes entières de la déclaration, de l'activité et du partenaire.
-    return (
+    lignes = (
         MontantEstime.objects.filter(pk__in=cles)
-        .select_related("declaration__activite__organisme")
-        .only(
+        .order_by("-montant_par_heure", "pk")
+        .values_list(
+            "declaration_id",
+            "declaration__activite_id",
+            "declaration__activite__libelle",
+            "declaration__activite__organisme__raison_sociale",
             "montant_par_heure",
             "type_activite",
             "nature",
-            "declaration__activite__libelle",
-            "declaration__activite__organisme__raison_sociale",
         )
-        .order_by("-montant_par_heure", "pk")
     )
+    return [
+        {
+            "declaration_id": declaration,
+            "activite_id": activite,
+            "activite": libelle,
+            "partenaire": partenaire,
+            "montant_par_heure": montant_par_heure,
+            "mediane": medianes.get((type_activite, nature)),
+        }
+        for declaration, activite, libelle, partenaire, montant_par_heure, type_activite, nature in lignes
+    ]
 
 
 @require_GET
@@ -548,10 +562,7 @@ def appel_financement(request, pk: int):
             "total": totaux["total"] or Decimal(0),
             "total_texte": calcul.euros(totaux["total"] or Decimal(0)),
             "nombre_figes": totaux["nombre"],
-            "hors_norme": [
-                {"m": m, "mediane": medianes.get((m.type_activite, m.nature))}
-                for m in _plus_ecartes(hors_norme.filter(**groupe))
-            ],
+            "hors_norme": _plus_ecartes(hors_norme.filter(**groupe), medianes),
             "filtre_actif": False,
             "fil": _fil_caf(),
         },
