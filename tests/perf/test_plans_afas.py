@@ -569,7 +569,8 @@ def test_preparation_roles_tenus_en_une_requete_par_tableau_de_cles(client, gran
 # financement d'un appel joignait les 6 000 déclarations de l'appel aux 80 000 activités et les
 # triait toutes pour garder les dix dernières. Lues depuis la fin, par l'index qui donne l'ordre,
 # elles ne lisent plus que quelques lignes de plus que la page. Ce qu'on compte ici : les lignes
-# lues de la table qui porte le tri (activités, partenaires), très en dessous de sa taille.
+# lues de la liste (demandes, déclarations), très en dessous de son nombre ; sans l'ordre d'un index,
+# quel que soit le plan, il faut toutes les lire pour les trier (témoins).
 
 
 def _lignes_lues(plan: dict, table: str) -> int:
@@ -598,16 +599,17 @@ def test_validees_par_activite_derniere_page_par_l_index_du_libelle(client, gran
     assert any("activite_libelle_tri" in lecture for lecture in _lectures(plan, "afas_activite")), plan
     assert any("validation_activite_tri" in lecture for lecture in _lectures(plan, "afas_validationapprobateur"))
     assert _lignes_lues(plan, "afas_activite") <= 200
+    assert _lignes_lues(plan, "afas_validationapprobateur") <= 200
 
 
 def test_validees_par_activite_temoin_sans_les_index(client, grande_commune):
-    """Témoin : sans les deux index, la même requête lit toutes les activités (le compte ci-dessus
-    le verrait)."""
+    """Témoin : sans les deux index, la même requête lit toutes les validées de la Caf (le compte
+    ci-dessus le verrait)."""
     with connection.cursor() as curseur:
         curseur.execute("DROP INDEX activite_libelle_tri")
         curseur.execute("DROP INDEX validation_activite_tri")
     plan = _plan_sql(_requete_des_cles(client, grande_commune, VALIDEES_PAR_ACTIVITE[0], "ANY(ARRAY("))
-    assert _lignes_lues(plan, "afas_activite") >= 2_000
+    assert _lignes_lues(plan, "afas_validationapprobateur") >= 1_000
 
 
 FINANCEMENT_DERNIERE_PAGE = "AFAS financement d'un appel, page 1 000 (agent Caf)"
@@ -620,16 +622,16 @@ def _cles_du_financement(client, resume: dict) -> dict:
 
 def test_financement_derniere_page_lue_depuis_la_fin(client, grande_commune):
     """La dernière page du financement d'un appel : les partenaires parcourus à rebours dans
-    l'ordre de leur raison sociale, arrêt à la page ; pas les 300 partenaires du jeu."""
+    l'ordre de leur raison sociale, arrêt à la page ; pas les 1 200 déclarations de l'appel."""
     plan = _cles_du_financement(client, grande_commune)
     assert any("organisme_raison_sociale_tri" in lecture for lecture in _lectures(plan, "conventions_organisme")), plan
-    assert _lignes_lues(plan, "conventions_organisme") <= 60
+    assert _lignes_lues(plan, "afas_declaration") <= 100
 
 
 def test_financement_derniere_page_temoin_lue_depuis_le_debut(client, grande_commune, monkeypatch):
     """Témoin : les clés lues depuis le début (``PaginateurParCles``, décalage), la dernière page
-    parcourt tous les partenaires (le compte ci-dessus le verrait)."""
+    lit toutes les déclarations de l'appel (le compte ci-dessus le verrait)."""
     from afas.financement import views as vues_financement
 
     monkeypatch.setattr(vues_financement, "PaginateurParLeBoutLePlusProche", PaginateurParCles)
-    assert _lignes_lues(_cles_du_financement(client, grande_commune), "conventions_organisme") >= 250
+    assert _lignes_lues(_cles_du_financement(client, grande_commune), "afas_declaration") >= 1_000
