@@ -66,6 +66,11 @@ class Activite(Datee):
         indexes = [
             models.Index(fields=["organisme", "libelle"]),
             models.Index(fields=["organisme", "type_activite", "nature"]),
+            # Les activités du pays dans l'ordre du libellé (clé comprise, lue dans l'index seul) :
+            # la file des approbateurs triée par activité lit sa dernière page en parcourant cet
+            # index à rebours, les demandes de chaque activité par ``validation_activite_tri``,
+            # et s'arrête à la page ; sans lui, PostgreSQL hachait les 80 000 activités du pays.
+            models.Index(fields=["libelle", "id"], name="activite_libelle_tri"),
         ]
         constraints = [contrainte_periode("activite_cloture_apres_ouverture")]
 
@@ -493,6 +498,10 @@ class ValidationApprobateur(models.Model):
             models.Index(
                 fields=["caf", "decision", "date_ouverture", "demandee_le", "id"], name="validation_caf_debut_tri"
             ),
+            # Triée par activité : les demandes d'une activité, pour la Caf et la décision, dans
+            # l'ordre qui départage un même libellé (date de demande, clé), lues dans l'index seul
+            # pour chaque activité que donne ``activite_libelle_tri``.
+            models.Index(fields=["activite", "caf", "decision", "demandee_le", "id"], name="validation_activite_tri"),
             # Les demandes en attente (un millier dans le pays) : « Approbateurs en attente » des
             # tableaux de bord part d'elles, au lieu de lire les 337 000 validations.
             models.Index(

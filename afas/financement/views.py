@@ -31,7 +31,7 @@ from portail.socle.csv import LignesSQL, OuiNon, reponse_csv
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import cle_primaire, paginer
+from portail.socle.listes import PAR_PAGE, PaginateurParLeBoutLePlusProche, cle_primaire, paginer
 from portail.socle.navigation import fil_ariane
 
 #: L'ordre du calendrier : le plus avancé d'un exercice fait foi dans la comparaison annuelle.
@@ -409,15 +409,10 @@ def activite_statistiques(request, pk: int):
 # --- Financement d'un appel (Caf) ---------------------------------------------------------------
 
 
-def _hors_norme(appel) -> tuple[QuerySet[MontantEstime], dict[tuple[str, str], Decimal]]:
-    """Les montants figés de l'appel dont le montant par heure sort de [Q1 − 1,5 × EIQ,
-    Q3 + 1,5 × EIQ] de leurs pairs de la nation (même exercice, type de déclaration, type et
-    nature ; au moins 4), d'après le résumé de la nuit. Les bornes de chaque groupe (quelques
-    lignes) sont lues d'abord puis écrites dans le filtre : une sous-requête corrélée par montant
-    coûtait 4 s pour un appel de 50 000 déclarations (mesuré), ce filtre se lit par index."""
-    un_et_demi = Decimal("1.5")
-    bornes = Q(pk__in=[])
-    medianes = {}
+def _references_hors_norme(appel) -> dict[tuple[str, str], list[StatistiqueReference]]:
+    """Les références nationales de la nuit (même exercice et type de déclaration que l'appel, au
+    moins 4 déclarations comparables), par (type d'activité, nature)."""
+    references = defaultdict(list)
     for ref in StatistiqueReference.objects.filter(
         caf__isnull=True,
         indicateur="montant_par_heure",
@@ -425,12 +420,42 @@ def _hors_norme(appel) -> tuple[QuerySet[MontantEstime], dict[tuple[str, str], D
         type_declaration=appel.type_declaration,
         effectif__gte=4,
     ):
-        ecart = ref.q3 - ref.q1
-        bornes |= Q(type_activite=ref.type_activite, nature=ref.nature) & (
-            Q(montant_par_heure__lt=ref.q1 - un_et_demi * ecart) | Q(montant_par_heure__gt=ref.q3 + un_et_demi * ecart)
-        )
-        medianes[(ref.type_activite, ref.nature)] = ref.mediane
+        references[(ref.type_activite, ref.nature)].append(ref)
+    return references
+
+
+def _hors_norme(
+    appel, references: dict[tuple[str, str], list[StatistiqueReference]] | None = None
+) -> tuple[QuerySet[MontantEstime], dict[tuple[str, str], Decimal]]:
+    """Les montants figés de l'appel dont le montant par heure sort de [Q1 − 1,5 × EIQ,
+    Q3 + 1,5 × EIQ] de leurs pairs de la nation (même exercice, type de déclaration, type et
+    nature ; au moins 4), d'après le résumé de la nuit. Les bornes de chaque groupe (quelques
+    lignes) sont lues d'abord puis écrites dans le filtre : une sous-requête corrélée par montant
+    coûtait 4 s pour un appel de 50 000 déclarations (mesuré), ce filtre se lit par index. La même
+    règle, en Python, pour un montant déjà lu : ``_est_hors_norme``."""
+    un_et_demi = Decimal("1.5")
+    bornes = Q(pk__in=[])
+    medianes = {}
+    if references is None:
+        references = _references_hors_norme(appel)
+    for (type_activite, nature), refs in references.items():
+        for ref in refs:
+            ecart = ref.q3 - ref.q1
+            bornes |= Q(type_activite=type_activite, nature=nature) & (
+                Q(montant_par_heure__lt=ref.q1 - un_et_demi * ecart)
+                | Q(montant_par_heure__gt=ref.q3 + un_et_demi * ecart)
+            )
+            medianes[(type_activite, nature)] = ref.mediane
     return MontantEstime.objects.filter(bornes, actuel=True, declaration__appel=appel), medianes
+
+
+def _est_hors_norme(montant: MontantEstime, references: dict[tuple[str, str], list[StatistiqueReference]]) -> bool:
+    """Le filtre de ``_hors_norme`` appliqué à un montant actuel déjà lu (règle de Tukey de
+    ``statistiques.hors_norme``, mêmes bornes, mêmes références)."""
+    return any(
+        statistiques.hors_norme(montant.montant_par_heure, ref)
+        for ref in references.get((montant.type_activite, montant.nature), ())
+    )
 
 
 def _declarations_appel(appel):
@@ -442,25 +467,47 @@ def _declarations_appel(appel):
     )
 
 
-def _groupe_des_montants(appel) -> dict:
+def _groupe_des_montants(appel, cafs: list[int]) -> dict:
     """Ce que les montants figés de l'appel ont en commun (``services.montant_valeurs`` les copie
-    de leur déclaration) : son exercice, son type, et les Caf de ses déclarations (celle de
-    l'appel : le lancement ne prend que des activités de sa Caf ; lues et non supposées)."""
-    cafs = Declaration.objects.filter(appel=appel).order_by().values_list("caf_id", flat=True).distinct()
-    return {"caf_id__in": list(cafs), "exercice": appel.exercice, "type_declaration": appel.type_declaration}
+    de leur déclaration) : son exercice, son type, et les Caf de ses déclarations ``cafs`` (celle
+    de l'appel : le lancement ne prend que des activités de sa Caf ; lues et non supposées)."""
+    return {"caf_id__in": cafs, "exercice": appel.exercice, "type_declaration": appel.type_declaration}
 
 
-def _plus_ecartes(hors_norme: QuerySet[MontantEstime], nombre: int = 50) -> QuerySet[MontantEstime]:
+def _plus_ecartes(
+    hors_norme: QuerySet[MontantEstime], medianes: dict[tuple[str, str], Decimal], nombre: int = 50
+) -> list[dict]:
     """Les ``nombre`` montants hors norme au plus fort montant par heure, avec leur déclaration,
     activité et partenaire : clés d'abord (les montants par l'index, les déclarations de l'appel
     par l'index seul), puis ces lignes par leur clé. En une requête, PostgreSQL hachait les 6 000
-    déclarations entières de l'appel pour en joindre deux douzaines. La clé départage les égalités."""
+    déclarations entières de l'appel pour en joindre deux douzaines. La clé départage les égalités.
+    Les seules colonnes que montre la liste, en tuples : ni les paramètres et étapes (JSON décodé
+    par ligne), ni quatre objets par ligne."""
     cles = hors_norme.order_by("-montant_par_heure", "pk").values("pk")[:nombre]
-    return (
+    lignes = (
         MontantEstime.objects.filter(pk__in=cles)
-        .select_related("declaration__activite__organisme")
         .order_by("-montant_par_heure", "pk")
+        .values_list(
+            "declaration_id",
+            "declaration__activite_id",
+            "declaration__activite__libelle",
+            "declaration__activite__organisme__raison_sociale",
+            "montant_par_heure",
+            "type_activite",
+            "nature",
+        )
     )
+    return [
+        {
+            "declaration_id": declaration,
+            "activite_id": activite,
+            "activite": libelle,
+            "partenaire": partenaire,
+            "montant_par_heure": montant_par_heure,
+            "mediane": medianes.get((type_activite, nature)),
+        }
+        for declaration, activite, libelle, partenaire, montant_par_heure, type_activite, nature in lignes
+    ]
 
 
 @require_GET
@@ -468,16 +515,30 @@ def appel_financement(request, pk: int):
     """Pour un appel : le montant de chaque activité (figé s'il est transmis, estimé sinon), par
     partenaire, le total de la Caf (montants figés, dans la base) et les activités hors norme."""
     appel = get_object_or_404(perms.appels_visibles(request.user), pk=pk)
-    page = paginer(request, _declarations_appel(appel), par_cles=True)
+    # Les dernières pages se lisent depuis la fin : PostgreSQL parcourt alors les partenaires par
+    # l'index de leur raison sociale à rebours et s'arrête à la page, comme pour la première. Depuis
+    # le début, il joignait les 6 000 déclarations de l'appel aux 80 000 activités du pays (hachage
+    # parallèle) et les triait toutes pour en garder les dix dernières (60 à 100 ms).
+    #
+    # Le nombre de déclarations de l'appel et les Caf de leurs montants en une lecture, groupée par
+    # Caf (index de l'appel seul) : deux requêtes jusque-là.
+    par_caf = dict(Declaration.objects.filter(appel=appel).order_by().values_list("caf_id").annotate(nombre=Count("*")))
+    paginateur = PaginateurParLeBoutLePlusProche(_declarations_appel(appel), PAR_PAGE)
+    paginateur.count = sum(par_caf.values())
+    page = paginateur.get_page(request.GET.get("page"))
+    page.pages_list = list(paginateur.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
     declarations = list(page)
     estimations = _estimations(declarations)
-    hors_norme, medianes = _hors_norme(appel)
-    ids_hors_norme = set(hors_norme.filter(declaration__in=declarations).values_list("declaration_id", flat=True))
+    # Hors norme : les lignes de la page jugées sur leur montant actuel, déjà lu (préchargé pour
+    # l'estimation), par la règle du filtre des hors norme de l'appel : une requête de moins.
+    references = _references_hors_norme(appel)
+    hors_norme, medianes = _hors_norme(appel, references)
+    ids_hors_norme = {d.pk for d in declarations if any(_est_hors_norme(m, references) for m in d.montants_actuels)}
     # Les montants de l'appel sont parmi ceux de sa Caf, de son exercice et de son type (copiés de la
     # déclaration par ``services.montant_valeurs``) : dit à PostgreSQL, il les lit dans l'index
     # ``montant_actuel_par_caf``. Sans cela, il lisait le montant de chacune des 6 000 déclarations
     # de l'appel (les hors norme en parcourant toutes les déclarations du pays : 30 à 50 ms).
-    groupe = _groupe_des_montants(appel)
+    groupe = _groupe_des_montants(appel, list(par_caf))
     # La déclaration en EXISTS et COUNT(*) : le total se lit dans l'index seul (montant inclus),
     # les déclarations figées de l'appel hachées une fois.
     figees = Declaration.objects.filter(pk=OuterRef("declaration_id"), appel=appel, etat__in=FIGES)
@@ -495,17 +556,13 @@ def appel_financement(request, pk: int):
                     "d": d,
                     "estimation": estimations[d.pk],
                     "hors_norme": d.pk in ids_hors_norme,
-                    "url": _url_declaration(d.pk, caf=True),
                 }
                 for d in declarations
             ],
             "total": totaux["total"] or Decimal(0),
             "total_texte": calcul.euros(totaux["total"] or Decimal(0)),
             "nombre_figes": totaux["nombre"],
-            "hors_norme": [
-                {"m": m, "mediane": medianes.get((m.type_activite, m.nature))}
-                for m in _plus_ecartes(hors_norme.filter(**groupe))
-            ],
+            "hors_norme": _plus_ecartes(hors_norme.filter(**groupe), medianes),
             "filtre_actif": False,
             "fil": _fil_caf(),
         },

@@ -18,13 +18,7 @@ from afas.validation.filtres import ValidationFiltre
 from afas.validation.forms import RefusForm, ValidationForm
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import (
-    PARAMETRE_TRI,
-    PaginateurParTableauDeCles,
-    PaginateurParTableauDeClesDepuisLeBout,
-    paginer,
-    trier,
-)
+from portail.socle.listes import PaginateurParTableauDeClesDepuisLeBout, paginer, trier
 from portail.socle.navigation import fil_ariane
 
 # Par les copies de l'habilitation que porte la demande (``ValidationApprobateur.champs_copies``) :
@@ -61,15 +55,14 @@ def validations(request):
     filtre = ValidationFiltre(request.GET or None, queryset=queryset)
     # Par clés : les 25 clés de la page viennent de l'index (caf, décision, date, clé) seul, puis
     # les lignes jointes ; la page 1 000 des validées ne trie plus 25 000 lignes jointes. Les
-    # dernières pages se lisent depuis la fin (tri borné), sauf triées par activité : là,
-    # PostgreSQL choisit pour le tri borné un plan parallèle qui hache les 80 000 activités du pays,
-    # plus lent au banc sous charge (p50 54-60 → 62-72 ms), quand les autres tris y gagnent
-    # (utilisateur 51-54 → 35-39 ms, partenaire 41-43 → 34-37 ms).
-    tri_activite = request.GET.get(PARAMETRE_TRI, "").removeprefix("-") == "activite"
+    # dernières pages se lisent depuis la fin (tri borné). Triée par activité, PostgreSQL parcourt
+    # les activités dans l'ordre du libellé (``activite_libelle_tri``) et les demandes de chacune
+    # (``validation_activite_tri``), et s'arrête à la page : sans ces index, il hachait les 80 000
+    # activités du pays (plan parallèle, p50 61-64 ms au banc).
     page = paginer(
         request,
         trier(request, filtre.qs, TRI_VALIDATIONS, ("demandee_le",)),
-        paginateur=PaginateurParTableauDeCles if tri_activite else PaginateurParTableauDeClesDepuisLeBout,
+        paginateur=PaginateurParTableauDeClesDepuisLeBout,
     )
     return render(
         request,

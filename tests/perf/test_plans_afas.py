@@ -604,3 +604,78 @@ def test_preparation_habilitations_activite_par_activite_puis_titulaires(client,
         assert lectures and all(n["Node Type"] in ("Index Scan", "Index Only Scan") for n in lectures), [
             (n["Node Type"], n.get("Index Name")) for n in lectures
         ]
+
+
+# --- File triée par activité, financement d'un appel : dernières pages (session 6) ---------------
+#
+# À « nationale » : triée par activité, la dernière page de la file hachait les 80 000 activités du
+# pays pour trier les 24 000 validées de la Caf (plan parallèle, 60-100 ms) ; la dernière page du
+# financement d'un appel joignait les 6 000 déclarations de l'appel aux 80 000 activités et les
+# triait toutes pour garder les dix dernières. Lues depuis la fin, par l'index qui donne l'ordre,
+# elles ne lisent plus que quelques lignes de plus que la page. Ce qu'on compte ici : les lignes
+# lues de la liste (demandes, déclarations), très en dessous de son nombre ; sans l'ordre d'un index,
+# quel que soit le plan, il faut toutes les lire pour les trier (témoins).
+
+
+def _lignes_lues(plan: dict, table: str) -> int:
+    return sum(
+        int(n.get("Actual Rows", 0) * n.get("Actual Loops", 1))
+        for n in _noeuds(plan)
+        if n.get("Relation Name") == table
+    )
+
+
+def _requete_des_cles(client, resume: dict, nom_page: str, marque: str) -> str:
+    (requete,) = [sql for sql in _requetes_de_la_page(client, resume, nom_page) if marque in sql]
+    return requete
+
+
+VALIDEES_PAR_ACTIVITE = PAGES_TRIEES[4:6]
+
+
+@pytest.mark.parametrize("nom_page", VALIDEES_PAR_ACTIVITE)
+def test_validees_par_activite_derniere_page_par_l_index_du_libelle(client, grande_commune, nom_page):
+    """Les clés de la dernière page : les activités parcourues dans l'ordre du libellé
+    (``activite_libelle_tri``), les demandes de chacune par ``validation_activite_tri``, arrêt à
+    la page ; pas les 2 000 activités du jeu lues pour un hachage."""
+    assert "activité" in nom_page
+    plan = _plan_sql(_requete_des_cles(client, grande_commune, nom_page, "ANY(ARRAY("))
+    assert any("activite_libelle_tri" in lecture for lecture in _lectures(plan, "afas_activite")), plan
+    assert any("validation_activite_tri" in lecture for lecture in _lectures(plan, "afas_validationapprobateur"))
+    assert _lignes_lues(plan, "afas_activite") <= 200
+    assert _lignes_lues(plan, "afas_validationapprobateur") <= 200
+
+
+def test_validees_par_activite_temoin_sans_les_index(client, grande_commune):
+    """Témoin : sans les deux index, la même requête lit toutes les validées de la Caf (le compte
+    ci-dessus le verrait)."""
+    with connection.cursor() as curseur:
+        curseur.execute("DROP INDEX activite_libelle_tri")
+        curseur.execute("DROP INDEX validation_activite_tri")
+    plan = _plan_sql(_requete_des_cles(client, grande_commune, VALIDEES_PAR_ACTIVITE[0], "ANY(ARRAY("))
+    assert _lignes_lues(plan, "afas_validationapprobateur") >= 1_000
+
+
+FINANCEMENT_DERNIERE_PAGE = "AFAS financement d'un appel, page 1 000 (agent Caf)"
+
+
+def _cles_du_financement(client, resume: dict) -> dict:
+    requete = _requete_des_cles(client, resume, FINANCEMENT_DERNIERE_PAGE, '"conventions_organisme"."raison_sociale"')
+    return _plan_sql(requete)
+
+
+def test_financement_derniere_page_lue_depuis_la_fin(client, grande_commune):
+    """La dernière page du financement d'un appel : les partenaires parcourus à rebours dans
+    l'ordre de leur raison sociale, arrêt à la page ; pas les 1 200 déclarations de l'appel."""
+    plan = _cles_du_financement(client, grande_commune)
+    assert any("organisme_raison_sociale_tri" in lecture for lecture in _lectures(plan, "conventions_organisme")), plan
+    assert _lignes_lues(plan, "afas_declaration") <= 100
+
+
+def test_financement_derniere_page_temoin_lue_depuis_le_debut(client, grande_commune, monkeypatch):
+    """Témoin : les clés lues depuis le début (``PaginateurParCles``, décalage), la dernière page
+    lit toutes les déclarations de l'appel (le compte ci-dessus le verrait)."""
+    from afas.financement import views as vues_financement
+
+    monkeypatch.setattr(vues_financement, "PaginateurParLeBoutLePlusProche", PaginateurParCles)
+    assert _lignes_lues(_cles_du_financement(client, grande_commune), "afas_declaration") >= 1_000

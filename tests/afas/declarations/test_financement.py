@@ -261,11 +261,11 @@ BUDGET_HISTORIQUE = 16
 # Statistiques (déclarant) : mêmes lectures que l'historique sans les récépissés, plus les
 # références de la nuit (une requête par index).
 BUDGET_STATISTIQUES = 16
-# Financement d'un appel (agent) : l'appel, comptage et page des déclarations, lignes et montants
-# figés préchargés, paramètres, labels, bornes nationales de l'appel, hors norme de la page, les Caf
-# des déclarations de l'appel (les montants lus par l'index de leur Caf), total de la Caf, liste des
-# hors norme.
-BUDGET_APPEL = 19
+# Financement d'un appel (agent) : l'appel, nombre des déclarations et leurs Caf (une lecture
+# groupée ; les montants lus par l'index de leur Caf), page des déclarations, lignes et montants
+# figés préchargés, paramètres, labels, bornes nationales de l'appel (les hors norme de la page
+# jugés sur leurs montants préchargés), total de la Caf, liste des hors norme.
+BUDGET_APPEL = 17
 
 
 def _compter(client, url):
@@ -394,7 +394,7 @@ def test_appel_signale_l_activite_hors_norme(client, agent_caf, convention, decl
     statistiques.statistiques_calculer()
     connecter_verifie(client, agent_caf)
     reponse = client.get(reverse("afas:appel_financement", args=[appel.pk]))
-    lignes_hors_norme = [h["m"].declaration.activite.libelle for h in reponse.context["hors_norme"]]
+    lignes_hors_norme = [h["activite"] for h in reponse.context["hors_norme"]]
     assert lignes_hors_norme == ["Accueil économe"]
     assert [ligne["d"].activite.libelle for ligne in reponse.context["lignes"] if ligne["hors_norme"]] == [
         "Accueil économe"
@@ -424,11 +424,11 @@ def test_appel_ses_seuls_montants_parmi_ceux_de_la_caf(client, agent_caf, conven
     statistiques.statistiques_calculer()
     connecter_verifie(client, agent_caf)
     reponse = client.get(reverse("afas:appel_financement", args=[premier.pk]))
-    assert [h["m"].declaration_id for h in reponse.context["hors_norme"]] == [economes[0].pk, economes[1].pk]
+    assert [h["declaration_id"] for h in reponse.context["hors_norme"]] == [economes[0].pk, economes[1].pk]
     assert reponse.context["nombre_figes"] == 8  # six pairs et deux économes
     assert reponse.context["total"] == 6 * D("12420.00") + 2 * economes[0].montants.get(actuel=True).montant
     reponse = client.get(reverse("afas:appel_financement", args=[second.pk]))
-    assert [h["m"].declaration_id for h in reponse.context["hors_norme"]] == [economes[2].pk]
+    assert [h["declaration_id"] for h in reponse.context["hors_norme"]] == [economes[2].pk]
     assert reponse.context["nombre_figes"] == 7  # six pairs et un économe
 
 
