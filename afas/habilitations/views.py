@@ -41,8 +41,9 @@ def _fil():
 
 def _exiger_habiliter(request) -> QuerySet[Convention]:
     """Les conventions où l'utilisateur habilite, lues une fois (la requête des droits n'est pas
-    recopiée dans celles de la page) ; aucune : 403."""
-    ids = perms.conventions_habilitables_cles(request.user)
+    recopiée dans celles de la page) ; aucune : 403. Lues avec le menu du gabarit, qui pose la
+    même question (``perms.droits_de_la_requete`` : une requête pour les deux)."""
+    ids = perms.droits_de_la_requete(request).conventions_habilitables
     if not ids:
         raise PermissionDenied
     return Convention.objects.filter(pk__in=ids)

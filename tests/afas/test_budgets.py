@@ -24,16 +24,16 @@ pytestmark = pytest.mark.django_db
 J = aujourdhui()
 DEBUT = J - datetime.timedelta(days=60)
 # Recherche (Actif, Inactif, Historique) : session, compte, double authentification, droit
-# d'habiliter (une requête), la liste (identifiants ; Historique : ses groupes comptés), page
-# d'habilitations (utilisateur, activité, lieu et validation joints), menu (gestionnaire et
-# habilitateur en une requête), profils effectifs du menu, partenaires du filtre ; puis
+# d'habiliter et menu (gestionnaire et habilitateur) en une seule requête, la liste
+# (identifiants ; Historique : ses groupes comptés), page d'habilitations (utilisateur, activité,
+# lieu et validation joints), profils effectifs du menu, partenaires du filtre ; puis
 # l'écriture de la session (point de sauvegarde, mise à jour, libération : le délai d'inactivité). Actif, Inactif : les droits du jour relus par
 # sous-requête corrélée (plus de liste des déclarants). Non attribué : les activités filtrées
 # avec leurs libellés et leurs lieux ouverts, les conventions de leurs partenaires (en liste),
 # les rôles tenus sur elles (la règle en Python) ; la page s'écrit avec ces mêmes lignes.
-BUDGET_HISTORIQUE = 12
-BUDGET_RECHERCHE = 12
-BUDGET_NON_ATTRIBUE = 13
+BUDGET_HISTORIQUE = 11
+BUDGET_RECHERCHE = 11
+BUDGET_NON_ATTRIBUE = 12
 # File de la Caf : session, compte, double authentification, comptage, profils du menu, page
 # (habilitation, utilisateur, activité, organisme, demandeur joints), écriture de la session (3).
 BUDGET_FILE_CAF = 9
