@@ -219,6 +219,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Pas d'attribut ``integrity`` sur les feuilles de style et scripts du DSFR : django-dsfr y écrit
+# l'empreinte du fichier du paquet, mais la collecte de production (noms hachés, ``url(…)``
+# réécrites) change ce contenu, et le navigateur refusait tout le DSFR : le portail s'affichait
+# sans mise en forme (tests/portail/test_statiques_production.py). Les fichiers viennent de notre
+# propre origine (whitenoise ; CSP ``'self'``) : l'empreinte, faite pour un CDN tiers, n'ajoutait
+# rien ici.
+DSFR_USE_INTEGRITY_CHECKSUMS = False
 
 # Politique de sécurité du contenu : aucun script ni style en ligne.
 SECURE_CSP = {
