@@ -10,7 +10,7 @@ from habilitations import perms
 from habilitations.models import SessionUtilisateur, Utilisateur
 from portail.socle.audit import audit_enregistrer, audit_preparer
 from portail.socle.middleware import adresse_client
-from portail.socle.requetes import sql_insertion
+from portail.socle.requetes import curseur_prepare, sql_insertion
 
 logger = logging.getLogger("habilitations.connexions")
 
@@ -115,7 +115,9 @@ def _connexion_complete_ecrire(request, user: Utilisateur) -> bool:
         user.pk,
         *journal_valeurs,
     ]
-    with connexion.cursor() as curseur:
+    # Le texte ne change pas d'une connexion à l'autre (les valeurs passent en paramètres) :
+    # instruction préparée, analysée et planifiée une fois par connexion à PostgreSQL.
+    with curseur_prepare(connexion) as curseur:
         curseur.execute(sql, valeurs)
     if session:
         request.session.inseree()

@@ -74,36 +74,41 @@ def limite_atteinte(espace: str, cle: str, limite: int, *, fenetre: int = 3600) 
 
 
 def _compter_redis(nom: str, fenetre: int) -> int | None:
-    """Sous Redis, le compte en un aller-retour : ``SET … NX EX`` puis ``INCR`` dans une même
-    transaction (MULTI / EXEC, atomique : la clé ne peut pas expirer entre les deux et laisser un
-    compteur sans durée). ``add`` puis ``incr`` du cache de Django ouvraient deux clients Redis et
-    faisaient deux allers-retours à chaque connexion (ticket 11). ``None`` : pas Redis."""
+    """Sous Redis, le compte en une seule commande : un script Lua (``SET … NX EX`` puis ``INCR``,
+    atomique : la clé ne peut pas expirer entre les deux et laisser un compteur sans durée),
+    appelé par son empreinte (``EVALSHA``, rechargé par redis-py si Redis l'a oublié). Une
+    transaction MULTI / EXEC faisait le même aller-retour avec quatre commandes à écrire et à
+    relire ; ``add`` puis ``incr`` du cache de Django ouvraient deux clients Redis et faisaient
+    deux allers-retours (ticket 11 : le processeur de chaque connexion compte). ``None`` : pas
+    Redis."""
     cache_defaut = caches["default"]
     if not isinstance(cache_defaut, RedisCache):
         return None
     cle = cache_defaut.make_and_validate_key(nom)
     # Le pool de connexions du cache de Django (mêmes réglages) ; la valeur 0 est écrite comme
     # l'écrirait le cache (entier en clair) : cache.get la relit.
-    client = _client_ecriture(cache_defaut)
-    with client.pipeline(transaction=True) as transaction:
-        transaction.set(cle, 0, ex=fenetre, nx=True)
-        transaction.incr(cle)
-        _cree, total = transaction.execute()
-    return int(total)
+    return int(_script_compter(cache_defaut)(keys=[cle], args=[fenetre]))
 
 
-# Un client Redis par pool de connexions, gardé : ``get_client`` du cache de Django en construit
-# un à chaque appel (170 rappels de réponse inscrits dans un dictionnaire, 0,2 ms par connexion).
-# Un client ne garde pas de connexion à lui : il en emprunte une au pool à chaque commande.
-_CLIENTS: dict[int, tuple[Any, Any]] = {}
+_COMPTER = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+return redis.call('INCR', KEYS[1])
+"""
 
 
-def _client_ecriture(cache_defaut: RedisCache) -> Any:
+# Un client Redis et son script par pool de connexions, gardés : ``get_client`` du cache de Django
+# construit un client à chaque appel (170 rappels de réponse inscrits dans un dictionnaire, 0,2 ms
+# par connexion). Un client ne garde pas de connexion à lui : il en emprunte une au pool à chaque
+# commande.
+_SCRIPTS: dict[int, tuple[Any, Any]] = {}
+
+
+def _script_compter(cache_defaut: RedisCache) -> Any:
     pool = cache_defaut._cache._get_connection_pool(write=True)
-    garde = _CLIENTS.get(id(pool))
+    garde = _SCRIPTS.get(id(pool))
     if garde is None or garde[0] is not pool:
-        garde = (pool, cache_defaut._cache._client(connection_pool=pool))
-        _CLIENTS[id(pool)] = garde
+        garde = (pool, cache_defaut._cache._client(connection_pool=pool).register_script(_COMPTER))
+        _SCRIPTS[id(pool)] = garde
     return garde[1]
 
 

@@ -23,10 +23,11 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
-__all__ = ["RequeteCompilee", "sql_insertion"]
+__all__ = ["RequeteCompilee", "curseur_prepare", "sql_insertion"]
 
 
-_Compilee = tuple[str, list[Any], dict[int, tuple[str, Callable[[Any], Any]]], SQLCompiler]
+# SQL, paramètres témoins, places des arguments, compilateur, convertisseurs de ses colonnes.
+_Compilee = tuple[str, list[Any], dict[int, tuple[str, Callable[[Any], Any]]], SQLCompiler, dict[int, Any]]
 
 
 def _adapte(adapter: Callable[[Any], Any], valeur: Any) -> Any:
@@ -99,7 +100,13 @@ class RequeteCompilee:
             places[i] = trouvees[0]
         if {nom for nom, _adapter in places.values()} != set(self._temoins):
             raise ValueError("un argument n'apparaît pas tel quel dans la requête")
-        compilee = (sql_a, list(params_a), places, compilateur)
+        # Les convertisseurs des colonnes (booléens de SQLite, dates…), calculés une fois : le
+        # compilateur les recalculerait à chaque appel (``results_iter``).
+        colonnes = [s[0] for s in compilateur.select[0 : compilateur.col_count]]
+        if compilateur.has_composite_fields(colonnes):
+            raise ValueError("une clé composite dans les colonnes lues : non prise en charge")
+        convertisseurs = compilateur.get_converters(colonnes)
+        compilee = (sql_a, list(params_a), places, compilateur, convertisseurs)
         self._compilees[vendeur] = compilee
         return compilee
 
@@ -107,14 +114,16 @@ class RequeteCompilee:
         if set(arguments) != set(self._temoins):
             raise TypeError(f"arguments attendus : {sorted(self._temoins)}")
         connexion = connections[self._using]
-        sql, params, places, compilateur = self._compiler(connexion.vendor)
+        sql, params, places, compilateur, convertisseurs = self._compiler(connexion.vendor)
         valeurs = list(params)
         for i, (nom, adapter) in places.items():
             valeurs[i] = adapter(arguments[nom])
-        with _curseur(connexion) if self._preparee else connexion.cursor() as curseur:
+        with curseur_prepare(connexion) if self._preparee else connexion.cursor() as curseur:
             curseur.execute(sql, valeurs)
             lignes = curseur.fetchall()
-        return [tuple(ligne) for ligne in compilateur.results_iter(results=[lignes])]
+        if not convertisseurs:
+            return [tuple(ligne) for ligne in lignes]
+        return [tuple(ligne) for ligne in compilateur.apply_converters(lignes, convertisseurs)]
 
 
 _CURSEUR_PREPARE: list[type] = []
@@ -132,11 +141,12 @@ def _classe_du_curseur_prepare() -> type:
     return _CURSEUR_PREPARE[0]
 
 
-def _curseur(connexion: BaseDatabaseWrapper):
+def curseur_prepare(connexion: BaseDatabaseWrapper):
     """Sous PostgreSQL, un curseur qui lie les valeurs côté serveur et prépare l'instruction : le
     texte d'une requête compilée ne change pas d'un appel à l'autre, PostgreSQL la planifie une
     fois par connexion au lieu d'à chaque appel (0,5 ms pour la lecture de la connexion, dix fois
-    son exécution). Les curseurs ordinaires de Django lient côté client et ne préparent rien.
+    son exécution). Pour des instructions au texte fixe (requêtes compilées, écriture combinée
+    de la connexion) dont le plan ne dépend pas des valeurs. Les curseurs ordinaires de Django lient côté client et ne préparent rien.
     Le curseur passe par l'enveloppe de Django : les requêtes restent comptées et journalisées
     (``execute_wrapper``, ``CaptureQueriesContext``), les erreurs converties de même."""
     if connexion.vendor != "postgresql" or connexion.settings_dict["OPTIONS"].get("prepare_threshold") is None:

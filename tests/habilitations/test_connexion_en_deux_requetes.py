@@ -156,6 +156,24 @@ def test_l_ecriture_combinee_est_atomique(client, monkeypatch):
     assert not EvenementAudit.objects.filter(acteur=user).exists()
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="l'écriture combinée est propre à PostgreSQL")
+@pytest.mark.django_db(transaction=True)  # la connexion à la base est fermée et rouverte
+def test_l_ecriture_combinee_est_preparee_une_fois_par_connexion(client):
+    """Son texte ne change pas d'une connexion à l'autre : PostgreSQL l'analyse et la planifie une
+    fois par connexion à la base, pas à chaque connexion d'un utilisateur (ticket 11)."""
+    premier, second = factories.creer_utilisateur(nom="Prem"), factories.creer_utilisateur(nom="Second")
+    connection.close()
+    for user in (premier, second):
+        assert se_connecter(client, user.identifiant, factories.MOT_DE_PASSE).status_code == 302
+        client.logout()
+    with connection.cursor() as curseur:
+        curseur.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'WITH session AS%'")
+        preparees = [ligne[0] for ligne in curseur.fetchall()]
+    assert len(preparees) == 1, preparees
+    assert 'INSERT INTO "portail_evenementaudit"' in preparees[0]
+    assert EvenementAudit.objects.filter(acteur__in=[premier, second], action="connexion_reussie").count() == 2
+
+
 def test_les_cles_de_session_sont_tirees_uniformement():
     """32 caractères de l'alphabet de Django ; sur 3 000 clés, aucune en double et chaque
     caractère à chaque position à peu près aussi souvent (un tirage biaisé ou tronqué se verrait)."""

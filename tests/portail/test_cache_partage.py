@@ -28,9 +28,10 @@ REDIS_REEL = os.environ.get("CELERY_BROKER_URL", "")
 
 @pytest.mark.skipif(not REDIS_REEL.startswith("redis://"), reason="pas de Redis réel (CELERY_BROKER_URL)")
 def test_sous_redis_un_aller_retour_une_fenetre_et_un_compte_que_le_cache_relit():
-    """Sous un vrai Redis, le compte se fait en une transaction (SET NX EX puis INCR) : la clé a
-    bien sa durée (pas de compteur éternel), le cache de Django relit le même nombre, la limite
-    tombe au bon essai et une autre clé a son propre compte."""
+    """Sous un vrai Redis, le compte se fait en une commande (script Lua : SET NX EX puis INCR) :
+    la clé a bien sa durée (pas de compteur éternel), le cache de Django relit le même nombre, la
+    limite tombe au bon essai et une autre clé a son propre compte. Un Redis redémarré a oublié
+    le script : il est rechargé, le compte continue."""
     prefixe = f"essai-{uuid.uuid4().hex}"
     caches = {
         "default": {
@@ -48,4 +49,7 @@ def test_sous_redis_un_aller_retour_une_fenetre_et_un_compte_que_le_cache_relit(
         assert cache.get(nom) == 3
         client = cache._cache.get_client(cache.make_key(nom))
         assert 0 < client.ttl(cache.make_key(nom)) <= 120
+        client.script_flush()
+        assert cache_partage.limite_atteinte("essai", "Zoé", 2, fenetre=120)
+        assert cache.get(nom) == 4
         cache.clear()
