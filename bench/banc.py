@@ -585,7 +585,8 @@ def tableau(resultats: list[dict]) -> str:
 def demarrer_gunicorn(port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portail.settings.bench"}
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    # Comme le Dockerfile (README, mode complet), sur la boucle locale.
+    # Comme le Dockerfile (README, mode complet), sur la boucle locale, journal d'accès compris :
+    # chaque requête le paie en production (la sortie standard est jetée ici).
     return subprocess.Popen(  # noqa: S603 (commande fixe)
         [
             str(gunicorn),
@@ -594,6 +595,7 @@ def demarrer_gunicorn(port: int, workers: int) -> subprocess.Popen:
             f"--workers={workers}",
             "--worker-tmp-dir=/dev/shm",
             "--timeout=120",
+            "--access-logfile=-",
         ],
         cwd=RACINE,
         env=env,
