@@ -6,16 +6,26 @@ nombre de requêtes quel que soit le volume."""
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import connections
+from django.db import connection, connections
 from django.db.models import Count, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
 from afas.attribution import roles_manquants
 from afas.enums import DecisionCaf, EtatHabilitation, RoleAfas
-from afas.models import Activite, HabilitationAfas, LieuImplantation, q_effective
-from conventions.models import Convention
+from afas.models import (
+    PROFIL_DECLARER,
+    Activite,
+    HabilitationAfas,
+    LieuImplantation,
+    ValidationApprobateur,
+    q_effective,
+)
+from conventions.enums import EtatConvention
+from conventions.models import Convention, Profil
+from habilitations import models as comptes
 from habilitations.models import Utilisateur
 from portail.socle.dates import q_ouvert
 from portail.socle.requetes import RequeteCompilee
@@ -199,10 +209,13 @@ class HabilitationsDansLEtat(Sequence):
             _conventions, criteres, jour, membres = self._arguments
             if _recherche_du_partenaire(criteres) and membres is None:
                 partenaire = criteres["partenaire"]
-                lignes = _IDENTIFIANTS_DU_PARTENAIRE[self._etat].lignes(
-                    jour=jour, convention=partenaire.pk, organisme=partenaire.organisme_id
-                )
-                self._ids = [pk for (pk,) in lignes]
+                if connection.vendor == "postgresql":
+                    self._ids = _identifiants_du_partenaire_postgresql(self._etat, jour, partenaire)
+                else:
+                    lignes = _IDENTIFIANTS_DU_PARTENAIRE[self._etat].lignes(
+                        jour=jour, convention=partenaire.pk, organisme=partenaire.organisme_id
+                    )
+                    self._ids = [pk for (pk,) in lignes]
             else:
                 self._ids = list(_ordonner(_selection(*self._arguments), self._etat).values_list("pk", flat=True))
         return self._ids
@@ -251,7 +264,8 @@ def _recherche_du_partenaire(criteres: dict) -> bool:
 
 
 def _identifiants_du_partenaire(etat: str) -> RequeteCompilee:
-    """Les identifiants d'``etat`` d'un partenaire dans l'ordre d'affichage, la requête de
+    """Les identifiants d'``etat`` d'un partenaire dans l'ordre d'affichage (SQLite ; sous
+    PostgreSQL : ``_identifiants_du_partenaire_postgresql``), la requête de
     ``_selection`` puis ``_ordonner`` compilée une fois par processus : la construire avec
     l'ORM à chaque page (droits du jour, une dizaine de jointures et sous-requêtes) coûtait
     2 à 3 ms de processeur. Sans la restriction aux conventions de l'habilitateur : le
@@ -274,6 +288,168 @@ def _identifiants_du_partenaire(etat: str) -> RequeteCompilee:
 _IDENTIFIANTS_DU_PARTENAIRE = {
     etat: _identifiants_du_partenaire(etat) for etat in (EtatHabilitation.ACTIF, EtatHabilitation.INACTIF)
 }
+
+
+# --- Les droits du jour vérifiés par titulaire (PostgreSQL) ------------------------------------
+#
+# ``q_effective`` vérifie l'appartenance AFAS-DECLARER du titulaire habilitation par habilitation :
+# pour les 1 870 habilitations ouvertes d'une grande commune, le compte, ses appartenances, leur
+# groupe et ses profils lus par index pour chacune, 33 000 pages de tampon, 17 à 19 ms, la moitié
+# de la page. PostgreSQL n'en estime que 8 (les habilitations d'une convention et les activités
+# d'un organisme ne se croisent pas au hasard) et garde cette boucle. Ici la règle se vérifie une
+# fois par couple (titulaire, convention) distinct, 1 340 pour cette commune, et la décision de
+# la Caf n'est lue que pour les approbateurs : 11 à 12 ms. Chaque étape est une CTE matérialisée,
+# et la vérification d'un couple une sous-requête qui ne se remonte pas en jointure
+# (``OFFSET 0``) : jointe, sur des CTE qu'il estime à une ligne, PostgreSQL hachait les 25 000
+# membres des groupes AFAS-DECLARER de la commune (35 ms). Essayé et écarté : les groupes
+# AFAS-DECLARER lus une fois puis hachés (1 ms de moins à cette taille, mais le plan dépend de
+# l'estimation d'une CTE).
+
+
+def _ouvert(t: str) -> str:
+    """``q_ouvert(jour)`` sur l'alias ``t`` (le jour en paramètre nommé)."""
+    return f"{t}.date_ouverture <= %(jour)s AND ({t}.date_cloture IS NULL OR {t}.date_cloture > %(jour)s)"
+
+
+def _table(modele) -> str:
+    return connection.ops.quote_name(modele._meta.db_table)
+
+
+@functools.cache
+def _sql_effectives(source: str) -> str:
+    """Les CTE ``ouvertes`` (habilitations ouvertes et validées de ``source`` : un ``FROM`` sur
+    ``h``, des jointures et un ``WHERE``, qui en garantit l'activité ouverte) puis ``effectives``
+    (celles qui passent le reste de ``q_effective`` : compte ouvert, convention ouverte, validée et
+    qui accorde AFAS-DECLARER, appartenance ouverte du compte à un groupe ouvert de cette
+    convention qui donne ce profil, lieu ouvert), avec le nom du titulaire et le libellé du lieu
+    (pour le tri). Comparé à ``q_effective`` : tests/afas/test_droits_par_titulaire.py."""
+    validation = _table(ValidationApprobateur)
+    convention, profils_convention = _table(Convention), _table(Convention.profils.through)
+    groupe, groupe_profil, profil = _table(comptes.Groupe), _table(comptes.GroupeProfil), _table(Profil)
+    appartenance, utilisateur, lieu = _table(comptes.Appartenance), _table(Utilisateur), _table(LieuImplantation)
+    return f"""
+        ouvertes AS MATERIALIZED (
+            SELECT h.id, h.utilisateur_id, h.convention_id, h.activite_id, h.lieu_id, h.role{source}
+              AND {_ouvert("h")}
+              AND (h.role <> %(approbateur)s OR EXISTS (
+                  SELECT 1 FROM {validation} v WHERE v.habilitation_id = h.id AND v.decision = %(validee)s))
+        ),
+        conventions_declarer AS MATERIALIZED (
+            SELECT c.id FROM {convention} c
+            WHERE c.id IN (SELECT o.convention_id FROM ouvertes o) AND {_ouvert("c")} AND c.etat = %(etat_validee)s
+              AND EXISTS (SELECT 1 FROM {profils_convention} cp JOIN {profil} p ON p.id = cp.profil_id
+                          WHERE cp.convention_id = c.id AND p.code = %(declarer)s)
+        ),
+        titulaires AS MATERIALIZED (
+            SELECT d.utilisateur_id, d.convention_id, u.nom
+            FROM (SELECT DISTINCT o.utilisateur_id, o.convention_id FROM ouvertes o) d
+            JOIN conventions_declarer c ON c.id = d.convention_id
+            JOIN {utilisateur} u ON u.id = d.utilisateur_id
+            WHERE {_ouvert("u")} AND EXISTS (
+                SELECT 1 FROM {appartenance} ap JOIN {groupe} g ON g.id = ap.groupe_id
+                WHERE ap.utilisateur_id = d.utilisateur_id AND {_ouvert("ap")}
+                  AND g.convention_id = d.convention_id AND {_ouvert("g")}
+                  AND EXISTS (SELECT 1 FROM {groupe_profil} gp WHERE gp.groupe_id = g.id
+                              AND gp.profil_id = (SELECT p.id FROM {profil} p WHERE p.code = %(declarer)s))
+                OFFSET 0)
+        ),
+        effectives AS MATERIALIZED (
+            SELECT o.*, t.nom AS utilisateur_nom, l.libelle AS lieu_libelle
+            FROM ouvertes o
+            JOIN titulaires t ON t.utilisateur_id = o.utilisateur_id AND t.convention_id = o.convention_id
+            LEFT JOIN {lieu} l ON l.id = o.lieu_id
+            WHERE o.lieu_id IS NULL OR ({_ouvert("l")})
+        )"""  # noqa: S608 (noms de tables du modèle ; valeurs passées en paramètres)
+
+
+def _parametres_effectives(jour: datetime.date, **autres) -> dict:
+    return {
+        "jour": jour,
+        "approbateur": RoleAfas.APPROBATEUR.value,
+        "validee": DecisionCaf.VALIDEE.value,
+        "etat_validee": EtatConvention.VALIDEE.value,
+        "declarer": PROFIL_DECLARER,
+        **autres,
+    }
+
+
+@functools.cache
+def _sql_identifiants_du_partenaire(etat: str) -> str:
+    """Actif : les effectives du partenaire (ses habilitations sur les activités ouvertes de son
+    organisme, comme ``_q_membre_declarer_de``) dans l'ordre de ``_ordonner``. Inactif : le
+    complément des effectives parmi ses habilitations ni finies ni refusées (``inactives``), la
+    décision de la Caf et les libellés du tri lus par clé primaire, comme ``_avec_decision_caf``
+    et ``_ordonner`` (en NOT EXISTS, PostgreSQL hachait les 34 000 validations refusées du pays)."""
+    hab, activite = _table(HabilitationAfas), _table(Activite)
+    source = f""", a.libelle AS activite_libelle
+            FROM {hab} h JOIN {activite} a ON a.id = h.activite_id + 0
+            WHERE h.convention_id = %(convention)s AND a.organisme_id = %(organisme)s AND {_ouvert("a")}"""
+    # ``h.activite_id + 0`` : les habilitations lues par l'index de la convention, les activités
+    # de l'organisme hachées ; par l'index des activités, PostgreSQL relisait celui de la
+    # convention (9 000 entrées) pour chacune des 400 activités de la grande commune.
+    avec = f"WITH {_sql_effectives(source)}"
+    if etat == EtatHabilitation.ACTIF:
+        return f"""{avec}
+            SELECT e.id FROM effectives e
+            ORDER BY e.activite_libelle, e.activite_id, e.lieu_libelle NULLS FIRST, e.lieu_id, e.role,
+                     e.utilisateur_nom, e.id"""  # noqa: S608
+    validation, lieu, utilisateur = _table(ValidationApprobateur), _table(LieuImplantation), _table(Utilisateur)
+    return f"""{avec}
+        SELECT x.id FROM {hab} x
+        WHERE x.convention_id = %(convention)s
+          AND NOT (x.date_cloture IS NOT NULL AND (x.date_cloture <= %(jour)s OR x.date_cloture <= x.date_ouverture))
+          AND COALESCE((SELECT v.decision FROM {validation} v WHERE v.habilitation_id = x.id), '') <> %(refusee)s
+          AND x.id NOT IN (SELECT e.id FROM effectives e)
+        ORDER BY (SELECT a.libelle FROM {activite} a WHERE a.id = x.activite_id), x.activite_id,
+                 (SELECT l.libelle FROM {lieu} l WHERE l.id = x.lieu_id) NULLS FIRST, x.lieu_id, x.role,
+                 (SELECT u.nom FROM {utilisateur} u WHERE u.id = x.utilisateur_id), x.id"""  # noqa: S608
+
+
+def _identifiants_du_partenaire_postgresql(etat: str, jour: datetime.date, partenaire: Convention) -> list[int]:
+    """Les identifiants d'``etat`` (Actif, Inactif) du partenaire dans l'ordre d'affichage, les
+    droits du jour vérifiés par titulaire (``_sql_effectives``). Une requête, comme
+    ``_IDENTIFIANTS_DU_PARTENAIRE``, dont elle rend les mêmes lignes dans le même ordre
+    (tests/afas/test_droits_par_titulaire.py)."""
+    parametres = _parametres_effectives(
+        jour, convention=partenaire.pk, organisme=partenaire.organisme_id, refusee=DecisionCaf.REFUSEE.value
+    )
+    with connection.cursor() as curseur:
+        curseur.execute(_sql_identifiants_du_partenaire(etat), parametres)
+        return [pk for (pk,) in curseur.fetchall()]
+
+
+def _tableau(cles: Iterable[int]) -> str:
+    """Des clés en un seul paramètre, tableau écrit en texte (comme ``q_parmi``)."""
+    return "{" + ",".join(str(int(cle)) for cle in cles) + "}"
+
+
+@functools.cache
+def _sql_roles_tenus() -> str:
+    hab = _table(HabilitationAfas)
+    source = f"""
+            FROM {hab} h
+            WHERE h.activite_id = ANY(%(activites)s::bigint[]) AND h.convention_id = ANY(%(conventions)s::bigint[])"""
+    return f"""WITH {_sql_effectives(source)}
+        SELECT DISTINCT e.activite_id, e.lieu_id, e.role FROM effectives e"""  # noqa: S608
+
+
+def _roles_tenus(activites: list[int], conventions: list[int], jour: datetime.date) -> set[tuple[int, int | None, str]]:
+    """(activité, lieu, rôle) tenus ce jour par une habilitation effective (``q_effective``) de
+    ``conventions`` sur ces ``activites``, qui doivent être ouvertes ce jour. Sous PostgreSQL, les
+    droits vérifiés par titulaire (``_sql_effectives``) ; une requête dans les deux cas."""
+    if connection.vendor != "postgresql":
+        return set(
+            HabilitationAfas.objects.filter(
+                q_effective(jour), activite_id__in=activites or [0], convention_id__in=conventions or [0]
+            )
+            .order_by()
+            .values_list("activite_id", "lieu_id", "role")
+            .distinct()
+        )
+    parametres = _parametres_effectives(jour, activites=_tableau(activites), conventions=_tableau(conventions))
+    with connection.cursor() as curseur:
+        curseur.execute(_sql_roles_tenus(), parametres)
+        return {(activite, lieu, role) for activite, lieu, role in curseur.fetchall()}
 
 
 def _lignes_par_cles(ids: list[int]) -> list[tuple[Ligne, int, str, int | None, str | None]]:
@@ -389,16 +565,7 @@ def non_attribues(conventions: QuerySet[Convention], criteres: dict, jour: datet
     conventions_des_partenaires = list(
         Convention.objects.filter(organisme__in=_organismes(conventions, criteres)).values_list("pk", flat=True)
     )
-    tenus = set(
-        HabilitationAfas.objects.filter(
-            q_effective(jour),
-            activite_id__in=activites or [0],
-            convention_id__in=conventions_des_partenaires or [0],
-        )
-        .order_by()
-        .values_list("activite_id", "lieu_id", "role")
-        .distinct()
-    )
+    tenus = _roles_tenus(activites, conventions_des_partenaires, jour)
     cles_des_lieux = {a: [pk for pk, _libelle in ls] for a, ls in lieux.items()}
     return NonAttribues(activites_sans_titulaire(activites, cles_des_lieux, tenus, criteres), libelles, lieux, tenus)
 

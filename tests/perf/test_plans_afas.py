@@ -88,18 +88,23 @@ def _tables(plan: dict) -> int:
 
 
 def _requetes_de_la_page(client, resume: dict, nom_page: str) -> list[str]:
-    """Les SELECT d'une page du banc, vue par sa persona (ni verrou ``FOR UPDATE``)."""
+    """Les lectures d'une page du banc, vue par sa persona (``_lecture``)."""
     personas = resume["personas"]
     (page,) = [p for p in pages(personas) if p.nom == nom_page]
     connecter_verifie(client, Utilisateur.objects.get(identifiant=personas["comptes"][page.persona]["identifiant"]))
     client.get("/")
     with CaptureQueriesContext(connection) as requetes:
         assert client.get(page.chemin).status_code == 200
-    return [
-        r["sql"]
-        for r in requetes.captured_queries
-        if r["sql"].lstrip().upper().startswith("SELECT") and "FOR UPDATE" not in r["sql"].upper()
-    ]
+    return [r["sql"] for r in requetes.captured_queries if _lecture(r["sql"])]
+
+
+def _lecture(sql: str) -> bool:
+    """Un SELECT, ou une requête en CTE qui ne fait que lire (les droits du jour vérifiés par
+    titulaire : ``afas.habilitations.recherche._sql_effectives``) ; ni verrou ni écriture."""
+    sql = sql.lstrip().upper()
+    if "FOR UPDATE" in sql:
+        return False
+    return sql.startswith("SELECT") or (sql.startswith("WITH") and not re.search(r"\b(INSERT|UPDATE|DELETE)\b", sql))
 
 
 def _plans(client, resume: dict, nom_page: str) -> tuple[list[str], list[tuple[int, str]]]:
@@ -326,24 +331,38 @@ def test_validees_page_1000_en_semi_jointure_lit_toute_la_table(client, grande_c
 LUES_PAR_CLE = ("afas_activite", "afas_lieuimplantation", "afas_validationapprobateur")
 
 
-def _tables_lues(plan: dict) -> set[str]:
-    return {plan.get("Relation Name")} | {t for p in plan.get("Plans", []) for t in _tables_lues(p)}
+def _ctes(plan: dict) -> dict[str, dict]:
+    """Les CTE du plan par leur nom (``CTE effectives`` : un sous-plan)."""
+    nom = str(plan.get("Subplan Name", ""))
+    ctes = {nom.removeprefix("CTE "): plan} if nom.startswith("CTE ") else {}
+    for p in plan.get("Plans", []):
+        ctes |= _ctes(p)
+    return ctes
 
 
-def _lectures_entieres(plan: dict, sous_plan: bool = False) -> list[str]:
+def _tables_lues(plan: dict, ctes: dict[str, dict] | None = None) -> set[str]:
+    """Les tables que lit le plan, celles des CTE qu'il parcourt comprises."""
+    tables = {plan.get("Relation Name")}
+    if plan.get("Node Type") == "CTE Scan" and ctes and plan.get("CTE Name") in ctes:
+        tables |= _tables_lues(ctes[plan["CTE Name"]], ctes)
+    return tables | {t for p in plan.get("Plans", []) for t in _tables_lues(p, ctes)}
+
+
+def _lectures_entieres(plan: dict, sous_plan: bool = False, ctes: dict[str, dict] | None = None) -> list[str]:
     """Dans la requête principale, les lectures d'une table de ``LUES_PAR_CLE`` autrement que
     par un index ; partout, les sous-requêtes hachées qui ne partent pas des habilitations du
     partenaire (NOT EXISTS au milieu d'un OU : toutes les appartenances AFAS-DECLARER du pays)."""
+    ctes = _ctes(plan) if ctes is None else ctes
     nom = str(plan.get("Subplan Name", ""))
-    if nom.startswith("hashed") and "afas_habilitationafas" not in _tables_lues(plan):
-        return [f"{nom} sur {', '.join(sorted(t for t in _tables_lues(plan) if t))}"]
+    if nom.startswith("hashed") and "afas_habilitationafas" not in _tables_lues(plan, ctes):
+        return [f"{nom} sur {', '.join(sorted(t for t in _tables_lues(plan, ctes) if t))}"]
     sous_plan = sous_plan or bool(nom)
     table = plan.get("Relation Name")
     trouves = []
     if not sous_plan and table in LUES_PAR_CLE and plan["Node Type"] not in ("Index Scan", "Index Only Scan"):
         trouves.append(f"{plan['Node Type']} de {table}")
     for p in plan.get("Plans", []):
-        trouves += _lectures_entieres(p, sous_plan)
+        trouves += _lectures_entieres(p, sous_plan, ctes)
     return trouves
 
 
@@ -363,7 +382,9 @@ def test_inactives_et_historiques_lisent_activites_lieux_validations_par_cle(cli
     liste = (
         r"SELECT g\.activite_id, "
         if "historiques" in nom_page
-        else r'SELECT "afas_habilitationafas"\."id"( AS "pk")? FROM'
+        # Inactif d'un partenaire : les droits du jour vérifiés par titulaire, en CTE
+        # (``afas.habilitations.recherche._sql_effectives``).
+        else r"\s*WITH\s+ouvertes AS MATERIALIZED"
     )
     (sql,) = [r["sql"] for r in requetes.captured_queries if re.match(liste, r["sql"])]
     with connection.cursor() as curseur:
@@ -390,14 +411,28 @@ def test_une_sous_requete_hachee_hors_des_habilitations_du_partenaire_est_vue():
     assert _lectures_entieres({"Node Type": "Seq Scan", "Relation Name": "afas_lieuimplantation"}) == [
         "Seq Scan de afas_lieuimplantation"
     ]
+    # Une sous-requête hachée sur une CTE : jugée sur les tables que lit la CTE.
+    for cte, trouve in ((actives, []), (appartenances, ["hashed SubPlan 5 sur habilitations_appartenance"])):
+        plan = {
+            "Node Type": "Sort",
+            "Plans": [
+                {"Node Type": "Hash Join", "Subplan Name": "CTE effectives", "Plans": [cte]},
+                {
+                    "Node Type": "Seq Scan",
+                    "Subplan Name": "hashed SubPlan 5",
+                    "Plans": [{"Node Type": "CTE Scan", "CTE Name": "effectives"}],
+                },
+            ],
+        }
+        assert _lectures_entieres(plan) == trouve
 
 
 @pytest.mark.parametrize("parallele", [True, False], ids=["plan_parallele", "un_seul_processus"])
 def test_actives_d_un_partenaire_lisent_les_tables_du_pays_par_cle(client, grande_commune, parallele):
     """Actif d'un partenaire choisi (les identifiants de toute la liste) : activités, lieux,
     validations, comptes, groupes et appartenances lus par une condition d'index, jamais en
-    entier, que PostgreSQL partage la requête entre processus ou non. Les membres AFAS-DECLARER
-    du partenaire se lisent une fois (index (groupe, compte, dates) des appartenances), ses
+    entier, que PostgreSQL partage la requête entre processus ou non. L'appartenance AFAS-DECLARER
+    se vérifie par titulaire (ses appartenances par l'index des comptes), ses
     activités par l'index des activités de son organisme : sans ce dernier, hors plan parallèle,
     PostgreSQL hachait les 80 000 activités et 86 000 lieux du pays (« nationale »). Lectures
     séquentielles découragées (``_plan_sql``) : le jeu de test est petit."""
@@ -409,7 +444,7 @@ def test_actives_d_un_partenaire_lisent_les_tables_du_pays_par_cle(client, grand
     client.get("/")
     with CaptureQueriesContext(connection) as requetes:
         assert client.get(page.chemin).status_code == 200
-    liste = r'SELECT "afas_habilitationafas"\."id"( AS "pk")? FROM'
+    liste = r"\s*WITH\s+ouvertes AS MATERIALIZED"
     (sql,) = [r["sql"] for r in requetes.captured_queries if re.match(liste, r["sql"])]
     with transaction.atomic(), connection.cursor() as curseur:
         curseur.execute("SET LOCAL enable_seqscan = off")
@@ -425,6 +460,33 @@ def test_actives_d_un_partenaire_lisent_les_tables_du_pays_par_cle(client, grand
         if n.get("Relation Name") in tables and "Index Cond" not in n and "Recheck Cond" not in n
     ]
     assert not entieres, entieres
+
+
+@pytest.mark.parametrize(
+    "nom_page", ["AFAS habilitations actives", "AFAS habilitations inactives", "AFAS rôles non attribués"]
+)
+def test_droits_du_jour_verifies_par_titulaire(client, grande_commune, nom_page):
+    """Les identifiants d'Actif et d'Inactif d'un partenaire, les rôles tenus de « Non attribué » :
+    l'appartenance AFAS-DECLARER se vérifie une fois par couple (titulaire, convention)
+    (``afas.habilitations.recherche._sql_effectives``), pas habilitation par habilitation : les
+    appartenances sont lues au plus autant de fois qu'il y a de titulaires, moins qu'il n'y a
+    d'habilitations ouvertes (la grande commune de ce jeu : quelques titulaires pour beaucoup
+    d'habilitations), et jamais en entier (toutes celles des groupes du partenaire hachées)."""
+    (sql,) = [
+        r for r in _requetes_de_la_page(client, grande_commune, nom_page) if re.match(r"\s*WITH\s+ouvertes AS", r)
+    ]
+    noeuds = _noeuds(_plan_sql(sql))
+    (ouvertes,) = [n for n in noeuds if n.get("Subplan Name") == "CTE ouvertes"]
+    # Les couples (titulaire, convention) distincts des habilitations ouvertes.
+    (paires,) = [
+        n
+        for n in noeuds
+        if [cle.rsplit(".", 1)[-1] for cle in n.get("Group Key", [])] == ["utilisateur_id", "convention_id"]
+    ]
+    appartenances = [n for n in noeuds if n.get("Relation Name") == "habilitations_appartenance"]
+    assert appartenances and all("Index Cond" in n for n in appartenances), appartenances
+    lectures = max(n["Actual Loops"] for n in appartenances)
+    assert lectures <= paires["Actual Rows"] < ouvertes["Actual Rows"], (lectures, paires["Actual Rows"])
 
 
 def test_export_du_financement_d_un_appel_lit_par_index(grande_commune):
