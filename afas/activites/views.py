@@ -20,7 +20,7 @@ from afas.activites.forms import ActiviteForm, CloturerForm, LieuForm
 from afas.models import Activite, LieuImplantation
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import paginer, q_parmi_requete, trier
+from portail.socle.listes import PaginateurParLeBoutLePlusProche, paginer, q_parmi_requete, trier
 from portail.socle.navigation import fil_ariane
 
 if TYPE_CHECKING:
@@ -42,6 +42,9 @@ TRI_LIEUX = {
     "date_ouverture": ("date_ouverture",),
     "date_cloture": ("date_cloture",),
 }
+# Les filtres « contient » / « commence par » de la liste des activités, que PostgreSQL ne sait pas
+# estimer : eux seuls font chercher les activités par la liste des organismes de la Caf.
+FILTRES_TEXTE_ACTIVITES = ("partenaire", "libelle", "numero_equipement")
 
 
 def _exiger_agent(request) -> None:
@@ -59,7 +62,12 @@ def _par_organismes_de_la_caf(activites: QuerySet[Activite], user) -> QuerySet[A
     elle, un filtre « libellé contient » que PostgreSQL ne sait pas estimer (8 lignes prévues,
     15 000 lues) lui faisait parcourir les 80 000 activités du pays et chercher l'organisme de
     chacune pour n'en garder que les 6 000 de la Caf (40 ms pour le compte, autant pour la page) ;
-    par le tableau, il lit l'index (organisme, libellé) des seuls organismes de la Caf."""
+    par le tableau, il lit l'index (organisme, libellé) des seuls organismes de la Caf.
+
+    Sans filtre de texte, le tableau nuit : la double condition (jointure à la Caf et tableau)
+    faisait prévoir 120 activités au lieu de 6 000, et PostgreSQL les triait toutes pour chaque
+    page (11 ms) au lieu de parcourir les organismes de la Caf dans l'ordre de leur nom (index
+    (caf, raison sociale)) et de s'arrêter à la page (1 ms)."""
     return activites.filter(q_parmi_requete("organisme_id", perms.organismes_geres(user).values("pk")))
 
 
@@ -80,13 +88,16 @@ def _nombre_lieux() -> Coalesce:
 @require_GET
 def activites(request):
     _exiger_agent(request)
-    queryset = _par_organismes_de_la_caf(
-        perms.activites_gerees(request.user).select_related("organisme"), request.user
-    ).annotate(nombre_lieux=_nombre_lieux())
-    filtre = ActiviteFiltre(request.GET or None, queryset=queryset)
-    # Clés de la page d'abord, puis ses 25 lignes et leur nombre de lieux.
+    queryset = perms.activites_gerees(request.user).select_related("organisme")
+    if any(request.GET.get(nom) for nom in FILTRES_TEXTE_ACTIVITES):
+        queryset = _par_organismes_de_la_caf(queryset, request.user)
+    filtre = ActiviteFiltre(request.GET or None, queryset=queryset.annotate(nombre_lieux=_nombre_lieux()))
+    # Clés de la page d'abord (les dernières pages lues depuis la fin de la liste, qui coûtent
+    # alors autant que les premières), puis ses 25 lignes et leur nombre de lieux.
     page = paginer(
-        request, trier(request, filtre.qs, TRI_ACTIVITES, ("organisme__raison_sociale", "libelle")), par_cles=True
+        request,
+        trier(request, filtre.qs, TRI_ACTIVITES, ("organisme__raison_sociale", "libelle")),
+        paginateur=PaginateurParLeBoutLePlusProche,
     )
     return render(
         request,
@@ -105,7 +116,15 @@ def lieux(request):
     _exiger_agent(request)
     queryset = perms.lieux_geres(request.user).select_related("activite__organisme")
     filtre = LieuFiltre(request.GET or None, queryset=queryset)
-    page = paginer(request, trier(request, filtre.qs, TRI_LIEUX, ("activite__libelle", "libelle")))
+    # Clés de la page d'abord, depuis le bout le plus proche : dans l'ordre par défaut, PostgreSQL
+    # parcourt l'index du libellé des activités (à rebours pour les dernières pages), garde celles
+    # de la Caf, trie les lieux de chacune et s'arrête à la page, au lieu de joindre et trier les
+    # 6 700 lieux de la Caf (20 ms) pour en jeter 6 675.
+    page = paginer(
+        request,
+        trier(request, filtre.qs, TRI_LIEUX, ("activite__libelle", "libelle")),
+        paginateur=PaginateurParLeBoutLePlusProche,
+    )
     return render(
         request,
         "afas/lieux.html",
