@@ -3,7 +3,9 @@ Caf pour les organismes de sa Caf. Hors rôle : 403 ; objet d'une autre Caf : 40
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime
+from collections.abc import Callable, Iterable
+from html import escape as echapper
 from typing import TYPE_CHECKING
 
 from django.contrib import messages
@@ -12,6 +14,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, 
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from afas import perms, services
@@ -85,6 +88,59 @@ def _nombre_lieux() -> Coalesce:
     return Coalesce(Subquery(lieux, output_field=IntegerField()), Value(0))
 
 
+# Une clé que rien d'autre ne vaut dans une adresse : l'adresse d'une activité résolue une fois, la
+# clé de chaque ligne mise à sa place (``<int:pk>`` s'écrit tel quel).
+_TEMOIN = 987_654_321_987
+
+
+def _adresse_activite() -> Callable[[int], str]:
+    avant, _cle, apres = reverse("afas:activite", args=[_TEMOIN]).partition(str(_TEMOIN))
+    return lambda cle: f"{avant}{int(cle)}{apres}"
+
+
+def _date(jour: datetime.date | None) -> str:
+    """Le filtre de gabarit ``date:"d/m/Y"|default:"—"``."""
+    return f"{jour.day:02d}/{jour.month:02d}/{jour.year:04d}" if jour else "—"
+
+
+def _lignes_activites(activites: Iterable[Activite]) -> SafeString:
+    """Les lignes du tableau des activités en HTML, chaque texte échappé comme le fait un gabarit
+    (``html.escape``, celui de ``django.utils.html.escape``) : écrites par le gabarit, les 25
+    lignes coûtaient le tiers du processeur de la page (6 ms sur 18)."""
+    adresse = _adresse_activite()
+    corps = []
+    for a in activites:
+        nature = f" — {echapper(a.get_nature_display())}" if a.nature else ""
+        corps.append(
+            f'<tr><td class="fr-cell--multiline">{echapper(a.organisme.raison_sociale)}</td>'
+            f'<td class="fr-cell--multiline"><a class="fr-link" href="{adresse(a.pk)}">{echapper(a.libelle)}</a></td>'
+            f"<td>{echapper(a.numero_equipement)}</td>"
+            f"<td>{echapper(a.get_type_activite_display())}{nature}</td>"
+            f"<td>{int(a.nombre_lieux)}</td>"
+            f"<td>{_date(a.date_ouverture)}</td><td>{_date(a.date_cloture)}</td>"
+            f"<td>{echapper(str(a.get_statut_display()))}</td></tr>"
+        )
+    return mark_safe("".join(corps))  # noqa: S308 (tout est échappé ci-dessus)
+
+
+def _lignes_lieux(lieux: Iterable[LieuImplantation]) -> SafeString:
+    """Les lignes du tableau des lieux en HTML, comme ``_lignes_activites``."""
+    adresse = _adresse_activite()
+    corps = []
+    for lieu in lieux:
+        activite = lieu.activite
+        corps.append(
+            f'<tr><td class="fr-cell--multiline">{echapper(activite.organisme.raison_sociale)}</td>'
+            f'<td class="fr-cell--multiline"><a class="fr-link" href="{adresse(lieu.activite_id)}">'
+            f"{echapper(activite.libelle)}</a></td>"
+            f'<td class="fr-cell--multiline">{echapper(lieu.libelle)}</td>'
+            f"<td>{echapper(lieu.commune) or '—'}</td>"
+            f"<td>{_date(lieu.date_ouverture)}</td><td>{_date(lieu.date_cloture)}</td>"
+            f"<td>{echapper(str(lieu.get_statut_display()))}</td></tr>"
+        )
+    return mark_safe("".join(corps))  # noqa: S308 (tout est échappé ci-dessus)
+
+
 @require_GET
 def activites(request):
     _exiger_agent(request)
@@ -105,6 +161,7 @@ def activites(request):
         {
             "filtre": filtre,
             "page": page,
+            "lignes": _lignes_activites(page),
             "filtre_actif": any(request.GET.get(nom) for nom in filtre.filters),
             "fil": _fil(),
         },
@@ -131,6 +188,7 @@ def lieux(request):
         {
             "filtre": filtre,
             "page": page,
+            "lignes": _lignes_lieux(page),
             "filtre_actif": any(request.GET.get(nom) for nom in filtre.filters),
             "fil": _fil(),
         },
