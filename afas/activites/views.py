@@ -23,7 +23,13 @@ from afas.activites.forms import ActiviteForm, CloturerForm, LieuForm
 from afas.models import Activite, LieuImplantation
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import PaginateurParLeBoutLePlusProche, paginer, q_parmi_requete, trier
+from portail.socle.listes import (
+    PaginateurCompteAvecLaPage,
+    PaginateurParLeBoutLePlusProche,
+    paginer,
+    q_parmi_requete,
+    trier,
+)
 from portail.socle.navigation import fil_ariane
 
 if TYPE_CHECKING:
@@ -145,7 +151,8 @@ def _lignes_lieux(lieux: Iterable[LieuImplantation]) -> SafeString:
 def activites(request):
     _exiger_agent(request)
     queryset = perms.activites_gerees(request.user).select_related("organisme")
-    if any(request.GET.get(nom) for nom in FILTRES_TEXTE_ACTIVITES):
+    texte = any(request.GET.get(nom) for nom in FILTRES_TEXTE_ACTIVITES)
+    if texte:
         queryset = _par_organismes_de_la_caf(queryset, request.user)
     filtre = ActiviteFiltre(request.GET or None, queryset=queryset.annotate(nombre_lieux=_nombre_lieux()))
     # Clés de la page d'abord (les dernières pages lues depuis la fin de la liste, qui coûtent
@@ -153,7 +160,9 @@ def activites(request):
     page = paginer(
         request,
         trier(request, filtre.qs, TRI_ACTIVITES, ("organisme__raison_sociale", "libelle")),
-        paginateur=PaginateurParLeBoutLePlusProche,
+        # Sous un filtre de texte, qu'aucun index ne compte ni ne parcourt dans l'ordre, le nombre
+        # et les clés de la page en une seule lecture des activités de la Caf (deux sinon).
+        paginateur=PaginateurCompteAvecLaPage if texte else PaginateurParLeBoutLePlusProche,
     )
     return render(
         request,

@@ -174,3 +174,15 @@ def test_activite_consultable_repond_comme_la_liste_des_activites_consultables(
             assert perms.activite_consultable(user, cle).exists() == (cle in consultables), (user, cle)
     assert set(perms.activites_consultables(declarant).values_list("pk", flat=True)) == {actif.pk, fda.pk}
     assert perms.activite_consultable(agent_caf, ailleurs.pk).get() == ailleurs
+
+
+@pytest.mark.parametrize("page", ["0", "-3", "x", "99999999999999999999999", "٣"])
+def test_activites_filtrees_page_hors_limites(client, agent_caf, caf_a_egalites, page):
+    """Sous un filtre de texte (nombre et clés en une lecture, ``PaginateurCompteAvecLaPage``), une
+    page hors limites ou qui n'est pas un nombre donne la première ou la dernière, comme
+    ``Paginator.get_page`` sans filtre."""
+    connecter_verifie(client, agent_caf)
+    attendu = _page(client, "afas:activites", {"type_activite": TypeActivite.ALSH, "page": page})[0]
+    numero, cles, _lieux = _page(client, "afas:activites", {"libelle": "c", "page": page})
+    assert numero == attendu
+    assert cles

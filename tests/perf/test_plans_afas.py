@@ -552,25 +552,29 @@ def test_file_de_la_caf_temoin_sans_les_cles_d_abord(client, grande_commune, mon
 
 
 def test_activites_filtre_libelle_par_les_organismes_de_la_caf(client, grande_commune):
-    """Compte et clés de la page : les activités lues par l'index (organisme, …) avec les organismes
-    de la Caf en tableau, jamais la table entière filtrée sur le libellé."""
+    """Le nombre et les clés de la page en une lecture (``PaginateurCompteAvecLaPage``) : les
+    activités lues par l'index (organisme, …) avec les organismes de la Caf en tableau, jamais la
+    table entière filtrée sur le libellé ; puis les lignes de la page par leur clé."""
     requetes = [
         sql
         for sql in _requetes_de_la_page(client, grande_commune, "AFAS activités, filtre libellé (agent Caf)")
         if '"afas_activite"' in sql and "UPPER" in sql
     ]
-    assert len(requetes) == 2  # le compte, la page
-    for requete in requetes:
-        noeuds = _noeuds(_plan_sql(requete))
-        conditions = [n.get("Index Cond", "") + n.get("Recheck Cond", "") for n in noeuds]
-        assert any("organisme_id = ANY" in c for c in conditions), conditions
-        # Les autres lectures des activités : par clé (les lignes de la page).
-        autres = [
-            n.get("Index Name")
-            for n, c in zip(noeuds, conditions, strict=True)
-            if n.get("Relation Name") == "afas_activite" and "organisme_id = ANY" not in c
-        ]
-        assert all(nom == "afas_activite_pkey" for nom in autres), autres
+    assert len(requetes) == 2  # nombre et clés, puis les lignes
+    (cles,) = [sql for sql in requetes if "_rang_dans_la_liste" in sql]
+    noeuds = _noeuds(_plan_sql(cles))
+    conditions = [n.get("Index Cond", "") + n.get("Recheck Cond", "") for n in noeuds]
+    assert any("organisme_id = ANY" in c for c in conditions), conditions
+    # Les autres lectures des activités : par clé.
+    autres = [
+        n.get("Index Name")
+        for n, c in zip(noeuds, conditions, strict=True)
+        if n.get("Relation Name") == "afas_activite" and "organisme_id = ANY" not in c
+    ]
+    assert all(nom == "afas_activite_pkey" for nom in autres), autres
+    (lignes,) = [sql for sql in requetes if sql is not cles]
+    lectures = [n.get("Index Name") for n in _noeuds(_plan_sql(lignes)) if n.get("Relation Name") == "afas_activite"]
+    assert lectures and all(nom == "afas_activite_pkey" for nom in lectures), lectures
 
 
 def test_financement_d_un_appel_montants_par_l_index_de_la_caf(client, grande_commune):
