@@ -71,6 +71,11 @@ class Activite(Datee):
             # index à rebours, les demandes de chaque activité par ``validation_activite_tri``,
             # et s'arrête à la page ; sans lui, PostgreSQL hachait les 80 000 activités du pays.
             models.Index(fields=["libelle", "id"], name="activite_libelle_tri"),
+            # Les clés des activités d'une liste d'organismes, lues dans l'index seul : les lieux
+            # d'une Caf se comptent par ses 600 organismes, leurs activités (clés) puis les lieux
+            # de chacune (index des lieux par activité), au lieu de hacher les 80 000 activités du
+            # pays pour en garder 6 000 (liste des lieux de l'agent Caf : 6 ms au lieu de 20 à 30).
+            models.Index(fields=["organisme", "id"], name="activite_organisme_cle"),
         ]
         constraints = [contrainte_periode("activite_cloture_apres_ouverture")]
 

@@ -581,6 +581,46 @@ def activites_consultables(user: Utilisateur) -> QuerySet[Activite]:
     return Activite.objects.filter(pk__in=activites_declarees(user))
 
 
+def _un_role_sur_activite(utilisateur: int, activite: int, jour: datetime.date) -> QuerySet[HabilitationAfas]:
+    return (
+        HabilitationAfas.objects.filter(utilisateur_id=utilisateur, activite_id=activite)
+        .actives(jour)
+        .order_by()
+        .values_list("pk")[:1]
+    )
+
+
+# Compilée une fois par processus, comme ``_ROLES_DU_JOUR`` (droits du jour d'une seule activité),
+# et préparée : une lecture par clés (compte, activité), dont PostgreSQL passait 3 ms à planifier
+# les onze tables des droits effectifs pour 0,2 ms d'exécution.
+_UN_ROLE_SUR_ACTIVITE = RequeteCompilee(
+    _un_role_sur_activite,
+    {
+        "utilisateur": (-1001, -1002),
+        "activite": (-2001, -2002),
+        "jour": (datetime.date(1901, 2, 3), datetime.date(1902, 3, 4)),
+    },
+    preparee=True,
+)
+
+
+def activite_consultable(user: Utilisateur, pk: int) -> QuerySet[Activite]:
+    """``activites_consultables`` réduites à l'activité ``pk`` (vide si elle n'en est pas) : pour
+    un déclarant, son rôle actif ce jour sur cette seule activité, par une requête compilée une
+    fois, au lieu de lire les centaines d'activités où il en tient un puis de chercher ``pk``
+    parmi elles (historique et statistiques d'une activité : 5 ms de requête et 3 à 4 ms de
+    processeur de moins par page). Mêmes réponses (tests/afas/declarations/test_financement.py)."""
+    if perms_habilitations.est_agent_caf(user):
+        return activites_consultables(user).filter(pk=pk)
+    # Une clé au-delà des entiers de la base (l'adresse n'a que des chiffres) : aucune activité,
+    # comme l'ORM le répond, sans l'envoyer en paramètre brut.
+    if not user.is_authenticated or user.caf_id or user.organisme_id is None or pk >= 2**63:
+        return Activite.objects.none()
+    if not _UN_ROLE_SUR_ACTIVITE.lignes(utilisateur=user.pk, activite=pk, jour=aujourdhui()):
+        return Activite.objects.none()
+    return Activite.objects.filter(pk=pk)
+
+
 def peut_gerer_parametres(user: Utilisateur) -> bool:
     """L'écran des paramètres de financement : un agent Caf au compte ouvert."""
     return perms_habilitations.est_agent_caf(user)

@@ -3,7 +3,9 @@ Caf pour les organismes de sa Caf. Hors rôle : 403 ; objet d'une autre Caf : 40
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime
+from collections.abc import Callable, Iterable
+from html import escape as echapper
 from typing import TYPE_CHECKING
 
 from django.contrib import messages
@@ -12,6 +14,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, 
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from afas import perms, services
@@ -20,7 +23,13 @@ from afas.activites.forms import ActiviteForm, CloturerForm, LieuForm
 from afas.models import Activite, LieuImplantation
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
-from portail.socle.listes import paginer, q_parmi_requete, trier
+from portail.socle.listes import (
+    PaginateurCompteAvecLaPage,
+    PaginateurParLeBoutLePlusProche,
+    paginer,
+    q_parmi_requete,
+    trier,
+)
 from portail.socle.navigation import fil_ariane
 
 if TYPE_CHECKING:
@@ -42,6 +51,9 @@ TRI_LIEUX = {
     "date_ouverture": ("date_ouverture",),
     "date_cloture": ("date_cloture",),
 }
+# Les filtres « contient » / « commence par » de la liste des activités, que PostgreSQL ne sait pas
+# estimer : eux seuls font chercher les activités par la liste des organismes de la Caf.
+FILTRES_TEXTE_ACTIVITES = ("partenaire", "libelle", "numero_equipement")
 
 
 def _exiger_agent(request) -> None:
@@ -59,7 +71,12 @@ def _par_organismes_de_la_caf(activites: QuerySet[Activite], user) -> QuerySet[A
     elle, un filtre « libellé contient » que PostgreSQL ne sait pas estimer (8 lignes prévues,
     15 000 lues) lui faisait parcourir les 80 000 activités du pays et chercher l'organisme de
     chacune pour n'en garder que les 6 000 de la Caf (40 ms pour le compte, autant pour la page) ;
-    par le tableau, il lit l'index (organisme, libellé) des seuls organismes de la Caf."""
+    par le tableau, il lit l'index (organisme, libellé) des seuls organismes de la Caf.
+
+    Sans filtre de texte, le tableau nuit : la double condition (jointure à la Caf et tableau)
+    faisait prévoir 120 activités au lieu de 6 000, et PostgreSQL les triait toutes pour chaque
+    page (11 ms) au lieu de parcourir les organismes de la Caf dans l'ordre de leur nom (index
+    (caf, raison sociale)) et de s'arrêter à la page (1 ms)."""
     return activites.filter(q_parmi_requete("organisme_id", perms.organismes_geres(user).values("pk")))
 
 
@@ -77,16 +94,75 @@ def _nombre_lieux() -> Coalesce:
     return Coalesce(Subquery(lieux, output_field=IntegerField()), Value(0))
 
 
+# Une clé que rien d'autre ne vaut dans une adresse : l'adresse d'une activité résolue une fois, la
+# clé de chaque ligne mise à sa place (``<int:pk>`` s'écrit tel quel).
+_TEMOIN = 987_654_321_987
+
+
+def _adresse_activite() -> Callable[[int], str]:
+    avant, _cle, apres = reverse("afas:activite", args=[_TEMOIN]).partition(str(_TEMOIN))
+    return lambda cle: f"{avant}{int(cle)}{apres}"
+
+
+def _date(jour: datetime.date | None) -> str:
+    """Le filtre de gabarit ``date:"d/m/Y"|default:"—"``."""
+    return f"{jour.day:02d}/{jour.month:02d}/{jour.year:04d}" if jour else "—"
+
+
+def _lignes_activites(activites: Iterable[Activite]) -> SafeString:
+    """Les lignes du tableau des activités en HTML, chaque texte échappé comme le fait un gabarit
+    (``html.escape``, celui de ``django.utils.html.escape``) : écrites par le gabarit, les 25
+    lignes coûtaient le tiers du processeur de la page (6 ms sur 18)."""
+    adresse = _adresse_activite()
+    corps = []
+    for a in activites:
+        nature = f" — {echapper(a.get_nature_display())}" if a.nature else ""
+        corps.append(
+            f'<tr><td class="fr-cell--multiline">{echapper(a.organisme.raison_sociale)}</td>'
+            f'<td class="fr-cell--multiline"><a class="fr-link" href="{adresse(a.pk)}">{echapper(a.libelle)}</a></td>'
+            f"<td>{echapper(a.numero_equipement)}</td>"
+            f"<td>{echapper(a.get_type_activite_display())}{nature}</td>"
+            f"<td>{int(a.nombre_lieux)}</td>"
+            f"<td>{_date(a.date_ouverture)}</td><td>{_date(a.date_cloture)}</td>"
+            f"<td>{echapper(str(a.get_statut_display()))}</td></tr>"
+        )
+    return mark_safe("".join(corps))  # noqa: S308 (tout est échappé ci-dessus)
+
+
+def _lignes_lieux(lieux: Iterable[LieuImplantation]) -> SafeString:
+    """Les lignes du tableau des lieux en HTML, comme ``_lignes_activites``."""
+    adresse = _adresse_activite()
+    corps = []
+    for lieu in lieux:
+        activite = lieu.activite
+        corps.append(
+            f'<tr><td class="fr-cell--multiline">{echapper(activite.organisme.raison_sociale)}</td>'
+            f'<td class="fr-cell--multiline"><a class="fr-link" href="{adresse(lieu.activite_id)}">'
+            f"{echapper(activite.libelle)}</a></td>"
+            f'<td class="fr-cell--multiline">{echapper(lieu.libelle)}</td>'
+            f"<td>{echapper(lieu.commune) or '—'}</td>"
+            f"<td>{_date(lieu.date_ouverture)}</td><td>{_date(lieu.date_cloture)}</td>"
+            f"<td>{echapper(str(lieu.get_statut_display()))}</td></tr>"
+        )
+    return mark_safe("".join(corps))  # noqa: S308 (tout est échappé ci-dessus)
+
+
 @require_GET
 def activites(request):
     _exiger_agent(request)
-    queryset = _par_organismes_de_la_caf(
-        perms.activites_gerees(request.user).select_related("organisme"), request.user
-    ).annotate(nombre_lieux=_nombre_lieux())
-    filtre = ActiviteFiltre(request.GET or None, queryset=queryset)
-    # Clés de la page d'abord, puis ses 25 lignes et leur nombre de lieux.
+    queryset = perms.activites_gerees(request.user).select_related("organisme")
+    texte = any(request.GET.get(nom) for nom in FILTRES_TEXTE_ACTIVITES)
+    if texte:
+        queryset = _par_organismes_de_la_caf(queryset, request.user)
+    filtre = ActiviteFiltre(request.GET or None, queryset=queryset.annotate(nombre_lieux=_nombre_lieux()))
+    # Clés de la page d'abord (les dernières pages lues depuis la fin de la liste, qui coûtent
+    # alors autant que les premières), puis ses 25 lignes et leur nombre de lieux.
     page = paginer(
-        request, trier(request, filtre.qs, TRI_ACTIVITES, ("organisme__raison_sociale", "libelle")), par_cles=True
+        request,
+        trier(request, filtre.qs, TRI_ACTIVITES, ("organisme__raison_sociale", "libelle")),
+        # Sous un filtre de texte, qu'aucun index ne compte ni ne parcourt dans l'ordre, le nombre
+        # et les clés de la page en une seule lecture des activités de la Caf (deux sinon).
+        paginateur=PaginateurCompteAvecLaPage if texte else PaginateurParLeBoutLePlusProche,
     )
     return render(
         request,
@@ -94,6 +170,7 @@ def activites(request):
         {
             "filtre": filtre,
             "page": page,
+            "lignes": _lignes_activites(page),
             "filtre_actif": any(request.GET.get(nom) for nom in filtre.filters),
             "fil": _fil(),
         },
@@ -105,13 +182,22 @@ def lieux(request):
     _exiger_agent(request)
     queryset = perms.lieux_geres(request.user).select_related("activite__organisme")
     filtre = LieuFiltre(request.GET or None, queryset=queryset)
-    page = paginer(request, trier(request, filtre.qs, TRI_LIEUX, ("activite__libelle", "libelle")))
+    # Clés de la page d'abord, depuis le bout le plus proche : dans l'ordre par défaut, PostgreSQL
+    # parcourt l'index du libellé des activités (à rebours pour les dernières pages), garde celles
+    # de la Caf, trie les lieux de chacune et s'arrête à la page, au lieu de joindre et trier les
+    # 6 700 lieux de la Caf (20 ms) pour en jeter 6 675.
+    page = paginer(
+        request,
+        trier(request, filtre.qs, TRI_LIEUX, ("activite__libelle", "libelle")),
+        paginateur=PaginateurParLeBoutLePlusProche,
+    )
     return render(
         request,
         "afas/lieux.html",
         {
             "filtre": filtre,
             "page": page,
+            "lignes": _lignes_lieux(page),
             "filtre_actif": any(request.GET.get(nom) for nom in filtre.filters),
             "fil": _fil(),
         },

@@ -144,6 +144,13 @@ def test_recherche_afas_en_requetes_de_taille_bornee(client, grande_commune, nom
     "nom_page",
     [
         pytest.param("AFAS activités, page 1 (agent Caf)"),
+        # Les dernières pages des activités et des lieux lues depuis la fin
+        # (``PaginateurParLeBoutLePlusProche``) : organismes de la Caf, ou activités du pays, dans
+        # l'ordre d'un index, à rebours ; lieux de la Caf comptés par l'index (organisme, clé)
+        # des activités (``test_lieux_de_la_caf_comptes_et_lus_par_index``).
+        pytest.param("AFAS activités, page 1 000 (agent Caf)"),
+        pytest.param("AFAS lieux, page 1 (agent Caf)"),
+        pytest.param("AFAS lieux, page 1 000 (agent Caf)"),
         pytest.param("AFAS activité à 30 lieux (agent Caf)"),
         pytest.param("AFAS approbateurs à valider (agent Caf)"),
         # La page 1 000 des validées : ses clés lues dans l'index (caf, décision, date, clé), puis
@@ -182,6 +189,9 @@ def test_recherche_afas_en_requetes_de_taille_bornee(client, grande_commune, nom
         pytest.param("AFAS mes déclarations (déclarant)"),
         pytest.param("AFAS mes déclarations, page 1 000 (déclarant)"),
         pytest.param("AFAS déclaration à 30 lieux (déclarant)"),
+        # Le rôle du déclarant lu sur la seule activité demandée (requête préparée, par clés).
+        pytest.param("AFAS historique d'une activité (déclarant)"),
+        pytest.param("AFAS statistiques d'une activité (déclarant)"),
         # Les lignes AFAS de l'habilitateur comptées à l'instant (sans synthèse de la nuit) : les
         # habilitations actives des activités du partenaire, droits du jour relus ligne par ligne
         # (appartenance AFAS-DECLARER par le compte, pas par les groupes de la convention), les
@@ -604,25 +614,29 @@ def test_file_de_la_caf_temoin_sans_les_cles_d_abord(client, grande_commune, mon
 
 
 def test_activites_filtre_libelle_par_les_organismes_de_la_caf(client, grande_commune):
-    """Compte et clés de la page : les activités lues par l'index (organisme, …) avec les organismes
-    de la Caf en tableau, jamais la table entière filtrée sur le libellé."""
+    """Le nombre et les clés de la page en une lecture (``PaginateurCompteAvecLaPage``) : les
+    activités lues par l'index (organisme, …) avec les organismes de la Caf en tableau, jamais la
+    table entière filtrée sur le libellé ; puis les lignes de la page par leur clé."""
     requetes = [
         sql
         for sql in _requetes_de_la_page(client, grande_commune, "AFAS activités, filtre libellé (agent Caf)")
         if '"afas_activite"' in sql and "UPPER" in sql
     ]
-    assert len(requetes) == 2  # le compte, la page
-    for requete in requetes:
-        noeuds = _noeuds(_plan_sql(requete))
-        conditions = [n.get("Index Cond", "") + n.get("Recheck Cond", "") for n in noeuds]
-        assert any("organisme_id = ANY" in c for c in conditions), conditions
-        # Les autres lectures des activités : par clé (les lignes de la page).
-        autres = [
-            n.get("Index Name")
-            for n, c in zip(noeuds, conditions, strict=True)
-            if n.get("Relation Name") == "afas_activite" and "organisme_id = ANY" not in c
-        ]
-        assert all(nom == "afas_activite_pkey" for nom in autres), autres
+    assert len(requetes) == 2  # nombre et clés, puis les lignes
+    (cles,) = [sql for sql in requetes if "_rang_dans_la_liste" in sql]
+    noeuds = _noeuds(_plan_sql(cles))
+    conditions = [n.get("Index Cond", "") + n.get("Recheck Cond", "") for n in noeuds]
+    assert any("organisme_id = ANY" in c for c in conditions), conditions
+    # Les autres lectures des activités : par clé.
+    autres = [
+        n.get("Index Name")
+        for n, c in zip(noeuds, conditions, strict=True)
+        if n.get("Relation Name") == "afas_activite" and "organisme_id = ANY" not in c
+    ]
+    assert all(nom == "afas_activite_pkey" for nom in autres), autres
+    (lignes,) = [sql for sql in requetes if sql is not cles]
+    lectures = [n.get("Index Name") for n in _noeuds(_plan_sql(lignes)) if n.get("Relation Name") == "afas_activite"]
+    assert lectures and all(nom == "afas_activite_pkey" for nom in lectures), lectures
 
 
 def test_financement_d_un_appel_montants_par_l_index_de_la_caf(client, grande_commune):
@@ -741,3 +755,52 @@ def test_financement_derniere_page_temoin_lue_depuis_le_debut(client, grande_com
 
     monkeypatch.setattr(vues_financement, "PaginateurParLeBoutLePlusProche", PaginateurParCles)
     assert _lignes_lues(_cles_du_financement(client, grande_commune), "afas_declaration") >= 1_000
+
+
+# Les listes « Activités » et « Lieux d'implantation » de l'agent Caf (issue 11, session 7) : les
+# clés de la page parcourues dans l'ordre d'un index (organismes de la Caf par raison sociale,
+# activités du pays par libellé), à rebours pour les dernières pages, et arrêt à la page (tri
+# incrémental) ; pas toutes les lignes de la Caf jointes puis triées.
+LISTES_CAF = {
+    "AFAS activités, page 1 (agent Caf)": ("afas_activite", "conventions_caf_id_e33adc_idx"),
+    "AFAS activités, page 1 000 (agent Caf)": ("afas_activite", "conventions_caf_id_e33adc_idx"),
+    "AFAS lieux, page 1 (agent Caf)": ("afas_lieuimplantation", "activite_libelle_tri"),
+    "AFAS lieux, page 1 000 (agent Caf)": ("afas_lieuimplantation", "activite_libelle_tri"),
+}
+
+
+def _cles_de_la_liste(client, resume: dict, nom_page: str) -> tuple[dict, int]:
+    """Le plan de la requête de la page (clés en sous-requête ``LIMIT``) et le nombre de lignes de
+    la liste (celui de la pagination)."""
+    table, _index = LISTES_CAF[nom_page]
+    requetes = [sql for sql in _requetes_de_la_page(client, resume, nom_page) if f'FROM "{table}"' in sql]
+    (compte,) = [sql for sql in requetes if sql.startswith("SELECT COUNT(*)")]
+    (page,) = [sql for sql in requetes if " LIMIT " in sql]
+    with connection.cursor() as curseur:
+        curseur.execute(compte)
+        (nombre,) = curseur.fetchone()
+    return _plan_sql(page), nombre
+
+
+@pytest.mark.parametrize("nom_page", list(LISTES_CAF))
+def test_activites_et_lieux_de_la_caf_cles_dans_l_ordre_d_un_index(client, grande_commune, nom_page):
+    plan, nombre = _cles_de_la_liste(client, grande_commune, nom_page)
+    _table, index = LISTES_CAF[nom_page]
+    assert nombre >= 900  # la Caf principale du jeu : 1 200 activités, 1 349 lieux
+    (limite,) = [n for n in _noeuds(plan) if n["Node Type"] == "Limit"]
+    sous_limite = list(_noeuds(limite))[1:]
+    assert not [n for n in sous_limite if n["Node Type"] == "Sort"], plan
+    assert any(n.get("Index Name") == index for n in sous_limite), plan
+    # Au plus quelques centaines de lignes lues sous la limite, jamais toute la liste.
+    assert max(n["Actual Rows"] for n in sous_limite) < nombre // 2, plan
+
+
+def test_lieux_page_1000_temoin_lue_depuis_le_debut(client, grande_commune, monkeypatch):
+    """Témoin : les clés lues depuis le début (``PaginateurParCles``, décalage), la dernière page
+    des lieux parcourt toute la liste (le test ci-dessus le verrait)."""
+    from afas.activites import views as vues_activites
+
+    monkeypatch.setattr(vues_activites, "PaginateurParLeBoutLePlusProche", PaginateurParCles)
+    plan, nombre = _cles_de_la_liste(client, grande_commune, "AFAS lieux, page 1 000 (agent Caf)")
+    (limite,) = [n for n in _noeuds(plan) if n["Node Type"] == "Limit"]
+    assert max(n["Actual Rows"] for n in list(_noeuds(limite))[1:]) >= nombre, plan
