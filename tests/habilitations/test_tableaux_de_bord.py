@@ -356,7 +356,10 @@ class TestComptesInactifs:
         assert colonne(lignes, "Identifiant") == {membre_a1.identifiant, jamais.identifiant}
         par_identifiant = {ligne["Identifiant"]: ligne for ligne in lignes}
         assert par_identifiant[jamais.identifiant]["Dernière connexion"] == "Jamais"
-        assert par_identifiant[jamais.identifiant]["Sans activité depuis le"] == f"{timezone.localtime(cree_il_y_a):%d/%m/%Y}"
+        assert (
+            par_identifiant[jamais.identifiant]["Sans activité depuis le"]
+            == f"{timezone.localtime(cree_il_y_a):%d/%m/%Y}"
+        )
         derniere = timezone.localdate(timezone.now() - datetime.timedelta(days=400))
         assert par_identifiant[membre_a1.identifiant]["Dernière connexion"] == f"{derniere:%d/%m/%Y}"
 
