@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -141,12 +142,13 @@ def _classe_du_curseur_prepare() -> type:
     return _CURSEUR_PREPARE[0]
 
 
-def curseur_prepare(connexion: BaseDatabaseWrapper):
+def curseur_prepare(connexion: BaseDatabaseWrapper) -> CursorWrapper:
     """Sous PostgreSQL, un curseur qui lie les valeurs côté serveur et prépare l'instruction : le
     texte d'une requête compilée ne change pas d'un appel à l'autre, PostgreSQL la planifie une
     fois par connexion au lieu d'à chaque appel (0,5 ms pour la lecture de la connexion, dix fois
     son exécution). Pour des instructions au texte fixe (requêtes compilées, écriture combinée
-    de la connexion) dont le plan ne dépend pas des valeurs. Les curseurs ordinaires de Django lient côté client et ne préparent rien.
+    de la connexion) dont le plan ne dépend pas des valeurs. Les curseurs ordinaires de Django
+    lient côté client et ne préparent rien.
     Le curseur passe par l'enveloppe de Django : les requêtes restent comptées et journalisées
     (``execute_wrapper``, ``CaptureQueriesContext``), les erreurs converties de même."""
     if connexion.vendor != "postgresql" or connexion.settings_dict["OPTIONS"].get("prepare_threshold") is None:
