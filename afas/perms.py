@@ -358,7 +358,7 @@ class DroitsDeLaRequete:
         la page d'une déclaration y lit le périmètre (``activites_declarees``) et ses rôles sur
         la déclaration (``roles_sur_declaration``), deux lectures des droits du jour sinon."""
         user = self.user
-        if not user.is_authenticated or user.caf_id or user.organisme_id is None:
+        if _hors_des_partenaires(user):
             return []
         return _ROLES_DU_JOUR.lignes(utilisateur=user.pk, jour=aujourdhui())
 
@@ -419,9 +419,14 @@ class RolesDeclaration:
         return not (self.approbateur or self.fdf or self.fda)
 
 
+def _hors_des_partenaires(user: Utilisateur) -> bool:
+    """Anonyme, agent d'une Caf ou compte sans organisme : aucun rôle de déclarant possible."""
+    return not user.is_authenticated or bool(user.caf_id) or user.organisme_id is None
+
+
 def activites_declarees(user: Utilisateur, jour: datetime.date | None = None) -> list[int]:
     """Les activités où l'utilisateur tient ce jour au moins un rôle actif (lues une fois)."""
-    if not user.is_authenticated or user.caf_id or user.organisme_id is None:
+    if _hors_des_partenaires(user):
         return []
     return list(
         HabilitationAfas.objects.filter(utilisateur=user)
@@ -450,7 +455,7 @@ def roles_sur_declaration(
     user: Utilisateur, declaration: Declaration, jour: datetime.date | None = None
 ) -> RolesDeclaration:
     """Les rôles actifs ce jour de ``user`` sur l'activité de ``declaration`` (une requête)."""
-    if not user.is_authenticated or user.caf_id or user.organisme_id is None:
+    if _hors_des_partenaires(user):
         return RolesDeclaration()
     tenus = list(
         HabilitationAfas.objects.filter(utilisateur=user, activite_id=declaration.activite_id)
@@ -614,7 +619,7 @@ def activite_consultable(user: Utilisateur, pk: int) -> QuerySet[Activite]:
         return activites_consultables(user).filter(pk=pk)
     # Une clé au-delà des entiers de la base (l'adresse n'a que des chiffres) : aucune activité,
     # comme l'ORM le répond, sans l'envoyer en paramètre brut.
-    if not user.is_authenticated or user.caf_id or user.organisme_id is None or pk >= 2**63:
+    if _hors_des_partenaires(user) or pk >= 2**63:
         return Activite.objects.none()
     if not _UN_ROLE_SUR_ACTIVITE.lignes(utilisateur=user.pk, activite=pk, jour=aujourdhui()):
         return Activite.objects.none()
