@@ -97,7 +97,7 @@ TEMPLATES = [
         },
     },
 ]
-FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+FORM_RENDERER = "portail.socle.rendu.RenduFormulaires"  # TemplatesSetting, la liste déroulante écrite en Python
 
 DATABASES = {
     "default": dj_database_url.parse(
