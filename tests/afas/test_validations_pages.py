@@ -239,3 +239,65 @@ def test_filtres_par_les_copies_gardent_les_lignes_du_filtre_par_l_habilitation(
     for page in ("1", "2", "3")[: (len(attendu) + 24) // 25]:
         lues += _cles(client, decision=DecisionCaf.VALIDEE, tri="partenaire", page=page, **filtre)[1]
     assert lues == attendu
+
+
+def test_lignes_de_la_file_comme_le_gabarit(client, agent_caf, convention, administrateur, declarant):
+    """Les lignes écrites par la vue (``afas.validation.views._lignes``) : textes échappés, jours
+    à l'heure de Paris, décision avec son auteur, sa date et son motif, boutons pour les seules
+    demandes en attente."""
+    organisme = convention.organisme
+    organisme.raison_sociale = "Crèches <Les Petits> & Cie"
+    organisme.save(update_fields=["raison_sociale"])
+    declarant.nom, declarant.prenom = "d'Arc", "Jeanne"
+    declarant.save(update_fields=["nom", "prenom"])
+    habilitations = [
+        HabilitationAfas.objects.create(
+            utilisateur=declarant,
+            convention=convention,
+            activite=Activite.objects.create(
+                organisme=organisme,
+                numero_equipement=f"L-{i}",
+                libelle=f'Accueil "{i}" <périscolaire>',
+                type_activite=TypeActivite.ALSH,
+                date_ouverture=datetime.date(2026, 1, 1),
+            ),
+            role=RoleAfas.APPROBATEUR,
+            date_ouverture=datetime.date(2026, 3, 2),
+        )
+        for i in range(2)
+    ]
+    # 23 h 30 UTC le 14 mars : le 15 mars à Paris.
+    tard = datetime.datetime(2026, 3, 14, 23, 30, tzinfo=datetime.UTC)
+    attente = ValidationApprobateur.objects.create(
+        habilitation=habilitations[0],
+        caf_id=convention.caf_id,
+        demandee_par=administrateur,
+        demandee_le=tard,
+        **ValidationApprobateur.champs_copies(habilitations[0]),
+    )
+    refusee = ValidationApprobateur.objects.create(
+        habilitation=habilitations[1],
+        caf_id=convention.caf_id,
+        demandee_le=tard,
+        decision=DecisionCaf.REFUSEE,
+        decidee_par=agent_caf,
+        decidee_le=tard,
+        motif="Pas <b>habilité</b>",
+        **ValidationApprobateur.champs_copies(habilitations[1]),
+    )
+    connecter_verifie(client, agent_caf)
+    html = client.get(reverse("afas:validations")).content.decode()
+    assert (
+        '<tr><td class="fr-cell--multiline">Crèches &lt;Les Petits&gt; &amp; Cie</td>'
+        f"<td>D&#x27;ARC Jeanne ({declarant.identifiant})</td>"
+        '<td class="fr-cell--multiline">Accueil &quot;0&quot; &lt;périscolaire&gt;</td>'
+        f"<td>02/03/2026</td><td>{administrateur.get_full_name()}</td><td>15/03/2026</td><td>{DecisionCaf.EN_ATTENTE.label}</td>"
+    ) in html
+    assert f'href="{reverse("afas:valider", args=[attente.pk])}"' in html
+    assert f'href="{reverse("afas:refuser", args=[attente.pk])}"' in html
+    html = client.get(reverse("afas:validations"), {"decision": DecisionCaf.REFUSEE}).content.decode()
+    assert (
+        f"<td>—</td><td>15/03/2026</td><td>{DecisionCaf.REFUSEE.label} par {agent_caf.get_full_name()} le 15/03/2026"
+        " — Pas &lt;b&gt;habilité&lt;/b&gt;</td><td></td></tr>"
+    ) in html
+    assert reverse("afas:valider", args=[refusee.pk]) not in html
