@@ -153,7 +153,11 @@ class PaginateurCompteAvecLaPage(PaginateurParCles):
         )
         self.__dict__["count"] = cles[0][2] if cles else 0
         numero = (cles[0][1] - 1) // self.per_page + 1 if cles else 1
-        return self._get_page(self.object_list.filter(pk__in=[cle for cle, _r, _t in cles]), numero, self)
+        return self._get_page(self._lignes([cle for cle, _r, _t in cles]), numero, self)
+
+    def _lignes(self, cles: list[Any]) -> QuerySet:
+        """Les lignes de la page, par leurs clés, dans l'ordre de la liste."""
+        return self.object_list.filter(pk__in=cles)
 
     def _ordre(self) -> list[Any]:
         if not self.object_list.query.order_by:
