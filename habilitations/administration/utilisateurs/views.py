@@ -37,12 +37,12 @@ from habilitations.administration.utilisateurs.forms import (
     UtilisateurCreerForm,
     UtilisateurModifierForm,
 )
-from habilitations.models import Utilisateur
+from habilitations.administration.utilisateurs.pagination import PaginateurDuSousArbre
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
 from portail.socle.jetons import Jetons
-from portail.socle.listes import PaginateurCompteAvecLaPage, PaginateurParLeBoutLePlusProche, paginer, trier
+from portail.socle.listes import PaginateurParLeBoutLePlusProche, paginer, trier
 from portail.socle.navigation import fil_ariane
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
     from django.http import HttpRequest, HttpResponse
 
-    from habilitations.models import Appartenance
+    from habilitations.models import Appartenance, Utilisateur
     from portail.socle.navigation import Lien
 
 logger = logging.getLogger(__name__)
@@ -97,17 +97,6 @@ def _suivant(request: HttpRequest, defaut: str) -> str:
 # --- Liste des utilisateurs --------------------------------------------------------------------
 
 
-class _PaginateurDuSousArbre(PaginateurCompteAvecLaPage):
-    """Les comptes du sous-arbre d'un responsable : nombre et clés de la page en une lecture, puis
-    les 25 comptes relus par leur clé seule. Ces clés sortent de la liste filtrée par le périmètre,
-    à l'instant : y reposer la condition du sous-arbre faisait joindre à chacun des 25 comptes les
-    5 000 appartenances du sous-arbre d'une grande commune (PostgreSQL croit le sous-arbre d'un
-    groupe à une ligne ; 5 ms pour 25 lignes)."""
-
-    def _lignes(self, cles: list[int]) -> QuerySet[Utilisateur]:
-        return Utilisateur.objects.filter(pk__in=cles).order_by(*self.object_list.query.order_by)
-
-
 @require_GET
 def utilisateurs(request: HttpRequest, convention: int) -> HttpResponse:
     """« LISTE DES UTILISATEURS » : filtres en GET, tri par en-tête, 25 lignes par page. Le
@@ -117,9 +106,9 @@ def utilisateurs(request: HttpRequest, convention: int) -> HttpResponse:
         request.GET or None, queryset=perms.utilisateurs_du_perimetre(perimetre), perimetre=perimetre
     )
     # Les comptes d'un responsable (trouvés par leurs appartenances) ne se comptent ni ne se
-    # parcourent par un index : nombre et page en une seule lecture. Ceux d'une convention
+    # parcourent par un index : nombre et page en une seule lecture (voir pagination.py). Ceux d'une convention
     # suivent l'index (convention, tri) ; les dernières pages se lisent depuis la fin.
-    paginateur = _PaginateurDuSousArbre if perimetre.responsable else PaginateurParLeBoutLePlusProche
+    paginateur = PaginateurDuSousArbre if perimetre.responsable else PaginateurParLeBoutLePlusProche
     page = paginer(request, trier(request, filtre.qs, TRIS, TRI_PAR_DEFAUT), paginateur=paginateur)
     adresses = {
         action: adresse_par_cle(nom, perimetre.convention.pk)
