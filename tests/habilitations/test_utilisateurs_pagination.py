@@ -84,3 +84,23 @@ def test_un_ordre_hors_de_trier_est_refuse(sous_arbre):
         pytest.skip("la CTE n'existe que sous PostgreSQL")
     with pytest.raises(ValueError, match="ordre non pris en charge"):
         paginer(RequestFactory().get("/"), liste, paginateur=PaginateurDuSousArbre)
+
+
+def test_en_liste_memes_comptes(sous_arbre, convention, administrateur, arbre, resp_b, membre_b):
+    """``utilisateurs_du_perimetre(en_liste=True)`` (les membres du sous-arbre en un tableau) :
+    les mêmes comptes que la semi-jointure, administrateurs toujours exclus, pour un responsable ;
+    rien de changé pour l'administrateur."""
+    from habilitations import services
+
+    services.appartenance_ouvrir(par=None, utilisateur=administrateur, groupe=arbre["A1"])
+    for perimetre in (
+        sous_arbre,
+        perms.Perimetre(convention, racines=(arbre["B"].chemin,)),
+        perms.Perimetre(convention, racines=(arbre["A1"].chemin, arbre["B"].chemin)),
+        perms.Perimetre(convention, administrateur=True),
+    ):
+        attendus = set(perms.utilisateurs_du_perimetre(perimetre).values_list("pk", flat=True))
+        assert set(perms.utilisateurs_du_perimetre(perimetre, en_liste=True).values_list("pk", flat=True)) == attendus
+        assert attendus
+        if perimetre.responsable:
+            assert administrateur.pk not in attendus

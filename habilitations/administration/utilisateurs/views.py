@@ -103,7 +103,7 @@ def utilisateurs(request: HttpRequest, convention: int) -> HttpResponse:
     nombre de requêtes ne dépend pas du nombre d'utilisateurs (tout se lit sur la ligne)."""
     perimetre = perimetre_ou_404(request, convention)
     filtre = UtilisateurFiltre(
-        request.GET or None, queryset=perms.utilisateurs_du_perimetre(perimetre), perimetre=perimetre
+        request.GET or None, queryset=perms.utilisateurs_du_perimetre(perimetre, en_liste=True), perimetre=perimetre
     )
     # Les comptes d'un responsable (trouvés par leurs appartenances) ne se comptent ni ne se
     # parcourent par un index : nombre et page en une seule lecture (voir pagination.py). Ceux d'une convention
