@@ -38,7 +38,7 @@ from habilitations.administration.utilisateurs.forms import (
     UtilisateurModifierForm,
 )
 from habilitations.administration.utilisateurs.pagination import PaginateurDuSousArbre
-from portail.socle.dates import aujourdhui
+from portail.socle.dates import Statut, aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
 from portail.socle.jetons import Jetons
@@ -156,9 +156,10 @@ def _lignes_utilisateurs(
     ecrire = perimetre.peut_ecrire
     suivant = echapper(request.get_full_path())
     jeton = echapper(get_token(request)) if ecrire else ""
+    jour = aujourdhui()
     corps = []
     for cible in page:
-        cloture, suspendu = cible.est_cloture(), cible.est_suspendu
+        cloture, ouvert, suspendu = cible.est_cloture(jour), cible.est_ouvert(jour), cible.est_suspendu
         nom_complet = echapper(cible.get_full_name())
         if cloture:
             adresse_mail = "Désactivé"
@@ -166,7 +167,8 @@ def _lignes_utilisateurs(
             adresse_mail = "Suspendu"
         else:
             adresse_mail = echapper(cible.email)
-        statut = "Suspendu" if suspendu else echapper(str(cible.get_statut_display()))
+        # Le statut d'un compte (gabarit _utilisateur_statut.html) : « Suspendu » l'emporte sur les dates.
+        statut = "Suspendu" if suspendu else (Statut.OUVERT.label if ouvert else Statut.CLOTURE.label)
         corps.append(
             f"<tr><td>{echapper(cible.identifiant)}</td>"
             f'<td class="fr-cell--multiline">{echapper(cible.nom.upper())}</td>'
@@ -187,7 +189,7 @@ def _lignes_utilisateurs(
                 actions.append(_lien(adresses["rouvrir"](cible.pk), "Rouvrir", f" {nom_complet}"))
             corps.append(f'<td><ul class="fr-raw-list">{"".join(actions)}</ul></td>')
         autres = []
-        if ecrire and cible.est_ouvert() and not suspendu:
+        if ecrire and ouvert and not suspendu:
             autres.append(
                 f'<li><form method="post" action="{adresses["renvoyer"](cible.pk)}">'
                 f'<input type="hidden" name="csrfmiddlewaretoken" value="{jeton}">'
