@@ -45,7 +45,7 @@ def sous_arbre(convention, arbre, resp_a):
     return perms.Perimetre(convention, racines=(arbre["A"].chemin,))
 
 
-PAGES = ["1", "2", "3", "4", "5", "99", "0", "-2", "x", ""]
+PAGES = ["1", "2", "3", "4", "5", "99", "0", "-2", "x", "", "99999999999999999999", "-99999999999999999999"]
 
 
 @pytest.mark.parametrize("tri", ["", *TRIS, *(f"-{t}" for t in TRIS)])
@@ -60,6 +60,7 @@ def test_memes_pages_que_la_numerotation(sous_arbre, tri):
             cles = [u.pk for u in page]
         assert cles == [u.pk for u in attendue], (tri, numero)
         assert (page.number, page.paginator.count) == (attendue.number, attendue.paginator.count), (tri, numero)
+        assert type(page.number) is int, (tri, numero)
         assert len(requetes) == 2  # nombre et clés, puis les comptes
         # Les comptes relus par leur clé seule, sans la condition du sous-arbre.
         assert "habilitations_appartenance" not in requetes[1]["sql"]

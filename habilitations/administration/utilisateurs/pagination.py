@@ -39,7 +39,9 @@ class PaginateurDuSousArbre(PaginateurCompteAvecLaPage):
             numero = 1
         except EmptyPage:
             numero = None  # avant la première : la dernière, comme Paginator.get_page
-        bas = (numero - 1) * self.per_page if numero is not None else 2**62
+        # Un numéro démesuré (« ?page=99999999999999999999 ») reste un entier de la base : au-delà de
+        # la dernière page de toute façon.
+        bas = min((numero - 1) * self.per_page, 2**62) if numero is not None else 2**62
         colonnes, ordre = self._colonnes()
         interne, parametres = self.object_list.order_by().values_list(*colonnes).query.sql_with_params()
         noms = ", ".join(f"c{i}" for i in range(len(colonnes)))
