@@ -398,10 +398,17 @@ def conventions_pour_perimetre(conventions: QuerySet[Convention]) -> QuerySet[Co
     return conventions.annotate(**{ADMINISTRATEURS_D_AILLEURS: Exists(d_ailleurs)})
 
 
-def utilisateurs_du_perimetre(p: Perimetre) -> QuerySet[Utilisateur]:
+def utilisateurs_du_perimetre(p: Perimetre, *, en_liste: bool = False) -> QuerySet[Utilisateur]:
     """Les comptes de la convention (créés sous elle, ou ses administrateurs) ; pour un
     responsable, ceux qui appartiennent (ou ont appartenu) à un groupe de son sous-arbre, sans
     les administrateurs.
+
+    ``en_liste`` : pour parcourir tout le périmètre d'un responsable (la liste des utilisateurs),
+    les comptes des appartenances du sous-arbre sont lus une fois, en un tableau
+    (``q_parmi_requete``), au lieu d'une semi-jointure que PostgreSQL, croyant le sous-arbre d'un
+    groupe à une ligne, dédoublonnait avant de chercher chaque compte (5 000 dans une grande
+    commune : 8,6 ms, 7,1 ainsi). Mêmes comptes. Pas pour chercher un compte : tout le tableau
+    serait lu pour lui.
 
     « Créés sous elle OU administrateurs » dans une seule condition empêche PostgreSQL de suivre
     l'index (convention, tri) : il lisait et triait les 300 000 comptes du pays pour 25 lignes.
@@ -411,8 +418,13 @@ def utilisateurs_du_perimetre(p: Perimetre) -> QuerySet[Utilisateur]:
     comptes = Utilisateur.objects.filter(convention=p.convention)
     if p.responsable:
         # Un administrateur n'est jamais dans la vue d'un responsable.
-        membres = Appartenance.objects.filter(utilisateur=OuterRef("pk"), groupe__in=groupes_du_perimetre(p))
-        return comptes.filter(Exists(membres)).exclude(pk__in=_cles_des_administrateurs(p.convention))
+        if en_liste:
+            membres = Appartenance.objects.filter(groupe__in=groupes_du_perimetre(p)).values("utilisateur_id")
+            comptes = comptes.filter(q_parmi_requete("pk", membres))
+        else:
+            membres = Appartenance.objects.filter(utilisateur=OuterRef("pk"), groupe__in=groupes_du_perimetre(p))
+            comptes = comptes.filter(Exists(membres))
+        return comptes.exclude(pk__in=_cles_des_administrateurs(p.convention))
     if not _comptes_de_la_convention_seule(p):
         return Utilisateur.objects.filter(Q(convention=p.convention) | Exists(_administrateurs(p.convention)))
     return comptes

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import functools
+import itertools
 from collections.abc import Mapping, Sequence
 from html import escape as echapper
 from typing import Any
@@ -151,7 +153,11 @@ class PaginateurCompteAvecLaPage(PaginateurParCles):
         )
         self.__dict__["count"] = cles[0][2] if cles else 0
         numero = (cles[0][1] - 1) // self.per_page + 1 if cles else 1
-        return self._get_page(self.object_list.filter(pk__in=[cle for cle, _r, _t in cles]), numero, self)
+        return self._get_page(self._lignes([cle for cle, _r, _t in cles]), numero, self)
+
+    def _lignes(self, cles: list[Any]) -> QuerySet:
+        """Les lignes de la page, par leurs clés, dans l'ordre de la liste."""
+        return self.object_list.filter(pk__in=cles)
 
     def _ordre(self) -> list[Any]:
         if not self.object_list.query.order_by:
@@ -213,22 +219,66 @@ def cle_primaire(valeur: str) -> int | None:
     return None
 
 
+def _option(cle: Any, libelle: Any, choisies: set[str]) -> str:
+    """Une balise ``<option>``, comme ``forms.Select`` l'écrit. Échappement de la bibliothèque
+    standard (mêmes caractères que django.utils.html.escape), une chaîne par option : format_html
+    par option coûtait encore 20 ms pour 2 000 groupes. Une clé faite de chiffres (clé primaire)
+    n'a rien à échapper : la moitié des appels."""
+    cle = str(cle)
+    return (
+        f'<option value="{cle if cle.isdigit() else echapper(cle)}"{" selected" if cle in choisies else ""}>'
+        f"{echapper(str(libelle))}</option>"
+    )
+
+
+class ChoixLongs(tuple):
+    """Des choix (clé, libellé) en chaînes, jamais modifiés, partagés entre les requêtes d'un
+    processus (voir le cache des groupes de la liste des utilisateurs) : leurs balises
+    ``<option>`` sont écrites une fois (``options``), et la valeur reçue est cherchée dans
+    l'ensemble des clés (``cles``) au lieu de parcourir les 2 000 choix."""
+
+    @functools.cached_property
+    def cles(self) -> frozenset[str]:
+        return frozenset(cle for cle, _libelle in self)
+
+    @functools.cached_property
+    def _options(self) -> str:
+        return "".join(_option(cle, libelle, set()) for cle, libelle in self)
+
+    def options(self, choisies: set[str]) -> str:
+        """Les balises ``<option>``, les ``choisies`` marquées ``selected`` (une clé n'y paraît
+        qu'une fois : les clés sont uniques et la valeur est entre guillemets)."""
+        html = self._options
+        for cle in choisies & self.cles:
+            avant = _option(cle, "", set()).removesuffix("</option>")
+            html = html.replace(avant, avant.removesuffix(">") + " selected>", 1)
+        return html
+
+
+def _choix_longs(choix: Any) -> ChoixLongs | None:
+    """Les ``ChoixLongs`` d'un champ ou d'une liste déroulante, directs ou enveloppés dans
+    l'itérateur de django-filter (qui ajoute devant le choix vide)."""
+    longs = getattr(choix, "choices", choix)
+    return longs if isinstance(longs, ChoixLongs) else None
+
+
 class ListeDeroulanteLongue(forms.Select):
     """Une liste déroulante de filtre aux milliers de choix (les 2 000 groupes d'une grande
     commune), au même balisage que ``forms.Select`` : les options sont écrites directement au
     lieu de rendre un gabarit par option (une page de la liste des utilisateurs passait sinon
-    les deux tiers de son temps dans ces 2 000 petits gabarits). Choix sans groupes d'options."""
+    les deux tiers de son temps dans ces 2 000 petits gabarits). Choix sans groupes d'options.
+    Des ``ChoixLongs`` arrivent avec leurs options déjà écrites : seules celles qui les précèdent
+    (le choix vide) le sont ici."""
 
     def render(self, name, value, attrs=None, renderer=None):
         choisies = {str(v) for v in self.format_value(value)}
-        # Échappement de la bibliothèque standard (mêmes caractères que django.utils.html.escape),
-        # une chaîne par option : format_html par option coûtait encore 20 ms pour 2 000 groupes.
-        # Une clé faite de chiffres (clé primaire) n'a rien à échapper : la moitié des appels.
-        options = "".join(
-            f'<option value="{cle if cle.isdigit() else echapper(cle)}"{" selected" if cle in choisies else ""}>'
-            f"{echapper(str(libelle))}</option>"
-            for cle, libelle in ((str(c), texte) for c, texte in self.choices)
-        )
+        longs = _choix_longs(self.choices)
+        if longs is None:
+            options = "".join(_option(cle, libelle, choisies) for cle, libelle in self.choices)
+        else:
+            # Les choix de tête seuls (l'itérateur ne lit les longs qu'après eux).
+            tete = itertools.islice(self.choices, len(self.choices) - len(longs))
+            options = "".join(_option(cle, libelle, choisies) for cle, libelle in tete) + longs.options(choisies)
         attributs = flatatt(self.build_attrs(self.attrs, attrs))
         return mark_safe(f'<select name="{echapper(name)}"{attributs}>{options}</select>')  # noqa: S308 (tout est échappé ci-dessus)
 
@@ -247,6 +297,12 @@ class ChampChoixLongs(django_filters.fields.ChoiceField):
         else:
             resultat._choices = copy.copy(choix)
         return resultat
+
+    def valid_value(self, value: Any) -> bool:
+        """Des ``ChoixLongs`` : la clé cherchée dans leur ensemble ; sinon (ou absente : choix de
+        tête, valeur forgée) le parcours de ``ChoiceField``."""
+        longs = _choix_longs(self._choices)
+        return (longs is not None and str(value) in longs.cles) or super().valid_value(value)
 
 
 class FiltreChoixLongs(django_filters.ChoiceFilter):

@@ -431,7 +431,8 @@ class TestBudgetDeRequetes:
         client.get(url("utilisateurs", convention), parametres)
         # 1 session, 2 utilisateur, 3 appareil de double authentification, 4 convention (Caf,
         # organisme), 5 conventions administrées (droit guardian, mandat), 6 groupes du filtre
-        # (choix et validation), 7 comptage, 8 menu (gestionnaire ?), 9 services ouverts (menu),
+        # (choix et validation ; hors transaction de test, l'empreinte des groupes gardés, voir
+        # test_utilisateurs_choix_des_groupes.py), 7 comptage, 8 menu (gestionnaire ?), 9 services ouverts (menu),
         # 10 page de 25 comptes (statut, adresse et actions se lisent sur la ligne), 11-13 session
         # enregistrée. Le nombre d'utilisateurs ne change rien.
         with django_assert_max_num_queries(13):

@@ -194,6 +194,39 @@ def test_filtre_aux_choix_longs_partage_ses_choix_sans_les_melanger():
     assert copie.choices.field is copie and copie.choices.choices is champ.choices.choices
 
 
+def test_choix_longs_meme_balisage_et_meme_validation():
+    """``ChoixLongs`` (options écrites une fois, clés en ensemble) : même HTML que les mêmes choix
+    en liste, valeur choisie comprise ; même validation, valeur forgée refusée sous le champ."""
+    import django_filters
+
+    from portail.socle.listes import ChoixLongs, FiltreChoixLongs
+
+    class Filtre(django_filters.FilterSet):
+        groupe = FiltreChoixLongs(empty_label="Tous", method=lambda qs, _nom, _valeur: qs, widget=ListeDeroulanteLongue)
+
+        class Meta:
+            model = Caf
+            fields = ["groupe"]
+
+        def __init__(self, *args, choix, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.filters["groupe"].extra["choices"] = choix
+
+    choix = [("7", "Sept <b>"), ("17", "Dix-sept"), ("x&1", "Clé « x »"), ("8", "Huit")]
+    longs = ChoixLongs(choix)
+    for valeur in (None, "", "7", "17", "x&1", "8", "70", "<forgée>"):
+        donnees = {"groupe": valeur} if valeur is not None else None
+        liste = Filtre(donnees, queryset=Caf.objects.none(), choix=choix)
+        garde = Filtre(donnees, queryset=Caf.objects.none(), choix=longs)
+        assert str(garde.form["groupe"]) == str(liste.form["groupe"]), valeur
+        valide = valeur is not None and valeur not in ("70", "<forgée>")
+        assert garde.form.is_valid() == liste.form.is_valid() == valide, valeur
+    assert "Sélectionnez un choix valide" in str(garde.form.errors["groupe"])
+    assert '<option value="17" selected>' in str(
+        Filtre({"groupe": "17"}, queryset=Caf.objects.none(), choix=longs).form["groupe"]
+    )
+
+
 def test_q_parmi_requete_comme_in_meme_vide():
     """``q_parmi_requete`` retient les mêmes lignes que ``__in`` : une sous-requête, une union,
     et une sous-requête qui ne peut rien rendre (``.none()``, dans une union aussi : le compte
