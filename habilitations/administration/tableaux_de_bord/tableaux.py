@@ -37,7 +37,15 @@ from django.utils import timezone
 
 from conventions.models import Convention
 from habilitations import perms
-from habilitations.models import Appartenance, Groupe, GroupeProfil, SyntheseProfils, Utilisateur, reference_activite
+from habilitations.models import (
+    Appartenance,
+    Groupe,
+    GroupeProfil,
+    SyntheseGroupesOrphelins,
+    SyntheseProfils,
+    Utilisateur,
+    reference_activite,
+)
 from portail.socle.csv import DateTexte, LignesSQL, SansFormule, texte_cellule
 from portail.socle.dates import q_ouvert, q_pas_encore_cloture
 
@@ -596,10 +604,52 @@ class GroupesOrphelins(Tableau):
         )
 
     def lien(self, objet: Groupe) -> str:
-        return reverse("gestion:groupe_appartenances", args=[self.perimetre.convention.pk, objet.pk])
+        return self._lien_groupe(objet.pk)
+
+    def _lien_groupe(self, groupe_id: int) -> str:
+        return reverse("gestion:groupe_appartenances", args=[self.perimetre.convention.pk, groupe_id])
 
     def resume(self, nombre: int) -> str:
         return _pluriel(nombre, "groupe", "groupes")
+
+    def synthese(self) -> SyntheseGroupesOrphelins | None:
+        """Le tableau de la nuit si la convention en a un (grande convention) et que la page la
+        montre entière ; sinon None : le tableau se calcule à l'instant (responsable : son
+        sous-arbre ; petite convention)."""
+        if self.perimetre.responsable:
+            return None
+        return (
+            SyntheseGroupesOrphelins.objects.filter(convention=self.perimetre.convention)
+            .only("jour", "nombre", "lignes")
+            .order_by("-jour")
+            .first()
+        )
+
+    def section(self) -> Section:
+        synthese = self.synthese()
+        if synthese is None:
+            return super().section()
+        lignes = [Ligne(tuple(cellules), self._lien_groupe(cle)) for cle, cellules in synthese.lignes]
+        return Section(
+            slug=self.slug,
+            titre=self.titre,
+            description=self.description,
+            entetes=self.entetes,
+            nombre=synthese.nombre,
+            resume=(
+                f"{self.resume(synthese.nombre)} (chiffres au {synthese.jour:%d/%m/%Y}, calculés chaque nuit ; "
+                "l'export compte à l'instant)"
+            ),
+            lignes=lignes[:APERCU],
+            tronquee=len(lignes) > APERCU,
+            aucun=self.aucun,
+        )
+
+    def lignes_de_la_nuit(self) -> tuple[int, list[list[Any]]]:
+        """Ce que ``synthese_profils_calculer`` écrit : le nombre, et les premières lignes de
+        l'écran (une de plus que l'aperçu) en textes, chacune avec la clé de son groupe."""
+        lignes = [[o.pk, [texte_cellule(v) for v in self.valeurs(o)]] for o in self.requete()[: APERCU + 1]]
+        return self.requete().count(), lignes
 
 
 TABLEAUX: dict[str, type[Tableau]] = {
@@ -609,11 +659,12 @@ TABLEAUX: dict[str, type[Tableau]] = {
 
 
 def synthese_profils_calculer(jour: datetime.date | None = None) -> int:
-    """Chaque nuit : les chiffres du tableau « Utilisateurs par service et profil » de chaque
-    convention d'au moins ``SEUIL_SYNTHESE`` appartenances, comptés par la règle même de la page
-    (``UtilisateursParProfil``, convention entière), écrits pour ``jour`` ; les synthèses plus
-    anciennes et celles des conventions passées sous le seuil sont effacées. Une transaction par
-    convention. Rend le nombre de conventions calculées."""
+    """Chaque nuit : les chiffres du tableau « Utilisateurs par service et profil » et le tableau
+    « Groupes sans membre ou sans responsable » (nombre et premières lignes) de chaque convention
+    d'au moins ``SEUIL_SYNTHESE`` appartenances, comptés par la règle même de la page
+    (``UtilisateursParProfil``, ``GroupesOrphelins``, convention entière), écrits pour ``jour`` ;
+    les synthèses plus anciennes et celles des conventions passées sous le seuil sont effacées.
+    Une transaction par convention. Rend le nombre de conventions calculées."""
     jour = jour or timezone.localdate()
     grandes = list(
         Groupe.objects.order_by()
@@ -623,14 +674,19 @@ def synthese_profils_calculer(jour: datetime.date | None = None) -> int:
         .values_list("convention_id", flat=True)
     )
     SyntheseProfils.objects.exclude(convention_id__in=grandes).delete()
+    SyntheseGroupesOrphelins.objects.exclude(convention_id__in=grandes).delete()
     maintenant = timezone.make_aware(datetime.datetime.combine(jour, datetime.time(12)))
     for convention in perms.conventions_pour_perimetre(Convention.objects.filter(pk__in=grandes)).order_by("pk"):
-        tableau = UtilisateursParProfil(perms.Perimetre(convention, lecture_seule=True), maintenant=maintenant)
+        perimetre = perms.Perimetre(convention, lecture_seule=True)
+        tableau = UtilisateursParProfil(perimetre, maintenant=maintenant)
         nombres: dict[int | None, int] = {None: tableau.nombre(), **tableau._comptes_par_profil()}
+        orphelins, lignes = GroupesOrphelins(perimetre, maintenant=maintenant).lignes_de_la_nuit()
         with transaction.atomic():
             SyntheseProfils.objects.filter(convention=convention).delete()
             SyntheseProfils.objects.bulk_create(
                 SyntheseProfils(convention=convention, jour=jour, profil_id=profil, nombre=nombre)
                 for profil, nombre in nombres.items()
             )
+            SyntheseGroupesOrphelins.objects.filter(convention=convention).delete()
+            SyntheseGroupesOrphelins.objects.create(convention=convention, jour=jour, nombre=orphelins, lignes=lignes)
     return len(grandes)
