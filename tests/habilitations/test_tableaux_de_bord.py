@@ -488,6 +488,18 @@ class TestGroupesOrphelins:
         assert lignes["VIDE"]["Niveau"] == "2"
         assert lignes["VIDE"]["Responsable habilitations"] == f"{resp_b.identifiant} — Brice BASTIDE"
 
+    def test_les_lignes_ecrites_par_la_vue_sont_echappees(self, client, convention, admin_connecte, resp_b):
+        services.groupe_creer(
+            par=None, convention=convention, code="X&Y", libelle='<script>alert("x")</script>', responsable=resp_b
+        )
+        brut = client.get(page_url(convention)).content.decode()
+        bloc = re.search(r'<section[^>]*id="groupes-orphelins">.*?</section>', brut, re.S).group(0)
+        assert "<script>" not in bloc
+        assert '<td class="fr-cell--multiline">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</td>' in bloc
+        groupe = Groupe.objects.get(code="X&Y")
+        lien = reverse("gestion:groupe_appartenances", args=[convention.pk, groupe.pk])
+        assert f'<td><a class="fr-link" href="{lien}">X&amp;Y</a></td>' in bloc
+
     def test_groupe_dont_le_dernier_membre_part(self, client, convention, admin_connecte, arbre, resp_b, membre_b):
         for appartenance in Appartenance.objects.filter(groupe=arbre["B"]):
             services.appartenance_cloturer(par=None, appartenance=appartenance, date_cloture=aujourdhui())
