@@ -81,8 +81,20 @@ def tableau(ids: list[int], jour: datetime.date | None = None) -> TableauAfas:
 
 
 def _habilitations_en_attente(ids: list[int], jour: datetime.date) -> QuerySet[HabilitationAfas]:
-    """Les approbateurs des conventions ``ids`` dont la Caf n'a pas encore décidé, pas historiques."""
-    habilitations = HabilitationAfas.objects.filter(convention__in=Convention.objects.filter(pk__in=ids))
+    """Les approbateurs des conventions ``ids`` dont la Caf n'a pas encore décidé, pas historiques.
+
+    La demande porte la Caf pivot et le partenaire de sa convention, copiés à sa création et que
+    rien ne modifie (``afas.services._demander_validation``, ``ValidationApprobateur.
+    champs_copies`` ; pas plus qu'on ne change la Caf ou le partenaire d'une convention) : les
+    poser aussi sur la demande mène PostgreSQL aux quelques demandes en attente de cette Caf pour
+    ce partenaire, dans l'index de sa file (``validation_caf_decision_tri``), au lieu de chercher
+    l'habilitation de chacune des ~1 100 demandes en attente du pays (3 ms → 0,2 ms)."""
+    conventions = Convention.objects.filter(pk__in=ids)
+    habilitations = HabilitationAfas.objects.filter(
+        convention__in=conventions,
+        validation__caf_id__in=conventions.values("caf_id"),
+        validation__organisme_id__in=conventions.values("organisme_id"),
+    )
     return habilitations.en_attente().exclude(q_historique(jour))
 
 
