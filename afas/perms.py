@@ -32,16 +32,17 @@ from afas.models import (
     ValidationApprobateur,
 )
 from conventions.enums import EtatConvention
-from conventions.models import Convention, Organisme, Profil, Service
+from conventions.models import Convention, Organisme
 from habilitations import perms as perms_habilitations
 from habilitations.models import Appartenance
 from portail.socle.dates import aujourdhui, q_ouvert
 from portail.socle.listes import q_parmi
-from portail.socle.requetes import RequeteCompilee, curseur_prepare
+from portail.socle.requetes import RequeteCompilee
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+    from conventions.models import Profil
     from habilitations.models import Utilisateur
 
 
@@ -242,10 +243,7 @@ _SQL_GESTIONNAIRE_ET_HABILITABLES = (
 
 
 def _executer(sql: str, user: Utilisateur, jour: datetime.date) -> list[tuple]:
-    # Instruction préparée (``curseur_prepare``) : ces requêtes au texte fixe, lues par clé de
-    # compte, se planifiaient à chaque page (2 à 3 ms de planification pour 0,3 ms d'exécution
-    # sur « Mes tableaux de bord » d'un administrateur, ticket 11).
-    with curseur_prepare(connection) as curseur:
+    with connection.cursor() as curseur:
         curseur.execute(
             sql,
             {
@@ -298,26 +296,6 @@ _ROLES_DU_JOUR = RequeteCompilee(
 )
 
 
-_CHAMPS_PROFIL = ("id", "service_id", "code", "libelle")
-_CHAMPS_SERVICE = ("id", "code", "libelle", "description", "ordre")
-
-
-def _profils_du_jour(utilisateur: int, jour: datetime.date) -> QuerySet:
-    return perms_habilitations.profils_des_appartenances(utilisateur, jour).values_list(
-        *_CHAMPS_PROFIL, *(f"service__{champ}" for champ in _CHAMPS_SERVICE[1:])
-    )
-
-
-# Compilée une fois par processus et préparée (planifiée une fois par connexion) : lue à chaque
-# page du menu, cette chaîne de six jointures coûtait 2 à 3 ms de planification pour 0,1 ms
-# d'exécution, plus 1 ms de Python pour la construire (ticket 11).
-_PROFILS_DU_JOUR = RequeteCompilee(
-    _profils_du_jour,
-    {"utilisateur": (-1001, -1002), "jour": (datetime.date(1901, 2, 3), datetime.date(1902, 3, 4))},
-    preparee=True,
-)
-
-
 class DroitsDeLaRequete:
     """Les droits AFAS du compte d'une requête, lus au plus une fois chacun pendant la requête : la
     vue (l'accès à l'accueil, les conventions où l'on habilite) et le menu du gabarit
@@ -332,15 +310,7 @@ class DroitsDeLaRequete:
     @cached_property
     def profils(self) -> list[Profil]:
         """Les profils effectifs du jour, avec leur service (une requête ; aucune hors connexion)."""
-        jour, user = aujourdhui(), self.user
-        if not user.is_authenticated or not user.est_ouvert(jour):
-            return []
-        profils = []
-        for ligne in _PROFILS_DU_JOUR.lignes(utilisateur=user.pk, jour=jour):
-            profil = Profil.from_db(connection.alias, _CHAMPS_PROFIL, ligne[:4])
-            profil.service = Service.from_db(connection.alias, _CHAMPS_SERVICE, (ligne[1], *ligne[4:]))
-            profils.append(profil)
-        return profils
+        return list(perms_habilitations.profils_effectifs(self.user).select_related("service"))
 
     @property
     def est_declarant(self) -> bool:

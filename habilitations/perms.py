@@ -33,12 +33,6 @@ def profils_effectifs(user: Utilisateur, jour: datetime.date | None = None) -> Q
     jour = jour or aujourdhui()
     if not user.is_authenticated or not user.est_ouvert(jour):
         return Profil.objects.none()
-    return profils_des_appartenances(user.pk, jour)
-
-
-def profils_des_appartenances(utilisateur_id: int, jour: datetime.date) -> QuerySet[Profil]:
-    """``profils_effectifs`` sans la vérification du compte (ouvert ce jour), à faire avant :
-    la requête seule, par clé de compte (``afas.perms.DroitsDeLaRequete`` la compile une fois)."""
     # Une seule chaîne de jointures, partant des appartenances de l'utilisateur (index sur
     # utilisateur) : quelques lignes lues par clé, quel que soit le nombre de membres ou de
     # groupes, et quelles que soient les statistiques du moment (des sous-requêtes imbriquées
@@ -49,7 +43,7 @@ def profils_des_appartenances(utilisateur_id: int, jour: datetime.date) -> Query
         q_ouvert(jour, groupe),
         q_ouvert(jour, f"{groupe}convention__"),
         **{
-            f"{groupe}appartenances__utilisateur_id": utilisateur_id,
+            f"{groupe}appartenances__utilisateur": user,
             f"{groupe}convention__etat": EtatConvention.VALIDEE,
             # Le profil doit être accordé par la convention du groupe.
             "conventions": F(f"{groupe}convention"),
