@@ -528,6 +528,17 @@ class AppartenancesEcheance(Tableau):
                 date_ouverture__lt=F("date_cloture"),
             )
             .select_related("utilisateur", "groupe")
+            # Ce que ``valeurs`` et ``lien`` lisent : les comptes et groupes entiers (40 colonnes)
+            # coûtaient leur lecture et leur conversion à chaque ligne.
+            .only(
+                "date_ouverture",
+                "date_cloture",
+                "utilisateur__identifiant",
+                "utilisateur__nom",
+                "utilisateur__prenom",
+                "groupe__code",
+                "groupe__libelle",
+            )
             .order_by("date_cloture", "utilisateur__nom", "utilisateur__prenom", "pk")
         )
 
