@@ -37,7 +37,7 @@ from habilitations import perms as perms_habilitations
 from habilitations.models import Appartenance
 from portail.socle.dates import aujourdhui, q_ouvert
 from portail.socle.listes import q_parmi
-from portail.socle.requetes import RequeteCompilee
+from portail.socle.requetes import RequeteCompilee, curseur_prepare
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -242,8 +242,10 @@ _SQL_GESTIONNAIRE_ET_HABILITABLES = (
 )
 
 
-def _executer(sql: str, user: Utilisateur, jour: datetime.date) -> list[tuple]:
-    with connection.cursor() as curseur:
+def _executer(sql: str, user: Utilisateur, jour: datetime.date, *, preparee: bool = False) -> list[tuple]:
+    """``preparee`` : en instruction préparée (``curseur_prepare``), planifiée une fois par
+    connexion ; le texte est fixe et la lecture part de la clé du compte."""
+    with curseur_prepare(connection) if preparee else connection.cursor() as curseur:
         curseur.execute(
             sql,
             {
@@ -320,12 +322,14 @@ class DroitsDeLaRequete:
     @cached_property
     def _partenaire(self) -> tuple[bool, list[int]]:
         # Une requête (``_SQL_GESTIONNAIRE_ET_HABILITABLES``) ; aucune pour les autres comptes.
+        # Préparée : sa planification coûtait 2 à 3 ms pour 0,3 ms d'exécution à chaque page AFAS
+        # de l'habilitateur et à chaque « Mes tableaux de bord » (ticket 11).
         jour = aujourdhui()
         user = self.user
         if not user.is_authenticated or user.organisme_id is None or user.caf_id or not user.est_ouvert(jour):
             return False, []
         gestionnaire, cles = False, []
-        for cle, est_gestionnaire in _executer(_SQL_GESTIONNAIRE_ET_HABILITABLES, user, jour):
+        for cle, est_gestionnaire in _executer(_SQL_GESTIONNAIRE_ET_HABILITABLES, user, jour, preparee=True):
             if cle is None:
                 gestionnaire = bool(est_gestionnaire)
             else:

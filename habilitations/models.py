@@ -343,6 +343,30 @@ class SyntheseProfils(models.Model):
         return f"{self.convention_id} {self.jour} {self.profil_id} : {self.nombre}"
 
 
+class SyntheseGroupesOrphelins(models.Model):
+    """Le tableau « Groupes sans membre ou sans responsable » d'une grande convention tel que la
+    nuit l'a trouvé (voir ``tableaux_de_bord.tableaux.synthese_profils_calculer``) : leur nombre
+    le ``jour`` et les premières lignes de l'écran, en textes (``lignes`` : ``[[clé du groupe,
+    [cellules…]], …]``). Le compter à chaque affichage sondait chacun des ~2 000 groupes d'une
+    grande commune (son responsable, un membre ouvert) : 8 à 10 ms. Un résumé daté, jamais une
+    décision d'accès ; l'export compte à l'instant."""
+
+    convention = models.ForeignKey(
+        "conventions.Convention", on_delete=models.CASCADE, related_name="+", verbose_name="convention"
+    )
+    jour = models.DateField("chiffres au")
+    nombre = models.PositiveIntegerField("nombre de groupes")
+    lignes = models.JSONField("premières lignes", default=list)
+
+    class Meta:
+        verbose_name = "synthèse des groupes sans membre ou sans responsable"
+        verbose_name_plural = "synthèses des groupes sans membre ou sans responsable"
+        indexes = [models.Index(fields=["convention", "-jour"], name="synthese_orphelins_convention")]
+
+    def __str__(self) -> str:
+        return f"{self.convention_id} {self.jour} : {self.nombre}"
+
+
 def empreinte_code_secours(code: str) -> str:
     """HMAC-SHA256 du code normalisé : les codes de secours ne sont jamais stockés en clair.
 

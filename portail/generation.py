@@ -81,6 +81,7 @@ from habilitations.models import (
     ImportUtilisateurs,
     LigneImport,
     SessionUtilisateur,
+    SyntheseGroupesOrphelins,
     SyntheseProfils,
     Utilisateur,
 )
@@ -453,6 +454,7 @@ TABLES_USAGE: list[type[models.Model]] = [
     Avenant,
     # Ce que les tâches de nuit écrivent (``calculs_de_nuit``).
     SyntheseProfils,
+    SyntheseGroupesOrphelins,
     SyntheseAfas,
     StatistiqueReference,
 ]

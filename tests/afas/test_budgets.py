@@ -188,7 +188,8 @@ def test_file_de_la_caf(client, agent_caf, convention, administrateur, nombre):
     assert n == BUDGET_FILE_CAF
 
 
-# 25, plus les chiffres de profils de la nuit (issue 11 : lus s'il y en a, comptés sinon). Les
+# 25, plus les chiffres de profils de la nuit et le tableau de la nuit des groupes sans membre ou
+# sans responsable (issue 11 : lus s'il y en a, comptés sinon ; cherchés ici, absents). Les
 # lignes AFAS : leur synthèse de la nuit (cherchée), puis sans elle les activités et lieux
 # ouverts et les habilitations actives (rôles tenus et fins prochaines dans la même requête) ;
 # les approbateurs en attente. Avec la synthèse : trois requêtes de moins (les approbateurs en
@@ -200,7 +201,7 @@ def test_file_de_la_caf(client, agent_caf, convention, administrateur, nombre):
 # (``afas.perms.droits_de_la_requete``) : une requête de moins sur les tableaux de bord ; sur
 # l'Accueil AFAS, trois (l'accès relisait les profils du menu et, pour l'habilitateur, ses
 # conventions deux fois).
-BUDGET_TABLEAUX_DE_BORD = 22
+BUDGET_TABLEAUX_DE_BORD = 23
 BUDGET_ACCUEIL = 13
 
 

@@ -186,3 +186,22 @@ def test_droits_de_la_requete_lus_une_fois(comptes, declarant, agent_caf, rf, dj
     with django_assert_num_queries(1, info="_SQL_MENU"):
         assert droits.menu == (True, True)
     assert "_partenaire" not in droits.__dict__
+
+
+@pytest.mark.django_db(transaction=True)  # la connexion est fermée et rouverte
+def test_les_conventions_habilitables_sont_une_instruction_preparee(administrateur):
+    """Sous PostgreSQL, la lecture des conventions où l'on habilite (pages AFAS de l'habilitateur,
+    « Mes tableaux de bord ») est préparée : la connexion la garde, planifiée une fois et non à
+    chaque page ; les réponses ne changent pas d'un appel à l'autre."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("instructions préparées : PostgreSQL seulement")
+    connection.close()
+    connection.ensure_connection()
+    user = Utilisateur.objects.get(pk=administrateur.pk)
+    reponses = {tuple(perms.DroitsDeLaRequete(user).conventions_habilitables) for _ in range(8)}
+    assert reponses == {tuple(perms.conventions_habilitables_cles(user))}
+    with connection.cursor() as curseur:
+        curseur.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT NULL, %'")
+        assert curseur.fetchone()[0] == 1

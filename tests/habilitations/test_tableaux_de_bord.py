@@ -19,7 +19,7 @@ from django.utils import timezone
 from conventions.models import Profil
 from habilitations import perms, services
 from habilitations.administration.tableaux_de_bord import tableaux
-from habilitations.models import Appartenance, Groupe, SyntheseProfils, Utilisateur
+from habilitations.models import Appartenance, Groupe, SyntheseGroupesOrphelins, SyntheseProfils, Utilisateur
 from portail.models import EvenementAudit
 from portail.socle.dates import aujourdhui
 from tests import factories
@@ -488,11 +488,105 @@ class TestGroupesOrphelins:
         assert lignes["VIDE"]["Niveau"] == "2"
         assert lignes["VIDE"]["Responsable habilitations"] == f"{resp_b.identifiant} — Brice BASTIDE"
 
+    def test_les_lignes_ecrites_par_la_vue_sont_echappees(self, client, convention, admin_connecte, resp_b):
+        services.groupe_creer(
+            par=None, convention=convention, code="X&Y", libelle='<script>alert("x")</script>', responsable=resp_b
+        )
+        brut = client.get(page_url(convention)).content.decode()
+        bloc = re.search(r'<section[^>]*id="groupes-orphelins">.*?</section>', brut, re.S).group(0)
+        assert "<script>" not in bloc
+        assert '<td class="fr-cell--multiline">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</td>' in bloc
+        groupe = Groupe.objects.get(code="X&Y")
+        lien = reverse("gestion:groupe_appartenances", args=[convention.pk, groupe.pk])
+        assert f'<td><a class="fr-link" href="{lien}">X&amp;Y</a></td>' in bloc
+
     def test_groupe_dont_le_dernier_membre_part(self, client, convention, admin_connecte, arbre, resp_b, membre_b):
         for appartenance in Appartenance.objects.filter(groupe=arbre["B"]):
             services.appartenance_cloturer(par=None, appartenance=appartenance, date_cloture=aujourdhui())
         lignes = exporter(client, convention, "groupes-orphelins")
         assert [(ligne["Code"], ligne["Motif"]) for ligne in lignes] == [("B", "Aucun membre")]
+
+
+def lignes_affichees(bloc: str) -> list[tuple[str, ...]]:
+    """Les lignes du tableau d'une section, cellules en texte, avec le lien de la première."""
+    lignes = []
+    for tr in re.findall(r"<tbody>(.*?)</tbody>", bloc, re.S)[0].split("</tr>")[:-1]:
+        lien = re.search(r'href="([^"]*)"', tr)
+        cellules = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
+        lignes.append((lien.group(1) if lien else "", *cellules))
+    return lignes
+
+
+class TestGroupesOrphelinsDeLaNuit:
+    """Une grande convention montre le tableau des groupes sans membre ou sans responsable de la
+    nuit (nombre et premières lignes), daté ; l'export et le responsable le calculent à l'instant."""
+
+    @pytest.fixture
+    def orphelins(self, convention, arbre, resp_a1, resp_b):
+        """Douze groupes vides (B-00 à B-11, plus que l'aperçu) et A1 au responsable clôturé."""
+        for n in range(12):
+            services.groupe_creer(
+                par=None, convention=convention, code=f"B-{n:02d}", libelle=f"Vide {n}", responsable=resp_b
+            )
+        services.utilisateur_cloturer(par=None, utilisateur=resp_a1, date_cloture=aujourdhui())
+
+    def test_memes_lignes_dans_le_meme_ordre_qu_a_l_instant(
+        self, client, convention, admin_connecte, orphelins, monkeypatch
+    ):
+        a_l_instant = section(texte(client.get(page_url(convention))), "groupes-orphelins")
+        monkeypatch.setattr(tableaux, "SEUIL_SYNTHESE", 1)
+        assert tableaux.synthese_profils_calculer() == 1
+        de_la_nuit = section(texte(client.get(page_url(convention))), "groupes-orphelins")
+        assert "<strong>13 groupes</strong> — les 10 premières lignes" in a_l_instant
+        assert f"13 groupes (chiffres au {aujourdhui():%d/%m/%Y}, calculés chaque nuit" in de_la_nuit
+        assert lignes_affichees(de_la_nuit) == lignes_affichees(a_l_instant)
+        # Par niveau puis code : les douze groupes vides (niveau 1) avant A1 (niveau 2).
+        assert [ligne[1] for ligne in lignes_affichees(de_la_nuit)] == [f"B-{n:02d}" for n in range(10)]
+        premier = lignes_affichees(de_la_nuit)[0]
+        assert premier[0] == reverse(
+            "gestion:groupe_appartenances", args=[convention.pk, Groupe.objects.get(code="B-00").pk]
+        )
+        assert premier[-1] == "Aucun membre"
+
+    def test_la_page_montre_la_nuit_l_export_et_le_responsable_l_instant(
+        self, client, convention, admin_connecte, orphelins, resp_b, monkeypatch
+    ):
+        monkeypatch.setattr(tableaux, "SEUIL_SYNTHESE", 1)
+        tableaux.synthese_profils_calculer()
+        # Dans la journée, un groupe vide reçoit un membre : la page garde le chiffre de la nuit.
+        nouveau = factories.creer_utilisateur(nom="Nouveau", prenom="Noé", convention=convention)
+        services.appartenance_ouvrir(par=None, utilisateur=nouveau, groupe=Groupe.objects.get(code="B-00"))
+        bloc = section(texte(client.get(page_url(convention))), "groupes-orphelins")
+        nuit = f"13 groupes (chiffres au {aujourdhui():%d/%m/%Y}, calculés chaque nuit ; l'export compte à l'instant)"
+        assert nuit in bloc and "B-00" in bloc
+        assert len(exporter(client, convention, "groupes-orphelins")) == 12
+        # Le responsable (son sous-arbre : B) compte à l'instant.
+        connecter_verifie(client, resp_b)
+        bloc = section(texte(client.get(page_url(convention))), "groupes-orphelins")
+        assert "chiffres au" not in bloc and "11 groupes" in bloc and "B-00" not in bloc
+        # La nuit suivante rattrape la page.
+        connecter_verifie(client, admin_connecte)
+        tableaux.synthese_profils_calculer()
+        bloc = section(texte(client.get(page_url(convention))), "groupes-orphelins")
+        assert f"12 groupes (chiffres au {aujourdhui():%d/%m/%Y}" in bloc and "B-00" not in bloc
+
+    def test_sous_le_seuil_calcule_a_l_instant_et_l_ancien_s_efface(
+        self, client, convention, admin_connecte, orphelins
+    ):
+        SyntheseGroupesOrphelins.objects.create(convention=convention, jour=jours(-3), nombre=99, lignes=[])
+        assert tableaux.synthese_profils_calculer() == 0
+        assert not SyntheseGroupesOrphelins.objects.exists()
+        bloc = section(texte(client.get(page_url(convention))), "groupes-orphelins")
+        assert "chiffres au" not in bloc and "13 groupes" in bloc
+
+    def test_la_tache_de_nuit_l_ecrit(self, convention, orphelins, monkeypatch):
+        from habilitations import tasks
+
+        monkeypatch.setattr(tableaux, "SEUIL_SYNTHESE", 1)
+        tasks.syntheses_tableaux_de_bord.delay()
+        synthese = SyntheseGroupesOrphelins.objects.get(convention=convention, jour=aujourdhui())
+        assert synthese.nombre == 13
+        assert [cellules[0] for _cle, cellules in synthese.lignes] == [f"B-{n:02d}" for n in range(11)]
 
 
 class TestSousArbreDuResponsable:
@@ -668,9 +762,10 @@ class TestBudgetDeRequetes:
         # session enregistrée (3) ; lignes AFAS (issue 12, composées par la coquille) : habilite-t-il
         # dans cette convention ? (1) ; pour l'administrateur, qui habilite, déclarants, rôles non
         # tenus, approbateurs en attente, fins prochaines (4) ; pour l'administrateur, les
-        # chiffres de la nuit des profils, s'il y en a (1 ; le responsable compte son sous-arbre).
-        # Le nombre de comptes ne change rien.
-        with django_assert_max_num_queries(23 if persona == "resp_a" else 27):
+        # chiffres de la nuit des profils et le tableau de la nuit des groupes sans membre ou sans
+        # responsable, s'il y en a (2 ; le responsable compte son sous-arbre). Le nombre de comptes
+        # ne change rien.
+        with django_assert_max_num_queries(23 if persona == "resp_a" else 28):
             reponse = client.get(page_url(convention))
         page = texte(reponse)
         assert len(re.findall(r"Masse\d{5}", section(page, "jamais-actives"))) == 10

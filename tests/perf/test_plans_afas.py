@@ -231,6 +231,7 @@ def test_le_filtre_afas_garde_les_defauts_des_requetes_afas(client, grande_commu
     rien)."""
     with connection.cursor() as curseur:
         curseur.execute("DROP INDEX validation_en_attente")
+        curseur.execute("DROP INDEX validation_caf_decision_tri")  # la file de la Caf, par où on les compte
         curseur.execute(
             "SELECT indexname FROM pg_indexes WHERE tablename = 'afas_habilitationafas' AND indexdef LIKE '%(activite_id%'"
         )

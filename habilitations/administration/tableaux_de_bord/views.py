@@ -9,9 +9,12 @@ périmètre : 404, sans dire si la convention existe.
 
 from __future__ import annotations
 
+from html import escape as echapper
+
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
 from habilitations.administration.acces import perimetre_ou_404
@@ -27,6 +30,20 @@ def _fil() -> list:
     )
 
 
+def _corps(section: tableaux.Section) -> SafeString:
+    """Les lignes d'aperçu d'une section en HTML, chaque texte échappé comme le fait un gabarit
+    (``html.escape``, celui de ``django.utils.html.escape``) ; la première cellule mène à l'écran
+    de l'objet quand il en a un. Écrites par le gabarit, les ~30 lignes de la page coûtaient le
+    quart de son processeur (4 ms sur 18)."""
+    corps = []
+    for ligne in section.lignes:
+        cellules = [f'<td class="fr-cell--multiline">{echapper(c)}</td>' for c in ligne.cellules]
+        if ligne.lien and cellules:
+            cellules[0] = f'<td><a class="fr-link" href="{echapper(ligne.lien)}">{echapper(ligne.cellules[0])}</a></td>'
+        corps.append(f"<tr>{''.join(cellules)}</tr>")
+    return mark_safe("".join(corps))  # noqa: S308 (tout est échappé ci-dessus)
+
+
 @require_GET
 def tableaux_de_bord(request, convention: int, complements: tableaux.Complements = tableaux.aucun_complement):
     """Une section par tableau : son nombre, ses premières lignes, son export ; puis les lignes
@@ -38,7 +55,7 @@ def tableaux_de_bord(request, convention: int, complements: tableaux.Complements
         "habilitations/gestion/tableaux_de_bord.html",
         {
             "perimetre": perimetre,
-            "sections": sections,
+            "sections": [(section, _corps(section)) for section in sections],
             "complements": complements(request, perimetre),
             "apercu": tableaux.APERCU,
             "fil": _fil(),
