@@ -70,10 +70,13 @@ class PaginateurParTableauDeCles(PaginateurParCles):
     ``join_collapse_limit`` (8) : PostgreSQL gardait alors l'ordre écrit et joignait les ~25 000
     validées de la Caf avant de n'en garder que les 25 de la page (200 ms). Le tableau est calculé
     une fois (InitPlan), puis les lignes sont lues par leur clé primaire. Même requête unique,
-    mêmes lignes, même ordre."""
+    mêmes lignes, même ordre. (Depuis la session 8, les lignes de la file ne joignent plus que les
+    copies que porte la demande, six tables : la semi-jointure y resterait sous la limite.)"""
 
     def _parmi(self, cles: QuerySet) -> QuerySet:
-        if connections[self.object_list.db].vendor != "postgresql":
+        # Liste vide (tranche [0:0]) : la sous-requête s'écrirait NULL, et ARRAY(NULL) n'est pas du
+        # SQL ; la semi-jointure, elle, se sait vide et ne coûte aucune requête.
+        if connections[self.object_list.db].vendor != "postgresql" or cles.query.is_empty():
             return super()._parmi(cles)
         # ARRAY((SELECT …)) : le constructeur de tableau par sous-requête (parenthèses doublées
         # admises par la grammaire de PostgreSQL).

@@ -325,16 +325,6 @@ def test_validees_triees_a_travers_l_habilitation_lisent_toutes_les_habilitation
     assert any("lecture séquentielle de afas_habilitationafas" in d for d in defauts), defauts
 
 
-def test_validees_page_1000_en_semi_jointure_lit_toute_la_table(client, grande_commune, monkeypatch):
-    """Témoin : les clés en semi-jointure (``pk IN (…)``, ``PaginateurParCles``) font une
-    neuvième relation, au-delà de ``join_collapse_limit`` : PostgreSQL joint toutes les validées
-    de la Caf et lit toute la table des habilitations. Le filtre le voit (sinon le test ci-dessus
-    ne prouverait rien)."""
-    monkeypatch.setattr(views, "PaginateurParTableauDeClesDepuisLeBout", PaginateurParCles)
-    defauts = _requete_de_page_des_validees(client, grande_commune)
-    assert any("lecture séquentielle" in d for d in defauts), defauts
-
-
 # Les tables que la requête principale d'Inactif et d'Historique ne lit que par clé, ligne par
 # ligne : à l'échelle nationale, les hacher en entier coûtait 150 à 200 ms par page (80 000
 # activités, 57 000 lieux, 340 000 validations) pour trier ou filtrer les quelques milliers de

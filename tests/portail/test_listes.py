@@ -18,6 +18,8 @@ from portail.socle.listes import (
     ListeDeroulanteLongue,
     PaginateurCompteAvecLaPage,
     PaginateurParLeBoutLePlusProche,
+    PaginateurParTableauDeCles,
+    PaginateurParTableauDeClesDepuisLeBout,
     paginer,
 )
 
@@ -50,6 +52,18 @@ class TestPageParCles:
     def test_derniere_page_complete_et_liste_vide(self, cafs):
         assert len(list(_page(cafs, "3", par_cles=True))) == 10
         assert list(_page(cafs.none(), "1", par_cles=True)) == []
+
+    @pytest.mark.parametrize("classe", [PaginateurParTableauDeCles, PaginateurParTableauDeClesDepuisLeBout])
+    def test_cles_en_tableau_liste_vide(self, cafs, classe, django_assert_num_queries):
+        """Une liste vide (file d'attente vidée) : une page vide, sans requête de page (sous
+        PostgreSQL, la tranche vide s'écrivait ARRAY(NULL), qui n'est pas du SQL)."""
+        vide = cafs.filter(nom="aucune")
+        page = paginer(RequestFactory().get("/"), vide, paginateur=classe)
+        with django_assert_num_queries(0):
+            assert list(page) == []
+        assert [c.pk for c in paginer(RequestFactory().get("/", {"page": "3"}), cafs, paginateur=classe)] == [
+            c.pk for c in _page(cafs, "3", par_cles=False)
+        ]
 
     def test_une_requete_de_comptage_une_requete_de_page(self, cafs, django_assert_num_queries):
         with django_assert_num_queries(2):
