@@ -129,16 +129,25 @@ class PaginateurCompteAvecLaPage(PaginateurParCles):
 
     _RANG, _TOTAL = "_rang_dans_la_liste", "_lignes_de_la_liste"
 
-    def get_page(self, number):
-        if self.orphans:
-            raise ValueError("PaginateurCompteAvecLaPage ne gère pas les orphelins")
+    # Au-delà de toute liste : le début de « la dernière page », et la borne d'un numéro démesuré.
+    _AU_DELA = 2**62
+
+    def _debut_demande(self, number) -> int:
+        """Le rang (depuis 0) de la première ligne de la page demandée, comme ``get_page`` la
+        comprend : pas un numéro, la première ; avant la première, au-delà de tout (la dernière).
+        Un numéro démesuré (« ?page=99999999999999999999 ») reste un entier de la base."""
         try:
             numero = self._validate_number(number, float("inf"))
         except PageNotAnInteger:
-            numero = 1
+            return 0
         except EmptyPage:
-            numero = None  # avant la première : la dernière, comme Paginator.get_page
-        bas = (numero - 1) * self.per_page if numero is not None else 2**62
+            return self._AU_DELA  # avant la première : la dernière, comme Paginator.get_page
+        return min((numero - 1) * self.per_page, self._AU_DELA)
+
+    def get_page(self, number):
+        if self.orphans:
+            raise ValueError("PaginateurCompteAvecLaPage ne gère pas les orphelins")
+        bas = self._debut_demande(number)
         lignes = self.object_list.order_by()  # l'ordre passe dans la numérotation
         lignes = lignes.annotate(
             **{self._RANG: Window(RowNumber(), order_by=self._ordre()), self._TOTAL: Window(Count("*"))}

@@ -175,13 +175,11 @@ class TestListeDeroulanteLongue:
         assert "A &lt;b&gt; &amp; « c »" in html and "<b>" not in html
 
 
-def test_filtre_aux_choix_longs_partage_ses_choix_sans_les_melanger():
-    """``FiltreChoixLongs`` : le formulaire d'un filtre ne recopie plus ses milliers de choix à
-    chaque affichage (deepcopy), mais chaque filtre garde les siens, sa valeur validée contre eux
-    (une valeur hors choix est refusée sous le champ) et son balisage de liste déroulante."""
+def _filtre_aux_groupes():
+    """Un filtre d'une liste déroulante aux choix longs, ses choix donnés à la construction."""
     import django_filters
 
-    from portail.socle.listes import ChampChoixLongs, FiltreChoixLongs
+    from portail.socle.listes import FiltreChoixLongs
 
     class Filtre(django_filters.FilterSet):
         groupe = FiltreChoixLongs(empty_label="Tous", method=lambda qs, _nom, _valeur: qs, widget=ListeDeroulanteLongue)
@@ -194,6 +192,16 @@ def test_filtre_aux_choix_longs_partage_ses_choix_sans_les_melanger():
             super().__init__(*args, **kwargs)
             self.filters["groupe"].extra["choices"] = choix
 
+    return Filtre
+
+
+def test_filtre_aux_choix_longs_partage_ses_choix_sans_les_melanger():
+    """``FiltreChoixLongs`` : le formulaire d'un filtre ne recopie plus ses milliers de choix à
+    chaque affichage (deepcopy), mais chaque filtre garde les siens, sa valeur validée contre eux
+    (une valeur hors choix est refusée sous le champ) et son balisage de liste déroulante."""
+    from portail.socle.listes import ChampChoixLongs
+
+    Filtre = _filtre_aux_groupes()
     premier = Filtre({"groupe": "7"}, queryset=Caf.objects.none(), choix=[("7", "Sept <b>"), ("8", "Huit")])
     second = Filtre({"groupe": "7"}, queryset=Caf.objects.none(), choix=[("9", "Neuf")])
     champ = premier.form.fields["groupe"]
@@ -211,21 +219,9 @@ def test_filtre_aux_choix_longs_partage_ses_choix_sans_les_melanger():
 def test_choix_longs_meme_balisage_et_meme_validation():
     """``ChoixLongs`` (options écrites une fois, clés en ensemble) : même HTML que les mêmes choix
     en liste, valeur choisie comprise ; même validation, valeur forgée refusée sous le champ."""
-    import django_filters
+    from portail.socle.listes import ChoixLongs
 
-    from portail.socle.listes import ChoixLongs, FiltreChoixLongs
-
-    class Filtre(django_filters.FilterSet):
-        groupe = FiltreChoixLongs(empty_label="Tous", method=lambda qs, _nom, _valeur: qs, widget=ListeDeroulanteLongue)
-
-        class Meta:
-            model = Caf
-            fields = ["groupe"]
-
-        def __init__(self, *args, choix, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.filters["groupe"].extra["choices"] = choix
-
+    Filtre = _filtre_aux_groupes()
     choix = [("7", "Sept <b>"), ("17", "Dix-sept"), ("x&1", "Clé « x »"), ("8", "Huit")]
     longs = ChoixLongs(choix)
     for valeur in (None, "", "7", "17", "x&1", "8", "70", "<forgée>"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db import connections
 from django.db.models import F, OrderBy, QuerySet
 
@@ -33,15 +32,7 @@ class PaginateurDuSousArbre(PaginateurCompteAvecLaPage):
     def get_page(self, number):
         if connections[self.object_list.db].vendor != "postgresql":
             return super().get_page(number)
-        try:
-            numero = self._validate_number(number, float("inf"))
-        except PageNotAnInteger:
-            numero = 1
-        except EmptyPage:
-            numero = None  # avant la première : la dernière, comme Paginator.get_page
-        # Un numéro démesuré (« ?page=99999999999999999999 ») reste un entier de la base : au-delà de
-        # la dernière page de toute façon.
-        bas = min((numero - 1) * self.per_page, 2**62) if numero is not None else 2**62
+        bas = self._debut_demande(number)
         colonnes, ordre = self._colonnes()
         interne, parametres = self.object_list.order_by().values_list(*colonnes).query.sql_with_params()
         noms = ", ".join(f"c{i}" for i in range(len(colonnes)))
