@@ -21,6 +21,7 @@ from afas import perms, services
 from afas.activites.filtres import ActiviteFiltre, LieuFiltre
 from afas.activites.forms import ActiviteForm, CloturerForm, LieuForm
 from afas.models import Activite, LieuImplantation
+from portail.socle.adresses import adresse_par_cle
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
 from portail.socle.listes import (
@@ -94,16 +95,6 @@ def _nombre_lieux() -> Coalesce:
     return Coalesce(Subquery(lieux, output_field=IntegerField()), Value(0))
 
 
-# Une clé que rien d'autre ne vaut dans une adresse : l'adresse d'une activité résolue une fois, la
-# clé de chaque ligne mise à sa place (``<int:pk>`` s'écrit tel quel).
-_TEMOIN = 987_654_321_987
-
-
-def _adresse_activite() -> Callable[[int], str]:
-    avant, _cle, apres = reverse("afas:activite", args=[_TEMOIN]).partition(str(_TEMOIN))
-    return lambda cle: f"{avant}{int(cle)}{apres}"
-
-
 def _date(jour: datetime.date | None) -> str:
     """Le filtre de gabarit ``date:"d/m/Y"|default:"—"``."""
     return f"{jour.day:02d}/{jour.month:02d}/{jour.year:04d}" if jour else "—"
@@ -113,7 +104,7 @@ def _lignes_activites(activites: Iterable[Activite]) -> SafeString:
     """Les lignes du tableau des activités en HTML, chaque texte échappé comme le fait un gabarit
     (``html.escape``, celui de ``django.utils.html.escape``) : écrites par le gabarit, les 25
     lignes coûtaient le tiers du processeur de la page (6 ms sur 18)."""
-    adresse = _adresse_activite()
+    adresse = adresse_par_cle("afas:activite")
     corps = []
     for a in activites:
         nature = f" — {echapper(a.get_nature_display())}" if a.nature else ""
@@ -131,7 +122,7 @@ def _lignes_activites(activites: Iterable[Activite]) -> SafeString:
 
 def _lignes_lieux(lieux: Iterable[LieuImplantation]) -> SafeString:
     """Les lignes du tableau des lieux en HTML, comme ``_lignes_activites``."""
-    adresse = _adresse_activite()
+    adresse = adresse_par_cle("afas:activite")
     corps = []
     for lieu in lieux:
         activite = lieu.activite

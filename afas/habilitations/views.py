@@ -22,6 +22,7 @@ from afas.enums import EtatHabilitation, RoleAfas
 from afas.habilitations import recherche as moteur
 from afas.habilitations.forms import HabiliterForm, RechercheForm, SuppressionForm
 from conventions.models import Convention
+from portail.socle.adresses import adresse_par_cle
 from portail.socle.dates import aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
@@ -30,8 +31,6 @@ from portail.socle.navigation import fil_ariane
 
 PAR_PAGE_HABILITATIONS = 50
 PAR_PAGE_ACTIVITES = 20
-# Une clé qu'aucune habilitation n'a, pour résoudre une fois l'adresse « Supprimer ».
-_TEMOIN = 987_654_321_987
 CHAMPS_RECHERCHE = ("partenaire", "utilisateur", "role", "activite", "type_activite", "nature", "etat", "lieux")
 
 
@@ -100,12 +99,10 @@ def _adresses_de_suppression(lignes: list[moteur.Ligne], etat: str, request) -> 
     if etat == EtatHabilitation.HISTORIQUE:
         return
     suite = "?requete=" + quote(request.GET.urlencode(), safe="/")
-    # L'adresse résolue une fois, la clé de chaque ligne mise à la place de celle du modèle
-    # (``<int:pk>`` s'écrit tel quel).
-    avant, _cle, apres = reverse("afas:habilitation_supprimer", args=[_TEMOIN]).partition(str(_TEMOIN))
+    supprimer = adresse_par_cle("afas:habilitation_supprimer")
     for ligne in lignes:
         if ligne.utilisateur_id != request.user.pk:
-            ligne.suppression = f"{avant}{int(ligne.pk)}{apres}{suite}"
+            ligne.suppression = f"{supprimer(ligne.pk)}{suite}"
 
 
 def _corps_du_tableau(lignes: list[moteur.Ligne]) -> str:

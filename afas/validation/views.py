@@ -5,7 +5,7 @@ Caf : 404."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from html import escape as echapper
 
 from django.contrib import messages
@@ -23,6 +23,7 @@ from afas.enums import DecisionCaf
 from afas.models import Activite, ValidationApprobateur
 from afas.validation.filtres import ValidationFiltre
 from afas.validation.forms import RefusForm, ValidationForm
+from portail.socle.adresses import adresse_par_cle
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
 from portail.socle.listes import PaginateurParTableauDeClesDepuisLeBout, paginer, trier
@@ -58,15 +59,6 @@ COLONNES_LIGNE = (
 )
 
 
-_TEMOIN = 987_654_321_987
-
-
-def _adresse(nom: str) -> Callable[[int], str]:
-    """L'adresse ``nom`` d'une demande, pour toutes les lignes d'un coup (``reverse`` une fois)."""
-    avant, _cle, apres = reverse(nom, args=[_TEMOIN]).partition(str(_TEMOIN))
-    return lambda cle: f"{avant}{int(cle)}{apres}"
-
-
 def _date(jour: datetime.date) -> str:
     """Le filtre de gabarit ``date:"d/m/Y"``."""
     return f"{jour.day:02d}/{jour.month:02d}/{jour.year:04d}"
@@ -81,7 +73,7 @@ def _lignes(validations: Iterable[ValidationApprobateur]) -> SafeString:
     """Les lignes de la file en HTML, chaque texte échappé comme le fait un gabarit
     (``html.escape``, celui de ``django.utils.html.escape``) : écrites par le gabarit, les 25
     lignes coûtaient le quart du processeur de la page."""
-    valider, refuser = _adresse("afas:valider"), _adresse("afas:refuser")
+    valider, refuser = adresse_par_cle("afas:valider"), adresse_par_cle("afas:refuser")
     corps = []
     for v in validations:
         u = v.utilisateur

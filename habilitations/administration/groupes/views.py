@@ -21,7 +21,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from habilitations import perms, services
 from habilitations.administration.acces import groupe_ou_404, perimetre_ou_404
-from habilitations.administration.adresses import adresse_par_cle
 from habilitations.administration.groupes.filtres import TRIS, GroupeFilterSet, ordre_arbre
 from habilitations.administration.groupes.forms import (
     AppartenanceOuvrirForm,
@@ -31,6 +30,7 @@ from habilitations.administration.groupes.forms import (
 )
 from habilitations.models import Appartenance, Groupe, GroupeProfil
 from habilitations.validators import telephone_normaliser
+from portail.socle.adresses import adresse_par_cle
 from portail.socle.dates import aujourdhui, q_pas_encore_cloture
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher

@@ -32,7 +32,6 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils import timezone
 
 from conventions.models import Convention
@@ -46,6 +45,7 @@ from habilitations.models import (
     Utilisateur,
     reference_activite,
 )
+from portail.socle.adresses import adresse_par_cle
 from portail.socle.csv import DateTexte, LignesSQL, SansFormule, texte_cellule
 from portail.socle.dates import q_ouvert, q_pas_encore_cloture
 
@@ -60,10 +60,6 @@ TAILLE_LOT = 5000  # lignes lues à la fois par le curseur des exports
 # (``synthese_profils_calculer``) : les compter à la demande lisait ses 100 000 appartenances
 # deux fois par affichage (plus d'une seconde pour une grande commune).
 SEUIL_SYNTHESE = 5_000
-
-
-# Une clé que rien d'autre ne vaut dans une adresse (``Tableau._adresse``).
-_TEMOIN = 987_654_321_987
 
 
 @dataclass(frozen=True)
@@ -144,7 +140,7 @@ class Tableau:
         self.maintenant = maintenant or timezone.now()
         self.jour = timezone.localdate(self.maintenant)
         self.fuseau = timezone.get_current_timezone()
-        self._adresses: dict[str, tuple[str, str, str]] = {}
+        self._adresses: dict[str, Callable[[int], str]] = {}
 
     # À définir par chaque tableau.
     titre: str = ""
@@ -247,9 +243,8 @@ class Tableau:
         de chaque ligne mise à sa place (``<int:…>`` s'écrit tel quel) ; ``reverse`` à chaque
         ligne coûtait 0,5 ms par affichage."""
         if nom not in self._adresses:
-            self._adresses[nom] = reverse(nom, args=[self.perimetre.convention.pk, _TEMOIN]).partition(str(_TEMOIN))
-        avant, _temoin, apres = self._adresses[nom]
-        return f"{avant}{int(cle)}{apres}"
+            self._adresses[nom] = adresse_par_cle(nom, self.perimetre.convention.pk)
+        return self._adresses[nom](cle)
 
     def _lien_utilisateur(self, utilisateur_id: int) -> str:
         return self._adresse("gestion:utilisateur", utilisateur_id)

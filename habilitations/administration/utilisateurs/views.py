@@ -26,7 +26,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from habilitations import perms, services
 from habilitations.administration.acces import appartenance_ou_404, perimetre_ou_404, utilisateur_ou_404
-from habilitations.administration.adresses import adresse_par_cle
 from habilitations.administration.utilisateurs.filtres import TRI_PAR_DEFAUT, TRIS, UtilisateurFiltre
 from habilitations.administration.utilisateurs.forms import (
     AjouterGroupeForm,
@@ -38,6 +37,7 @@ from habilitations.administration.utilisateurs.forms import (
     UtilisateurModifierForm,
 )
 from habilitations.administration.utilisateurs.pagination import PaginateurDuSousArbre
+from portail.socle.adresses import adresse_par_cle
 from portail.socle.dates import Statut, aujourdhui
 from portail.socle.erreurs import ErreurMetier
 from portail.socle.forms import refus_afficher
